@@ -1,0 +1,33 @@
+# The two commands of the README: `make install` (everything for development) and `make test`
+# (every gate). `make bench` runs the benchmarks. Everything runs inside .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export PYO3_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: install test bench lint rust-test py-test
+
+install:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install -e '.[dev]'
+
+test: lint rust-test py-test
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features python -- -D warnings
+	$(BIN)/ruff check routecore tests bench
+	$(BIN)/ruff format --check routecore tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest routecore._native --allowlist .stubtest-allowlist
+
+rust-test:
+	cargo test --quiet
+
+py-test:
+	$(BIN)/python -m pytest tests -q
+
+bench:
+	$(BIN)/python -m pytest bench --benchmark-only --benchmark-columns=min,median,mean,ops -q

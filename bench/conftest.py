@@ -1,0 +1,1 @@
+"""Benchmarks (opt-in: make bench)."""

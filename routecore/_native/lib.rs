@@ -1,0 +1,11 @@
+//! The compiled core of routecore.
+//!
+//! Every module here is plain Rust without PyO3: `cargo test` and `cargo clippy` build and run
+//! it without linking Python. The `bindings` module (feature `python`, turned on by maturin)
+//! only converts types and registers the classes of `routecore._native`.
+
+pub mod layout;
+pub mod rng;
+
+#[cfg(feature = "python")]
+mod bindings;

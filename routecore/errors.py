@@ -1,0 +1,51 @@
+"""The exceptions routecore raises, shared by the native core and the pure-Python reference.
+
+The compiled module raises these very classes (it imports them from here), so callers catch
+the same exception whichever backend runs.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LayoutError",
+    "RoutecoreError",
+    "SegmentDataError",
+    "SelectionError",
+    "TimePlanError",
+    "TrieError",
+]
+
+
+class RoutecoreError(Exception):
+    """Base class of every error routecore raises on purpose."""
+
+
+class LayoutError(RoutecoreError, ValueError):
+    """A byte buffer is not a readable routecore table or image.
+
+    Raised for a truncated buffer, a foreign one (wrong magic), another layout version, or a
+    table whose content contradicts its header. Nothing is read past the buffer's end.
+    """
+
+
+class SegmentDataError(RoutecoreError, ValueError):
+    """A number-segment source (phone.dat or a user CSV) cannot be loaded; names file and line."""
+
+
+class TrieError(RoutecoreError, ValueError):
+    """A digit trie cannot be built (a key that is not digits, a value out of range)."""
+
+
+class TimePlanError(RoutecoreError, ValueError):
+    """A time plan cannot be built: overlapping or uncovered minutes, bad times, unknown zone.
+
+    ``problems`` lists every problem found, each a readable sentence.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = list(problems) if problems is not None else [message]
+
+
+class SelectionError(RoutecoreError, ValueError):
+    """A ring group or a selection request is not valid (size, weights, indices)."""
