@@ -22,6 +22,7 @@ _backend = get_backend()
 
 BACKEND: str = _backend.NAME
 SplitMix64 = _backend.SplitMix64
+Trie = _backend.Trie
 
 __all__ = [
     "BACKEND",
@@ -32,6 +33,7 @@ __all__ = [
     "SelectionError",
     "SplitMix64",
     "TimePlanError",
+    "Trie",
     "TrieError",
     "get_backend",
 ]

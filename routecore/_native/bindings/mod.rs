@@ -2,15 +2,16 @@
 
 use pyo3::prelude::*;
 
-#[allow(dead_code)]
+#[allow(dead_code)] // some classes are used by modules still to come
 mod errors;
 mod rng;
-#[allow(dead_code)] // used by the table classes as they land
 mod storage;
+mod trie;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     rng::register(m)?;
+    trie::register(m)?;
     Ok(())
 }
