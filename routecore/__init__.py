@@ -8,7 +8,11 @@ call site with :func:`get_backend`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from routecore._backend import BACKENDS, get_backend
+from routecore.batch import KIND_CODES, Classified
 from routecore.errors import (
     LayoutError,
     RoutecoreError,
@@ -21,19 +25,48 @@ from routecore.errors import (
 _backend = get_backend()
 
 BACKEND: str = _backend.NAME
+Caller = _backend.Caller
+Classifier = _backend.Classifier
+SegmentTable = _backend.SegmentTable
 SplitMix64 = _backend.SplitMix64
 Trie = _backend.Trie
+load_segments = _backend.load_segments
+default_classifier = _backend.default_classifier
+set_default_classifier = _backend.set_default_classifier
+classify_batch = _backend.classify_batch
+
+classify: Callable[[str], Any]
+"""Classify one caller string (``routecore.classify("+86 138-0013-8000").kind == "mobile"``)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "classify":  # bound at first use: loading phone.dat waits until it is needed
+        fn = _backend.classify
+        globals()["classify"] = fn
+        return fn
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BACKEND",
     "BACKENDS",
+    "KIND_CODES",
+    "Caller",
+    "Classified",
+    "Classifier",
     "LayoutError",
     "RoutecoreError",
     "SegmentDataError",
+    "SegmentTable",
     "SelectionError",
     "SplitMix64",
     "TimePlanError",
     "Trie",
     "TrieError",
+    "classify",
+    "classify_batch",
+    "default_classifier",
     "get_backend",
+    "load_segments",
+    "set_default_classifier",
 ]

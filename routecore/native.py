@@ -5,8 +5,46 @@ The names here are the same as in :mod:`routecore.py`, the pure-Python reference
 
 from __future__ import annotations
 
-from routecore._native import SplitMix64, Trie
+from collections.abc import Callable
+from typing import Any
+
+from routecore._defaults import Defaults
+from routecore._native import Caller, Classifier, SegmentTable, SplitMix64, Trie
+from routecore.batch import KIND_CODES, Classified
 
 NAME = "native"
 
-__all__ = ["NAME", "SplitMix64", "Trie"]
+_defaults = Defaults(SegmentTable, Classifier)
+load_segments = _defaults.load_segments
+default_classifier = _defaults.default_classifier
+set_default_classifier = _defaults.set_default_classifier
+classify_batch = _defaults.classify_batch
+
+classify: Callable[[str], Caller]
+"""Classify one caller string with the default classifier (bound at first use)."""
+
+
+def __getattr__(name: str) -> Any:
+    # `classify` is the default classifier's bound method itself: no Python frame per call.
+    if name == "classify":
+        fn = default_classifier().classify
+        globals()["classify"] = fn
+        return fn
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "KIND_CODES",
+    "NAME",
+    "Caller",
+    "Classified",
+    "Classifier",
+    "SegmentTable",
+    "SplitMix64",
+    "Trie",
+    "classify",
+    "classify_batch",
+    "default_classifier",
+    "load_segments",
+    "set_default_classifier",
+]

@@ -5,7 +5,9 @@
 //! only converts types and registers the classes of `routecore._native`.
 
 pub mod layout;
+pub mod numbers;
 pub mod rng;
+pub mod segments;
 pub mod trie;
 
 #[cfg(feature = "python")]

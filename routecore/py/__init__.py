@@ -5,9 +5,39 @@ its baseline. Select it with ``ROUTECORE_BACKEND=py`` or ``routecore.get_backend
 
 from __future__ import annotations
 
+from routecore._defaults import Defaults
+from routecore.batch import KIND_CODES, Classified
+from routecore.py.numbers import Caller, Classifier
 from routecore.py.rng import SplitMix64
+from routecore.py.segments import SegmentTable
 from routecore.py.trie import Trie
 
 NAME = "py"
 
-__all__ = ["NAME", "SplitMix64", "Trie"]
+_defaults = Defaults(SegmentTable, Classifier)
+load_segments = _defaults.load_segments
+default_classifier = _defaults.default_classifier
+set_default_classifier = _defaults.set_default_classifier
+classify_batch = _defaults.classify_batch
+
+
+def classify(number: str) -> Caller:
+    """Classify one caller string with the default classifier (built at first use)."""
+    return default_classifier().classify(number)
+
+
+__all__ = [
+    "KIND_CODES",
+    "NAME",
+    "Caller",
+    "Classified",
+    "Classifier",
+    "SegmentTable",
+    "SplitMix64",
+    "Trie",
+    "classify",
+    "classify_batch",
+    "default_classifier",
+    "load_segments",
+    "set_default_classifier",
+]
