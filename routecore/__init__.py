@@ -27,6 +27,8 @@ _backend = get_backend()
 BACKEND: str = _backend.NAME
 Caller = _backend.Caller
 Classifier = _backend.Classifier
+Image = _backend.Image
+build_image = _backend.build_image
 SegmentTable = _backend.SegmentTable
 SplitMix64 = _backend.SplitMix64
 Trie = _backend.Trie
@@ -54,6 +56,7 @@ __all__ = [
     "Caller",
     "Classified",
     "Classifier",
+    "Image",
     "LayoutError",
     "RoutecoreError",
     "SegmentDataError",
@@ -63,6 +66,7 @@ __all__ = [
     "TimePlanError",
     "Trie",
     "TrieError",
+    "build_image",
     "classify",
     "classify_batch",
     "default_classifier",

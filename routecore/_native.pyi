@@ -1,5 +1,6 @@
 """Typed stubs of the compiled core ``routecore._native`` (checked by mypy.stubtest)."""
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self, final
 
@@ -10,7 +11,16 @@ from routecore.py.layout import Buffer
 
 _Entries = Mapping[str, int] | Iterable[tuple[str, int]]
 
-__all__ = ["Caller", "Classifier", "SegmentTable", "SplitMix64", "Trie", "__version__"]
+__all__ = [
+    "Caller",
+    "Classifier",
+    "Image",
+    "SegmentTable",
+    "SplitMix64",
+    "Trie",
+    "__version__",
+    "build_image",
+]
 __version__: str
 
 @final
@@ -79,3 +89,23 @@ class Classifier:
     def _classify_fixed(
         self, data: Any, itemsize: int
     ) -> tuple[NDArray[np.uint8], NDArray[np.uint16]]: ...
+
+def build_image(sections: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> bytes: ...
+
+@final
+class Image:
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Self: ...
+    @classmethod
+    def from_buffer(cls, data: Any) -> Self: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, name: str) -> bool: ...
+    def names(self) -> list[str]: ...
+    def kind(self, name: str) -> str: ...
+    def section(self, name: str) -> bytes: ...
+    @property
+    def content_hash(self) -> int: ...
+    def to_bytes(self) -> bytes: ...
+    def verify(self) -> None: ...
+    def trie(self, name: str) -> Trie: ...
+    def segments(self, name: str) -> SegmentTable: ...

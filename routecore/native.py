@@ -9,7 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 from routecore._defaults import Defaults
-from routecore._native import Caller, Classifier, SegmentTable, SplitMix64, Trie
+from routecore._native import (
+    Caller,
+    Classifier,
+    Image,
+    SegmentTable,
+    SplitMix64,
+    Trie,
+    build_image,
+)
 from routecore.batch import KIND_CODES, Classified
 
 NAME = "native"
@@ -39,9 +47,11 @@ __all__ = [
     "Caller",
     "Classified",
     "Classifier",
+    "Image",
     "SegmentTable",
     "SplitMix64",
     "Trie",
+    "build_image",
     "classify",
     "classify_batch",
     "default_classifier",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from routecore._defaults import Defaults
 from routecore.batch import KIND_CODES, Classified
+from routecore.py.image import Image, build_image
 from routecore.py.numbers import Caller, Classifier
 from routecore.py.rng import SplitMix64
 from routecore.py.segments import SegmentTable
@@ -32,9 +33,11 @@ __all__ = [
     "Caller",
     "Classified",
     "Classifier",
+    "Image",
     "SegmentTable",
     "SplitMix64",
     "Trie",
+    "build_image",
     "classify",
     "classify_batch",
     "default_classifier",

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 #[allow(dead_code)] // some classes are used by modules still to come
 mod errors;
+mod image;
 mod numbers;
 mod rng;
 mod storage;
@@ -12,6 +13,7 @@ mod trie;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    image::register(m)?;
     numbers::register(m)?;
     rng::register(m)?;
     trie::register(m)?;

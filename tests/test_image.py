@@ -1,0 +1,103 @@
+"""The routing image: named tables in one mapped file."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import routecore.native as native
+import routecore.py as ref
+from routecore.errors import LayoutError
+
+
+def tables(backend):
+    return {
+        "areas": backend.Trie.build({"010": 1, "0755": 2}).to_bytes(),
+        "blacklist": backend.Trie.build({"170": 0}, exact={"13800138000": 1}).to_bytes(),
+    }
+
+
+def test_build_open_and_read_in_place(backend, tmp_path):
+    img = backend.build_image(tables(backend))
+    path = tmp_path / "routes.img"
+    path.write_bytes(img)
+    image = backend.Image.open(path)
+    assert image.names() == ["areas", "blacklist"] and len(image) == 2
+    assert "areas" in image and "nope" not in image
+    assert image.kind("areas") == "RCTR"
+    assert image.trie("areas").lookup("075512345678") == 2
+    assert image.trie("blacklist").lookup("13800138000") == 1
+    image.verify()
+    assert image.content_hash == int.from_bytes(img[12:16], "little")
+    with pytest.raises(KeyError):
+        image.section("nope")
+    with pytest.raises(LayoutError, match="no section named 'nope'"):
+        image.trie("nope")
+    with pytest.raises(LayoutError, match="not a RCSG table"):
+        image.segments("areas")
+
+
+def test_segments_section_reads_from_the_image(backend):
+    seg = backend.SegmentTable.build(None, [(1380013, "010", "北京", "北京")])
+    image = backend.Image.from_buffer(backend.build_image([("segments", seg.to_bytes())]))
+    c = backend.Classifier(image.segments("segments")).classify("13800138000")
+    assert (c.kind, c.area_code) == ("mobile", "010")
+
+
+def test_both_backends_write_the_same_image():
+    assert native.build_image(tables(native)) == ref.build_image(tables(ref))
+    img = native.build_image(tables(native))
+    assert ref.Image.from_buffer(img).trie("areas").lookup("010") == 1
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ([("a", b"RCTR")], "section 'a' is not a routecore table"),
+        ([("", None)], "section name '' must be 1 to 255 bytes"),
+        ([("a", None), ("a", None)], "section 'a' is given twice"),
+    ],
+)
+def test_bad_sections(backend, sections, message):
+    good = backend.Trie.build({"1": 1}).to_bytes()
+    with pytest.raises(LayoutError, match=message):
+        backend.build_image([(n, good if d is None else d) for n, d in sections])
+
+
+def test_bad_images(backend, tmp_path):
+    img = backend.build_image(tables(backend))
+    for cut in range(0, len(img), 7):
+        with pytest.raises(LayoutError):
+            backend.Image.from_buffer(img[:cut])
+    with pytest.raises(LayoutError, match="not a RCIM table"):
+        backend.Image.from_buffer(b"RCTR" + img[4:])
+    empty = tmp_path / "empty.img"
+    empty.write_bytes(b"")
+    with pytest.raises(LayoutError, match="empty file"):
+        backend.Image.open(empty)
+    rnd = random.Random(5)
+    for _ in range(300):
+        bad = bytearray(img)
+        for _ in range(2):
+            bad[rnd.randrange(16, len(bad))] = rnd.randrange(256)
+        try:
+            image = backend.Image.from_buffer(bytes(bad))
+            for name in ("areas", "blacklist", "x"):
+                if name in image:
+                    image.trie(name).lookup("075512345678")
+        except (LayoutError, KeyError):
+            pass  # refused with a clear error; never a crash
+        if bad != img:
+            with pytest.raises(LayoutError):
+                backend.Image.from_buffer(bytes(bad)).verify()
+
+
+def test_many_sections_are_found_by_name(backend):
+    """5,000 sections: found by binary search of the directory (timing lives in bench/)."""
+    small = backend.build_image(tables(backend))
+    one = backend.Trie.build({"1": 1}).to_bytes()
+    big = backend.build_image([(f"n{i:05d}", one) for i in range(5000)])
+    image = backend.Image.from_buffer(big)
+    assert len(image) == 5000 and image.trie("n04321").lookup("1") == 1
+    assert backend.Image.from_buffer(small) is not None
