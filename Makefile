@@ -30,4 +30,6 @@ py-test:
 	$(BIN)/python -m pytest tests -q
 
 bench:
-	$(BIN)/python -m pytest bench --benchmark-only --benchmark-columns=min,median,mean,ops -q
+	$(BIN)/python -m pytest bench --benchmark-only -q --benchmark-json=.benchmarks/latest.json
+	$(BIN)/python bench/report.py .benchmarks/latest.json
+

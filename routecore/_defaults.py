@@ -3,8 +3,10 @@ default classifier (phone.dat, loaded at first use) and module-level ``classify`
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from routecore import batch, segment_data
@@ -32,10 +34,43 @@ class Defaults(Generic[T, C]):
         return segment_data.load_segments(self.table_cls, csv, base=base, phone_dat=phone_dat)
 
     def default_classifier(self) -> C:
-        """The classifier over the ``phone`` package's data, built at first use."""
+        """The classifier over the ``phone`` package's data, built at first use.
+
+        The built table is cached as a file (see :func:`cached_default_segments`), so a
+        process started for one call maps it instead of parsing phone.dat again.
+        """
         if self._default is None:
-            self._default = self.classifier_cls(self.load_segments())
+            self._default = self.classifier_cls(self.cached_default_segments())
         return self._default
+
+    def cached_default_segments(self) -> T:
+        """The table built from phone.dat, mapped from the cache file when there is one.
+
+        The cache lives in ``$ROUTECORE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/routecore`` or
+        ``~/.cache/routecore``; ``off`` disables it), named after phone.dat's size and mtime and
+        the table layout version; it is written atomically and checked (header and CRC) on
+        use. Any problem with it falls back to building in memory.
+        """
+        path = _cache_path()
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                table = self.table_cls.from_buffer(mapped)  # type: ignore[attr-defined]
+                table.verify()
+                return table  # type: ignore[no-any-return]
+            except (OSError, ValueError):
+                pass  # missing, unreadable or corrupt: rebuild below
+        table = self.load_segments()
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(table.to_bytes())  # type: ignore[attr-defined]
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only home: no cache, same answers
+        return table
 
     def set_default_classifier(self, classifier: C) -> None:
         """Make ``classify``/``classify_batch`` use ``classifier`` (e.g. over a user table)."""
@@ -49,3 +84,20 @@ class Defaults(Generic[T, C]):
             classifier if classifier is not None else self.default_classifier(),  # type: ignore[arg-type]
             numbers,
         )
+
+
+def _cache_path() -> Path | None:
+    from routecore.py.segments import MAGIC, VERSION  # the table layout both backends write
+
+    where = os.environ.get("ROUTECORE_CACHE_DIR")
+    if where == "off":
+        return None
+    if not where:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        where = os.path.join(base, "routecore")
+    try:
+        st = segment_data.phone_dat_path().stat()
+    except OSError:
+        return None
+    name = f"segments-{MAGIC.decode().lower()}{VERSION}-{st.st_size}-{st.st_mtime_ns}.bin"
+    return Path(where) / name

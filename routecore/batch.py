@@ -7,10 +7,11 @@ as fixed-width byte strings and handed to the backend classifier's ``_classify_f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:  # NumPy is imported at first use: `import routecore` stays light
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = ["KIND_CODES", "Classified", "as_fixed_bytes", "classify_batch"]
 
@@ -41,6 +42,8 @@ def as_fixed_bytes(numbers: Sequence[str] | NDArray[Any]) -> NDArray[np.bytes_]:
     invalid), byte-string arrays (``S``), integer arrays (their decimal digits) and
     sequences of str.
     """
+    import numpy as np
+
     arr = np.asarray(numbers)
     if arr.dtype.kind == "S":
         out = arr
@@ -60,6 +63,8 @@ def classify_batch(
     classifier: _BatchClassifier, numbers: Sequence[str] | NDArray[Any]
 ) -> Classified:
     """Classify every number of ``numbers`` with ``classifier``."""
+    import numpy as np
+
     fixed = as_fixed_bytes(numbers)
     itemsize = max(fixed.dtype.itemsize, 1)
     if fixed.dtype.itemsize == 0:

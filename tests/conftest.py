@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from types import ModuleType
 
 import pytest
+
+# The built segment table is cached per test run, not in the user's ~/.cache.
+os.environ.setdefault("ROUTECORE_CACHE_DIR", tempfile.mkdtemp(prefix="routecore-cache-"))
 
 import routecore.native
 import routecore.py

@@ -249,3 +249,23 @@ def test_bad_segment_buffers(backend, both_default):
         backend.SegmentTable.from_buffer(b"RCTR" + good[4:])
     t = backend.SegmentTable.from_buffer(memoryview(good))
     assert t.lookup(1380013) == ("010", "北京", "北京")
+
+
+def test_default_table_is_cached_and_a_bad_cache_is_rebuilt(backend, tmp_path, monkeypatch):
+    from routecore._defaults import Defaults
+
+    monkeypatch.setenv("ROUTECORE_CACHE_DIR", str(tmp_path))
+    first = Defaults(backend.SegmentTable, backend.Classifier).cached_default_segments()
+    (cached,) = tmp_path.iterdir()
+    assert cached.read_bytes() == first.to_bytes()
+    again = Defaults(backend.SegmentTable, backend.Classifier).cached_default_segments()
+    assert again.to_bytes() == first.to_bytes()
+    bad = bytearray(cached.read_bytes())
+    bad[5000] ^= 0xFF  # a flipped byte in the body: the CRC check refuses it
+    cached.write_bytes(bytes(bad))
+    rebuilt = Defaults(backend.SegmentTable, backend.Classifier).cached_default_segments()
+    assert rebuilt.to_bytes() == first.to_bytes() == cached.read_bytes()
+    monkeypatch.setenv("ROUTECORE_CACHE_DIR", "off")
+    cached.unlink()
+    Defaults(backend.SegmentTable, backend.Classifier).cached_default_segments()
+    assert not any(tmp_path.iterdir())
