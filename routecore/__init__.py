@@ -22,6 +22,7 @@ _backend = get_backend()
 
 BACKEND: str = _backend.NAME
 SplitMix64 = _backend.SplitMix64
+TimePlan = _backend.TimePlan
 
 __all__ = [
     "BACKEND",
@@ -31,6 +32,7 @@ __all__ = [
     "SegmentDataError",
     "SelectionError",
     "SplitMix64",
+    "TimePlan",
     "TimePlanError",
     "TrieError",
     "get_backend",

@@ -6,6 +6,7 @@
 
 pub mod layout;
 pub mod rng;
+pub mod timeplan;
 
 #[cfg(feature = "python")]
 mod bindings;

@@ -6,7 +6,8 @@ its baseline. Select it with ``ROUTECORE_BACKEND=py`` or ``routecore.get_backend
 from __future__ import annotations
 
 from routecore.py.rng import SplitMix64
+from routecore.py.timeplan import TimePlan
 
 NAME = "py"
 
-__all__ = ["NAME", "SplitMix64"]
+__all__ = ["NAME", "SplitMix64", "TimePlan"]

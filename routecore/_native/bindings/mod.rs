@@ -7,10 +7,12 @@ mod errors;
 mod rng;
 #[allow(dead_code)] // used by the table classes as they land
 mod storage;
+mod timeplan;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     rng::register(m)?;
+    timeplan::register(m)?;
     Ok(())
 }
