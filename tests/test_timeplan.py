@@ -339,9 +339,16 @@ DAY_WORDS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "daily", "holiday"
 ZONES = ["Asia/Shanghai", "Asia/Urumqi", "America/New_York", "Europe/London", "UTC", "Nope/Zone"]
 
 
+def pick(draw: st.DrawFn, good: list[Any], bad: list[Any], sabotage: bool) -> Any:
+    """A good value, or (when sabotaging, sometimes) a bad one."""
+    if sabotage and draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(bad))
+    return draw(st.sampled_from(good))
+
+
 @st.composite
-def times(draw: st.DrawFn) -> str:
-    if draw(st.integers(0, 20)) == 0:
+def times(draw: st.DrawFn, sabotage: bool = False) -> str:
+    if sabotage and draw(st.integers(0, 5)) == 0:
         return draw(st.sampled_from(["24:00", "9:5", "25:00", "", "ab:cd", "7:30"]))
     h = draw(st.integers(0, 23))
     m = draw(st.sampled_from([0, 15, 30, 45, draw(st.integers(0, 59))]))
@@ -349,39 +356,36 @@ def times(draw: st.DrawFn) -> str:
 
 
 @st.composite
-def rules(draw: st.DrawFn) -> str:
-    if draw(st.integers(0, 15)) == 0:
+def rules(draw: st.DrawFn, sabotage: bool = False) -> str:
+    if sabotage and draw(st.integers(0, 5)) == 0:
         return draw(st.text(max_size=12))
     days = ",".join(draw(st.lists(st.sampled_from(DAY_WORDS), min_size=1, max_size=3)))
-    return f"{days} {draw(times())}-{draw(times())}"
+    return f"{days} {draw(times(sabotage))}-{draw(times(sabotage))}"
 
 
 @st.composite
 def plans(draw: st.DrawFn) -> dict[str, Any]:
+    bad = draw(st.integers(0, 2)) == 0  # a third of the plans get broken ingredients
     names = draw(st.lists(st.sampled_from(["a", "b", "c", "d", "办"]), max_size=4, unique=True))
-    slots = {n: draw(st.lists(rules(), max_size=4)) for n in names}
+    slots = {n: draw(st.lists(rules(bad), max_size=3)) for n in names}
     kw: dict[str, Any] = {"slots": slots}
-    kw["default"] = draw(st.sampled_from([None, "a", "z"]))
-    kw["tz"] = draw(st.sampled_from(ZONES))
+    kw["default"] = pick(draw, ["a", "z"], [None], bad or draw(st.booleans()))
+    kw["tz"] = pick(draw, ZONES[:-1], ZONES[-1:], bad)
     if draw(st.booleans()):
-        kw["calendar"] = draw(
-            st.lists(
-                st.tuples(
-                    st.dates(date(2026, 9, 1), date(2026, 12, 31)),
-                    st.sampled_from(["holiday", "workday", "Holiday", "x"]),
-                ),
-                max_size=5,
-            )
-        )
-    kw["workday_as"] = draw(st.sampled_from(["mon", "sat", "SUN", "x"]))
+        kinds = ["holiday", "workday", "Holiday"]
+        kw["calendar"] = [
+            (d, pick(draw, kinds, ["x"], bad))
+            for d in draw(st.lists(st.dates(date(2026, 9, 1), date(2026, 12, 31)), max_size=5))
+        ]
+    kw["workday_as"] = pick(draw, ["mon", "sat", "SUN"], ["x"], bad)
     dates: dict[Any, Any] = {}
     for d in draw(st.lists(st.dates(date(2026, 9, 1), date(2026, 12, 31)), max_size=3)):
         key = d if draw(st.booleans()) else d.isoformat()
         if draw(st.booleans()):
-            dates[key] = draw(st.sampled_from(["holiday", "workday", "sat", "tue", "x"]))
+            dates[key] = pick(draw, ["holiday", "workday", "sat", "tue"], ["x"], bad)
         else:
-            slot = draw(st.sampled_from([*names, "a", "z"]))
-            dates[key] = {slot: [f"{draw(times())}-{draw(times())}"]}
+            slot = pick(draw, [*names, "a", "z"], ["ghost"], bad)
+            dates[key] = {slot: [f"{draw(times(bad))}-{draw(times(bad))}"]}
     kw["dates"] = dates
     return kw
 
