@@ -31,6 +31,7 @@ Image = _backend.Image
 build_image = _backend.build_image
 SegmentTable = _backend.SegmentTable
 SplitMix64 = _backend.SplitMix64
+TimePlan = _backend.TimePlan
 Trie = _backend.Trie
 load_segments = _backend.load_segments
 default_classifier = _backend.default_classifier
@@ -63,6 +64,7 @@ __all__ = [
     "SegmentTable",
     "SelectionError",
     "SplitMix64",
+    "TimePlan",
     "TimePlanError",
     "Trie",
     "TrieError",

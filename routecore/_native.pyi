@@ -2,12 +2,13 @@
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any, Self, final
 
 import numpy as np
+import numpy.typing as npt
 from numpy.typing import NDArray
-
-from routecore.py.layout import Buffer
+from typing_extensions import Buffer
 
 _Entries = Mapping[str, int] | Iterable[tuple[str, int]]
 
@@ -17,6 +18,7 @@ __all__ = [
     "Image",
     "SegmentTable",
     "SplitMix64",
+    "TimePlan",
     "Trie",
     "__version__",
     "build_image",
@@ -109,3 +111,27 @@ class Image:
     def verify(self) -> None: ...
     def trie(self, name: str) -> Trie: ...
     def segments(self, name: str) -> SegmentTable: ...
+
+@final
+class TimePlan:
+    @staticmethod
+    def build(
+        slots: Mapping[str, Sequence[str]],
+        *,
+        tz: str = "Asia/Shanghai",
+        default: str | None = None,
+        calendar: Iterable[tuple[date, str]] | None = None,
+        dates: Mapping[str | date, str | Mapping[str, Sequence[str]]] | None = None,
+        workday_as: str = "mon",
+    ) -> TimePlan: ...
+    @staticmethod
+    def from_buffer(buf: Buffer) -> TimePlan: ...
+    def to_bytes(self) -> bytes: ...
+    def verify(self) -> None: ...
+    @property
+    def slot_names(self) -> list[str]: ...
+    @property
+    def tz(self) -> str: ...
+    def slot_id_at(self, epoch_seconds: int) -> int: ...
+    def slot_at(self, when: datetime | int | float) -> str: ...
+    def slot_ids_at(self, epochs: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]: ...

@@ -15,6 +15,7 @@ from routecore._native import (
     Image,
     SegmentTable,
     SplitMix64,
+    TimePlan,
     Trie,
     build_image,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "Image",
     "SegmentTable",
     "SplitMix64",
+    "TimePlan",
     "Trie",
     "build_image",
     "classify",

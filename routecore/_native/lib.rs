@@ -9,6 +9,7 @@ pub mod layout;
 pub mod numbers;
 pub mod rng;
 pub mod segments;
+pub mod timeplan;
 pub mod trie;
 
 #[cfg(feature = "python")]

@@ -11,6 +11,7 @@ from routecore.py.image import Image, build_image
 from routecore.py.numbers import Caller, Classifier
 from routecore.py.rng import SplitMix64
 from routecore.py.segments import SegmentTable
+from routecore.py.timeplan import TimePlan
 from routecore.py.trie import Trie
 
 NAME = "py"
@@ -36,6 +37,7 @@ __all__ = [
     "Image",
     "SegmentTable",
     "SplitMix64",
+    "TimePlan",
     "Trie",
     "build_image",
     "classify",

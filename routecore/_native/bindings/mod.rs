@@ -8,6 +8,7 @@ mod image;
 mod numbers;
 mod rng;
 mod storage;
+mod timeplan;
 mod trie;
 
 #[pymodule]
@@ -16,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     image::register(m)?;
     numbers::register(m)?;
     rng::register(m)?;
+    timeplan::register(m)?;
     trie::register(m)?;
     Ok(())
 }

@@ -1,0 +1,287 @@
+//! `routecore._native.TimePlan`: conversions around `crate::timeplan`, no logic.
+
+use std::sync::Arc;
+
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDate, PyDateTime, PyFloat, PyMapping, PyString};
+
+use super::errors::{layout_err, TimePlanError};
+use super::storage::{extend, Storage};
+use crate::timeplan::{self, DateSpec, LookupError, PlanSpec, TimePlanView};
+
+#[pyclass(module = "routecore._native", name = "TimePlan", frozen)]
+pub struct TimePlan {
+    // Borrows `_storage`, declared after it so it never outlives it.
+    view: TimePlanView<'static>,
+    _storage: Arc<Storage>,
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn lookup_err(e: LookupError) -> PyErr {
+    match e {
+        LookupError::OutOfRange(t) => out_of_range(&t.to_string()),
+        LookupError::Layout(e) => layout_err(e),
+    }
+}
+
+fn out_of_range(when: &str) -> PyErr {
+    let msg = timeplan::out_of_range(when);
+    TimePlanError::new_err((msg.clone(), vec![msg]))
+}
+
+/// A list of strings from a str (one item) or an iterable of str.
+fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(vec![s.to_str()?.to_string()]);
+    }
+    let mut out = Vec::new();
+    for item in obj.try_iter()? {
+        let item = item?;
+        match item.cast::<PyString>() {
+            Ok(s) => out.push(s.to_str()?.to_string()),
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "{what} must be str, not {}",
+                    type_name(&item)
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn string(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+    match obj.cast::<PyString>() {
+        Ok(s) => Ok(s.to_str()?.to_string()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{what} must be str, not {}",
+            type_name(obj)
+        ))),
+    }
+}
+
+/// A date or `YYYY-MM-DD` text as text (the core parses and checks it).
+fn date_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(s.to_str()?.to_string());
+    }
+    if obj.is_instance_of::<PyDate>() {
+        let y: i32 = obj.getattr("year")?.extract()?;
+        let m: u32 = obj.getattr("month")?.extract()?;
+        let d: u32 = obj.getattr("day")?.extract()?;
+        return Ok(format!("{y:04}-{m:02}-{d:02}"));
+    }
+    Err(PyTypeError::new_err(format!(
+        "dates must be date or \"YYYY-MM-DD\" str, not {}",
+        type_name(obj)
+    )))
+}
+
+/// slot -> rules, in the mapping's order.
+fn slot_rules(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, Vec<String>)>> {
+    let mapping = obj.cast::<PyMapping>().map_err(|_| {
+        PyTypeError::new_err(format!("{what} must be a mapping, not {}", type_name(obj)))
+    })?;
+    let mut out = Vec::new();
+    for item in mapping.items()?.iter() {
+        let (name, rules): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+        let name = string(&name, "slot names")?;
+        let rules = strings(&rules, &format!("rules of slot \"{name}\""))?;
+        out.push((name, rules));
+    }
+    Ok(out)
+}
+
+fn calendar_entries(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for item in obj.try_iter()? {
+        let (date, kind): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+        out.push((date_text(&date)?, string(&kind, "calendar kinds")?));
+    }
+    Ok(out)
+}
+
+fn date_entries(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(String, DateSpec)>> {
+    let mapping = obj.cast::<PyMapping>().map_err(|_| {
+        PyTypeError::new_err(format!("dates must be a mapping, not {}", type_name(obj)))
+    })?;
+    let mut out = Vec::new();
+    for item in mapping.items()?.iter() {
+        let (date, what): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+        let date = date_text(&date)?;
+        let spec = match what.cast::<PyString>() {
+            Ok(s) => DateSpec::Profile(s.to_str()?.to_string()),
+            Err(_) => DateSpec::Day(slot_rules(&what, "a date's value")?),
+        };
+        out.push((date, spec));
+    }
+    Ok(out)
+}
+
+/// Seconds since the epoch of an int or a float (floored).
+fn epoch_of(when: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if let Ok(f) = when.cast::<PyFloat>() {
+        let v = f.value();
+        if !v.is_finite() || v < timeplan::MIN_EPOCH as f64 || v >= timeplan::MAX_EPOCH as f64 + 1.0
+        {
+            return Err(out_of_range(&when.str()?.to_string()));
+        }
+        return Ok(v.floor() as i64);
+    }
+    match when.extract::<i64>() {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_instance_of::<PyOverflowError>(when.py()) => {
+            Err(out_of_range(&when.str()?.to_string()))
+        }
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "expected a datetime or epoch seconds, not {}",
+            type_name(when)
+        ))),
+    }
+}
+
+#[pymethods]
+impl TimePlan {
+    #[staticmethod]
+    #[pyo3(signature = (slots, *, tz = "Asia/Shanghai", default = None, calendar = None, dates = None, workday_as = "mon"))]
+    fn build(
+        py: Python<'_>,
+        slots: &Bound<'_, PyAny>,
+        tz: &str,
+        default: Option<String>,
+        calendar: Option<&Bound<'_, PyAny>>,
+        dates: Option<&Bound<'_, PyAny>>,
+        workday_as: &str,
+    ) -> PyResult<TimePlan> {
+        let calendar = match calendar {
+            Some(c) => calendar_entries(c)?,
+            None => calendar_entries(
+                &py.import("routecore.calendar")?
+                    .getattr("china_calendar")?
+                    .call0()?,
+            )?,
+        };
+        let spec = PlanSpec {
+            slots: slot_rules(slots, "slots")?,
+            tz: tz.to_string(),
+            default,
+            calendar,
+            dates: match dates {
+                Some(d) => date_entries(d)?,
+                None => Vec::new(),
+            },
+            workday_as: workday_as.to_string(),
+        };
+        let table = py
+            .detach(|| timeplan::build(&spec))
+            .map_err(|e| TimePlanError::new_err((e.message(), e.problems)))?;
+        Self::open(Storage::owned(table))
+    }
+
+    #[staticmethod]
+    fn from_buffer(buf: &Bound<'_, PyAny>) -> PyResult<TimePlan> {
+        Self::open(Storage::from_python(buf)?)
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.view.bytes())
+    }
+
+    fn verify(&self) -> PyResult<()> {
+        self.view.verify().map_err(layout_err)
+    }
+
+    #[getter]
+    fn slot_names(&self) -> PyResult<Vec<String>> {
+        Ok(self
+            .view
+            .slot_names()
+            .map_err(layout_err)?
+            .into_iter()
+            .map(str::to_string)
+            .collect())
+    }
+
+    #[getter]
+    fn tz(&self) -> PyResult<String> {
+        Ok(self.view.tz_name().map_err(layout_err)?.to_string())
+    }
+
+    fn slot_id_at(&self, epoch_seconds: &Bound<'_, PyAny>) -> PyResult<u16> {
+        let t = epoch_of(epoch_seconds)?;
+        self.view.slot_id_at(t).map_err(lookup_err)
+    }
+
+    fn slot_at(&self, when: &Bound<'_, PyAny>) -> PyResult<String> {
+        let slot = if when.is_instance_of::<PyDateTime>() {
+            let offset = when.call_method0("utcoffset")?;
+            let y: i32 = when.getattr("year")?.extract()?;
+            let mo: u32 = when.getattr("month")?.extract()?;
+            let d: u32 = when.getattr("day")?.extract()?;
+            let h: i64 = when.getattr("hour")?.extract()?;
+            let mi: i64 = when.getattr("minute")?.extract()?;
+            let days =
+                timeplan::days_from_ymd(y, mo, d).ok_or_else(|| out_of_range(&when.to_string()))?;
+            if offset.is_none() {
+                // Naive: the wall clock in the plan's zone.
+                self.view
+                    .slot_at_local(days, (h * 60 + mi) as u16)
+                    .map_err(layout_err)?
+            } else {
+                let s: i64 = when.getattr("second")?.extract()?;
+                let us: i64 = when.getattr("microsecond")?.extract()?;
+                let od: i64 = offset.getattr("days")?.extract()?;
+                let os: i64 = offset.getattr("seconds")?.extract()?;
+                let ous: i64 = offset.getattr("microseconds")?.extract()?;
+                let local = (days as i64 * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000 + us;
+                let off = (od * 86_400 + os) * 1_000_000 + ous;
+                let t = (local - off).div_euclid(1_000_000);
+                self.view.slot_id_at(t).map_err(lookup_err)?
+            }
+        } else {
+            self.view.slot_id_at(epoch_of(when)?).map_err(lookup_err)?
+        };
+        Ok(self
+            .view
+            .slot_name(slot as usize)
+            .map_err(layout_err)?
+            .to_string())
+    }
+
+    fn slot_ids_at<'py>(
+        &self,
+        py: Python<'py>,
+        epochs: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i32>>> {
+        let view = self.view;
+        let arr = epochs.as_array();
+        let mut out = Vec::with_capacity(arr.len());
+        py.detach(|| view.slot_ids_at(arr.iter().copied(), &mut out))
+            .map_err(lookup_err)?;
+        Ok(PyArray1::from_vec(py, out))
+    }
+}
+
+impl TimePlan {
+    fn open(storage: Arc<Storage>) -> PyResult<TimePlan> {
+        // SAFETY: the view is stored next to the Arc that owns its bytes (see `extend`).
+        let bytes = unsafe { extend(storage.bytes()) };
+        let view = TimePlanView::open(bytes).map_err(layout_err)?;
+        Ok(TimePlan {
+            view,
+            _storage: storage,
+        })
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<TimePlan>()
+}
