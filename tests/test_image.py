@@ -101,3 +101,15 @@ def test_many_sections_are_found_by_name(backend):
     image = backend.Image.from_buffer(big)
     assert len(image) == 5000 and image.trie("n04321").lookup("1") == 1
     assert backend.Image.from_buffer(small) is not None
+
+
+def test_time_plan_section(backend):
+    plan = backend.TimePlan.build(
+        {"office": ["mon-fri 09:00-18:00"]}, default="mobile", calendar=[]
+    )
+    image = backend.Image.from_buffer(backend.build_image({"hours": plan.to_bytes()}))
+    assert image.time_plan("hours").slot_at(1_764_032_400) == "office"  # Tue 2025-11-25 09:00 CST
+    with pytest.raises(LayoutError, match="not a RCTP table"):
+        backend.Image.from_buffer(
+            backend.build_image({"t": backend.Trie.build({"1": 1}).to_bytes()})
+        ).time_plan("t")

@@ -17,6 +17,8 @@ from routecore.py.layout import HEADER_LEN, Buffer, TableWriter, corrupt, need, 
 from routecore.py.layout import verify_table as _verify
 from routecore.py.segments import MAGIC as SEGMENTS_MAGIC
 from routecore.py.segments import SegmentTable
+from routecore.py.timeplan import MAGIC as TIMEPLAN_MAGIC
+from routecore.py.timeplan import TimePlan
 from routecore.py.trie import MAGIC as TRIE_MAGIC
 from routecore.py.trie import Trie
 
@@ -172,6 +174,9 @@ class Image:
 
     def trie(self, name: str) -> Trie:
         return Trie.from_buffer(self._table(name, TRIE_MAGIC))
+
+    def time_plan(self, name: str) -> TimePlan:
+        return TimePlan.from_buffer(self._table(name, TIMEPLAN_MAGIC))
 
     def segments(self, name: str) -> SegmentTable:
         return SegmentTable.from_buffer(self._table(name, SEGMENTS_MAGIC))

@@ -8,6 +8,7 @@ use pyo3::types::{PyBytes, PyMapping, PyType};
 use super::errors::{layout_err, LayoutError};
 use super::numbers::SegmentTable;
 use super::storage::{extend, Storage};
+use super::timeplan::TimePlan;
 use super::trie::Trie;
 use crate::image::{self, ImageView};
 use crate::layout::{verify_table, LayoutError as CoreLayoutError};
@@ -127,6 +128,13 @@ impl Image {
 
     fn trie(&self, name: &str) -> PyResult<Trie> {
         Trie::from_storage(self.storage.clone(), self.offset(name, crate::trie::MAGIC)?)
+    }
+
+    fn time_plan(&self, name: &str) -> PyResult<TimePlan> {
+        TimePlan::from_storage(
+            self.storage.clone(),
+            self.offset(name, crate::timeplan::MAGIC)?,
+        )
     }
 
     fn segments(&self, name: &str) -> PyResult<SegmentTable> {

@@ -272,8 +272,13 @@ impl TimePlan {
 
 impl TimePlan {
     fn open(storage: Arc<Storage>) -> PyResult<TimePlan> {
+        Self::from_storage(storage, 0)
+    }
+
+    /// A plan over bytes held by `storage` from `start` on (also used by `Image`).
+    pub fn from_storage(storage: Arc<Storage>, start: usize) -> PyResult<TimePlan> {
         // SAFETY: the view is stored next to the Arc that owns its bytes (see `extend`).
-        let bytes = unsafe { extend(storage.bytes()) };
+        let bytes = unsafe { extend(storage.bytes().get(start..).unwrap_or(&[])) };
         let view = TimePlanView::open(bytes).map_err(layout_err)?;
         Ok(TimePlan {
             view,
