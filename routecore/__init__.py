@@ -22,10 +22,16 @@ _backend = get_backend()
 
 BACKEND: str = _backend.NAME
 SplitMix64 = _backend.SplitMix64
+Group = _backend.Group
+Attempt = _backend.Attempt
+MODES: tuple[str, ...] = _backend.MODES
 
 __all__ = [
     "BACKEND",
     "BACKENDS",
+    "MODES",
+    "Attempt",
+    "Group",
     "LayoutError",
     "RoutecoreError",
     "SegmentDataError",

@@ -4,8 +4,10 @@
 //! it without linking Python. The `bindings` module (feature `python`, turned on by maturin)
 //! only converts types and registers the classes of `routecore._native`.
 
+pub mod group;
 pub mod layout;
 pub mod rng;
+pub mod select;
 
 #[cfg(feature = "python")]
 mod bindings;

@@ -5,8 +5,10 @@ its baseline. Select it with ``ROUTECORE_BACKEND=py`` or ``routecore.get_backend
 
 from __future__ import annotations
 
+from routecore.py.group import Group
 from routecore.py.rng import SplitMix64
+from routecore.py.select import MODES, Attempt
 
 NAME = "py"
 
-__all__ = ["NAME", "SplitMix64"]
+__all__ = ["MODES", "NAME", "Attempt", "Group", "SplitMix64"]

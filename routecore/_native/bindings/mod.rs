@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 #[allow(dead_code)]
 mod errors;
 mod rng;
+mod select;
 #[allow(dead_code)] // used by the table classes as they land
 mod storage;
 
@@ -12,5 +13,6 @@ mod storage;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     rng::register(m)?;
+    select::register(m)?;
     Ok(())
 }
