@@ -168,10 +168,9 @@ def _weighted(part: list[int], weights: Sequence[int], rng: SplitMix64) -> list[
     while len(remaining) > 1:
         r = rng.below(total)
         at = 0
-        for at, i in enumerate(remaining):  # noqa: B007 (the index found is used below)
-            if r < weights[i]:
-                break
-            r -= weights[i]
+        while r >= weights[remaining[at]]:  # walk in list order, subtracting each weight
+            r -= weights[remaining[at]]
+            at += 1
         chosen = remaining.pop(at)
         total -= weights[chosen]
         out.append(chosen)
