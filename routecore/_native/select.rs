@@ -104,59 +104,53 @@ impl Mode {
 
 /// The attempts of one call: the destinations' indices in ringing order, cut into attempts.
 ///
-/// Fixed-size, on the stack: selecting allocates nothing.
+/// Fixed-size, on the stack: selecting allocates nothing. Every mode but `simultaneous` gives
+/// one attempt per destination; `simultaneous` gives at most three (preferred, idle, busy).
 #[derive(Clone)]
 pub struct Selection {
     order: [u8; MAX_DESTINATIONS],
     len: u8,
-    /// `ends[a]` is the end (exclusive) in `order` of attempt `a`.
-    ends: [u8; MAX_DESTINATIONS],
-    attempts: u8,
+    /// One attempt per index of `order`; otherwise the attempts end at `ends[..n_ends]`.
+    singles: bool,
+    ends: [u8; 3],
+    n_ends: u8,
 }
 
 impl Selection {
-    fn new() -> Self {
-        Selection {
-            order: [0; MAX_DESTINATIONS],
-            len: 0,
-            ends: [0; MAX_DESTINATIONS],
-            attempts: 0,
-        }
-    }
-
     /// Every index, in ringing order.
     pub fn order(&self) -> &[u8] {
         &self.order[..self.len as usize]
     }
 
+    /// True when every attempt rings one destination (then attempt `a` is `order()[a]`).
+    pub fn singles(&self) -> bool {
+        self.singles
+    }
+
+    /// The number of attempts.
     pub fn len(&self) -> usize {
-        self.attempts as usize
+        if self.singles {
+            self.len as usize
+        } else {
+            self.n_ends as usize
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.attempts == 0
+        self.len() == 0
     }
 
     /// The targets of attempt `a` (`a < len()`).
     pub fn attempt(&self, a: usize) -> &[u8] {
+        if self.singles {
+            return &self.order[a..a + 1];
+        }
         let start = if a == 0 { 0 } else { self.ends[a - 1] as usize };
         &self.order[start..self.ends[a] as usize]
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         (0..self.len()).map(move |a| self.attempt(a))
-    }
-
-    #[inline]
-    fn push(&mut self, i: u8) {
-        self.order[self.len as usize] = i;
-        self.len += 1;
-    }
-
-    #[inline]
-    fn cut(&mut self, end: usize) {
-        self.ends[self.attempts as usize] = end as u8;
-        self.attempts += 1;
     }
 }
 
@@ -214,16 +208,18 @@ pub fn select(
     }
     let cursor = index_in_range("cursor", req.cursor, n)?;
     let preferred = index_in_range("preferred", req.preferred, n)?;
-    let is_idle = |i: usize| match req.idle {
-        Some(f) => f[i],
-        None => true,
+    let all_idle = [true; MAX_DESTINATIONS];
+    let idle: &[bool] = match req.idle {
+        Some(f) => f,
+        None => &all_idle[..n],
     };
 
-    let mut sel = Selection::new();
-    let pinned = preferred.filter(|&p| is_idle(p));
+    let mut order = [0u8; MAX_DESTINATIONS];
+    let mut len = 0usize;
+    let pinned = preferred.filter(|&p| idle[p]);
     if let Some(p) = pinned {
-        sel.push(p as u8);
-        sel.cut(1);
+        order[0] = p as u8;
+        len = 1;
     }
 
     // Base order, split into the idle part (written in place) and the busy part.
@@ -231,34 +227,38 @@ pub fn select(
         (Mode::RoundRobin, Some(c)) => (c + 1) % n,
         _ => 0,
     };
+    let skip = pinned.unwrap_or(usize::MAX);
     let mut busy = [0u8; MAX_DESTINATIONS];
-    let mut n_busy = 0;
-    for k in 0..n {
-        let mut i = start + k;
-        if i >= n {
-            i -= n;
-        }
-        if Some(i) == pinned {
+    let mut n_busy = 0usize;
+    for i in (start..n).chain(0..start) {
+        if i == skip {
             continue;
         }
-        if idle_first && !is_idle(i) {
+        if idle_first && !idle[i] {
             busy[n_busy] = i as u8;
             n_busy += 1;
         } else {
-            sel.push(i as u8);
+            order[len] = i as u8;
+            len += 1;
         }
     }
-    let idle_end = sel.len as usize;
-    for &i in &busy[..n_busy] {
-        sel.push(i);
-    }
+    let idle_end = len;
+    order[len..len + n_busy].copy_from_slice(&busy[..n_busy]);
+    len += n_busy;
 
+    let mut sel = Selection {
+        order,
+        len: len as u8,
+        singles: mode != Mode::Simultaneous,
+        ends: [0; 3],
+        n_ends: 0,
+    };
+    if pinned.is_some() {
+        sel.ends[0] = 1;
+        sel.n_ends = 1;
+    }
     let mut rng = SplitMix64::new(req.seed);
-    let parts = [
-        (pinned.is_some() as usize, idle_end),
-        (idle_end, sel.len as usize),
-    ];
-    for (a, b) in parts {
+    for (a, b) in [(pinned.is_some() as usize, idle_end), (idle_end, len)] {
         if a == b {
             continue;
         }
@@ -268,12 +268,9 @@ pub fn select(
             Mode::Random => shuffle(part, &mut rng),
             Mode::Weighted => weighted(part, weights, &mut rng),
             Mode::Simultaneous => {
-                sel.cut(b);
-                continue;
+                sel.ends[sel.n_ends as usize] = b as u8;
+                sel.n_ends += 1;
             }
-        }
-        for end in a + 1..=b {
-            sel.cut(end);
         }
     }
     Ok(sel)
@@ -288,16 +285,22 @@ fn shuffle(part: &mut [u8], rng: &mut SplitMix64) {
     }
 }
 
+/// The size of the Fenwick tree of [`weighted`]: a power of two above `MAX_DESTINATIONS`.
+const TREE: usize = 128;
+
 /// Weighted draws without replacement (see the module docs), in O(k log k).
 ///
 /// A Fenwick tree over the positive-weight destinations in list order finds the first one
 /// whose cumulative weight exceeds `r`: exactly the walk of the reference, where a removed
-/// destination counts as weight 0.
+/// destination counts as weight 0. The tree spans 128 slots (the unused ones weigh 0), so the
+/// descent is seven branch-free steps.
 fn weighted(part: &mut [u8], weights: &[u16], rng: &mut SplitMix64) {
-    let mut pos = [0u8; MAX_DESTINATIONS];
+    let mut pos = [u8::MAX; TREE];
     let mut zeros = [0u8; MAX_DESTINATIONS];
     let (mut n_pos, mut n_zero) = (0usize, 0usize);
-    let mut total: u64 = 0;
+    // Fenwick tree, 1-based: tree[x] sums slots (x - lowbit(x), x]; tree[0] is unused.
+    let mut tree = [0u32; TREE];
+    let mut total: u32 = 0;
     for &i in part.iter() {
         let w = weights[i as usize];
         if w == 0 {
@@ -306,42 +309,37 @@ fn weighted(part: &mut [u8], weights: &[u16], rng: &mut SplitMix64) {
         } else {
             pos[n_pos] = i;
             n_pos += 1;
-            total += u64::from(w);
+            tree[n_pos] = u32::from(w);
+            total += u32::from(w);
         }
     }
-    // Fenwick tree, 1-based: tree[x] sums positions (x - lowbit(x), x].
-    let mut tree = [0u32; MAX_DESTINATIONS + 1];
-    for x in 1..=n_pos {
-        tree[x] += u32::from(weights[pos[x - 1] as usize]);
+    for x in 1..TREE {
         let parent = x + (x & x.wrapping_neg());
-        if parent <= n_pos {
+        if parent < TREE {
             tree[parent] += tree[x];
         }
     }
-    let top = if n_pos == 0 {
-        0
-    } else {
-        1usize << (usize::BITS - 1 - n_pos.leading_zeros())
-    };
     let mut out = 0;
     for _ in 1..n_pos {
-        let mut r = rng.below(total) as u32;
-        // Largest x with prefix(x) <= r; the pick is position x (0-based).
+        // r < total, so the descent ends on a slot below n_pos that still has weight.
+        let mut r = rng.below(u64::from(total)) as u32;
         let mut x = 0usize;
-        let mut step = top;
+        let mut step = TREE / 2;
         while step > 0 {
-            let nx = x + step;
-            if nx <= n_pos && tree[nx] <= r {
-                x = nx;
-                r -= tree[nx];
-            }
+            let t = tree[x + step];
+            let take = t <= r;
+            x += step * usize::from(take);
+            r -= t * u32::from(take);
             step >>= 1;
         }
         let chosen = pos[x];
-        let w = u32::from(weights[chosen as usize]);
-        total -= u64::from(w);
+        let Some(&w) = weights.get(chosen as usize) else {
+            break; // unreachable: r < total always lands on a destination left
+        };
+        let w = u32::from(w);
+        total -= w;
         let mut y = x + 1;
-        while y <= n_pos {
+        while y < TREE {
             tree[y] -= w;
             y += y & y.wrapping_neg();
         }
@@ -349,12 +347,10 @@ fn weighted(part: &mut [u8], weights: &[u16], rng: &mut SplitMix64) {
         out += 1;
         pos[x] = u8::MAX; // removed
     }
-    if n_pos > 0 {
-        // The last positive one: the only slot not removed.
-        if let Some(&last) = pos[..n_pos].iter().find(|&&i| i != u8::MAX) {
-            part[out] = last;
-            out += 1;
-        }
+    // The last positive one: the only one not removed.
+    for &i in pos[..n_pos].iter().filter(|&&i| i != u8::MAX) {
+        part[out] = i;
+        out += 1;
     }
     part[out..out + n_zero].copy_from_slice(&zeros[..n_zero]);
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyList, PyString, PyTuple};
@@ -134,6 +135,42 @@ fn index_arg(what: &str, value: Option<&Bound<'_, PyAny>>, n: usize) -> PyResult
         "{what} must be an int or None, not {}",
         type_name(v)
     )))
+}
+
+/// A list of `len` items made by `item(index)`, filled in place (no intermediate vector).
+fn new_list<'py, T>(
+    py: Python<'py>,
+    len: usize,
+    mut item: impl FnMut(usize) -> PyResult<Py<T>>,
+) -> PyResult<Bound<'py, PyList>> {
+    // SAFETY: PyList_New returns a new reference (or NULL with an exception set); each slot
+    // is set exactly once with an owned reference, and a list dropped with slots still NULL
+    // (on an error) is valid: its deallocation skips them.
+    unsafe {
+        let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len as ffi::Py_ssize_t))?
+            .cast_into_unchecked::<PyList>();
+        for a in 0..len {
+            let obj = item(a)?;
+            ffi::PyList_SET_ITEM(list.as_ptr(), a as ffi::Py_ssize_t, obj.into_ptr());
+        }
+        Ok(list)
+    }
+}
+
+/// Whether a destination is idle: `True`/`False` by identity, anything else by truth value.
+#[inline]
+fn truthy(x: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let p = x.as_ptr();
+    // SAFETY: Py_True and Py_False are immortal singletons; only their addresses are read.
+    unsafe {
+        if p == ffi::Py_True() {
+            return Ok(true);
+        }
+        if p == ffi::Py_False() {
+            return Ok(false);
+        }
+    }
+    x.is_truthy()
 }
 
 /// The items of a tuple or a list, the two shapes of a (number, weight) pair.
@@ -294,11 +331,11 @@ impl Group {
                 }
                 if let Ok(list) = obj.cast::<PyList>() {
                     for (f, x) in flags.iter_mut().zip(list.iter()) {
-                        *f = x.is_truthy()?;
+                        *f = truthy(&x)?;
                     }
                 } else if let Ok(tuple) = obj.cast::<PyTuple>() {
                     for (f, x) in flags.iter_mut().zip(tuple.iter()) {
-                        *f = x.is_truthy()?;
+                        *f = truthy(&x)?;
                     }
                 } else {
                     let mut k = 0;
@@ -306,7 +343,7 @@ impl Group {
                         if k >= n {
                             return Err(selection_err(select::bad_idle_len(k + 1, n)));
                         }
-                        flags[k] = x?.is_truthy()?;
+                        flags[k] = truthy(&x?)?;
                         k += 1;
                     }
                     if k != n {
@@ -337,20 +374,18 @@ impl Group {
                 })
                 .collect::<PyResult<Vec<_>>>()
         })?;
-        let out = sel
-            .iter()
-            .map(|targets| match targets {
-                [i] => Ok(singles[*i as usize].clone_ref(py)),
-                _ => Py::new(
+        new_list(py, sel.len(), |a| {
+            Ok(match sel.attempt(a) {
+                [i] => singles[*i as usize].clone_ref(py),
+                targets => Py::new(
                     py,
                     Attempt {
                         targets: targets.into(),
                         timeout,
                     },
-                ),
+                )?,
             })
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, out)
+        })
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
