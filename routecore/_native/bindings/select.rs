@@ -186,6 +186,10 @@ fn as_pair<'py>(item: &Bound<'py, PyAny>) -> Option<Vec<Bound<'py, PyAny>>> {
 
 #[pymethods]
 impl Group {
+    /// A group of `destinations`: numbers, or (number, weight) pairs (weight 1 if absent).
+    ///
+    /// Raises SelectionError naming the problem: 1–100 destinations, numbers of 3–20 ASCII
+    /// digits without repeats, weights 0–65535, a known mode, ring_timeout 1–600 seconds.
     #[staticmethod]
     #[pyo3(signature = (destinations, *, mode = "sequential", idle_first = false, ring_timeout = 20))]
     fn build(
@@ -254,6 +258,9 @@ impl Group {
         Group::from_storage(Storage::owned(table))
     }
 
+    /// Open a group table in place (bytes, bytearray, memoryview, mmap); O(1).
+    ///
+    /// Raises LayoutError on a truncated or foreign buffer or another layout version.
     #[staticmethod]
     fn from_buffer(buf: &Bound<'_, PyAny>) -> PyResult<Self> {
         Group::from_storage(Storage::from_python(buf)?)
@@ -306,6 +313,13 @@ impl Group {
         )
     }
 
+    /// The ordered attempts of one call, each with the group's ring timeout.
+    ///
+    /// `seed` (0..2**64-1) seeds SplitMix64; `idle` has one flag per destination (None: all
+    /// idle); `cursor` is the index chosen last time (round robin); `preferred` the
+    /// destination that last answered this caller today, put first alone if it is idle (a
+    /// busy one keeps its normal place). The order and draws of each mode are those of
+    /// `routecore.py.select`.
     #[pyo3(signature = (*, seed = 0, idle = None, cursor = None, preferred = None))]
     fn attempts<'py>(
         &self,
@@ -388,10 +402,12 @@ impl Group {
         })
     }
 
+    /// Exactly the table's bytes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.table.bytes())
     }
 
+    /// Check the CRC, then every entry (numbers readable, valid, distinct); LayoutError if not.
     fn verify(&self) -> PyResult<()> {
         self.table.verify().map_err(layout_err)
     }
