@@ -338,9 +338,12 @@ fn weighted(part: &mut [u8], weights: &[u16], rng: &mut SplitMix64) {
         };
         let w = u32::from(w);
         total -= w;
+        // The slots above x + 1, in at most seven steps; a step past the tree subtracts 0
+        // from the unused slot 0 (a fixed trip count: no mispredicted loop exit).
         let mut y = x + 1;
-        while y < TREE {
-            tree[y] -= w;
+        for _ in 0..TREE.trailing_zeros() {
+            let inside = y < TREE;
+            tree[y % TREE] -= w * u32::from(inside);
             y += y & y.wrapping_neg();
         }
         part[out] = chosen;
