@@ -27,6 +27,9 @@ _backend = get_backend()
 BACKEND: str = _backend.NAME
 Caller = _backend.Caller
 Classifier = _backend.Classifier
+Group = _backend.Group
+Attempt = _backend.Attempt
+MODES: tuple[str, ...] = _backend.MODES
 Image = _backend.Image
 build_image = _backend.build_image
 SegmentTable = _backend.SegmentTable
@@ -54,9 +57,12 @@ __all__ = [
     "BACKEND",
     "BACKENDS",
     "KIND_CODES",
+    "MODES",
+    "Attempt",
     "Caller",
     "Classified",
     "Classifier",
+    "Group",
     "Image",
     "LayoutError",
     "RoutecoreError",

@@ -13,8 +13,11 @@ from typing_extensions import Buffer
 _Entries = Mapping[str, int] | Iterable[tuple[str, int]]
 
 __all__ = [
+    "MODES",
+    "Attempt",
     "Caller",
     "Classifier",
+    "Group",
     "Image",
     "SegmentTable",
     "SplitMix64",
@@ -24,6 +27,7 @@ __all__ = [
     "build_image",
 ]
 __version__: str
+MODES: tuple[str, ...]
 
 @final
 class SplitMix64:
@@ -136,3 +140,47 @@ class TimePlan:
     def slot_id_at(self, epoch_seconds: int) -> int: ...
     def slot_at(self, when: datetime | int | float) -> str: ...
     def slot_ids_at(self, epochs: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]: ...
+
+@final
+class Attempt:
+    def __new__(cls, targets: Sequence[int], timeout: int) -> Self: ...
+    @property
+    def targets(self) -> tuple[int, ...]: ...
+    @property
+    def timeout(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Group:
+    @staticmethod
+    def build(
+        destinations: Sequence[str | tuple[str, int]],
+        *,
+        mode: str = "sequential",
+        idle_first: bool = False,
+        ring_timeout: int = 20,
+    ) -> Group: ...
+    @staticmethod
+    def from_buffer(buf: bytes | bytearray | memoryview) -> Group: ...
+    @property
+    def numbers(self) -> list[str]: ...
+    @property
+    def weights(self) -> list[int]: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def idle_first(self) -> bool: ...
+    @property
+    def ring_timeout(self) -> int: ...
+    def __len__(self) -> int: ...
+    def attempts(
+        self,
+        *,
+        seed: int = 0,
+        idle: Sequence[bool] | None = None,
+        cursor: int | None = None,
+        preferred: int | None = None,
+    ) -> list[Attempt]: ...
+    def to_bytes(self) -> bytes: ...
+    def verify(self) -> None: ...

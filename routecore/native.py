@@ -10,8 +10,11 @@ from typing import Any
 
 from routecore._defaults import Defaults
 from routecore._native import (
+    MODES,
+    Attempt,
     Caller,
     Classifier,
+    Group,
     Image,
     SegmentTable,
     SplitMix64,
@@ -44,10 +47,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "KIND_CODES",
+    "MODES",
     "NAME",
+    "Attempt",
     "Caller",
     "Classified",
     "Classifier",
+    "Group",
     "Image",
     "SegmentTable",
     "SplitMix64",

@@ -4,11 +4,13 @@
 //! it without linking Python. The `bindings` module (feature `python`, turned on by maturin)
 //! only converts types and registers the classes of `routecore._native`.
 
+pub mod group;
 pub mod image;
 pub mod layout;
 pub mod numbers;
 pub mod rng;
 pub mod segments;
+pub mod select;
 pub mod timeplan;
 pub mod trie;
 

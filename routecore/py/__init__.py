@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from routecore._defaults import Defaults
 from routecore.batch import KIND_CODES, Classified
+from routecore.py.group import Group
 from routecore.py.image import Image, build_image
 from routecore.py.numbers import Caller, Classifier
 from routecore.py.rng import SplitMix64
 from routecore.py.segments import SegmentTable
+from routecore.py.select import MODES, Attempt
 from routecore.py.timeplan import TimePlan
 from routecore.py.trie import Trie
 
@@ -30,10 +32,13 @@ def classify(number: str) -> Caller:
 
 __all__ = [
     "KIND_CODES",
+    "MODES",
     "NAME",
+    "Attempt",
     "Caller",
     "Classified",
     "Classifier",
+    "Group",
     "Image",
     "SegmentTable",
     "SplitMix64",

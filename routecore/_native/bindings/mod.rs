@@ -7,6 +7,7 @@ mod errors;
 mod image;
 mod numbers;
 mod rng;
+mod select;
 mod storage;
 mod timeplan;
 mod trie;
@@ -17,6 +18,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     image::register(m)?;
     numbers::register(m)?;
     rng::register(m)?;
+    select::register(m)?;
     timeplan::register(m)?;
     trie::register(m)?;
     Ok(())
