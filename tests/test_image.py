@@ -113,3 +113,11 @@ def test_time_plan_section(backend):
         backend.Image.from_buffer(
             backend.build_image({"t": backend.Trie.build({"1": 1}).to_bytes()})
         ).time_plan("t")
+
+
+def test_group_section(backend):
+    group = backend.Group.build(["13800138000", "075512345678"], mode="round_robin")
+    image = backend.Image.from_buffer(backend.build_image({"sales": group.to_bytes()}))
+    g = image.group("sales")
+    assert g.numbers == ["13800138000", "075512345678"]
+    assert [a.targets for a in g.attempts(cursor=0)] == [(1,), (0,)]

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from itertools import pairwise
 
 from routecore.errors import LayoutError
+from routecore.py.group import MAGIC as GROUP_MAGIC
+from routecore.py.group import Group
 from routecore.py.layout import HEADER_LEN, Buffer, TableWriter, corrupt, need, open_table
 from routecore.py.layout import verify_table as _verify
 from routecore.py.segments import MAGIC as SEGMENTS_MAGIC
@@ -174,6 +176,9 @@ class Image:
 
     def trie(self, name: str) -> Trie:
         return Trie.from_buffer(self._table(name, TRIE_MAGIC))
+
+    def group(self, name: str) -> Group:
+        return Group.from_buffer(self._table(name, GROUP_MAGIC))
 
     def time_plan(self, name: str) -> TimePlan:
         return TimePlan.from_buffer(self._table(name, TIMEPLAN_MAGIC))

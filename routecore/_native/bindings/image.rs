@@ -7,6 +7,7 @@ use pyo3::types::{PyBytes, PyMapping, PyType};
 
 use super::errors::{layout_err, LayoutError};
 use super::numbers::SegmentTable;
+use super::select::Group;
 use super::storage::{extend, Storage};
 use super::timeplan::TimePlan;
 use super::trie::Trie;
@@ -128,6 +129,13 @@ impl Image {
 
     fn trie(&self, name: &str) -> PyResult<Trie> {
         Trie::from_storage(self.storage.clone(), self.offset(name, crate::trie::MAGIC)?)
+    }
+
+    fn group(&self, name: &str) -> PyResult<Group> {
+        Group::from_storage(
+            self.storage.clone(),
+            self.offset(name, crate::group::MAGIC)?,
+        )
     }
 
     fn time_plan(&self, name: &str) -> PyResult<TimePlan> {

@@ -2,7 +2,6 @@
 
 use pyo3::prelude::*;
 
-#[allow(dead_code)] // some classes are used by modules still to come
 mod errors;
 mod image;
 mod numbers;

@@ -106,9 +106,10 @@ pub struct Group {
 }
 
 impl Group {
-    fn from_storage(storage: Arc<Storage>) -> PyResult<Self> {
+    /// A group over bytes held by `storage` from `start` on (also used by `Image`).
+    pub fn from_storage(storage: Arc<Storage>, start: usize) -> PyResult<Self> {
         // SAFETY: the slice borrows `storage`, which this object keeps alive.
-        let bytes = unsafe { extend(storage.bytes()) };
+        let bytes = unsafe { extend(storage.bytes().get(start..).unwrap_or(&[])) };
         let table = GroupTable::open(bytes).map_err(layout_err)?;
         Ok(Group {
             table,
@@ -255,7 +256,7 @@ impl Group {
         let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
         let table =
             group::build(&refs, &weights, mode, idle_first, ring_timeout).map_err(selection_err)?;
-        Group::from_storage(Storage::owned(table))
+        Group::from_storage(Storage::owned(table), 0)
     }
 
     /// Open a group table in place (bytes, bytearray, memoryview, mmap); O(1).
@@ -263,7 +264,7 @@ impl Group {
     /// Raises LayoutError on a truncated or foreign buffer or another layout version.
     #[staticmethod]
     fn from_buffer(buf: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Group::from_storage(Storage::from_python(buf)?)
+        Group::from_storage(Storage::from_python(buf)?, 0)
     }
 
     #[getter]
