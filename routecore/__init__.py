@@ -38,8 +38,17 @@ TimePlan = _backend.TimePlan
 Trie = _backend.Trie
 load_segments = _backend.load_segments
 default_classifier = _backend.default_classifier
-set_default_classifier = _backend.set_default_classifier
 classify_batch = _backend.classify_batch
+
+
+def set_default_classifier(classifier: Any) -> None:
+    """Make ``routecore.classify`` and ``classify_batch`` use ``classifier`` from now on.
+
+    (A ``classify`` imported by name before the change keeps the classifier it was bound to.)
+    """
+    _backend.set_default_classifier(classifier)
+    globals().pop("classify", None)  # rebound at next use
+
 
 classify: Callable[[str], Any]
 """Classify one caller string (``routecore.classify("+86 138-0013-8000").kind == "mobile"``)."""

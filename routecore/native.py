@@ -29,8 +29,14 @@ NAME = "native"
 _defaults = Defaults(SegmentTable, Classifier)
 load_segments = _defaults.load_segments
 default_classifier = _defaults.default_classifier
-set_default_classifier = _defaults.set_default_classifier
 classify_batch = _defaults.classify_batch
+
+
+def set_default_classifier(classifier: Classifier) -> None:
+    """Make ``classify`` and ``classify_batch`` use ``classifier`` from now on."""
+    _defaults.set_default_classifier(classifier)
+    globals().pop("classify", None)  # rebound to the new classifier at next use
+
 
 classify: Callable[[str], Caller]
 """Classify one caller string with the default classifier (bound at first use)."""
