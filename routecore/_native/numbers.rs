@@ -112,21 +112,25 @@ fn is_bare_local(d: &[u8]) -> bool {
     (7..=8).contains(&d.len()) && (b'2'..=b'9').contains(&d[0])
 }
 
-fn mobile(seg: &SegmentView<'_>, d: &[u8]) -> Classified {
+fn mobile<const C: bool>(seg: &SegmentView<'_>, d: &[u8]) -> Classified {
     let segment = d[..7]
         .iter()
         .fold(0u32, |acc, &c| acc * 10 + (c - b'0') as u32);
-    let (region, carrier) = seg.segment(segment);
+    let (region, carrier) = if C {
+        seg.segment(segment)
+    } else {
+        (seg.segment_region(segment), 0)
+    };
     Classified::new(Kind::Mobile, false, d, region, carrier)
 }
 
 /// A national number without country code.
-fn national(seg: &SegmentView<'_>, d: &[u8]) -> Classified {
+fn national<const C: bool>(seg: &SegmentView<'_>, d: &[u8]) -> Classified {
     if is_mobile(d) {
-        return mobile(seg, d);
+        return mobile::<C>(seg, d);
     }
     if d.len() == 12 && d[0] == b'0' && is_mobile(&d[1..]) {
-        return mobile(seg, &d[1..]);
+        return mobile::<C>(seg, &d[1..]);
     }
     if is_service(d) {
         return Classified::new(Kind::Service, false, d, 0, 0);
@@ -146,9 +150,9 @@ fn national(seg: &SegmentView<'_>, d: &[u8]) -> Classified {
 }
 
 /// After `+86` or `0086`: a landline may come without its trunk 0.
-fn after_country_code(seg: &SegmentView<'_>, d: &[u8]) -> Classified {
+fn after_country_code<const C: bool>(seg: &SegmentView<'_>, d: &[u8]) -> Classified {
     if d.is_empty() || d[0] == b'0' || d[0] == b'1' || is_service(d) {
-        return national(seg, d);
+        return national::<C>(seg, d);
     }
     if d.len() > 11 {
         return Classified::INVALID;
@@ -156,7 +160,7 @@ fn after_country_code(seg: &SegmentView<'_>, d: &[u8]) -> Classified {
     let mut with_zero = [0u8; 12];
     with_zero[0] = b'0';
     with_zero[1..=d.len()].copy_from_slice(d);
-    national(seg, &with_zero[..=d.len()])
+    national::<C>(seg, &with_zero[..=d.len()])
 }
 
 fn international(d: &[u8]) -> Classified {
@@ -169,6 +173,16 @@ fn international(d: &[u8]) -> Classified {
 
 /// Classify a caller string given as bytes (UTF-8 or anything: non-ASCII is invalid).
 pub fn classify(seg: &SegmentView<'_>, input: &[u8]) -> Classified {
+    classify_with::<true>(seg, input)
+}
+
+/// As [`classify`] without reading the carrier (left 0): the batch path, one memory read less.
+pub fn classify_region(seg: &SegmentView<'_>, input: &[u8]) -> Classified {
+    classify_with::<false>(seg, input)
+}
+
+#[inline(always)]
+fn classify_with<const C: bool>(seg: &SegmentView<'_>, input: &[u8]) -> Classified {
     if input.len() > MAX_INPUT {
         return Classified::INVALID;
     }
@@ -192,26 +206,28 @@ pub fn classify(seg: &SegmentView<'_>, input: &[u8]) -> Classified {
     }
     if plus {
         return match d.strip_prefix(b"86") {
-            Some(rest) => after_country_code(seg, rest),
+            Some(rest) => after_country_code::<C>(seg, rest),
             None => international(d),
         };
     }
     if let Some(rest) = d.strip_prefix(b"00") {
         return match rest.strip_prefix(b"86") {
-            Some(rest) => after_country_code(seg, rest),
+            Some(rest) => after_country_code::<C>(seg, rest),
             None => international(rest),
         };
     }
-    if d.len() > 5 && IP_PREFIXES.iter().any(|p| d.starts_with(*p)) {
-        let c = national(seg, &d[5..]);
+    // After an IP-dial prefix only a mobile (11-12 digits) or a landline (10-12) is
+    // accepted, so shorter numbers skip the prefix scan.
+    if d.len() >= 15 && IP_PREFIXES.iter().any(|p| d.starts_with(*p)) {
+        let c = national::<C>(seg, &d[5..]);
         if matches!(c.kind, Kind::Mobile | Kind::Landline) {
             return c;
         }
     }
     if d.len() == 13 && d.starts_with(b"86") && is_mobile(&d[2..]) {
-        return mobile(seg, &d[2..]);
+        return mobile::<C>(seg, &d[2..]);
     }
-    national(seg, d)
+    national::<C>(seg, d)
 }
 
 #[cfg(test)]

@@ -346,16 +346,23 @@ impl<'a> SegmentView<'a> {
     #[inline(always)]
     pub fn segment(&self, segment: u32) -> (u16, u8) {
         let i = segment.wrapping_sub(SEG_BASE) as usize;
+        let carrier = self.seg_carrier.get(i).copied().unwrap_or(0);
+        (self.segment_region(segment), carrier)
+    }
+
+    /// Region id of a 7-digit segment (0 if unknown).
+    #[inline(always)]
+    pub fn segment_region(&self, segment: u32) -> u16 {
+        let i = segment.wrapping_sub(SEG_BASE) as usize;
         if i >= SEG_COUNT as usize {
-            return (0, 0);
+            return 0;
         }
         let region = le_u16(self.seg_region, 2 * i);
-        let region = if (region as u32) < self.regions {
+        if (region as u32) < self.regions {
             region
         } else {
             0
-        };
-        (region, self.seg_carrier.get(i).copied().unwrap_or(0))
+        }
     }
 
     /// Longest area code at the start of `digits` (which begins with its trunk 0):

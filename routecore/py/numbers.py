@@ -149,7 +149,7 @@ class Classifier:
             if rest.startswith("86"):
                 return self._after_country_code(rest[2:])
             return self._international(rest)
-        if len(d) > 5 and d[:5] in IP_PREFIXES:
+        if len(d) >= 15 and d[:5] in IP_PREFIXES:  # then a mobile or landline: 10-12 digits
             r = self._national(d[5:])
             if r[0] in (1, 2):
                 return r

@@ -320,7 +320,7 @@ impl Classifier {
             let mut regions = Vec::with_capacity(n);
             for item in bytes.chunks_exact(itemsize) {
                 let end = item.iter().position(|&b| b == 0).unwrap_or(item.len());
-                let c = numbers::classify(&view, &item[..end]);
+                let c = numbers::classify_region(&view, &item[..end]);
                 kinds.push(c.kind as u8);
                 regions.push(c.region);
             }
