@@ -269,3 +269,32 @@ def test_default_table_is_cached_and_a_bad_cache_is_rebuilt(backend, tmp_path, m
     cached.unlink()
     Defaults(backend.SegmentTable, backend.Classifier).cached_default_segments()
     assert not any(tmp_path.iterdir())
+
+
+region_rows = st.lists(
+    st.tuples(
+        st.integers(1000000, 1999999),
+        st.sampled_from(["010", "021", "0755", "00479", "0571", "0898"]),
+        st.sampled_from(["北京", "上海", "广东", "内蒙古"]),
+        st.sampled_from(["北京", "深圳", "锡林郭勒", "海口", "三亚"]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=region_rows, queries=st.lists(st.text("0123456789+ ", max_size=16), max_size=10))
+def test_random_user_tables_agree(rows, queries):
+    a = native.SegmentTable.build(None, rows)
+    b = ref.SegmentTable.build(None, rows)
+    assert a.to_bytes() == b.to_bytes()
+    assert a.regions() == b.regions()
+    ca, cb = native.Classifier(a), ref.Classifier(b)
+    for seg, area, _, _ in rows:
+        assert a.lookup(seg) == b.lookup(seg) is not None
+        n = f"{seg}0000"
+        assert ca.classify_raw(n) == cb.classify_raw(n)
+        assert ca.classify_raw(area + "2345678") == cb.classify_raw(area + "2345678")
+    for q in queries:
+        assert ca.classify_raw(q) == cb.classify_raw(q)
