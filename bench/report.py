@@ -1,5 +1,9 @@
 """Turn a pytest-benchmark JSON file into the README's table: each group's figures with their
-ratio to the native one. Usage: python bench/report.py .benchmarks/latest.json"""
+ratio to the native one. Benchmarks name their implementation in ``extra_info["backend"]`` and,
+when one round handles many items, the count in ``extra_info["items"]`` (per-item figures).
+
+Usage: python bench/report.py .benchmarks/latest.json
+"""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ def main(path: str) -> None:
         rows = groups[group]
 
         def per_item(b: dict[str, Any]) -> float:
-            return float(b["stats"]["median"]) / int(b["extra_info"].get("numbers", 1))
+            return float(b["stats"]["median"]) / int(b["extra_info"].get("items", 1))
 
         native = [per_item(b) for b in rows if b["extra_info"].get("backend") == "native"]
         base = native[0] if native else None

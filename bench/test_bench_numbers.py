@@ -78,7 +78,7 @@ def test_classify_batch(benchmark: Any, impl: str) -> None:
     numbers = _numbers(n)
     benchmark.group = "classify a batch (per number)"
     benchmark.extra_info["backend"] = impl
-    benchmark.extra_info["numbers"] = n
+    benchmark.extra_info["items"] = n
     if impl == "phone.find":
         find = _phone_find()
         items = [x.decode() for x in numbers]

@@ -45,4 +45,5 @@ def test_open_group(benchmark, backend_name: str) -> None:
     backend: ModuleType = BACKENDS[backend_name]
     data = backend.Group.build(DESTINATIONS).to_bytes()
     benchmark.group = "open group table"
+    benchmark.extra_info["backend"] = backend_name
     benchmark(backend.Group.from_buffer, data)
