@@ -5,7 +5,11 @@ use std::sync::Arc;
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDate, PyDateTime, PyFloat, PyMapping, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBytes, PyDate, PyDateAccess, PyDateTime, PyDelta, PyDeltaAccess, PyFloat, PyMapping,
+    PyString, PyTimeAccess, PyTzInfoAccess,
+};
 
 use super::errors::{layout_err, TimePlanError};
 use super::storage::{extend, Storage};
@@ -16,6 +20,8 @@ pub struct TimePlan {
     // Borrows `_storage`, declared after it so it never outlives it.
     view: TimePlanView<'static>,
     _storage: Arc<Storage>,
+    /// Slot names as Python strings, made once: `slot_at` returns these.
+    names: PyOnceLock<Vec<Py<PyString>>>,
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -73,10 +79,8 @@ fn date_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(s.to_str()?.to_string());
     }
-    if obj.is_instance_of::<PyDate>() {
-        let y: i32 = obj.getattr("year")?.extract()?;
-        let m: u32 = obj.getattr("month")?.extract()?;
-        let d: u32 = obj.getattr("day")?.extract()?;
+    if let Ok(d) = obj.cast::<PyDate>() {
+        let (y, m, d) = (d.get_year(), d.get_month(), d.get_day());
         return Ok(format!("{y:04}-{m:02}-{d:02}"));
     }
     Err(PyTypeError::new_err(format!(
@@ -220,40 +224,38 @@ impl TimePlan {
         self.view.slot_id_at(t).map_err(lookup_err)
     }
 
-    fn slot_at(&self, when: &Bound<'_, PyAny>) -> PyResult<String> {
-        let slot = if when.is_instance_of::<PyDateTime>() {
-            let offset = when.call_method0("utcoffset")?;
-            let y: i32 = when.getattr("year")?.extract()?;
-            let mo: u32 = when.getattr("month")?.extract()?;
-            let d: u32 = when.getattr("day")?.extract()?;
-            let h: i64 = when.getattr("hour")?.extract()?;
-            let mi: i64 = when.getattr("minute")?.extract()?;
+    fn slot_at(&self, when: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
+        let slot = if let Ok(dt) = when.cast::<PyDateTime>() {
             let days =
-                timeplan::days_from_ymd(y, mo, d).ok_or_else(|| out_of_range(&when.to_string()))?;
+                timeplan::days_from_ymd(dt.get_year(), dt.get_month().into(), dt.get_day().into())
+                    .ok_or_else(|| out_of_range(&when.to_string()))?;
+            let (h, mi) = (dt.get_hour() as i64, dt.get_minute() as i64);
+            let offset = match dt.get_tzinfo() {
+                Some(tz) => tz.call_method1("utcoffset", (dt,))?,
+                None => when.py().None().into_bound(when.py()),
+            };
             if offset.is_none() {
                 // Naive: the wall clock in the plan's zone.
                 self.view
                     .slot_at_local(days, (h * 60 + mi) as u16)
                     .map_err(layout_err)?
             } else {
-                let s: i64 = when.getattr("second")?.extract()?;
-                let us: i64 = when.getattr("microsecond")?.extract()?;
-                let od: i64 = offset.getattr("days")?.extract()?;
-                let os: i64 = offset.getattr("seconds")?.extract()?;
-                let ous: i64 = offset.getattr("microseconds")?.extract()?;
+                let offset = offset.cast::<PyDelta>()?;
+                let (s, us) = (dt.get_second() as i64, dt.get_microsecond() as i64);
                 let local = (days as i64 * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000 + us;
-                let off = (od * 86_400 + os) * 1_000_000 + ous;
+                let off = (offset.get_days() as i64 * 86_400 + offset.get_seconds() as i64)
+                    * 1_000_000
+                    + offset.get_microseconds() as i64;
                 let t = (local - off).div_euclid(1_000_000);
                 self.view.slot_id_at(t).map_err(lookup_err)?
             }
         } else {
             self.view.slot_id_at(epoch_of(when)?).map_err(lookup_err)?
         };
-        Ok(self
-            .view
-            .slot_name(slot as usize)
-            .map_err(layout_err)?
-            .to_string())
+        self.names(when.py())?
+            .get(slot as usize)
+            .map(|s| s.clone_ref(when.py()))
+            .ok_or_else(|| layout_err(crate::layout::corrupt("time plan", "slot out of range")))
     }
 
     fn slot_ids_at<'py>(
@@ -275,6 +277,16 @@ impl TimePlan {
         Self::from_storage(storage, 0)
     }
 
+    fn names(&self, py: Python<'_>) -> PyResult<&Vec<Py<PyString>>> {
+        self.names.get_or_try_init(py, || {
+            let names = self.view.slot_names().map_err(layout_err)?;
+            Ok(names
+                .iter()
+                .map(|n| PyString::intern(py, n).unbind())
+                .collect())
+        })
+    }
+
     /// A plan over bytes held by `storage` from `start` on (also used by `Image`).
     pub fn from_storage(storage: Arc<Storage>, start: usize) -> PyResult<TimePlan> {
         // SAFETY: the view is stored next to the Arc that owns its bytes (see `extend`).
@@ -283,6 +295,7 @@ impl TimePlan {
         Ok(TimePlan {
             view,
             _storage: storage,
+            names: PyOnceLock::new(),
         })
     }
 }
