@@ -11,6 +11,7 @@ __all__ = [
     "RoutecoreError",
     "SegmentDataError",
     "SelectionError",
+    "StateError",
     "TimePlanError",
     "TrieError",
 ]
@@ -45,6 +46,12 @@ class TimePlanError(RoutecoreError, ValueError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems: list[str] = list(problems) if problems is not None else [message]
+
+
+class StateError(RoutecoreError, ValueError):
+    """A state file cannot be created or opened (missing, empty, truncated, foreign, another
+    layout version or other sizes), or a state request is not valid. The message names the file
+    and the problem."""
 
 
 class SelectionError(RoutecoreError, ValueError):

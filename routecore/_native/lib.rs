@@ -11,6 +11,7 @@ pub mod numbers;
 pub mod rng;
 pub mod segments;
 pub mod select;
+pub mod state;
 pub mod timeplan;
 pub mod trie;
 

@@ -729,7 +729,7 @@ impl<'a> TimePlanView<'a> {
     }
 
     fn pool_str(&self, off: usize, len: usize) -> LayoutResult<&'a str> {
-        if off.checked_add(len).map_or(true, |e| e > self.pool_len) {
+        if off.checked_add(len).is_none_or(|e| e > self.pool_len) {
             return Err(corrupt(WHAT, "string lies outside the string pool"));
         }
         Bytes::new(self.table, WHAT).str(self.pool_at + off, len)

@@ -10,6 +10,7 @@ pyo3::import_exception!(routecore.errors, SegmentDataError);
 pyo3::import_exception!(routecore.errors, TrieError);
 pyo3::import_exception!(routecore.errors, TimePlanError);
 pyo3::import_exception!(routecore.errors, SelectionError);
+pyo3::import_exception!(routecore.errors, StateError);
 
 pub fn layout_err(e: CoreLayoutError) -> PyErr {
     LayoutError::new_err(e.to_string())

@@ -7,6 +7,7 @@ mod image;
 mod numbers;
 mod rng;
 mod select;
+mod state;
 mod storage;
 mod timeplan;
 mod trie;
@@ -18,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     numbers::register(m)?;
     rng::register(m)?;
     select::register(m)?;
+    state::register(m)?;
     timeplan::register(m)?;
     trie::register(m)?;
     Ok(())

@@ -1,0 +1,139 @@
+//! Counters per 400 number: calls per IVR branch (B11) per day, in a ring of day blocks.
+
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use super::{check_number, fnv1a64, StateError, StateFile, StateResult, BRANCHES, DAYS, ROW_LEN};
+
+impl StateFile {
+    fn row_off(&self, row: usize) -> usize {
+        self.rows_off + row * ROW_LEN
+    }
+
+    pub fn find_row(&self, did: &str) -> Option<usize> {
+        let n = self.sizes.numbers as usize;
+        let key = fnv1a64(&[did.as_bytes()]) | 1;
+        let start = (key % n as u64) as usize;
+        for i in 0..n {
+            let row = (start + i) % n;
+            let k = self.u64_at(self.row_off(row)).load(Acquire);
+            if k == 0 {
+                return None;
+            }
+            if k == key && self.str_eq(self.row_off(row) + 8, 15, did.as_bytes()) {
+                return Some(row);
+            }
+        }
+        None
+    }
+
+    fn row_for(&self, did: &str) -> StateResult<usize> {
+        if let Some(row) = self.find_row(did) {
+            return Ok(row);
+        }
+        self.locked(|| {
+            if let Some(row) = self.find_row(did) {
+                return Ok(row);
+            }
+            let n = self.sizes.numbers as usize;
+            let key = fnv1a64(&[did.as_bytes()]) | 1;
+            let start = (key % n as u64) as usize;
+            for i in 0..n {
+                let row = (start + i) % n;
+                let off = self.row_off(row);
+                if self.u64_at(off).load(Acquire) == 0 {
+                    self.write_str(off + 8, did.as_bytes(), 15);
+                    self.u64_at(off).store(key, Release);
+                    return Ok(row);
+                }
+            }
+            Err(StateError(format!(
+                "the counter table is full ({n} numbers)"
+            )))
+        })?
+    }
+
+    fn check_did(did: &str) -> StateResult<()> {
+        check_number("400 number", did)?;
+        if did.len() > 15 {
+            return Err(StateError(format!(
+                "400 number {did:?} is longer than 15 digits"
+            )));
+        }
+        Ok(())
+    }
+
+    /// One more call through `branch` of `did` on `day`.
+    pub fn count_branch(&self, did: &str, branch: u32, day: i32) -> StateResult<()> {
+        Self::check_did(did)?;
+        if branch as usize >= BRANCHES {
+            return Err(StateError(format!(
+                "branch must be 0..{}, not {branch}",
+                BRANCHES - 1
+            )));
+        }
+        let off = self.row_off(self.row_for(did)?);
+        let block = day.rem_euclid(DAYS as i32) as usize;
+        let stamp = self.i32_at(off + 24 + 8 * block);
+        let counts = off + 24 + 8 * DAYS + 4 * BRANCHES * block;
+        loop {
+            let current = stamp.load(Acquire);
+            if current == day {
+                break;
+            }
+            if current > day {
+                return Ok(()); // a count for a day the ring has already moved past
+            }
+            if stamp
+                .compare_exchange(current, day, AcqRel, Acquire)
+                .is_ok()
+            {
+                for b in 0..BRANCHES {
+                    self.u32_at(counts + 4 * b).store(0, Relaxed);
+                }
+                break;
+            }
+        }
+        self.u32_at(counts + 4 * branch as usize)
+            .fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// The counts of `did` on `day` (zeros when none are kept).
+    pub fn branch_counts(&self, did: &str, day: i32) -> [u32; BRANCHES] {
+        let mut out = [0u32; BRANCHES];
+        let Some(row) = self.find_row(did) else {
+            return out;
+        };
+        let off = self.row_off(row);
+        let block = day.rem_euclid(DAYS as i32) as usize;
+        if self.i32_at(off + 24 + 8 * block).load(Acquire) == day {
+            let counts = off + 24 + 8 * DAYS + 4 * BRANCHES * block;
+            for (b, v) in out.iter_mut().enumerate() {
+                *v = self.u32_at(counts + 4 * b).load(Relaxed);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{temp_state, SMALL};
+
+    #[test]
+    fn counts_per_day_in_a_ring() {
+        let s = temp_state("counters", SMALL);
+        s.count_branch("4008001234", 1, 20_000).unwrap();
+        s.count_branch("4008001234", 1, 20_000).unwrap();
+        s.count_branch("4008001234", 9, 20_000).unwrap();
+        assert_eq!(s.branch_counts("4008001234", 20_000)[1], 2);
+        assert_eq!(s.branch_counts("4008001234", 20_000)[9], 1);
+        s.count_branch("4008001234", 1, 20_008).unwrap(); // same block, a later day: reset
+        assert_eq!(s.branch_counts("4008001234", 20_000), [0; 32]);
+        assert_eq!(s.branch_counts("4008001234", 20_008)[1], 1);
+        s.count_branch("4008001234", 1, 20_000).unwrap(); // late count of an overwritten day
+        assert_eq!(s.branch_counts("4008001234", 20_008)[1], 1);
+        assert!(s.count_branch("4008001234", 32, 20_000).is_err());
+        assert_eq!(s.branch_counts("4009999999", 20_000), [0; 32]);
+    }
+}

@@ -1,0 +1,459 @@
+//! Destinations and their claims: one slot per phone number, claimed by compare-and-swap on
+//! lease records, reclaimed when the owner is dead or the lease has expired.
+
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use super::process;
+use super::{check_number, fnv1a64, StateError, StateFile, StateResult};
+use super::{DEST_LEN, HEADER_LEN, LEASES, LEASE_LEN, UNWRITTEN_GRACE_S};
+
+const NUMBER_CAP: usize = 23;
+const CALL_ID_CAP: usize = 23;
+
+/// One lease taken by a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimedLease {
+    pub slot: u32,
+    pub lease: u32,
+    pub id: u64,
+}
+
+/// What `claim` took: one lease per claimed destination, in candidate order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub numbers: Vec<String>,
+    pub leases: Vec<ClaimedLease>,
+}
+
+/// A destination as seen now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationInfo {
+    pub number: String,
+    pub capacity: u32,
+    pub online: bool,
+    pub busy: u32,
+    pub offered: u64,
+    pub answered: u64,
+    pub unanswered: u64,
+    pub talk_seconds: u64,
+}
+
+impl StateFile {
+    fn slot_off(&self, slot: usize) -> usize {
+        HEADER_LEN + slot * DEST_LEN
+    }
+
+    fn lease_off(&self, slot: usize, lease: usize) -> usize {
+        self.slot_off(slot) + 96 + lease * LEASE_LEN
+    }
+
+    /// The slot of a number, if it was ever inserted. Lock-free.
+    pub fn find_destination(&self, number: &str) -> Option<usize> {
+        let d = self.sizes.destinations as usize;
+        let key = fnv1a64(&[number.as_bytes()]) | 1;
+        let start = (key % d as u64) as usize;
+        for i in 0..d {
+            let slot = (start + i) % d;
+            let k = self.u64_at(self.slot_off(slot)).load(Acquire);
+            if k == 0 {
+                return None;
+            }
+            if k == key && self.str_eq(self.slot_off(slot) + 8, NUMBER_CAP, number.as_bytes()) {
+                return Some(slot);
+            }
+        }
+        None
+    }
+
+    /// Insert a destination (under the file lock) or update it; returns its slot.
+    pub fn add_destination(
+        &self,
+        number: &str,
+        capacity: Option<u32>,
+        online: Option<bool>,
+    ) -> StateResult<usize> {
+        check_number("destination", number)?;
+        if let Some(c) = capacity {
+            if !(1..=LEASES as u32).contains(&c) {
+                return Err(StateError(format!("capacity must be 1..{LEASES}, not {c}")));
+            }
+        }
+        let slot = match self.find_destination(number) {
+            Some(slot) => slot,
+            None => self.locked(|| self.insert_destination(number))??,
+        };
+        let off = self.slot_off(slot);
+        if let Some(c) = capacity {
+            self.u32_at(off + 32).store(c, Release);
+        }
+        if let Some(o) = online {
+            self.u32_at(off + 36).store(u32::from(o), Release);
+        }
+        Ok(slot)
+    }
+
+    /// Under the lock: probe again, then write the slot and publish its key last.
+    fn insert_destination(&self, number: &str) -> StateResult<usize> {
+        if let Some(slot) = self.find_destination(number) {
+            return Ok(slot);
+        }
+        let d = self.sizes.destinations as usize;
+        let key = fnv1a64(&[number.as_bytes()]) | 1;
+        let start = (key % d as u64) as usize;
+        for i in 0..d {
+            let slot = (start + i) % d;
+            let off = self.slot_off(slot);
+            if self.u64_at(off).load(Acquire) == 0 {
+                self.write_str(off + 8, number.as_bytes(), NUMBER_CAP);
+                self.u32_at(off + 32).store(1, Relaxed);
+                self.u32_at(off + 36).store(1, Relaxed);
+                self.u64_at(off).store(key, Release);
+                return Ok(slot);
+            }
+        }
+        Err(StateError(format!(
+            "{}: the destination table is full ({d} destinations)",
+            self.path().display()
+        )))
+    }
+
+    fn slot_of(&self, number: &str) -> StateResult<usize> {
+        self.find_destination(number)
+            .ok_or_else(|| StateError(format!("unknown destination {number:?}")))
+    }
+
+    pub fn set_online(&self, number: &str, online: bool) -> StateResult<()> {
+        let slot = self.slot_of(number)?;
+        self.u32_at(self.slot_off(slot) + 36)
+            .store(u32::from(online), Release);
+        Ok(())
+    }
+
+    pub fn set_capacity(&self, number: &str, capacity: u32) -> StateResult<()> {
+        self.slot_of(number)?;
+        self.add_destination(number, Some(capacity), None)
+            .map(|_| ())
+    }
+
+    /// Whether the lease holding claim id `word` belongs to nobody alive any more.
+    fn stale(&self, off: usize, word: u64, now_ms: u64) -> bool {
+        let fields_id = self.u64_at(off + 8).load(Acquire);
+        if fields_id != word {
+            // Fields never written: the owner died between its CAS and its writes.
+            return now_ms / 1000 > (word >> 32) + UNWRITTEN_GRACE_S;
+        }
+        let deadline = self.u64_at(off + 32).load(Relaxed);
+        if deadline != 0 && deadline < now_ms {
+            return true;
+        }
+        let pid = self.u32_at(off + 16).load(Relaxed);
+        if !process::alive(pid) {
+            return true;
+        }
+        let start = self.u64_at(off + 24).load(Relaxed);
+        match process::start_time(pid) {
+            Some(actual) => start != 0 && actual != start,
+            None => false,
+        }
+    }
+
+    /// Try to take lease `lease` of `slot`, reclaiming it first if stale.
+    fn take_lease(
+        &self,
+        slot: usize,
+        lease: usize,
+        id: u64,
+        call_id: &[u8],
+        deadline: u64,
+        now: u64,
+    ) -> bool {
+        let off = self.lease_off(slot, lease);
+        let word = self.u64_at(off);
+        let mut current = word.load(Acquire);
+        if current != 0 {
+            if !self.stale(off, current, now) {
+                return false;
+            }
+            if word.compare_exchange(current, 0, AcqRel, Acquire).is_err() {
+                return false;
+            }
+            current = 0;
+        }
+        if word.compare_exchange(current, id, AcqRel, Acquire).is_err() {
+            return false;
+        }
+        let (pid, start) = process::me();
+        self.u32_at(off + 16).store(pid, Relaxed);
+        self.u64_at(off + 24).store(start, Relaxed);
+        self.u64_at(off + 32).store(deadline, Relaxed);
+        self.write_str(off + 40, call_id, CALL_ID_CAP);
+        self.u64_at(off + 8).store(id, Release);
+        true
+    }
+
+    /// Claim the first candidate with room (`all = false`) or every one (`all = true`).
+    pub fn claim(
+        &self,
+        candidates: &[&str],
+        call_id: &str,
+        lease_ms: u64,
+        all: bool,
+    ) -> StateResult<Option<Claim>> {
+        for c in candidates {
+            check_number("destination", c)?;
+        }
+        let now = process::now_ms();
+        let deadline = now.saturating_add(lease_ms.max(1));
+        let mut claim = Claim {
+            numbers: Vec::new(),
+            leases: Vec::new(),
+        };
+        for (i, number) in candidates.iter().enumerate() {
+            if candidates[..i].contains(number) {
+                continue;
+            }
+            let slot = self.add_destination(number, None, None)?;
+            let off = self.slot_off(slot);
+            if self.u32_at(off + 36).load(Acquire) == 0 {
+                continue;
+            }
+            let capacity = (self.u32_at(off + 32).load(Acquire) as usize).clamp(1, LEASES);
+            let id = self.next_claim_id();
+            let taken = (0..capacity)
+                .find(|&l| self.take_lease(slot, l, id, call_id.as_bytes(), deadline, now));
+            if let Some(l) = taken {
+                claim.numbers.push(number.to_string());
+                claim.leases.push(ClaimedLease {
+                    slot: slot as u32,
+                    lease: l as u32,
+                    id,
+                });
+                if !all {
+                    break;
+                }
+            }
+        }
+        Ok((!claim.leases.is_empty()).then_some(claim))
+    }
+
+    fn lease_in_range(&self, l: &ClaimedLease) -> bool {
+        (l.slot as usize) < self.sizes.destinations as usize && (l.lease as usize) < LEASES
+    }
+
+    /// Free every lease of `claim` except the one on `keep`; how many were still held.
+    pub fn release(&self, claim: &Claim, keep: Option<&str>) -> usize {
+        let mut freed = 0;
+        for (number, l) in claim.numbers.iter().zip(&claim.leases) {
+            if Some(number.as_str()) == keep || !self.lease_in_range(l) {
+                continue;
+            }
+            let word = self.u64_at(self.lease_off(l.slot as usize, l.lease as usize));
+            if word.compare_exchange(l.id, 0, AcqRel, Acquire).is_ok() {
+                freed += 1;
+            }
+        }
+        freed
+    }
+
+    /// Push the deadline of every lease still held to now + `lease_ms`; how many.
+    pub fn extend(&self, claim: &Claim, lease_ms: u64) -> usize {
+        let deadline = process::now_ms().saturating_add(lease_ms);
+        let mut held = 0;
+        for l in claim.leases.iter().filter(|l| self.lease_in_range(l)) {
+            let off = self.lease_off(l.slot as usize, l.lease as usize);
+            if self.u64_at(off).load(Acquire) == l.id && self.u64_at(off + 8).load(Acquire) == l.id
+            {
+                self.u64_at(off + 32).store(deadline, Release);
+                held += 1;
+            }
+        }
+        held
+    }
+
+    fn inserted_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.sizes.destinations as usize)
+            .filter(|&s| self.u64_at(self.slot_off(s)).load(Acquire) != 0)
+    }
+
+    /// Reclaim every stale lease; how many.
+    pub fn reap(&self) -> usize {
+        let now = process::now_ms();
+        let mut reclaimed = 0;
+        for slot in self.inserted_slots().collect::<Vec<_>>() {
+            for lease in 0..LEASES {
+                let off = self.lease_off(slot, lease);
+                let word = self.u64_at(off).load(Acquire);
+                if word != 0
+                    && self.stale(off, word, now)
+                    && self
+                        .u64_at(off)
+                        .compare_exchange(word, 0, AcqRel, Acquire)
+                        .is_ok()
+                {
+                    reclaimed += 1;
+                }
+            }
+        }
+        reclaimed
+    }
+
+    fn info(&self, slot: usize, now: u64) -> DestinationInfo {
+        let off = self.slot_off(slot);
+        let busy = (0..LEASES)
+            .filter(|&l| {
+                let lo = self.lease_off(slot, l);
+                let w = self.u64_at(lo).load(Acquire);
+                w != 0 && !self.stale(lo, w, now)
+            })
+            .count() as u32;
+        DestinationInfo {
+            number: String::from_utf8_lossy(&self.read_str(off + 8, NUMBER_CAP)).into_owned(),
+            capacity: self.u32_at(off + 32).load(Acquire),
+            online: self.u32_at(off + 36).load(Acquire) != 0,
+            busy,
+            offered: self.u64_at(off + 40).load(Relaxed),
+            answered: self.u64_at(off + 48).load(Relaxed),
+            unanswered: self.u64_at(off + 56).load(Relaxed),
+            talk_seconds: self.u64_at(off + 64).load(Relaxed),
+        }
+    }
+
+    pub fn destination(&self, number: &str) -> Option<DestinationInfo> {
+        self.find_destination(number)
+            .map(|slot| self.info(slot, process::now_ms()))
+    }
+
+    pub fn destinations(&self) -> Vec<DestinationInfo> {
+        let now = process::now_ms();
+        self.inserted_slots().map(|s| self.info(s, now)).collect()
+    }
+
+    /// Whether each number is idle now: known, online and with a free (or stale) lease.
+    pub fn idle(&self, numbers: &[&str]) -> Vec<bool> {
+        let now = process::now_ms();
+        numbers
+            .iter()
+            .map(|n| match self.find_destination(n) {
+                None => true,
+                Some(slot) => {
+                    let off = self.slot_off(slot);
+                    let cap = (self.u32_at(off + 32).load(Acquire) as usize).clamp(1, LEASES);
+                    self.u32_at(off + 36).load(Acquire) != 0
+                        && (0..cap).any(|l| {
+                            let lo = self.lease_off(slot, l);
+                            let w = self.u64_at(lo).load(Acquire);
+                            w == 0 || self.stale(lo, w, now)
+                        })
+                }
+            })
+            .collect()
+    }
+
+    /// Per-destination counters: offered +1, answered or not answered +1, talk seconds.
+    pub fn record_attempt(
+        &self,
+        number: &str,
+        answered: bool,
+        talk_seconds: u64,
+    ) -> StateResult<()> {
+        let off = self.slot_off(self.add_destination(number, None, None)?);
+        self.u64_at(off + 40).fetch_add(1, Relaxed);
+        self.u64_at(off + if answered { 48 } else { 56 })
+            .fetch_add(1, Relaxed);
+        self.u64_at(off + 64).fetch_add(talk_seconds, Relaxed);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{temp_state, SMALL};
+    use super::*;
+
+    #[test]
+    fn claim_release_capacity_and_online() {
+        let s = temp_state("claims", SMALL);
+        let a = s
+            .claim(&["13800138000", "02161234567"], "c1", 60_000, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.numbers, ["13800138000"]);
+        let b = s
+            .claim(&["13800138000", "02161234567"], "c2", 60_000, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.numbers, ["02161234567"]);
+        assert!(s
+            .claim(&["13800138000", "02161234567"], "c3", 60_000, false)
+            .unwrap()
+            .is_none());
+        assert_eq!(s.idle(&["13800138000", "075512345678"]), [false, true]);
+        assert_eq!(s.release(&a, None), 1);
+        assert_eq!(s.release(&a, None), 0, "a second release finds nothing");
+        s.set_capacity("02161234567", 2).unwrap();
+        assert!(s
+            .claim(&["02161234567"], "c4", 60_000, false)
+            .unwrap()
+            .is_some());
+        s.set_online("13800138000", false).unwrap();
+        assert!(s
+            .claim(&["13800138000"], "c5", 60_000, false)
+            .unwrap()
+            .is_none());
+        assert_eq!(s.destination("02161234567").unwrap().busy, 2);
+        assert!(s.set_online("99999", true).is_err());
+        assert!(s.claim(&["12ab"], "x", 1, false).is_err());
+    }
+
+    #[test]
+    fn simultaneous_claims_and_keep() {
+        let s = temp_state("all", SMALL);
+        let all = s
+            .claim(&["1001", "1002", "1002", "1003"], "c", 60_000, true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(all.numbers, ["1001", "1002", "1003"]);
+        assert_eq!(s.release(&all, Some("1002")), 2);
+        assert_eq!(s.destination("1002").unwrap().busy, 1);
+    }
+
+    #[test]
+    fn expired_and_unwritten_leases_are_reclaimed() {
+        let s = temp_state("stale", SMALL);
+        let c = s.claim(&["1001"], "c", 60_000, false).unwrap().unwrap();
+        let off = s.lease_off(c.leases[0].slot as usize, 0);
+        s.u64_at(off + 32).store(1, Relaxed); // deadline long past
+        assert_eq!(s.reap(), 1);
+        assert_eq!(s.release(&c, None), 0);
+        // A claim whose fields were never written, 20 s old: dead between CAS and writes.
+        let old = ((process::now_ms() / 1000 - 20) << 32) | 7;
+        s.u64_at(off).store(old, Release);
+        assert!(s.claim(&["1001"], "d", 60_000, false).unwrap().is_some());
+        // A dead pid (pid 0 is never alive) with a live deadline.
+        let e = s.claim(&["1002"], "e", 60_000, false).unwrap().unwrap();
+        let off = s.lease_off(e.leases[0].slot as usize, 0);
+        s.u32_at(off + 16).store(0, Relaxed);
+        assert_eq!(s.reap(), 1);
+    }
+
+    #[test]
+    fn counters_and_full_table() {
+        let s = temp_state("full", SMALL);
+        s.record_attempt("1001", true, 30).unwrap();
+        s.record_attempt("1001", false, 0).unwrap();
+        let d = s.destination("1001").unwrap();
+        assert_eq!(
+            (d.offered, d.answered, d.unanswered, d.talk_seconds),
+            (2, 1, 1, 30)
+        );
+        for i in 0..15 {
+            s.add_destination(&format!("2{i:03}"), None, None).unwrap();
+        }
+        assert!(s
+            .add_destination("3000", None, None)
+            .unwrap_err()
+            .0
+            .contains("full"));
+        assert_eq!(s.destinations().len(), 16);
+    }
+}

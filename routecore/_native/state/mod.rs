@@ -1,0 +1,469 @@
+//! The shared call state of one host: a memory-mapped file (layout in `docs/state-format.md`)
+//! changed with atomic operations only, so no process ever holds a lock a crash could leave
+//! behind. Inserting a destination or a counter row takes the file's `flock`, which the kernel
+//! drops when its holder dies.
+
+mod counters;
+mod dest;
+mod memory;
+pub mod process;
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
+
+pub use dest::{Claim, ClaimedLease, DestinationInfo};
+pub use memory::local_day;
+
+/// `$ROUTECORE_STATE`, else `/dev/shm/routecore-state`.
+pub fn default_path() -> PathBuf {
+    std::env::var_os("ROUTECORE_STATE")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/dev/shm/routecore-state"))
+}
+
+pub const MAGIC: &[u8; 4] = b"RCST";
+pub const VERSION: u16 = 1;
+pub const HEADER_LEN: usize = 128;
+pub const LEASES: usize = 8;
+pub const BRANCHES: usize = 32;
+pub const DAYS: usize = 8;
+pub const LEASE_LEN: usize = 64;
+pub const DEST_LEN: usize = 96 + LEASES * LEASE_LEN;
+pub const MEM_LEN: usize = 96;
+pub const ROW_LEN: usize = 24 + 8 * DAYS + 4 * BRANCHES * DAYS;
+pub const MAX_DESTINATIONS: u32 = 1 << 24;
+pub const MAX_MEMORY: u32 = 1 << 26;
+pub const MAX_NUMBERS: u32 = 1 << 20;
+/// A claim whose fields were never written is taken for dead after this many seconds.
+pub const UNWRITTEN_GRACE_S: u64 = 10;
+
+/// Why a state file cannot be used, or a request is not valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateError(pub String);
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StateError {}
+
+pub type StateResult<T> = Result<T, StateError>;
+
+fn err(path: &Path, what: impl fmt::Display) -> StateError {
+    StateError(format!("{}: {what}", path.display()))
+}
+
+/// The sizes of a state file, fixed at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    pub destinations: u32,
+    pub memory: u32,
+    pub numbers: u32,
+}
+
+impl Sizes {
+    pub fn file_len(&self) -> u64 {
+        HEADER_LEN as u64
+            + self.destinations as u64 * DEST_LEN as u64
+            + self.memory as u64 * MEM_LEN as u64
+            + self.numbers as u64 * ROW_LEN as u64
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !(1..=MAX_DESTINATIONS).contains(&self.destinations) {
+            return Err(format!(
+                "destinations must be 1..{MAX_DESTINATIONS}, not {}",
+                self.destinations
+            ));
+        }
+        if !(1..=MAX_MEMORY).contains(&self.memory) {
+            return Err(format!(
+                "memory must be 1..{MAX_MEMORY}, not {}",
+                self.memory
+            ));
+        }
+        if !(1..=MAX_NUMBERS).contains(&self.numbers) {
+            return Err(format!(
+                "numbers must be 1..{MAX_NUMBERS}, not {}",
+                self.numbers
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn header_bytes(sizes: &Sizes) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[0..4].copy_from_slice(MAGIC);
+    h[4..6].copy_from_slice(&VERSION.to_le_bytes());
+    h[6..8].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
+    h[8..12].copy_from_slice(&sizes.destinations.to_le_bytes());
+    h[12..16].copy_from_slice(&(LEASES as u32).to_le_bytes());
+    h[16..20].copy_from_slice(&sizes.memory.to_le_bytes());
+    h[20..24].copy_from_slice(&sizes.numbers.to_le_bytes());
+    h[24..28].copy_from_slice(&(BRANCHES as u32).to_le_bytes());
+    h[28..32].copy_from_slice(&(DAYS as u32).to_le_bytes());
+    h[32..40].copy_from_slice(&sizes.file_len().to_le_bytes());
+    let crc = crc32fast::hash(&h[0..40]);
+    h[40..44].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Check a header; every problem named. `file_len` is the file's actual length.
+pub fn parse_header(h: &[u8], file_len: u64) -> Result<Sizes, String> {
+    if file_len == 0 {
+        return Err("empty file (not a routecore state file)".into());
+    }
+    if h.len() < HEADER_LEN {
+        if !MAGIC.starts_with(&h[..h.len().min(4)]) {
+            return Err("not a routecore state file (wrong magic)".into());
+        }
+        return Err(format!(
+            "truncated: {} bytes, a header needs {HEADER_LEN}",
+            h.len()
+        ));
+    }
+    if &h[0..4] != MAGIC {
+        return Err("not a routecore state file (wrong magic)".into());
+    }
+    let u16at = |o: usize| u16::from_le_bytes([h[o], h[o + 1]]);
+    let u32at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+    let version = u16at(4);
+    if version != VERSION {
+        return Err(format!(
+            "layout version {version} is not supported (this build reads {VERSION})"
+        ));
+    }
+    let crc = crc32fast::hash(&h[0..40]);
+    if crc != u32at(40) {
+        return Err("header checksum mismatch (corrupt header)".into());
+    }
+    if u16at(6) as usize != HEADER_LEN
+        || u32at(12) as usize != LEASES
+        || u32at(24) as usize != BRANCHES
+        || u32at(28) as usize != DAYS
+    {
+        return Err("header sizes are not those of this layout".into());
+    }
+    let sizes = Sizes {
+        destinations: u32at(8),
+        memory: u32at(16),
+        numbers: u32at(20),
+    };
+    sizes.check()?;
+    let stated = u64::from_le_bytes(h[32..40].try_into().unwrap_or([0; 8]));
+    if stated != sizes.file_len() {
+        return Err(format!(
+            "header length {stated} does not match its sizes ({})",
+            sizes.file_len()
+        ));
+    }
+    if file_len != stated {
+        return Err(format!(
+            "file is {file_len} bytes, its header says {stated} (truncated or grown)"
+        ));
+    }
+    Ok(sizes)
+}
+
+/// An open state file.
+pub struct StateFile {
+    map: memmap2::MmapRaw,
+    file: File,
+    path: PathBuf,
+    pub sizes: Sizes,
+    mem_off: usize,
+    rows_off: usize,
+}
+
+// SAFETY: all shared access goes through atomics or through byte copies published by atomics.
+unsafe impl Send for StateFile {}
+unsafe impl Sync for StateFile {}
+
+impl fmt::Debug for StateFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StateFile({}, {:?})", self.path.display(), self.sizes)
+    }
+}
+
+impl StateFile {
+    /// Open an existing state file, checking its header against its length.
+    pub fn open(path: &Path) -> StateResult<Self> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| err(path, e))?;
+        let len = file.metadata().map_err(|e| err(path, e))?.len();
+        let mut head = Vec::with_capacity(HEADER_LEN);
+        (&mut file)
+            .take(HEADER_LEN as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| err(path, e))?;
+        let sizes = parse_header(&head, len).map_err(|e| err(path, e))?;
+        let map = memmap2::MmapOptions::new()
+            .len(len as usize)
+            .map_raw(&file)
+            .map_err(|e| err(path, e))?;
+        let mem_off = HEADER_LEN + sizes.destinations as usize * DEST_LEN;
+        let rows_off = mem_off + sizes.memory as usize * MEM_LEN;
+        Ok(StateFile {
+            map,
+            file,
+            path: path.to_path_buf(),
+            sizes,
+            mem_off,
+            rows_off,
+        })
+    }
+
+    /// Create the file if it is missing (atomically: a complete file is linked into place, so
+    /// two creators end with one valid file), else open it and check its sizes.
+    pub fn create(path: &Path, sizes: Sizes) -> StateResult<Self> {
+        sizes.check().map_err(|e| err(path, e))?;
+        if !path.exists() {
+            let tmp = path.with_file_name(format!(
+                ".{}.{}.{}.tmp",
+                path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
+                std::process::id(),
+                process::now_ms()
+            ));
+            let made = (|| -> std::io::Result<()> {
+                let mut f = File::create(&tmp)?;
+                f.write_all(&header_bytes(&sizes))?;
+                f.set_len(sizes.file_len())?;
+                f.sync_all()?;
+                Ok(())
+            })();
+            if let Err(e) = made {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(err(path, e));
+            }
+            let linked = std::fs::hard_link(&tmp, path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(err(path, e)),
+            }
+        }
+        let state = StateFile::open(path)?;
+        if state.sizes != sizes {
+            return Err(err(
+                path,
+                format!(
+                    "exists with other sizes: destinations={} memory={} numbers={} (asked {} {} {})",
+                    state.sizes.destinations,
+                    state.sizes.memory,
+                    state.sizes.numbers,
+                    sizes.destinations,
+                    sizes.memory,
+                    sizes.numbers
+                ),
+            ));
+        }
+        Ok(state)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    #[inline(always)]
+    fn ptr(&self, off: usize) -> *mut u8 {
+        debug_assert!(off < self.map.len());
+        // SAFETY: every offset is computed from the checked sizes and lies inside the map.
+        unsafe { self.map.as_mut_ptr().add(off) }
+    }
+
+    #[inline(always)]
+    fn u64_at(&self, off: usize) -> &AtomicU64 {
+        // SAFETY: 8-aligned (the map is page-aligned, offsets are multiples of 8), in bounds.
+        unsafe { &*(self.ptr(off) as *const AtomicU64) }
+    }
+
+    #[inline(always)]
+    fn u32_at(&self, off: usize) -> &AtomicU32 {
+        // SAFETY: 4-aligned and in bounds.
+        unsafe { &*(self.ptr(off) as *const AtomicU32) }
+    }
+
+    #[inline(always)]
+    fn i32_at(&self, off: usize) -> &AtomicI32 {
+        // SAFETY: 4-aligned and in bounds.
+        unsafe { &*(self.ptr(off) as *const AtomicI32) }
+    }
+
+    /// Copy bytes into the map (fields published afterwards by a release store).
+    fn write_bytes(&self, off: usize, bytes: &[u8]) {
+        // SAFETY: in bounds; concurrent readers only trust these bytes after an acquire load.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr(off), bytes.len()) }
+    }
+
+    fn read_bytes(&self, off: usize, out: &mut [u8]) {
+        // SAFETY: in bounds.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr(off), out.as_mut_ptr(), out.len()) }
+    }
+
+    /// A short string field: a length byte then `cap` bytes.
+    fn write_str(&self, off: usize, s: &[u8], cap: usize) {
+        let n = s.len().min(cap);
+        let mut buf = vec![0u8; cap + 1];
+        buf[0] = n as u8;
+        buf[1..=n].copy_from_slice(&s[..n]);
+        self.write_bytes(off, &buf);
+    }
+
+    fn read_str(&self, off: usize, cap: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; cap + 1];
+        self.read_bytes(off, &mut buf);
+        let n = (buf[0] as usize).min(cap);
+        buf[1..=n].to_vec()
+    }
+
+    fn str_eq(&self, off: usize, cap: usize, s: &[u8]) -> bool {
+        let n = s.len();
+        if n > cap {
+            return false;
+        }
+        let mut buf = [0u8; 32];
+        self.read_bytes(off, &mut buf[..=n]);
+        buf[0] as usize == n && &buf[1..=n] == s
+    }
+
+    /// Run `f` holding the exclusive `flock` of the file (dropped by the kernel on a crash).
+    fn locked<T>(&self, f: impl FnOnce() -> T) -> StateResult<T> {
+        let fd = self.file.as_raw_fd();
+        loop {
+            // SAFETY: a valid open descriptor.
+            if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err(&self.path, e));
+            }
+        }
+        let out = f();
+        // SAFETY: as above.
+        unsafe { libc::flock(fd, libc::LOCK_UN) };
+        Ok(out)
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.u64_at(48).load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub fn set_generation(&self, g: u64) {
+        self.u64_at(48)
+            .store(g, std::sync::atomic::Ordering::Release)
+    }
+
+    pub fn bump_generation(&self) -> u64 {
+        self.u64_at(48)
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+            + 1
+    }
+
+    fn next_claim_id(&self) -> u64 {
+        let n = self
+            .u64_at(56)
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let secs = process::now_ms() / 1000;
+        (secs << 32) | (n & 0xFFFF_FFFF) | u64::from(secs == 0)
+    }
+}
+
+/// A number of 3–20 ASCII digits, or an error naming it.
+pub fn check_number(what: &str, number: &str) -> StateResult<()> {
+    let ok = (3..=20).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError(format!(
+            "{what} {number:?} is not 3 to 20 digits"
+        )))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn temp_state(name: &str, sizes: Sizes) -> StateFile {
+        let dir =
+            std::env::temp_dir().join(format!("routecore-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        StateFile::create(&dir.join("state"), sizes).unwrap()
+    }
+
+    pub const SMALL: Sizes = Sizes {
+        destinations: 16,
+        memory: 16,
+        numbers: 4,
+    };
+
+    #[test]
+    fn create_open_and_sizes() {
+        let s = temp_state("create", SMALL);
+        assert_eq!(s.sizes, SMALL);
+        assert_eq!(s.generation(), 0);
+        assert_eq!(s.bump_generation(), 1);
+        let again = StateFile::create(s.path(), SMALL).unwrap();
+        assert_eq!(again.generation(), 1);
+        let other = Sizes {
+            memory: 32,
+            ..SMALL
+        };
+        assert!(StateFile::create(s.path(), other)
+            .unwrap_err()
+            .0
+            .contains("other sizes"));
+    }
+
+    #[test]
+    fn bad_headers() {
+        let good = header_bytes(&SMALL);
+        let len = SMALL.file_len();
+        assert!(parse_header(&good, len).is_ok());
+        assert!(parse_header(&[], 0).unwrap_err().contains("empty"));
+        for cut in 1..HEADER_LEN {
+            assert!(parse_header(&good[..cut], cut as u64).is_err(), "cut {cut}");
+        }
+        let mut bad = good;
+        bad[4] = 9;
+        assert!(parse_header(&bad, len).unwrap_err().contains("version 9"));
+        let mut bad = good;
+        bad[9] ^= 1;
+        assert!(parse_header(&bad, len).unwrap_err().contains("checksum"));
+        assert!(parse_header(&good, len - 8)
+            .unwrap_err()
+            .contains("truncated"));
+        assert!(parse_header(b"XXXX", 4).unwrap_err().contains("magic"));
+    }
+
+    #[test]
+    fn fnv_known_value() {
+        assert_eq!(fnv1a64(&[b"a"]), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(&[b"ab"]), fnv1a64(&[b"a", b"b"]));
+    }
+}

@@ -1,0 +1,65 @@
+//! Processes: is a pid alive, and when did it start (to tell a reused pid from the owner).
+
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Field 22 of `/proc/<pid>/stat`: start time in clock ticks since boot. `None` if unreadable.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_start_time(&text)
+}
+
+/// The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+pub fn parse_start_time(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After ')': field 3 (state) is the first; field 22 is the 20th.
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// This process: (pid, start time), read once.
+pub fn me() -> (u32, u64) {
+    static ME: OnceLock<(u32, u64)> = OnceLock::new();
+    *ME.get_or_init(|| {
+        let pid = std::process::id();
+        (pid, start_time(pid).unwrap_or(0))
+    })
+}
+
+/// Whether a process with this pid exists (a permission error means it does).
+pub fn alive(pid: u32) -> bool {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 only checks for existence and permission.
+    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_with_spaces_and_parens() {
+        let stat =
+            "1234 (my (odd) name) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 987654 20 21";
+        assert_eq!(parse_start_time(stat), Some(987654));
+        assert_eq!(parse_start_time("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_is_alive_with_a_start_time() {
+        let (pid, start) = me();
+        assert!(alive(pid));
+        assert!(start > 0);
+        assert_eq!(start_time(pid), Some(start));
+        assert!(!alive(0));
+    }
+}
