@@ -22,6 +22,7 @@ from routecore._native import (
     Trie,
     build_image,
 )
+from routecore._native import Claim, Destination, State  # noqa: F401  (exported with the twin)
 from routecore.batch import KIND_CODES, Classified
 
 NAME = "native"
