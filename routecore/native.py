@@ -13,16 +13,18 @@ from routecore._native import (
     MODES,
     Attempt,
     Caller,
+    Claim,
     Classifier,
+    Destination,
     Group,
     Image,
     SegmentTable,
     SplitMix64,
+    State,
     TimePlan,
     Trie,
     build_image,
 )
-from routecore._native import Claim, Destination, State  # noqa: F401  (exported with the twin)
 from routecore.batch import KIND_CODES, Classified
 
 NAME = "native"
@@ -58,12 +60,15 @@ __all__ = [
     "NAME",
     "Attempt",
     "Caller",
+    "Claim",
     "Classified",
     "Classifier",
+    "Destination",
     "Group",
     "Image",
     "SegmentTable",
     "SplitMix64",
+    "State",
     "TimePlan",
     "Trie",
     "build_image",
