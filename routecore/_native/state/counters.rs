@@ -11,8 +11,9 @@ impl StateFile {
 
     pub fn find_row(&self, did: &str) -> Option<usize> {
         let n = self.sizes.numbers as usize;
-        let key = fnv1a64(&[did.as_bytes()]) | 1;
-        let start = (key % n as u64) as usize;
+        let h = fnv1a64(&[did.as_bytes()]);
+        let key = h | 1;
+        let start = (h % n as u64) as usize;
         for i in 0..n {
             let row = (start + i) % n;
             let k = self.u64_at(self.row_off(row)).load(Acquire);
@@ -35,8 +36,9 @@ impl StateFile {
                 return Ok(row);
             }
             let n = self.sizes.numbers as usize;
-            let key = fnv1a64(&[did.as_bytes()]) | 1;
-            let start = (key % n as u64) as usize;
+            let h = fnv1a64(&[did.as_bytes()]);
+            let key = h | 1;
+            let start = (h % n as u64) as usize;
             for i in 0..n {
                 let row = (start + i) % n;
                 let off = self.row_off(row);

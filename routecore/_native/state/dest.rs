@@ -50,8 +50,9 @@ impl StateFile {
     /// The slot of a number, if it was ever inserted. Lock-free.
     pub fn find_destination(&self, number: &str) -> Option<usize> {
         let d = self.sizes.destinations as usize;
-        let key = fnv1a64(&[number.as_bytes()]) | 1;
-        let start = (key % d as u64) as usize;
+        let h = fnv1a64(&[number.as_bytes()]);
+        let key = h | 1;
+        let start = (h % d as u64) as usize;
         for i in 0..d {
             let slot = (start + i) % d;
             let k = self.u64_at(self.slot_off(slot)).load(Acquire);
@@ -98,8 +99,9 @@ impl StateFile {
             return Ok(slot);
         }
         let d = self.sizes.destinations as usize;
-        let key = fnv1a64(&[number.as_bytes()]) | 1;
-        let start = (key % d as u64) as usize;
+        let h = fnv1a64(&[number.as_bytes()]);
+        let key = h | 1;
+        let start = (h % d as u64) as usize;
         for i in 0..d {
             let slot = (start + i) % d;
             let off = self.slot_off(slot);

@@ -43,6 +43,7 @@ impl StateFile {
         self.mem_off + i * MEM_LEN
     }
 
+    /// The entries probed for key hash `h` (before `| 1`): 8 from `h mod M`.
     fn mem_probe(&self, h: u64) -> impl Iterator<Item = usize> + '_ {
         let m = self.sizes.memory as usize;
         let start = (h % m as u64) as usize;
@@ -84,11 +85,12 @@ impl StateFile {
         }
         let day = local_day(at, tz)?;
         let when = (at * 1000.0).max(0.0) as u64;
-        let h = fnv1a64(&[did.as_bytes(), b"\0", caller.as_bytes()]) | 1;
+        let raw = fnv1a64(&[did.as_bytes(), b"\0", caller.as_bytes()]);
+        let h = raw | 1;
         let now_s = process::now_ms() / 1000;
         // Same key first, then an empty or earlier-day entry, then the oldest.
         let mut best: Option<(u8, u64, usize)> = None;
-        for off in self.mem_probe(h) {
+        for off in self.mem_probe(raw) {
             let rank = match self.mem_read(off) {
                 None => {
                     let seq = self.u64_at(off).load(Acquire);
@@ -143,9 +145,10 @@ impl StateFile {
         tz: &str,
     ) -> StateResult<Option<String>> {
         let day = local_day(at, tz)?;
-        let h = fnv1a64(&[did.as_bytes(), b"\0", caller.as_bytes()]) | 1;
+        let raw = fnv1a64(&[did.as_bytes(), b"\0", caller.as_bytes()]);
+        let h = raw | 1;
         let mut found: Option<(u64, Vec<u8>)> = None;
-        for off in self.mem_probe(h) {
+        for off in self.mem_probe(raw) {
             if let Some((k, e)) = self.mem_read(off) {
                 let mine = k == h
                     && e.day == day

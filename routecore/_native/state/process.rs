@@ -1,6 +1,6 @@
 //! Processes: is a pid alive, and when did it start (to tell a reused pid from the owner).
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Field 22 of `/proc/<pid>/stat`: start time in clock ticks since boot. `None` if unreadable.
@@ -16,13 +16,16 @@ pub fn parse_start_time(stat: &str) -> Option<u64> {
     rest.split_ascii_whitespace().nth(19)?.parse().ok()
 }
 
-/// This process: (pid, start time), read once.
+/// This process: (pid, start time). The start time is read once per pid, so a forked child
+/// claims as itself, not as its parent.
 pub fn me() -> (u32, u64) {
-    static ME: OnceLock<(u32, u64)> = OnceLock::new();
-    *ME.get_or_init(|| {
-        let pid = std::process::id();
-        (pid, start_time(pid).unwrap_or(0))
-    })
+    static ME: Mutex<(u32, u64)> = Mutex::new((0, 0));
+    let pid = std::process::id();
+    let mut me = ME.lock().unwrap_or_else(|e| e.into_inner());
+    if me.0 != pid {
+        *me = (pid, start_time(pid).unwrap_or(0));
+    }
+    *me
 }
 
 /// Whether a process with this pid exists (a permission error means it does).
