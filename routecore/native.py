@@ -23,6 +23,7 @@ from routecore._native import (
     build_image,
 )
 from routecore.batch import KIND_CODES, Classified
+from routecore.py.state import Claim, Destination, State  # TODO(native state): from _native
 
 NAME = "native"
 
@@ -57,12 +58,15 @@ __all__ = [
     "NAME",
     "Attempt",
     "Caller",
+    "Claim",
     "Classified",
     "Classifier",
+    "Destination",
     "Group",
     "Image",
     "SegmentTable",
     "SplitMix64",
+    "State",
     "TimePlan",
     "Trie",
     "build_image",
