@@ -722,3 +722,66 @@ def test_generation_range(st):
     for bad in (-1, 2**64):
         with pytest.raises((StateError, OverflowError)):
             st.set_generation(bad)
+
+
+def fnv1a64(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def test_probing_follows_the_spec(st):
+    # Slots, memory entries and counter rows sit at `h mod size` when nothing collides; keys
+    # are `h | 1`. Numbers with an even h tell `h mod D` from `(h | 1) mod D`.
+    numbers, used = [], set()
+    for i in range(1000, 2000):
+        h = fnv1a64(str(i).encode())
+        if h % 16 not in used and (h % 2 == 0 or len(numbers) % 2):
+            numbers.append(str(i))
+            used.add(h % 16)
+        if len(numbers) == 4:
+            break
+    for number in numbers:
+        h = fnv1a64(number.encode())
+        c = st.claim([number], "c")
+        assert c.leases[0][0] == h % 16
+        assert peek(st.path, HEADER + (h % 16) * DEST, "QB")[:2] == (h | 1, len(number))
+    mem = HEADER + 16 * DEST
+    for caller in ("13800138000", "13800138001", "13800138002"):
+        h = fnv1a64(b"4008001234\0" + caller.encode())
+        st.remember("4008001234", caller, "1001", at(SH, 2025, 3, 10, 9, 0))
+        assert peek(st.path, mem + (h % 16) * MEM + 8, "Q")[0] == h | 1
+    rows = mem + 16 * MEM
+    for did in ("4008001234", "4008001235", "4008001236"):
+        h = fnv1a64(did.encode())
+        if peek(st.path, rows + (h % 8) * ROW, "Q")[0] == 0:
+            st.count_branch(did, 0, at(SH, 2025, 3, 10, 9, 0))
+            assert peek(st.path, rows + (h % 8) * ROW, "QB")[:2] == (h | 1, len(did))
+
+
+def _claim_with_inherited(state: Any, ready: Any) -> None:
+    ready.put(state.claim(["8101"], "inherited") is not None)
+    time.sleep(30)
+
+
+def test_forked_child_claims_as_itself(st):
+    # A State opened before fork: the child's leases carry the child's pid and start time (not
+    # the parent's, cached), and the child takes the file lock as its own.
+    mine = st.claim(["8102"], "parent")
+    ready = CTX.Queue()
+    p = CTX.Process(target=_claim_with_inherited, args=(st, ready))
+    p.start()
+    assert ready.get(timeout=10)
+    owners = [
+        peek(st.path, lease_off(s, j) + 16, "IIQ")
+        for s, row in enumerate(held_words(st.path, st.destinations))
+        for j, w in enumerate(row)
+        if w
+    ]
+    assert sorted(owners) == sorted(
+        [(os.getpid(), 0, start_time(os.getpid())), (p.pid, 0, start_time(p.pid))]
+    )
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(5)
+    assert st.reap() == 1 and st.release(mine) == 1
