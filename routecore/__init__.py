@@ -18,6 +18,7 @@ from routecore.errors import (
     RoutecoreError,
     SegmentDataError,
     SelectionError,
+    StateError,
     TimePlanError,
     TrieError,
 )
@@ -35,6 +36,9 @@ build_image = _backend.build_image
 SegmentTable = _backend.SegmentTable
 SplitMix64 = _backend.SplitMix64
 TimePlan = _backend.TimePlan
+State = _backend.State
+Claim = _backend.Claim
+Destination = _backend.Destination
 Trie = _backend.Trie
 load_segments = _backend.load_segments
 default_classifier = _backend.default_classifier
@@ -69,8 +73,10 @@ __all__ = [
     "MODES",
     "Attempt",
     "Caller",
+    "Claim",
     "Classified",
     "Classifier",
+    "Destination",
     "Group",
     "Image",
     "LayoutError",
@@ -79,6 +85,8 @@ __all__ = [
     "SegmentTable",
     "SelectionError",
     "SplitMix64",
+    "State",
+    "StateError",
     "TimePlan",
     "TimePlanError",
     "Trie",

@@ -56,3 +56,12 @@ class StateError(RoutecoreError, ValueError):
 
 class SelectionError(RoutecoreError, ValueError):
     """A ring group or a selection request is not valid (size, weights, indices)."""
+
+
+class StateError(RoutecoreError, ValueError):
+    """The shared state file cannot be used, or a state call got a bad argument.
+
+    Raised for a missing, empty, truncated, foreign or corrupt state file (nothing is read past
+    its end), sizes that differ from the asked ones, a full table, a number that is not 3-20
+    ASCII digits, an unknown destination, a branch or a time zone out of range.
+    """

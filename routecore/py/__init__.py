@@ -13,6 +13,7 @@ from routecore.py.numbers import Caller, Classifier
 from routecore.py.rng import SplitMix64
 from routecore.py.segments import SegmentTable
 from routecore.py.select import MODES, Attempt
+from routecore.py.state import Claim, Destination, State
 from routecore.py.timeplan import TimePlan
 from routecore.py.trie import Trie
 
@@ -36,12 +37,15 @@ __all__ = [
     "NAME",
     "Attempt",
     "Caller",
+    "Claim",
     "Classified",
     "Classifier",
+    "Destination",
     "Group",
     "Image",
     "SegmentTable",
     "SplitMix64",
+    "State",
     "TimePlan",
     "Trie",
     "build_image",

@@ -1,0 +1,791 @@
+"""The shared state file: both backends, each test on a fresh file in tmp_path.
+
+Offsets below are written from docs/state-format.md, not taken from the implementation, so a
+hand-written lease record or a damaged header tests the spec itself.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import multiprocessing as mp
+import os
+import random
+import signal
+import struct
+import subprocess
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+import routecore
+import routecore._native
+import routecore.native
+import routecore.py
+from routecore import state_views
+from routecore.errors import RoutecoreError, StateError
+
+HEADER = 128
+DEST = 96 + 64 * 8
+LEASE = 64
+MEM = 96
+ROW = 24 + 8 * 8 + 4 * 32 * 8
+SMALL = {"destinations": 16, "memory": 16, "numbers": 8}
+CTX = mp.get_context("fork")
+# A value of the wrong type or beyond 64 bits: the twin says StateError; a PyO3 argument
+# conversion may say TypeError or OverflowError before the core sees it.
+BAD_ARG = (StateError, TypeError, OverflowError)
+
+
+@dataclass
+class Backend:
+    name: str
+    State: Any
+
+
+def _backend(name: str) -> Backend:
+    module = routecore.native if name == "native" else routecore.py
+    return Backend(name, module.State)
+
+
+@pytest.fixture(params=["native", "py"])
+def be(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "native" and not hasattr(routecore._native, "State"):
+        pytest.skip("routecore._native has no State yet")
+    return _backend(request.param)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> str:
+    return str(tmp_path / "state")
+
+
+@pytest.fixture
+def st(be: Backend, path: str) -> Iterator[Any]:
+    with be.State.create(path, **SMALL) as s:
+        yield s
+
+
+def file_len(d: int, m: int, n: int) -> int:
+    return HEADER + d * DEST + m * MEM + n * ROW
+
+
+def lease_off(slot: int, lease: int) -> int:
+    return HEADER + slot * DEST + 96 + lease * LEASE
+
+
+def peek(path: str, off: int, fmt: str) -> tuple[Any, ...]:
+    with open(path, "rb") as f:
+        f.seek(off)
+        return struct.unpack("<" + fmt, f.read(struct.calcsize("<" + fmt)))
+
+
+def poke(path: str, off: int, fmt: str, *values: Any) -> None:
+    with open(path, "r+b") as f:
+        f.seek(off)
+        f.write(struct.pack("<" + fmt, *values))
+
+
+def start_time(pid: int) -> int:
+    raw = Path(f"/proc/{pid}/stat").read_bytes()
+    return int(raw[raw.rfind(b")") + 1 :].split()[19])
+
+
+def dead_pid() -> int:
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def held_words(path: str, d: int) -> list[list[int]]:
+    """Lease words of every slot, straight from the file."""
+    return [[peek(path, lease_off(s, j), "Q")[0] for j in range(8)] for s in range(d)]
+
+
+def error_match(be: Backend, words: str) -> str | None:
+    """The native core words its messages itself: only the twin's are pinned down."""
+    return words if be.name == "py" else None
+
+
+# -- create and open ---------------------------------------------------------------------------
+
+
+def test_create_open_round_trip(be, path, monkeypatch):
+    with be.State.create(path, destinations=32, memory=24, numbers=4) as s:
+        assert (s.path, s.destinations, s.memory, s.numbers) == (path, 32, 24, 4)
+        assert os.path.getsize(path) == file_len(32, 24, 4)
+        assert peek(path, 0, "4sHHIIIIIIQ") == (
+            b"RCST",
+            1,
+            128,
+            32,
+            8,
+            24,
+            4,
+            32,
+            8,
+            file_len(32, 24, 4),
+        )
+        assert peek(path, 40, "I")[0] == zlib.crc32(Path(path).read_bytes()[:40])
+        assert s.generation == 0
+        s.set_generation(41)
+        assert s.bump_generation() == 42 and s.generation == 42
+    with be.State.open(path) as s:
+        assert (s.destinations, s.memory, s.numbers, s.generation) == (32, 24, 4, 42)
+    with be.State.create(path, destinations=32, memory=24, numbers=4) as s:
+        assert s.generation == 42  # opened, not recreated
+    with pytest.raises(StateError, match=error_match(be, r"destinations 32 \(asked 16\)")):
+        be.State.create(path, destinations=16, memory=24, numbers=4)
+    monkeypatch.setenv("ROUTECORE_STATE", path)
+    with be.State.open() as s:
+        assert s.path == path and s.generation == 42
+    for bad in ({"destinations": 0}, {"memory": -1}, {"numbers": 2**40}):
+        with pytest.raises(BAD_ARG):
+            be.State.create(path + ".x", **{**SMALL, **bad})
+    assert not os.path.exists(path + ".x")
+
+
+def test_closed_state_raises(be, path):
+    s = be.State.create(path, **SMALL)
+    s.close()
+    s.close()  # twice is fine
+    with pytest.raises(StateError):
+        s.claim(["1001"], "c")
+
+
+def _create_worker(name: str, path: str, barrier: Any, out: Any) -> None:
+    barrier.wait()
+    with _backend(name).State.create(path, **SMALL) as s:
+        s.add_destination(f"100{os.getpid() % 10}")
+        out.put((s.destinations, s.memory, s.numbers))
+
+
+def test_racing_creators_end_with_one_valid_file(be, path):
+    n = 4
+    barrier, out = CTX.Barrier(n), CTX.Queue()
+    procs = [
+        CTX.Process(target=_create_worker, args=(be.name, path, barrier, out)) for _ in range(n)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(10)
+        assert p.exitcode == 0
+    assert [out.get(timeout=1) for _ in range(n)] == [(16, 16, 8)] * n
+    assert os.listdir(os.path.dirname(path)) == ["state"]  # no temporary file left
+    with be.State.open(path) as s:
+        assert len(s.destinations_now()) >= 1  # every creator wrote into the same file
+
+
+# -- bad files -------------------------------------------------------------------------------
+
+
+def _expect_bad(be: Backend, path: str, data: bytes, words: str | None = None) -> str:
+    Path(path).write_bytes(data)
+    with pytest.raises(StateError, match=error_match(be, words) if words else None) as e:
+        be.State.open(path)
+    assert str(e.value)
+    return str(e.value)
+
+
+def _good(be: Backend, path: str) -> bytes:
+    be.State.create(path, **SMALL).close()
+    data = Path(path).read_bytes()
+    os.unlink(path)
+    return data
+
+
+def _with_crc(data: bytes) -> bytes:
+    return data[:40] + struct.pack("<I", zlib.crc32(data[:40])) + data[44:]
+
+
+def test_missing_and_empty_files(be, path, tmp_path):
+    with pytest.raises(StateError, match=error_match(be, "no state file")):
+        be.State.open(path)
+    _expect_bad(be, path, b"", "empty")
+    with pytest.raises(StateError):
+        be.State.open(str(tmp_path))  # a directory
+
+
+def test_truncated_files(be, path):
+    good = _good(be, path)
+    for cut in range(1, HEADER + 1):
+        _expect_bad(be, path, good[:cut], "truncated")
+    for cut in (HEADER + 8, HEADER + DEST, len(good) - 8, len(good) - 1):
+        _expect_bad(be, path, good[:cut], "truncated")
+    _expect_bad(be, path, good + bytes(8), "too long")
+
+
+def test_foreign_and_corrupt_headers(be, path):
+    good = _good(be, path)
+    rng = random.Random(7)
+    for size in (3, 64, 128, 4096):
+        _expect_bad(be, path, bytes(rng.randrange(256) for _ in range(size)), "not a routecore")
+    _expect_bad(be, path, b"RCTR" + good[4:], "not a routecore")
+    _expect_bad(be, path, good[:4] + struct.pack("<H", 2) + good[6:], "version 2")
+    _expect_bad(be, path, _with_crc(good[:4] + struct.pack("<H", 2) + good[6:]), "version 2")
+    flipped = good[:8] + struct.pack("<I", 17) + good[12:]  # destinations changed, CRC not
+    _expect_bad(be, path, flipped, "CRC")
+    _expect_bad(be, path, good[:40] + struct.pack("<I", 0xDEADBEEF) + good[44:], "CRC")
+    # Consistent CRC but the sizes do not give the file's length, or are out of range.
+    _expect_bad(be, path, _with_crc(flipped), "")
+    zero_d = good[:8] + struct.pack("<I", 0) + good[12:]
+    _expect_bad(be, path, _with_crc(zero_d))
+    _expect_bad(be, path, _with_crc(good[:12] + struct.pack("<I", 4) + good[16:]))  # L = 4
+    _expect_bad(be, path, _with_crc(good[:32] + struct.pack("<Q", 2**62) + good[40:]))
+    _expect_bad(be, path, _with_crc(good[:6] + struct.pack("<H", 64) + good[8:]))
+
+
+def test_random_damage_never_crashes(be, path):
+    good = _good(be, path)
+    rng = random.Random(11)
+    for _ in range(200):
+        data = bytearray(good[: rng.choice([HEADER, len(good)])])
+        for _ in range(rng.randrange(1, 4)):
+            data[rng.randrange(48)] = rng.randrange(256)
+        Path(path).write_bytes(bytes(data))
+        try:
+            be.State.open(path).close()
+        except StateError:
+            pass
+
+
+# -- claims ----------------------------------------------------------------------------------
+
+
+def test_claim_first_with_room_in_order(st):
+    st.add_destination("1001", capacity=1)
+    st.add_destination("1002", capacity=2)
+    a = st.claim(["1001", "1002"], "call-a")
+    assert a.numbers == ("1001",) and a.call_id == "call-a" and len(a.leases) == 1
+    slot, lease, cid = a.leases[0]
+    assert lease == 0 and cid >> 32 == pytest.approx(time.time(), abs=2)
+    assert peek(st.path, lease_off(slot, 0), "QQI")[:3] == (cid, cid, os.getpid())
+    assert peek(st.path, lease_off(slot, 0) + 40, "B6s") == (6, b"call-a")
+    b = st.claim(["1001", "1002"], "call-b")
+    c = st.claim(["1001", "1002"], "call-c")
+    assert b.numbers == c.numbers == ("1002",)
+    assert {b.leases[0][1], c.leases[0][1]} == {0, 1}
+    assert st.claim(["1001", "1002"], "call-d") is None  # every room taken
+    assert st.destination("1002").busy == 2
+    assert st.idle(["1001", "1002", "1003"]) == [False, False, True]
+    assert st.release(b) == 1
+    assert st.idle(["1002"]) == [True]
+    assert st.claim(["1001", "1002"], "call-e").numbers == ("1002",)
+
+
+def test_unknown_candidates_are_inserted(st):
+    assert st.destination("13800138000") is None
+    c = st.claim(["13800138000"], "x")
+    d = st.destination("13800138000")
+    assert c.numbers == ("13800138000",)
+    assert (d.number, d.capacity, d.online, d.busy) == ("13800138000", 1, True, 1)
+    assert [x.number for x in st.destinations_now()] == ["13800138000"]
+
+
+def test_capacity_and_online(st):
+    st.add_destination("2001", capacity=3, online=False)
+    assert st.claim(["2001"], "c") is None  # offline
+    st.set_online("2001", True)
+    claims = [st.claim(["2001"], f"c{i}") for i in range(4)]
+    assert [c is not None for c in claims] == [True, True, True, False]
+    st.set_capacity("2001", 1)  # lowering it evicts nobody: records 1 and 2 drain as calls end
+    assert st.claim(["2001"], "c") is None
+    assert st.release(claims[1]) == 1 and st.release(claims[2]) == 1
+    assert st.claim(["2001"], "c") is None  # only record 0 counts now
+    assert st.release(claims[0]) == 1
+    assert st.claim(["2001"], "c") is not None
+    st.add_destination("2001", capacity=2)  # update
+    d = st.destination("2001")
+    assert (d.capacity, d.online, d.busy) == (2, True, 1)
+    with pytest.raises(StateError):
+        st.set_online("2999", True)
+    with pytest.raises(StateError):
+        st.set_capacity("2999", 1)
+    for cap in (0, 9, -1):
+        with pytest.raises(StateError):
+            st.add_destination("2001", capacity=cap)
+
+
+def test_simultaneous_ring_and_keep(st):
+    st.add_destination("3003", capacity=1, online=False)
+    hold = st.claim(["3002"], "other")
+    c = st.claim(["3001", "3002", "3003", "3004"], "ring", all=True)
+    assert c.numbers == ("3001", "3004") and len(c.leases) == 2
+    assert st.release(c, keep="3004") == 1
+    assert st.destination("3001").busy == 0 and st.destination("3004").busy == 1
+    assert st.release(c, keep="3004") == 0
+    assert st.release(c) == 1  # the kept one, at hang-up
+    assert st.release(c) == 0  # twice: harmless, reported by the 0
+    assert st.release(hold) == 1
+    assert st.claim(["3002"], "r", all=True).numbers == ("3002",)
+    assert st.claim(["3002"], "r", all=True) is None
+
+
+def test_duplicated_candidates_count_once(st):
+    st.add_destination("4001", capacity=3)
+    c = st.claim(["4001", "4001", "4001"], "dup", all=True)
+    assert c.numbers == ("4001",) and st.destination("4001").busy == 1
+    c = st.claim(["4002", "4001", "4002"], "dup", all=True)
+    assert c.numbers == ("4002", "4001")
+
+
+@pytest.mark.parametrize(
+    "bad", [["12"], ["1" * 21], ["12a4"], ["１２３"], [""], ["+8613800138000"], [12345]]
+)
+def test_invalid_numbers(st, bad):
+    error = StateError if isinstance(bad[0], str) else BAD_ARG
+    with pytest.raises(error):
+        st.claim(bad, "c")
+    with pytest.raises(error):
+        st.claim(["1001", *bad], "c")
+    assert st.destinations_now() == []  # nothing inserted or claimed on a rejected request
+    with pytest.raises(error):
+        st.add_destination(bad[0])
+
+
+def test_state_error_is_a_value_error(st):
+    with pytest.raises(ValueError):
+        st.claim(["x"], "c")
+    assert issubclass(StateError, RoutecoreError) and routecore.StateError is StateError
+
+
+def test_empty_candidates_and_long_call_id(st):
+    assert st.claim([], "c") is None
+    c = st.claim(["5001"], "x" * 40)
+    assert c.call_id == "x" * 40
+    slot, lease, _ = c.leases[0]
+    assert peek(st.path, lease_off(slot, lease) + 40, "B23s") == (23, b"x" * 23)
+
+
+def test_extend(st):
+    c = st.claim(["6001", "6002"], "c", lease=5, all=True)
+    off = lease_off(*c.leases[0][:2])
+    before = peek(st.path, off + 32, "Q")[0]
+    assert before == pytest.approx(time.time() * 1000 + 5000, abs=2000)
+    assert st.extend(c, 100) == 2
+    assert peek(st.path, off + 32, "Q")[0] == pytest.approx(time.time() * 1000 + 100_000, abs=2000)
+    st.release(c, keep="6002")
+    assert st.extend(c, 100) == 1
+
+
+def test_full_destination_table(be, path):
+    with be.State.create(path, destinations=2, memory=8, numbers=1) as s:
+        s.claim(["7001", "7002"], "c", all=True)
+        with pytest.raises(StateError, match=error_match(be, "full")):
+            s.claim(["7003"], "c")
+        with pytest.raises(StateError):
+            s.claim(["7004", "7003"], "c", all=True)
+        assert [d.busy for d in s.destinations_now()] == [1, 1]  # nothing leaked
+
+
+# -- stale leases ----------------------------------------------------------------------------
+
+
+def test_expired_lease_is_reclaimed_by_the_next_claim(st):
+    c = st.claim(["8001"], "short", lease=0.05)
+    assert st.claim(["8001"], "next") is None
+    time.sleep(0.07)
+    assert st.destination("8001").busy == 0  # stale leases are not busy
+    n = st.claim(["8001"], "next")
+    assert n is not None and n.leases[0][:2] == c.leases[0][:2]
+    assert st.release(c) == 0 and st.release(n) == 1
+
+
+def test_expired_lease_is_reclaimed_by_reap(st):
+    st.add_destination("8002", capacity=2)
+    st.claim(["8002"], "short", lease=0.05)
+    keep = st.claim(["8002"], "long", lease=60)
+    assert st.reap() == 0
+    time.sleep(0.07)
+    assert st.reap() == 1 and st.reap() == 0
+    assert st.destination("8002").busy == 1 and st.release(keep) == 1
+
+
+def test_lease_of_a_dead_pid_is_reclaimed(st):
+    c = st.claim(["8003"], "c")
+    off = lease_off(*c.leases[0][:2])
+    poke(st.path, off + 16, "I", dead_pid())
+    assert st.destination("8003").busy == 0
+    assert st.claim(["8003"], "d") is not None  # the next claim takes it
+
+
+def test_reused_pid_is_told_by_its_start_time(st):
+    st.add_destination("8004", capacity=2)
+    a, b = st.claim(["8004"], "a"), st.claim(["8004"], "b")
+    mine = start_time(os.getpid())
+    assert peek(st.path, lease_off(*a.leases[0][:2]) + 24, "Q")[0] == mine
+    assert st.reap() == 0  # right pid, right start time: alive
+    poke(st.path, lease_off(*a.leases[0][:2]) + 24, "Q", mine + 1)  # pid reused
+    assert st.reap() == 1
+    assert st.release(a) == 0 and st.release(b) == 1
+
+
+def test_unwritten_fields_wait_ten_seconds(st):
+    c = st.claim(["8005"], "c")
+    off = lease_off(*c.leases[0][:2])
+    word = c.leases[0][2]
+    poke(st.path, off + 8, "Q", 0)  # died between the CAS and the writes: fields not its own
+    assert st.reap() == 0  # maybe still writing
+    poke(st.path, off, "Q", word - (11 << 32))  # the same, taken 11 s ago
+    assert st.reap() == 1
+
+
+def _hold_and_wait(name: str, path: str, numbers: list[str], ready: Any) -> None:
+    with _backend(name).State.open(path) as s:
+        c = s.claim(numbers, f"child-{os.getpid()}", all=True)
+        ready.put(None if c is None else len(c.leases))
+        time.sleep(30)
+
+
+def test_sigkilled_holder_is_reclaimed(be, st):
+    ready = CTX.Queue()
+    p = CTX.Process(target=_hold_and_wait, args=(be.name, st.path, ["8006", "8007"], ready))
+    p.start()
+    assert ready.get(timeout=10) == 2
+    assert st.claim(["8006"], "me") is None
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(5)
+    assert st.reap() == 2
+    assert [st.destination(n).busy for n in ("8006", "8007")] == [0, 0]
+
+
+# -- many processes -------------------------------------------------------------------------
+
+STRESS = {"9001": 1, "9002": 2, "9003": 2, "9004": 1}
+
+
+def _stress_worker(name: str, path: str, seconds: float, seed: int, log: str) -> None:
+    rng = random.Random(seed)
+    numbers = list(STRESS)
+    entries = []
+    with _backend(name).State.open(path) as s:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            cands = rng.sample(numbers, rng.randrange(1, len(numbers) + 1))
+            c = s.claim(cands, f"w{seed}", all=rng.random() < 0.3)
+            if c is None:
+                continue
+            if len(c.numbers) > 1 and rng.random() < 0.5:
+                freed = [s.release(c, keep=c.numbers[-1]), s.release(c)]
+            else:
+                freed = [s.release(c), s.release(c)]
+            entries.append({"leases": [list(x) for x in c.leases], "freed": freed})
+    Path(log).write_text(json.dumps(entries))
+
+
+def test_many_processes_never_exceed_capacity(be, st, tmp_path):
+    for number, cap in STRESS.items():
+        st.add_destination(number, capacity=cap)
+    slots = {}
+    for number, cap in STRESS.items():
+        c = st.claim([number], "probe")
+        slots[c.leases[0][0]] = cap
+        st.release(c)
+    logs = [str(tmp_path / f"log{i}") for i in range(4)]
+    procs = [
+        CTX.Process(target=_stress_worker, args=(be.name, st.path, 1.5, i, logs[i]))
+        for i in range(4)
+    ]
+    for p in procs:
+        p.start()
+    samples = max_seen = 0
+    with open(st.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        while any(p.is_alive() for p in procs):
+            for slot, cap in slots.items():
+                words = [struct.unpack_from("<Q", mm, lease_off(slot, j))[0] for j in range(8)]
+                held = [w for w in words if w]
+                assert len(held) <= cap, (slot, words)
+                assert not any(words[cap:]), (slot, words)  # only the first `capacity` records
+                max_seen = max(max_seen, len(held))
+            samples += 1
+    for p in procs:
+        p.join(10)
+        assert p.exitcode == 0
+    entries = [e for log in logs for e in json.loads(Path(log).read_text())]
+    assert len(entries) > 100 and samples > 10 and max_seen >= 1
+    for e in entries:
+        assert sum(e["freed"]) == len(e["leases"])  # every lease released exactly once
+    ids = [tuple(x) for e in entries for x in e["leases"]]
+    assert len(set(ids)) == len(ids)
+    assert all(st.destination(n).busy == 0 for n in STRESS)
+    assert all(w == 0 for slot in slots for w in held_words(st.path, st.destinations)[slot])
+
+
+def _churn_worker(name: str, path: str, numbers: list[str], ready: Any) -> None:
+    with _backend(name).State.open(path) as s:
+        ready.put(True)
+        while True:
+            c = s.claim(numbers, f"churn-{os.getpid()}", all=True, lease=600)
+            if c is not None:
+                time.sleep(random.random() * 0.002)
+                s.release(c)
+
+
+def test_crashed_processes_leave_nothing_busy(be, st):
+    churn = ["9101", "9102", "9103"]
+    for n in churn:
+        st.add_destination(n, capacity=2)
+    mine = st.claim(["9201"], "parent", lease=600)
+    ready = CTX.Queue()
+    holder = CTX.Process(target=_hold_and_wait, args=(be.name, st.path, ["9202"], ready))
+    holder.start()
+    assert ready.get(timeout=10) == 1
+    rng = random.Random(5)
+    workers = [
+        CTX.Process(target=_churn_worker, args=(be.name, st.path, churn, ready)) for _ in range(3)
+    ]
+    for p in workers:
+        p.start()
+    for _ in workers:
+        ready.get(timeout=10)
+    for p in workers:
+        time.sleep(rng.uniform(0.01, 0.15))
+        os.kill(p.pid, signal.SIGKILL)
+        p.join(5)
+    reaped = st.reap()
+    # A worker killed between its CAS and its writes leaves a record whose fields are not its
+    # own: reclaimed after 10 s. Age those by hand instead of waiting.
+    words = held_words(st.path, st.destinations)
+    for slot, row in enumerate(words):
+        for j, w in enumerate(row):
+            if w and peek(st.path, lease_off(slot, j) + 8, "Q")[0] != w:
+                poke(st.path, lease_off(slot, j), "Q", w - (11 << 32))
+    reaped += st.reap()
+    assert reaped >= 1  # the workers were killed holding leases (each holds ~95% of the time)
+    assert [st.destination(n).busy for n in churn] == [0, 0, 0]
+    assert st.destination("9201").busy == 1 and st.destination("9202").busy == 1  # undisturbed
+    assert st.release(mine) == 1
+    holder.kill()
+    holder.join(5)
+
+
+# -- call memory --------------------------------------------------------------------------
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def at(zone: ZoneInfo, *args: int) -> float:
+    return datetime(*args, tzinfo=zone).timestamp()
+
+
+def test_memory_expires_at_midnight_in_shanghai(st):
+    st.remember("4008001234", "13800138000", "02161234567", at(SH, 2025, 3, 10, 23, 59))
+    assert st.recall("4008001234", "13800138000", at(SH, 2025, 3, 10, 23, 59, 30)) == "02161234567"
+    assert st.recall("4008001234", "13800138000", at(SH, 2025, 3, 10, 0, 0, 1)) == "02161234567"
+    assert st.recall("4008001234", "13800138000", at(SH, 2025, 3, 11, 0, 1)) is None
+    assert st.recall("4008001234", "13900000000", at(SH, 2025, 3, 10, 23, 59)) is None
+    assert st.recall("4008009999", "13800138000", at(SH, 2025, 3, 10, 23, 59)) is None
+    st.remember("4008001234", "13800138000", "1002", at(SH, 2025, 3, 10, 23, 59, 40))
+    assert st.recall("4008001234", "13800138000", at(SH, 2025, 3, 10, 23, 59, 50)) == "1002"
+
+
+def test_memory_in_another_time_zone(st):
+    ny = ZoneInfo("America/New_York")
+    t = at(ny, 2025, 7, 1, 23, 0)  # already July 2nd, 11:00, in Shanghai
+    st.remember("4008001234", "anonymous", "1001", t, tz="America/New_York")
+    assert st.recall("4008001234", "anonymous", t + 1800, tz="America/New_York") == "1001"
+    assert (
+        st.recall("4008001234", "anonymous", at(ny, 2025, 7, 2, 0, 1), tz="America/New_York")
+        is None
+    )
+    # The same instant is another day in Shanghai: no memory for that day.
+    assert st.recall("4008001234", "anonymous", t + 1800) is None
+    with pytest.raises(StateError):
+        st.recall("4008001234", "anonymous", t, tz="Mars/Olympus")
+    with pytest.raises(StateError):
+        st.remember("4008001234", "anonymous", "1001", t, tz="Nowhere/Else")
+
+
+def test_full_memory_gives_way_to_the_newest(be, path):
+    with be.State.create(path, destinations=4, memory=8, numbers=1) as s:  # one probe window
+        base = at(SH, 2025, 3, 10, 9, 0)
+        callers = [f"1380000{i:04d}" for i in range(12)]
+        for i, caller in enumerate(callers):
+            s.remember("4008001234", caller, f"10{i:02d}", base + i)
+        got = [s.recall("4008001234", c, base + 60) for c in callers]
+        assert got == [None] * 4 + [f"10{i:02d}" for i in range(4, 12)]
+        # Entries of an earlier day give way before the oldest of today.
+        s.remember("4008001234", "13900000000", "2000", base + 86400)
+        assert s.recall("4008001234", "13900000000", base + 86400) == "2000"
+        assert sum(s.recall("4008001234", c, base + 60) is not None for c in callers) == 7
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("400800123456789012", "1", "1001"),  # 400 number longer than 15
+        ("40a", "1", "1001"),
+        ("4008001234", "", "1001"),
+        ("4008001234", "x" * 24, "1001"),
+        ("4008001234", "1", "10"),
+    ],
+)
+def test_memory_rejects_bad_keys(st, args):
+    with pytest.raises(StateError):
+        st.remember(*args, at(SH, 2025, 3, 10, 9, 0))
+
+
+def test_memory_rejects_bad_times(st):
+    for t in (float("nan"), float("inf"), 1e300):
+        with pytest.raises(StateError):
+            st.remember("4008001234", "1", "1001", t)
+
+
+# -- counters -----------------------------------------------------------------------------
+
+
+def test_branch_counts_by_day(st):
+    d1 = at(SH, 2025, 3, 10, 23, 59)
+    d2 = at(SH, 2025, 3, 11, 0, 1)
+    for _ in range(2):
+        st.count_branch("4008001234", 3, d1)
+    st.count_branch("4008001234", 31, d1)
+    st.count_branch("4008001234", 3, d2)
+    c1 = st.branch_counts("4008001234", d1)
+    assert c1.dtype == np.uint32 and c1.shape == (32,)
+    assert c1[3] == 2 and c1[31] == 1 and c1.sum() == 3
+    assert st.branch_counts("4008001234", d2).tolist() == [0, 0, 0, 1] + [0] * 28
+    assert st.branch_counts("4008009999", d1).sum() == 0
+    later = d1 + 8 * 86400  # the same day block, eight days on
+    st.count_branch("4008001234", 5, later)
+    assert st.branch_counts("4008001234", later)[5] == 1
+    assert st.branch_counts("4008001234", d1).sum() == 0  # that day is no longer kept
+    st.count_branch("4008001234", 3, d1)  # a late count for a day gone: dropped
+    assert st.branch_counts("4008001234", later).tolist() == [0] * 5 + [1] + [0] * 26
+    for bad in (32, -1):
+        with pytest.raises(StateError):
+            st.count_branch("4008001234", bad, d1)
+
+
+def test_full_counter_table(be, path):
+    with be.State.create(path, destinations=4, memory=8, numbers=2) as s:
+        t = at(SH, 2025, 3, 10, 12, 0)
+        s.count_branch("4001", 0, t)
+        s.count_branch("4002", 0, t)
+        with pytest.raises(StateError):
+            s.count_branch("4003", 0, t)
+
+
+def test_record_attempt(st):
+    st.record_attempt("1001", answered=True, talk_seconds=42)
+    st.record_attempt("1001", answered=False)
+    st.record_attempt("1001", answered=True, talk_seconds=8)
+    d = st.destination("1001")
+    assert (d.offered, d.answered, d.unanswered, d.talk_seconds) == (3, 2, 1, 50)
+    with pytest.raises(BAD_ARG):
+        st.record_attempt("1001", answered=True, talk_seconds=-1)
+
+
+def test_numpy_views_see_later_writes(st):
+    counters = state_views.destination_counters(st)
+    counts = state_views.branch_counts(st)
+    days = state_views.counter_days(st)
+    assert counters.shape == (16, 4) and counters.dtype == np.uint64
+    assert counts.shape == (8, 8, 32) and counts.dtype == np.uint32
+    assert not counters.flags.owndata and not counters.flags.writeable
+    assert counters.sum() == 0 and counts.sum() == 0
+    st.record_attempt("1001", answered=True, talk_seconds=30)
+    st.record_attempt("1001", answered=False)
+    t = at(SH, 2025, 3, 10, 12, 0)
+    st.count_branch("4008001234", 7, t)
+    st.count_branch("4008001234", 7, t)
+    slot = st.claim(["1001"], "c").leases[0][0]
+    assert counters[slot].tolist() == [2, 1, 1, 30]
+    assert counters.sum() == 34
+    rows = state_views.counter_numbers(st)
+    row = rows.index("4008001234")
+    assert sum(r is not None for r in rows) == 1
+    day = (datetime(2025, 3, 10) - datetime(1970, 1, 1)).days
+    assert days[row, day % 8] == day
+    assert counts[row, day % 8, 7] == 2 and counts.sum() == 2
+
+
+def test_views_reject_a_mismatched_object(st, tmp_path):
+    class Fake:
+        path = st.path
+        destinations = 99
+        memory = 16
+        numbers = 8
+
+    with pytest.raises(StateError):
+        state_views.destination_counters(Fake())
+
+
+def test_generation_range(st):
+    st.set_generation(2**64 - 1)
+    assert st.generation == 2**64 - 1
+    for bad in (-1, 2**64):
+        with pytest.raises(BAD_ARG):
+            st.set_generation(bad)
+
+
+def fnv1a64(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def test_probing_follows_the_spec(st):
+    # Slots, memory entries and counter rows sit at `h mod size` when nothing collides; keys
+    # are `h | 1`. Numbers with an even h tell `h mod D` from `(h | 1) mod D`.
+    numbers, used = [], set()
+    for i in range(1000, 2000):
+        h = fnv1a64(str(i).encode())
+        if h % 16 not in used and (h % 2 == 0 or len(numbers) % 2):
+            numbers.append(str(i))
+            used.add(h % 16)
+        if len(numbers) == 4:
+            break
+    for number in numbers:
+        h = fnv1a64(number.encode())
+        c = st.claim([number], "c")
+        assert c.leases[0][0] == h % 16
+        assert peek(st.path, HEADER + (h % 16) * DEST, "QB")[:2] == (h | 1, len(number))
+    mem = HEADER + 16 * DEST
+    for caller in ("13800138000", "13800138001", "13800138002"):
+        h = fnv1a64(b"4008001234\0" + caller.encode())
+        st.remember("4008001234", caller, "1001", at(SH, 2025, 3, 10, 9, 0))
+        assert peek(st.path, mem + (h % 16) * MEM + 8, "Q")[0] == h | 1
+    rows = mem + 16 * MEM
+    for did in ("4008001234", "4008001235", "4008001236"):
+        h = fnv1a64(did.encode())
+        if peek(st.path, rows + (h % 8) * ROW, "Q")[0] == 0:
+            st.count_branch(did, 0, at(SH, 2025, 3, 10, 9, 0))
+            assert peek(st.path, rows + (h % 8) * ROW, "QB")[:2] == (h | 1, len(did))
+
+
+def _claim_with_inherited(state: Any, ready: Any) -> None:
+    ready.put(state.claim(["8101"], "inherited") is not None)
+    time.sleep(30)
+
+
+def test_forked_child_claims_as_itself(st):
+    # A State opened before fork: the child's leases carry the child's pid and start time (not
+    # the parent's, cached), and the child takes the file lock as its own.
+    mine = st.claim(["8102"], "parent")
+    ready = CTX.Queue()
+    p = CTX.Process(target=_claim_with_inherited, args=(st, ready))
+    p.start()
+    assert ready.get(timeout=10)
+    owners = [
+        peek(st.path, lease_off(s, j) + 16, "IIQ")
+        for s, row in enumerate(held_words(st.path, st.destinations))
+        for j, w in enumerate(row)
+        if w
+    ]
+    assert sorted(owners) == sorted(
+        [(os.getpid(), 0, start_time(os.getpid())), (p.pid, 0, start_time(p.pid))]
+    )
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(5)
+    assert st.reap() == 1 and st.release(mine) == 1
