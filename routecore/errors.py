@@ -48,12 +48,6 @@ class TimePlanError(RoutecoreError, ValueError):
         self.problems: list[str] = list(problems) if problems is not None else [message]
 
 
-class StateError(RoutecoreError, ValueError):
-    """A state file cannot be created or opened (missing, empty, truncated, foreign, another
-    layout version or other sizes), or a state request is not valid. The message names the file
-    and the problem."""
-
-
 class SelectionError(RoutecoreError, ValueError):
     """A ring group or a selection request is not valid (size, weights, indices)."""
 

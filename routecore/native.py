@@ -26,7 +26,6 @@ from routecore._native import (
     build_image,
 )
 from routecore.batch import KIND_CODES, Classified
-from routecore.py.state import Claim, Destination, State  # TODO(native state): from _native
 
 NAME = "native"
 

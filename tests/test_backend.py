@@ -35,8 +35,7 @@ def test_get_backend_and_unknown_names():
 
 def test_both_backends_export_the_same_names():
     native, ref = routecore.get_backend("native"), routecore.get_backend("py")
-    pending = {"Claim", "Destination", "State"}  # the Python twin of the state is on its way
-    assert sorted(set(native.__all__) - pending) == sorted(ref.__all__)
+    assert sorted(native.__all__) == sorted(ref.__all__)
     for name in ref.__all__:
         if name != "classify":  # bound lazily on the native side
             assert hasattr(native, name) and hasattr(ref, name), name

@@ -14,6 +14,11 @@ fn state_err(e: state::StateError) -> PyErr {
     StateError::new_err(e.0)
 }
 
+/// A small non-negative int argument; out of range is a StateError naming it.
+fn small(value: i64, what: &str) -> PyResult<u32> {
+    u32::try_from(value).map_err(|_| StateError::new_err(format!("{what} {value} is out of range")))
+}
+
 fn lease_ms(seconds: f64) -> PyResult<u64> {
     if !(seconds.is_finite() && seconds > 0.0 && seconds < 1e9) {
         return Err(StateError::new_err(format!(
@@ -193,17 +198,19 @@ impl State {
     }
 
     #[pyo3(signature = (number, *, capacity = 1, online = true))]
-    fn add_destination(&self, number: &str, capacity: u32, online: bool) -> PyResult<()> {
+    fn add_destination(&self, number: &str, capacity: i64, online: bool) -> PyResult<()> {
         self.f()?
-            .add_destination(number, Some(capacity), Some(online))
+            .add_destination(number, Some(small(capacity, "capacity")?), Some(online))
             .map(|_| ())
             .map_err(state_err)
     }
     fn set_online(&self, number: &str, online: bool) -> PyResult<()> {
         self.f()?.set_online(number, online).map_err(state_err)
     }
-    fn set_capacity(&self, number: &str, capacity: u32) -> PyResult<()> {
-        self.f()?.set_capacity(number, capacity).map_err(state_err)
+    fn set_capacity(&self, number: &str, capacity: i64) -> PyResult<()> {
+        self.f()?
+            .set_capacity(number, small(capacity, "capacity")?)
+            .map_err(state_err)
     }
     fn destination(&self, number: &str) -> PyResult<Option<Destination>> {
         Ok(self.f()?.destination(number).map(Destination::from))
@@ -277,9 +284,11 @@ impl State {
         self.f()?.recall(did, caller, at, tz).map_err(state_err)
     }
     #[pyo3(signature = (did, branch, at, *, tz = "Asia/Shanghai"))]
-    fn count_branch(&self, did: &str, branch: u32, at: f64, tz: &str) -> PyResult<()> {
+    fn count_branch(&self, did: &str, branch: i64, at: f64, tz: &str) -> PyResult<()> {
         let day = local_day(at, tz).map_err(state_err)?;
-        self.f()?.count_branch(did, branch, day).map_err(state_err)
+        self.f()?
+            .count_branch(did, small(branch, "branch")?, day)
+            .map_err(state_err)
     }
     #[pyo3(signature = (did, at, *, tz = "Asia/Shanghai"))]
     fn branch_counts<'py>(
