@@ -13,6 +13,7 @@ from typing import Any
 
 from routecore._backend import BACKENDS, get_backend
 from routecore.batch import KIND_CODES, Classified
+from routecore.routing import Routed, route
 from routecore.errors import (
     LayoutError,
     RoutecoreError,
@@ -78,6 +79,7 @@ __all__ = [
     "Classifier",
     "Destination",
     "Group",
+    "Routed",
     "Image",
     "LayoutError",
     "RoutecoreError",
@@ -97,5 +99,6 @@ __all__ = [
     "default_classifier",
     "get_backend",
     "load_segments",
+    "route",
     "set_default_classifier",
 ]
