@@ -13,7 +13,6 @@ from typing import Any
 
 from routecore._backend import BACKENDS, get_backend
 from routecore.batch import KIND_CODES, Classified
-from routecore.routing import Routed, route
 from routecore.errors import (
     LayoutError,
     RoutecoreError,
@@ -23,6 +22,7 @@ from routecore.errors import (
     TimePlanError,
     TrieError,
 )
+from routecore.routing import Routed, route
 
 _backend = get_backend()
 
@@ -79,10 +79,10 @@ __all__ = [
     "Classifier",
     "Destination",
     "Group",
-    "Routed",
     "Image",
     "LayoutError",
     "RoutecoreError",
+    "Routed",
     "SegmentDataError",
     "SegmentTable",
     "SelectionError",
