@@ -1,7 +1,7 @@
 """The shared state: one claim + release pair from Python, native beside the pure-Python twin
 (whose every operation takes the file's flock).
 
-Run with ``make bench``; the native figure is skipped while ``routecore._native`` has no State.
+Run with ``make bench``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-import routecore._native
 import routecore.native
 import routecore.py
 
@@ -18,16 +17,10 @@ BACKENDS = {"native": routecore.native, "py": routecore.py}
 CANDIDATES = ["13800138001", "13800138002", "13800138003", "13800138004"]
 
 
-def _state_class(backend_name: str) -> Any:
-    if backend_name == "native" and not hasattr(routecore._native, "State"):
-        pytest.skip("routecore._native has no State yet")
-    return BACKENDS[backend_name].State
-
-
 @pytest.mark.parametrize("backend_name", list(BACKENDS))
 @pytest.mark.parametrize("ring", [False, True], ids=["first", "all"])
 def test_claim_release(benchmark: Any, tmp_path: Any, backend_name: str, ring: bool) -> None:
-    state_class = _state_class(backend_name)
+    state_class = BACKENDS[backend_name].State
     with state_class.create(str(tmp_path / "state")) as state:
         for i, number in enumerate(CANDIDATES):
             state.add_destination(number, capacity=2, online=i != 0)  # the first is offline

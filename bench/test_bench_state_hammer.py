@@ -53,8 +53,6 @@ def _sample(name: str, path: str, start: Any, out: Any) -> None:
 @pytest.mark.parametrize("name", list(BACKENDS))
 def test_two_processes_hammer_100_destinations(benchmark: Any, tmp_path: Path, name: str) -> None:
     backend = BACKENDS[name]
-    if not hasattr(backend, "State"):
-        pytest.skip(f"{name} backend has no State")
     path = str(tmp_path / "state")
     state = backend.State.create(path, destinations=256, memory=16, numbers=4)
     for n in NUMBERS:
