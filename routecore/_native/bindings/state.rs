@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use numpy::PyArray1;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::types::{PyString, PyTuple, PyType};
 
 use super::errors::StateError;
 use crate::state::{self, local_day, ClaimedLease, Sizes, StateFile};
@@ -234,12 +235,16 @@ impl State {
     fn claim(
         &self,
         py: Python<'_>,
-        candidates: Vec<String>,
+        candidates: &Bound<'_, PyAny>,
         call_id: String,
         lease: f64,
         all: bool,
     ) -> PyResult<Option<Claim>> {
-        let refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
+        let strings = strs(candidates)?;
+        let refs: Vec<&str> = strings
+            .iter()
+            .map(|s| s.to_str())
+            .collect::<PyResult<_>>()?;
         let got = self
             .f()?
             .claim(&refs, &call_id, lease_ms(lease)?, all)
@@ -256,6 +261,9 @@ impl State {
 
     #[pyo3(signature = (claim, *, keep = None))]
     fn release(&self, claim: &Bound<'_, PyAny>, keep: Option<&str>) -> PyResult<usize> {
+        if let Ok(c) = claim.cast::<Claim>() {
+            return Ok(self.f()?.release(&c.get().inner, keep));
+        }
         Ok(self.f()?.release(&claim_of(claim)?, keep))
     }
     fn extend(&self, claim: &Bound<'_, PyAny>, seconds: f64) -> PyResult<usize> {
@@ -320,6 +328,18 @@ impl State {
     fn __repr__(&self) -> String {
         format!("State({:?})", self.path())
     }
+}
+
+/// The str items of a sequence (borrowed, no copies), or a TypeError.
+fn strs<'py>(seq: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyString>>> {
+    if seq.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "candidates must be a sequence of str, not a str",
+        ));
+    }
+    seq.try_iter()?
+        .map(|item| Ok(item?.cast_into::<PyString>()?))
+        .collect()
 }
 
 /// A claim of either backend: its numbers, call id and (slot, lease, id) triples.

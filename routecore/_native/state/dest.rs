@@ -220,7 +220,7 @@ impl StateFile {
                 continue;
             }
             let capacity = (self.u32_at(off + 32).load(Acquire) as usize).clamp(1, LEASES);
-            let id = self.next_claim_id();
+            let id = self.next_claim_id(now);
             let taken = (0..capacity)
                 .find(|&l| self.take_lease(slot, l, id, call_id.as_bytes(), deadline, now));
             if let Some(l) = taken {
@@ -244,9 +244,21 @@ impl StateFile {
 
     /// Free every lease of `claim` except the one on `keep`; how many were still held.
     pub fn release(&self, claim: &Claim, keep: Option<&str>) -> usize {
+        self.release_leases(
+            claim.numbers.iter().map(String::as_str).zip(&claim.leases),
+            keep,
+        )
+    }
+
+    /// `release` over (number, lease) pairs however they are held.
+    pub fn release_leases<'a>(
+        &self,
+        leases: impl Iterator<Item = (&'a str, &'a ClaimedLease)>,
+        keep: Option<&str>,
+    ) -> usize {
         let mut freed = 0;
-        for (number, l) in claim.numbers.iter().zip(&claim.leases) {
-            if Some(number.as_str()) == keep || !self.lease_in_range(l) {
+        for (number, l) in leases {
+            if Some(number) == keep || !self.lease_in_range(l) {
                 continue;
             }
             let word = self.u64_at(self.lease_off(l.slot as usize, l.lease as usize));

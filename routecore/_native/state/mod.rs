@@ -383,11 +383,11 @@ impl StateFile {
             + 1
     }
 
-    fn next_claim_id(&self) -> u64 {
+    fn next_claim_id(&self, now_ms: u64) -> u64 {
         let n = self
             .u64_at(56)
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let secs = process::now_ms() / 1000;
+        let secs = now_ms / 1000;
         (secs << 32) | (n & 0xFFFF_FFFF) | u64::from(secs == 0)
     }
 }

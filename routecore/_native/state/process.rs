@@ -1,6 +1,7 @@
 //! Processes: is a pid alive, and when did it start (to tell a reused pid from the owner).
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Once;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Field 22 of `/proc/<pid>/stat`: start time in clock ticks since boot. `None` if unreadable.
@@ -16,16 +17,29 @@ pub fn parse_start_time(stat: &str) -> Option<u64> {
     rest.split_ascii_whitespace().nth(19)?.parse().ok()
 }
 
-/// This process: (pid, start time). The start time is read once per pid, so a forked child
-/// claims as itself, not as its parent.
+static ME_PID: AtomicU32 = AtomicU32::new(0);
+static ME_START: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn forget_me() {
+    ME_PID.store(0, Ordering::Relaxed);
+}
+
+/// This process: (pid, start time), read once; a fork handler makes a child read its own, so a
+/// forked child claims as itself, not as its parent.
 pub fn me() -> (u32, u64) {
-    static ME: Mutex<(u32, u64)> = Mutex::new((0, 0));
-    let pid = std::process::id();
-    let mut me = ME.lock().unwrap_or_else(|e| e.into_inner());
-    if me.0 != pid {
-        *me = (pid, start_time(pid).unwrap_or(0));
+    let pid = ME_PID.load(Ordering::Acquire);
+    if pid != 0 {
+        return (pid, ME_START.load(Ordering::Relaxed));
     }
-    *me
+    static HANDLER: Once = Once::new();
+    // SAFETY: registers a function that only stores to an atomic, run in the child after fork.
+    HANDLER.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(forget_me));
+    });
+    let pid = std::process::id();
+    ME_START.store(start_time(pid).unwrap_or(0), Ordering::Relaxed);
+    ME_PID.store(pid, Ordering::Release);
+    (pid, ME_START.load(Ordering::Relaxed))
 }
 
 /// Whether a process with this pid exists (a permission error means it does).
