@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "LayoutError",
+    "ReviewError",
     "RoutecoreError",
     "SegmentDataError",
     "SelectionError",
@@ -46,6 +47,11 @@ class TimePlanError(RoutecoreError, ValueError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems: list[str] = list(problems) if problems is not None else [message]
+
+
+class ReviewError(RoutecoreError, ValueError):
+    """A step of the flow review workflow is not allowed: a state that does not permit it, an
+    approver who is the author, an unknown number or version. The message says which."""
 
 
 class SelectionError(RoutecoreError, ValueError):

@@ -1,0 +1,135 @@
+"""The SQL of the flow store, in one narrow class: everything the workflow asks of a database.
+
+SQLite by default (one file). Another database (PostgreSQL) follows by giving the same methods
+over its own driver; the workflow in ``flows.py`` never writes SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS flow_versions (
+    did        TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    content    TEXT    NOT NULL,
+    author     TEXT    NOT NULL,
+    state      TEXT    NOT NULL,
+    reviewer   TEXT,
+    note       TEXT,
+    created    REAL    NOT NULL,
+    changed    REAL    NOT NULL,
+    PRIMARY KEY (did, version)
+);
+CREATE TABLE IF NOT EXISTS live (
+    did        TEXT PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    published  REAL    NOT NULL,
+    publisher  TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    did        TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    action     TEXT    NOT NULL,
+    who        TEXT    NOT NULL,
+    at         REAL    NOT NULL,
+    note       TEXT
+);
+"""
+
+Row = dict[str, Any]
+
+
+class SqliteFlowDB:
+    """Flow versions, the live version of each number and an event log, in one SQLite file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (taken at once, so two writers queue rather than deadlock)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def next_version(self, did: str) -> int:
+        row = self._db.execute(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM flow_versions WHERE did = ?", (did,)
+        ).fetchone()
+        return int(row[0])
+
+    def insert_version(self, did: str, version: int, content: str, author: str) -> None:
+        now = time.time()
+        self._db.execute(
+            "INSERT INTO flow_versions (did, version, content, author, state, created, changed)"
+            " VALUES (?, ?, ?, ?, 'draft', ?, ?)",
+            (did, version, content, author, now, now),
+        )
+
+    def set_state(
+        self, did: str, version: int, state: str, reviewer: str | None, note: str | None
+    ) -> None:
+        self._db.execute(
+            "UPDATE flow_versions SET state = ?, reviewer = COALESCE(?, reviewer),"
+            " note = COALESCE(?, note), changed = ? WHERE did = ? AND version = ?",
+            (state, reviewer, note, time.time(), did, version),
+        )
+
+    def get_version(self, did: str, version: int) -> Row | None:
+        row = self._db.execute(
+            "SELECT * FROM flow_versions WHERE did = ? AND version = ?", (did, version)
+        ).fetchone()
+        return None if row is None else dict(row)
+
+    def versions(self, did: str) -> list[Row]:
+        rows = self._db.execute(
+            "SELECT * FROM flow_versions WHERE did = ? ORDER BY version", (did,)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def numbers(self) -> list[str]:
+        rows = self._db.execute("SELECT DISTINCT did FROM flow_versions ORDER BY did").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def set_live(self, did: str, version: int, publisher: str) -> None:
+        self._db.execute(
+            "INSERT INTO live (did, version, published, publisher) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(did) DO UPDATE SET version = excluded.version,"
+            " published = excluded.published, publisher = excluded.publisher",
+            (did, version, time.time(), publisher),
+        )
+
+    def live(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT did, version FROM live ORDER BY did").fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def log(self, did: str, version: int, action: str, who: str, note: str | None = None) -> None:
+        self._db.execute(
+            "INSERT INTO events (did, version, action, who, at, note) VALUES (?, ?, ?, ?, ?, ?)",
+            (did, version, action, who, time.time(), note),
+        )
+
+    def events(self, did: str) -> list[Row]:
+        rows = self._db.execute(
+            "SELECT did, version, action, who, at, note FROM events WHERE did = ? ORDER BY id",
+            (did,),
+        ).fetchall()
+        return [dict(r) for r in rows]
