@@ -23,6 +23,7 @@ from routecore._native import (
     State,
     TimePlan,
     Trie,
+    blob_table,
     build_image,
 )
 from routecore.batch import KIND_CODES, Classified
@@ -71,6 +72,7 @@ __all__ = [
     "State",
     "TimePlan",
     "Trie",
+    "blob_table",
     "build_image",
     "classify",
     "classify_batch",

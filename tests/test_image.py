@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+import routecore
 import routecore.native as native
 import routecore.py as ref
 from routecore.errors import LayoutError
@@ -121,3 +122,15 @@ def test_group_section(backend):
     g = image.group("sales")
     assert g.numbers == ["13800138000", "075512345678"]
     assert [a.targets for a in g.attempts(cursor=0)] == [(1,), (0,)]
+
+
+def test_blob_sections(backend):
+    payload = b'{"greeting": "welcome.wav"}'
+    table = backend.blob_table(payload)
+    other = routecore.py.blob_table(payload) if backend is routecore.native else table
+    assert table == other  # the same bytes from both backends
+    image = backend.Image.from_buffer(backend.build_image({"4008001234/flow": table}))
+    assert image.blob("4008001234/flow") == payload
+    assert image.kind("4008001234/flow") == "RCBL"
+    with pytest.raises(LayoutError, match="not a RCTR table"):
+        image.trie("4008001234/flow")

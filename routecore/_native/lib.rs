@@ -4,6 +4,7 @@
 //! it without linking Python. The `bindings` module (feature `python`, turned on by maturin)
 //! only converts types and registers the classes of `routecore._native`.
 
+pub mod blob;
 pub mod group;
 pub mod image;
 pub mod layout;

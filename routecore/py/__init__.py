@@ -8,7 +8,7 @@ from __future__ import annotations
 from routecore._defaults import Defaults
 from routecore.batch import KIND_CODES, Classified
 from routecore.py.group import Group
-from routecore.py.image import Image, build_image
+from routecore.py.image import Image, blob_table, build_image
 from routecore.py.numbers import Caller, Classifier
 from routecore.py.rng import SplitMix64
 from routecore.py.segments import SegmentTable
@@ -48,6 +48,7 @@ __all__ = [
     "State",
     "TimePlan",
     "Trie",
+    "blob_table",
     "build_image",
     "classify",
     "classify_batch",

@@ -25,6 +25,7 @@ from routecore.py.trie import MAGIC as TRIE_MAGIC
 from routecore.py.trie import Trie
 
 MAGIC = b"RCIM"
+BLOB_MAGIC = b"RCBL"
 VERSION = 1
 MAX_NAME = 255
 _ENTRY = struct.Struct("<II4sIQQ")
@@ -73,6 +74,14 @@ def build_image(sections: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> 
     for _, data, _ in items:
         w.align(8)
         w.raw(data)
+    return w.finish()
+
+
+def blob_table(data: bytes) -> bytes:
+    """A table of opaque bytes (``RCBL``): a flow's structure in an image."""
+    w = TableWriter(BLOB_MAGIC, 1)
+    w.pack("II", len(data), 0)
+    w.raw(bytes(data))
     return w.finish()
 
 
@@ -173,6 +182,14 @@ class Image:
         for i in range(self._count):
             _, off, n = self._entry(i)
             _verify(self._view[off : off + n], "section")
+
+    def blob(self, name: str) -> bytes:
+        """The payload of a blob section."""
+        view = self._table(name, BLOB_MAGIC)
+        n = struct.unpack_from("<I", view, 16)[0]
+        if 24 + n > len(view):
+            raise corrupt("blob", f"payload of {n} bytes runs past the table")
+        return bytes(view[24 : 24 + n])
 
     def trie(self, name: str) -> Trie:
         return Trie.from_buffer(self._table(name, TRIE_MAGIC))

@@ -127,6 +127,18 @@ impl Image {
         Ok(())
     }
 
+    /// The payload of a blob section (a copy).
+    fn blob<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
+        let table = self
+            .view
+            .table(name, crate::blob::MAGIC)
+            .map_err(layout_err)?;
+        Ok(PyBytes::new(
+            py,
+            crate::blob::payload(table).map_err(layout_err)?,
+        ))
+    }
+
     fn trie(&self, name: &str) -> PyResult<Trie> {
         Trie::from_storage(self.storage.clone(), self.offset(name, crate::trie::MAGIC)?)
     }
@@ -153,7 +165,14 @@ impl Image {
     }
 }
 
+/// A blob table holding `data` (for `build_image`).
+#[pyfunction]
+pub fn blob_table<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &crate::blob::build(data))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Image>()?;
+    m.add_function(wrap_pyfunction!(blob_table, m)?)?;
     m.add_function(wrap_pyfunction!(build_image, m)?)
 }
