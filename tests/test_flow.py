@@ -593,3 +593,30 @@ def test_validation_does_not_change_its_input() -> None:
     before = copy.deepcopy(data)
     validate_flow(data, source=SRC)
     assert data == before
+
+
+def test_dated_exceptions() -> None:
+    slots = {"x": {"when": ["daily 00:00-24:00"], "to": "sales"}}
+    data = _with_hours({"slots": slots, "dates": {"2026-01-01": "someday", "2026-01-02": 5}})
+    assert issues(data) == [
+        "4001234567.yaml: routes.hours.dates.2026-01-01: 'someday' is not a day "
+        "(mon..sun, holiday, workday)",
+        "4001234567.yaml: routes.hours.dates.2026-01-02: a date takes a day (mon..sun, "
+        "holiday, workday) or a mapping of slot -> ranges",
+    ]
+    data = _with_hours({"slots": slots, "dates": {"2026-02-30": "mon", "2026-10-01": "workday"}})
+    assert issues(data) == [
+        "4001234567.yaml: routes.hours.dates.2026-02-30: bad date '2026-02-30': expected YYYY-MM-DD"
+    ]
+
+
+def test_keys_that_are_not_text() -> None:
+    data: dict[Any, Any] = base()
+    data[5] = 3
+    data["groups"][7] = {"members": ["a"]}
+    data["menus"]["main"]["keys"] = {1: "sales"}  # a digit key may be an int
+    assert issues(data) == [
+        "4001234567.yaml: groups.7: bad name '7': a letter or _ first, then letters, digits, "
+        "_ or -",
+        "4001234567.yaml: 5: unknown field '5'",
+    ]

@@ -15,7 +15,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 
@@ -139,6 +141,45 @@ Seconds = Annotated[int, Field(ge=1, le=600)]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+def _date_rule(value: Any) -> str | dict[str, list[str]]:
+    """A dated exception: a day's rules by name, or the day's own ranges per slot."""
+    if isinstance(value, str):
+        if value in _DAY_RULES:
+            return value
+        raise PydanticCustomError(
+            "date_rule",
+            "'{value}' is not a day (mon..sun, holiday, workday)",
+            {"value": value},
+        )
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(r, str) for r in v)
+        for k, v in value.items()
+    ):
+        return {k: list(v) for k, v in value.items()}
+    raise PydanticCustomError(
+        "date_rule",
+        "a date takes a day (mon..sun, holiday, workday) or a mapping of slot -> ranges",
+    )
+
+
+_DAY_RULES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday", "workday")
+DateRule = Annotated[
+    str | dict[str, list[str]],
+    PlainValidator(_date_rule),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": list(_DAY_RULES)},
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+            ]
+        }
+    ),
+]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -230,10 +271,9 @@ class TimeRoute(_Model):
         default="china", description="Calendar of public holidays and make-up working days."
     )
     workday_as: Day = Field(default="mon", description="Rules a make-up working day follows.")
-    dates: dict[
-        Annotated[str, StringConstraints(pattern=DATE_PATTERN)],
-        Day | Literal["holiday", "workday"] | dict[Name, list[str]],
-    ] = Field(default_factory=dict, description="Single days: a day's rules, or own ranges.")
+    dates: dict[Annotated[str, StringConstraints(pattern=DATE_PATTERN)], DateRule] = Field(
+        default_factory=dict, description="Single days: a day's rules, or own ranges."
+    )
 
 
 Route = Annotated[AreaRoute | TimeRoute, Field(discriminator="by")]

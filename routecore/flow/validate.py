@@ -159,6 +159,9 @@ class _Checker:
                     if section == "destinations":
                         self.broken_destinations.add(name)
         top_data = {k: v for k, v in data.items() if k not in _SECTION_MODELS}
+        for key in [k for k in top_data if not isinstance(k, str)]:
+            self.add((str(key),), f"unknown field '{key}'")
+            del top_data[key]
         self.failed_top: set[str] = set()
         try:
             top = Flow.model_validate(top_data)
@@ -173,7 +176,11 @@ class _Checker:
                 top_data["extensions"] = ext
             top_data.setdefault("number", "4000000000")
             top_data.setdefault("start", "hangup")
-            top = Flow.model_validate(top_data)
+            try:
+                top = Flow.model_validate(top_data)
+            except ValidationError:  # pragma: no cover - defensive: drop all top-level fields
+                self.failed_top |= set(top_data)
+                top = Flow.model_validate({"number": "4000000000", "start": "hangup"})
         flow = top.model_copy(update={s: entries[s] for s in _SECTION_MODELS})
         self.check(flow, data)
         return flow
