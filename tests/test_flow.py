@@ -620,3 +620,13 @@ def test_keys_that_are_not_text() -> None:
         "_ or -",
         "4001234567.yaml: 5: unknown field '5'",
     ]
+
+
+def test_documented_example_validates() -> None:
+    text = (ROOT / "docs" / "flow-format.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    data, problems = parse_text(block, source="4008001234.yaml")
+    assert problems == []
+    flow, warns = validate_flow(data, source="4008001234.yaml")
+    assert warns == []
+    assert flow.extensions is not None and flow.extensions.fixed_length == 3
