@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PYO3_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install test bench lint rust-test py-test
+.PHONY: install test bench lint rust-test py-test flow-schema
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,6 @@ bench:
 	$(BIN)/python -m pytest bench --benchmark-only -q --benchmark-json=.benchmarks/latest.json
 	$(BIN)/python bench/report.py .benchmarks/latest.json
 
+
+flow-schema:  # regenerate the committed JSON Schema of the flow format
+	$(BIN)/python -c 'import json, routecore.flow as f; print(json.dumps(f.json_schema(), indent=2, ensure_ascii=False, sort_keys=True))' > docs/flow.schema.json

@@ -14,6 +14,7 @@ from typing import Any
 from routecore._backend import BACKENDS, get_backend
 from routecore.batch import KIND_CODES, Classified
 from routecore.errors import (
+    FlowError,
     LayoutError,
     RoutecoreError,
     SegmentDataError,
@@ -22,6 +23,7 @@ from routecore.errors import (
     TimePlanError,
     TrieError,
 )
+from routecore.flow import load_flow
 from routecore.routing import Routed, route
 
 _backend = get_backend()
@@ -78,6 +80,7 @@ __all__ = [
     "Classified",
     "Classifier",
     "Destination",
+    "FlowError",
     "Group",
     "Image",
     "LayoutError",
@@ -98,6 +101,7 @@ __all__ = [
     "classify_batch",
     "default_classifier",
     "get_backend",
+    "load_flow",
     "load_segments",
     "route",
     "set_default_classifier",

@@ -6,7 +6,13 @@ the same exception whichever backend runs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from routecore.flow.issues import FlowIssue
+
 __all__ = [
+    "FlowError",
     "LayoutError",
     "ReviewError",
     "RoutecoreError",
@@ -65,3 +71,19 @@ class StateError(RoutecoreError, ValueError):
     its end), sizes that differ from the asked ones, a full table, a number that is not 3-20
     ASCII digits, an unknown destination, a branch or a time zone out of range.
     """
+
+
+class FlowError(RoutecoreError, ValueError):
+    """A flow document is not valid; ``errors`` lists every error found, ``warnings`` the rest.
+
+    Each item is a :class:`routecore.flow.FlowIssue` naming the file, the dotted path inside the
+    document and the rule (``4008001234.yaml: menus.main.keys.9: unknown target 'sales2'``).
+    ``str()`` of the exception is all errors, one a line.
+    """
+
+    def __init__(self, errors: list[FlowIssue], warnings: list[FlowIssue] | None = None) -> None:
+        self.errors: list[FlowIssue] = list(errors)
+        self.warnings: list[FlowIssue] = list(warnings) if warnings is not None else []
+        count = len(self.errors)
+        head = f"{count} error{'s' if count != 1 else ''} in flow"
+        super().__init__("\n".join([head, *(str(e) for e in self.errors)]))

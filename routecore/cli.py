@@ -1,0 +1,246 @@
+"""The ``routecore`` command: validate and compile flows, review and publish them, show what a
+published image holds.
+
+Exit codes an operator can script against:
+0 done; 1 a flow does not validate; 2 bad usage; 3 the review step is not allowed (wrong state,
+approver is the author, unknown version); 4 another routecore error (a bad image or state file).
+``--json`` prints machine-readable output on standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from routecore.errors import FlowError, ReviewError, RoutecoreError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REVIEW, EXIT_ERROR = 0, 1, 2, 3, 4
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from routecore.flow import loads_flow
+    from routecore.store import FlowStore
+
+    def validate(content: str, source: str) -> Any:
+        return loads_flow(content, source=source, json_format=content.lstrip().startswith("{"))
+
+    return FlowStore(args.store, validate=validate)
+
+
+def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else text)
+
+
+def _progress(total: int, label: str) -> Any:
+    """A progress bar on standard error for long work (none when it is not a terminal)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="flow", disable=not sys.stderr.isatty() or total < 2)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from routecore.flow import validate_flow
+    from routecore.flow.loader import read_flow_file
+
+    report = []
+    failed = False
+    with _progress(len(args.files), "validate") as bar:
+        for path in args.files:
+            data, issues = read_flow_file(path)
+            warnings = []
+            if data is not None:
+                try:
+                    _, warnings = validate_flow(data, source=str(path))
+                except FlowError as e:
+                    issues, warnings = issues + e.errors, e.warnings
+            failed |= bool(issues)
+            report.append({"file": str(path), "errors": [str(i) for i in issues],
+                           "warnings": [str(w) for w in warnings]})
+            bar.update(1)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for r in report:
+            for line in r["errors"]:
+                print(line)
+            for line in r["warnings"]:
+                print(f"{line} (warning)")
+            if not r["errors"]:
+                print(f"{r['file']}: ok")
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from routecore.flow import load_flow
+    from routecore.flow.compile import compile_flows
+    from routecore.store import publish_image
+
+    flows = []
+    with _progress(len(args.files), "validate") as bar:
+        for path in args.files:
+            flows.append(load_flow(path))
+            bar.update(1)
+    with _progress(len(flows), "compile") as bar:
+        image = compile_flows(flows, progress=lambda n: bar.update(1))
+    publish_image(args.output, image)
+    _print(args, {"image": args.output, "numbers": len(flows), "bytes": len(image)},
+           f"{args.output}: {len(flows)} flows, {len(image)} bytes")
+    return EXIT_OK
+
+
+def _version_dict(v: Any) -> dict[str, Any]:
+    return {"number": v.did, "version": v.version, "state": v.state, "author": v.author,
+            "reviewer": v.reviewer, "note": v.note, "live": v.live}
+
+
+def _version_text(v: Any) -> str:
+    who = f" by {v.author}" + (f", reviewed by {v.reviewer}" if v.reviewer else "")
+    return f"{v.did} v{v.version}: {v.state}{' (live)' if v.live else ''}{who}"
+
+
+def cmd_draft(args: argparse.Namespace) -> int:
+    from routecore.flow.loader import read_flow_file
+
+    content = Path(args.file).read_text(encoding="utf-8")
+    did = args.number
+    if did is None:
+        data, _ = read_flow_file(args.file)
+        did = str(data.get("number")) if isinstance(data, dict) and data.get("number") else None
+    if did is None:
+        did = Path(args.file).stem
+    v = _store(args).draft(did, content, args.author)
+    _print(args, _version_dict(v), _version_text(v))
+    return EXIT_OK
+
+
+def _review(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if args.command == "submit":
+        v = store.submit(args.number, args.version, args.by)
+    elif args.command == "approve":
+        v = store.approve(args.number, args.version, args.by)
+    elif args.command == "reject":
+        v = store.reject(args.number, args.version, args.by, args.reason)
+    else:
+        from routecore.flow.compile import compile_texts
+
+        step = store.publish if args.command == "publish" else store.rollback
+        v = step(args.number, args.version, args.by, image_path=args.image,
+                 compile=compile_texts, on_published=lambda: _bump(args))
+    _print(args, _version_dict(v), _version_text(v))
+    return EXIT_OK
+
+
+def _bump(args: argparse.Namespace) -> None:
+    """Tell every routing process on this host to map the new image at its next call."""
+    from routecore import State
+
+    path = args.state or os.environ.get("ROUTECORE_STATE") or "/dev/shm/routecore-state"
+    if args.state or os.path.exists(path):
+        State.open(path).bump_generation()
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    history = _store(args).history(args.number)
+    _print(args, [_version_dict(v) for v in history], "\n".join(map(_version_text, history)))
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    print(_store(args).diff(args.number, args.a, args.b), end="")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from routecore import Image
+    from routecore.flow.compile import describe
+
+    image = Image.open(args.image)
+    if f"{args.number}/flow" not in image:
+        print(f"{args.image}: no flow for {args.number}", file=sys.stderr)
+        return EXIT_ERROR
+    d = describe(image, args.number)
+    lines = [f"{d['number']}: start -> {d['start']}"]
+    for name, g in d["groups"].items():
+        lines.append(f"  group {name}: {g['mode']}{', idle first' if g['idle_first'] else ''}, "
+                     f"ring {g['ring_timeout']} s: {', '.join(g['numbers'])}")
+    for name, t in d["time_routes"].items():
+        lines.append(f"  time route {name} ({t['tz']}): {', '.join(t['slots'])}")
+    lines.append(f"  sections: {', '.join(d['sections'])}")
+    _print(args, d, "\n".join(lines))
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="routecore", description=__doc__.split("\n\n")[0])
+    p.add_argument("--store", default=os.environ.get("ROUTECORE_STORE", "routecore.db"),
+                   help="the flow store (SQLite file) [$ROUTECORE_STORE or routecore.db]")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = p.add_subparsers(dest="command", required=True)
+    image_default = os.environ.get("ROUTECORE_IMAGE", "routes.img")
+
+    v = sub.add_parser("validate", help="check flow files, report every error")
+    v.add_argument("files", nargs="+")
+    v.set_defaults(run=cmd_validate)
+    c = sub.add_parser("compile", help="compile flow files into a routing image")
+    c.add_argument("files", nargs="+")
+    c.add_argument("-o", "--output", default=image_default)
+    c.set_defaults(run=cmd_compile)
+    d = sub.add_parser("draft", help="save a flow file as a new draft version")
+    d.add_argument("file")
+    d.add_argument("--author", required=True)
+    d.add_argument("--number", help="the 400 number [the flow's own]")
+    d.set_defaults(run=cmd_draft)
+    for name, helptext in (("submit", "submit a draft for review"),
+                           ("approve", "approve a submitted version"),
+                           ("reject", "reject a submitted version"),
+                           ("publish", "put an approved version live"),
+                           ("rollback", "put an earlier published version live again")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("number")
+        s.add_argument("version", type=int)
+        s.add_argument("--by", required=True, help="who does it")
+        if name == "reject":
+            s.add_argument("--reason", required=True)
+        if name in ("publish", "rollback"):
+            s.add_argument("--image", default=image_default)
+            s.add_argument("--state", help="the state file whose generation to bump")
+        s.set_defaults(run=_review)
+    h = sub.add_parser("history", help="every version of a number's flow")
+    h.add_argument("number")
+    h.set_defaults(run=cmd_history)
+    df = sub.add_parser("diff", help="a unified diff of two versions")
+    df.add_argument("number")
+    df.add_argument("a", type=int)
+    df.add_argument("b", type=int)
+    df.set_defaults(run=cmd_diff)
+    sh = sub.add_parser("show", help="the compiled routes of one number in an image")
+    sh.add_argument("number")
+    sh.add_argument("--image", default=image_default)
+    sh.set_defaults(run=cmd_show)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except FlowError as e:
+        for issue in e.errors:
+            print(issue, file=sys.stderr)
+        return EXIT_INVALID
+    except ReviewError as e:
+        print(f"routecore: {e}", file=sys.stderr)
+        return EXIT_REVIEW
+    except (RoutecoreError, OSError) as e:
+        print(f"routecore: {e}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

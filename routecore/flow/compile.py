@@ -1,0 +1,124 @@
+"""The flow compiler: validated flows → one routing image (``routecore.build_image``).
+
+Sections of a number ``did`` (all read in place; a call for one number touches only its own):
+- ``{did}/flow``: the validated flow as JSON in a blob table: the structure the call engine
+  walks (decoded when a call for that number arrives, never when the image is opened);
+- ``{did}/blacklist``: a digit trie, exact numbers and prefixes (value 1);
+- ``{did}/area/{route}``: a digit trie from area code to the position of its entry in the route's
+  ``areas`` (provinces are matched from the JSON by the caller's province);
+- ``{did}/time/{route}``: the route's time plan (slot names are the route's slots; minutes no
+  slot covers fall in the slot ``~otherwise``);
+- ``{did}/group/{name}``: the ring group (destination numbers and weights in member order);
+- ``{did}/ext``: a digit trie from extension to its position in ``extensions.numbers``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import routecore
+from routecore.flow.model import AreaRoute, Flow, TimeRoute
+
+__all__ = ["OTHERWISE", "compile_flows", "compile_texts", "describe", "time_plan"]
+
+OTHERWISE = "~otherwise"
+"""The time-plan slot of minutes that no slot of a time route covers."""
+
+
+def time_plan(route: TimeRoute, tz: str) -> Any:
+    """The TimePlan of a time route (raises TimePlanError as the plan's own build does)."""
+    dates: dict[str, Any] = {
+        d: (v if isinstance(v, str) else {s: list(r) for s, r in v.items()})
+        for d, v in route.dates.items()
+    }
+    return routecore.TimePlan.build(
+        {s: list(slot.when) for s, slot in route.slots.items()},
+        tz=tz,
+        default=OTHERWISE if route.otherwise is not None else None,
+        calendar=None if route.holidays == "china" else [],
+        dates=dates,
+        workday_as=route.workday_as,
+    )
+
+
+def flow_sections(flow: Flow) -> dict[str, bytes]:
+    """The image sections of one validated flow."""
+    did = flow.number
+    out: dict[str, bytes] = {f"{did}/flow": routecore.blob_table(flow.model_dump_json().encode())}
+    if flow.blacklist.numbers or flow.blacklist.prefixes:
+        out[f"{did}/blacklist"] = routecore.Trie.build(
+            dict.fromkeys(flow.blacklist.prefixes, 1), exact=dict.fromkeys(flow.blacklist.numbers, 1)
+        ).to_bytes()
+    for name, route in flow.routes.items():
+        if isinstance(route, AreaRoute):
+            codes = {k: i for i, k in enumerate(route.areas) if k[:1].isdigit()}
+            out[f"{did}/area/{name}"] = routecore.Trie.build(codes).to_bytes()
+        elif isinstance(route, TimeRoute):
+            out[f"{did}/time/{name}"] = time_plan(route, flow.timezone).to_bytes()
+    for name, group in flow.groups.items():
+        members = [flow.destinations[m] for m in group.members]
+        out[f"{did}/group/{name}"] = routecore.Group.build(
+            [(d.number, d.weight) for d in members],
+            mode=group.mode,
+            idle_first=group.idle_first,
+            ring_timeout=group.ring_timeout,
+        ).to_bytes()
+    if flow.extensions is not None and flow.extensions.numbers:
+        exts = {e: i for i, e in enumerate(flow.extensions.numbers)}
+        out[f"{did}/ext"] = routecore.Trie.build(exact=exts).to_bytes()
+    return out
+
+
+def compile_flows(
+    flows: Iterable[Flow], *, progress: Callable[[int], object] | None = None
+) -> bytes:
+    """One routing image holding every flow (``progress(n)`` after each flow, if given)."""
+    sections: dict[str, bytes] = {}
+    for n, flow in enumerate(flows, start=1):
+        sections.update(flow_sections(flow))
+        if progress is not None:
+            progress(n)
+    return bytes(routecore.build_image(sections))
+
+
+def compile_texts(contents: Mapping[str, str]) -> bytes:
+    """The image of flow documents given as text by number (the store's publish step).
+
+    Each is validated again (FlowError if one fails)."""
+    from routecore.flow import loads_flow
+
+    flows = []
+    for did, text in sorted(contents.items()):
+        json_format = text.lstrip().startswith("{")
+        flows.append(loads_flow(text, source=did, json_format=json_format)[0])
+    return compile_flows(flows)
+
+
+def describe(image: Any, did: str) -> dict[str, Any]:
+    """What the image holds for one number, readable: its flow, groups, time and area routes."""
+    flow = json.loads(image.blob(f"{did}/flow"))
+    groups = {}
+    for name in flow.get("groups", {}):
+        g = image.group(f"{did}/group/{name}")
+        groups[name] = {
+            "mode": g.mode,
+            "idle_first": g.idle_first,
+            "ring_timeout": g.ring_timeout,
+            "numbers": list(g.numbers),
+            "weights": list(g.weights),
+        }
+    times = {}
+    for name, route in flow.get("routes", {}).items():
+        if route.get("by") == "time":
+            plan = image.time_plan(f"{did}/time/{name}")
+            times[name] = {"tz": plan.tz, "slots": list(plan.slot_names)}
+    return {
+        "number": did,
+        "start": flow["start"],
+        "sections": [n for n in image.names() if n.startswith(did + "/")],
+        "groups": groups,
+        "time_routes": times,
+        "flow": flow,
+    }
