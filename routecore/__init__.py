@@ -36,6 +36,7 @@ Attempt = _backend.Attempt
 MODES: tuple[str, ...] = _backend.MODES
 Image = _backend.Image
 build_image = _backend.build_image
+blob_table = _backend.blob_table
 SegmentTable = _backend.SegmentTable
 SplitMix64 = _backend.SplitMix64
 TimePlan = _backend.TimePlan
@@ -96,6 +97,7 @@ __all__ = [
     "TimePlanError",
     "Trie",
     "TrieError",
+    "blob_table",
     "build_image",
     "classify",
     "classify_batch",

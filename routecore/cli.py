@@ -52,15 +52,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     with _progress(len(args.files), "validate") as bar:
         for path in args.files:
             data, issues = read_flow_file(path)
-            warnings = []
+            warnings: list[Any] = []
             if data is not None:
                 try:
                     _, warnings = validate_flow(data, source=str(path))
                 except FlowError as e:
                     issues, warnings = issues + e.errors, e.warnings
             failed |= bool(issues)
-            report.append({"file": str(path), "errors": [str(i) for i in issues],
-                           "warnings": [str(w) for w in warnings]})
+            report.append(
+                {
+                    "file": str(path),
+                    "errors": [str(i) for i in issues],
+                    "warnings": [str(w) for w in warnings],
+                }
+            )
             bar.update(1)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -88,14 +93,24 @@ def cmd_compile(args: argparse.Namespace) -> int:
     with _progress(len(flows), "compile") as bar:
         image = compile_flows(flows, progress=lambda n: bar.update(1))
     publish_image(args.output, image)
-    _print(args, {"image": args.output, "numbers": len(flows), "bytes": len(image)},
-           f"{args.output}: {len(flows)} flows, {len(image)} bytes")
+    _print(
+        args,
+        {"image": args.output, "numbers": len(flows), "bytes": len(image)},
+        f"{args.output}: {len(flows)} flows, {len(image)} bytes",
+    )
     return EXIT_OK
 
 
 def _version_dict(v: Any) -> dict[str, Any]:
-    return {"number": v.did, "version": v.version, "state": v.state, "author": v.author,
-            "reviewer": v.reviewer, "note": v.note, "live": v.live}
+    return {
+        "number": v.did,
+        "version": v.version,
+        "state": v.state,
+        "author": v.author,
+        "reviewer": v.reviewer,
+        "note": v.note,
+        "live": v.live,
+    }
 
 
 def _version_text(v: Any) -> str:
@@ -130,8 +145,14 @@ def _review(args: argparse.Namespace) -> int:
         from routecore.flow.compile import compile_texts
 
         step = store.publish if args.command == "publish" else store.rollback
-        v = step(args.number, args.version, args.by, image_path=args.image,
-                 compile=compile_texts, on_published=lambda: _bump(args))
+        v = step(
+            args.number,
+            args.version,
+            args.by,
+            image_path=args.image,
+            compile=compile_texts,
+            on_published=lambda: _bump(args),
+        )
     _print(args, _version_dict(v), _version_text(v))
     return EXIT_OK
 
@@ -167,8 +188,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     d = describe(image, args.number)
     lines = [f"{d['number']}: start -> {d['start']}"]
     for name, g in d["groups"].items():
-        lines.append(f"  group {name}: {g['mode']}{', idle first' if g['idle_first'] else ''}, "
-                     f"ring {g['ring_timeout']} s: {', '.join(g['numbers'])}")
+        lines.append(
+            f"  group {name}: {g['mode']}{', idle first' if g['idle_first'] else ''}, "
+            f"ring {g['ring_timeout']} s: {', '.join(g['numbers'])}"
+        )
     for name, t in d["time_routes"].items():
         lines.append(f"  time route {name} ({t['tz']}): {', '.join(t['slots'])}")
     lines.append(f"  sections: {', '.join(d['sections'])}")
@@ -178,8 +201,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="routecore", description=__doc__.split("\n\n")[0])
-    p.add_argument("--store", default=os.environ.get("ROUTECORE_STORE", "routecore.db"),
-                   help="the flow store (SQLite file) [$ROUTECORE_STORE or routecore.db]")
+    p.add_argument(
+        "--store",
+        default=os.environ.get("ROUTECORE_STORE", "routecore.db"),
+        help="the flow store (SQLite file) [$ROUTECORE_STORE or routecore.db]",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     sub = p.add_subparsers(dest="command", required=True)
     image_default = os.environ.get("ROUTECORE_IMAGE", "routes.img")
@@ -196,11 +222,13 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--author", required=True)
     d.add_argument("--number", help="the 400 number [the flow's own]")
     d.set_defaults(run=cmd_draft)
-    for name, helptext in (("submit", "submit a draft for review"),
-                           ("approve", "approve a submitted version"),
-                           ("reject", "reject a submitted version"),
-                           ("publish", "put an approved version live"),
-                           ("rollback", "put an earlier published version live again")):
+    for name, helptext in (
+        ("submit", "submit a draft for review"),
+        ("approve", "approve a submitted version"),
+        ("reject", "reject a submitted version"),
+        ("publish", "put an approved version live"),
+        ("rollback", "put an earlier published version live again"),
+    ):
         s = sub.add_parser(name, help=helptext)
         s.add_argument("number")
         s.add_argument("version", type=int)

@@ -49,7 +49,8 @@ def flow_sections(flow: Flow) -> dict[str, bytes]:
     out: dict[str, bytes] = {f"{did}/flow": routecore.blob_table(flow.model_dump_json().encode())}
     if flow.blacklist.numbers or flow.blacklist.prefixes:
         out[f"{did}/blacklist"] = routecore.Trie.build(
-            dict.fromkeys(flow.blacklist.prefixes, 1), exact=dict.fromkeys(flow.blacklist.numbers, 1)
+            dict.fromkeys(flow.blacklist.prefixes, 1),
+            exact=dict.fromkeys(flow.blacklist.numbers, 1),
         ).to_bytes()
     for name, route in flow.routes.items():
         if isinstance(route, AreaRoute):
