@@ -1,0 +1,97 @@
+"""Publishing under load: processes route calls in a loop while versions are published and
+rolled back. No routing call fails, and each call uses one complete image (old or new, never a
+mix): the flow section and the group table it reads always come from the same version."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import routecore
+from routecore.flow import loads_flow
+from routecore.flow.compile import compile_texts
+from routecore.store import FlowStore
+
+BRANCHES = Path(__file__).resolve().parent.parent / "examples" / "4006001001.yaml"
+DID = "4006001001"
+CALLERS = ["01065529988", "13800138000", "075588886666", "02161234567", "02087654321"]
+
+
+def validate(content, source):
+    return loads_flow(content, source=source)
+
+
+def _router(image_path, state_path, seconds, out):
+    state = routecore.State.open(state_path)
+    generation, image = -1, None
+    calls = errors = mixes = 0
+    seen = set()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            if state.generation != generation:  # a new image was published: map it
+                generation = state.generation
+                image = routecore.Image.open(image_path)
+            flow = json.loads(image.blob(f"{DID}/flow"))
+            group = image.group(f"{DID}/group/head_office")
+            expected = flow["groups"]["head_office"]["ring_timeout"]
+            if group.ring_timeout != expected:
+                mixes += 1
+            seen.add(expected)
+            caller = routecore.classify(CALLERS[calls % len(CALLERS)])
+            image.trie(f"{DID}/area/branches").lookup(caller.area_code or "")
+            group.attempts(seed=calls)
+            calls += 1
+        except Exception:  # any failure of a routing call counts
+            errors += 1
+    out.put((calls, errors, mixes, sorted(seen)))
+
+
+def test_routing_never_fails_or_mixes_while_publishing(tmp_path):
+    image_path, state_path = str(tmp_path / "routes.img"), str(tmp_path / "state")
+    state = routecore.State.create(state_path, destinations=64, memory=16, numbers=4)
+    store = FlowStore(str(tmp_path / "flows.db"), validate=validate)
+    text = BRANCHES.read_text(encoding="utf-8")
+    for version, timeout in ((1, 30), (2, 45)):
+        store.draft(DID, text.replace("ring_timeout: 30", f"ring_timeout: {timeout}"), "ann")
+        store.submit(DID, version, "ann")
+        store.approve(DID, version, "bob")
+    store.publish(
+        DID,
+        1,
+        "carol",
+        image_path=image_path,
+        compile=compile_texts,
+        on_published=state.bump_generation,
+    )
+
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    routers = [
+        ctx.Process(target=_router, args=(image_path, state_path, 4.0, out)) for _ in range(2)
+    ]
+    for p in routers:
+        p.start()
+    end = time.monotonic() + 3.5
+    publishes = 0
+    while time.monotonic() < end:  # v2 goes live, then the two alternate by rollback
+        step = store.publish if publishes == 0 else store.rollback
+        step(
+            DID,
+            2 if publishes % 2 == 0 else 1,
+            "carol",
+            image_path=image_path,
+            compile=compile_texts,
+            on_published=state.bump_generation,
+        )
+        publishes += 1
+    results = [out.get(timeout=30) for _ in routers]
+    for p in routers:
+        p.join(timeout=30)
+    store.close()
+    assert publishes > 5
+    for calls, errors, mixes, seen in results:
+        assert calls > 100 and errors == 0 and mixes == 0
+    assert {30, 45} <= set().union(*(set(r[3]) for r in results))
