@@ -92,6 +92,6 @@ def test_routing_never_fails_or_mixes_while_publishing(tmp_path):
         p.join(timeout=30)
     store.close()
     assert publishes > 5
-    for calls, errors, mixes, seen in results:
+    for calls, errors, mixes, _ in results:
         assert calls > 100 and errors == 0 and mixes == 0
     assert {30, 45} <= set().union(*(set(r[3]) for r in results))
