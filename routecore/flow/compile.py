@@ -27,13 +27,13 @@ OTHERWISE = "~otherwise"
 """The time-plan slot of minutes that no slot of a time route covers."""
 
 
-def time_plan(route: TimeRoute, tz: str) -> Any:
+def time_plan(route: TimeRoute, tz: str, core: Any = routecore) -> Any:
     """The TimePlan of a time route (raises TimePlanError as the plan's own build does)."""
     dates: dict[str, Any] = {
         d: (v if isinstance(v, str) else {s: list(r) for s, r in v.items()})
         for d, v in route.dates.items()
     }
-    return routecore.TimePlan.build(
+    return core.TimePlan.build(
         {s: list(slot.when) for s, slot in route.slots.items()},
         tz=tz,
         default=OTHERWISE if route.otherwise is not None else None,
@@ -43,24 +43,24 @@ def time_plan(route: TimeRoute, tz: str) -> Any:
     )
 
 
-def flow_sections(flow: Flow) -> dict[str, bytes]:
-    """The image sections of one validated flow."""
+def flow_sections(flow: Flow, core: Any = routecore) -> dict[str, bytes]:
+    """The image sections of one validated flow, built with ``core`` (a backend module:
+    ``routecore.native`` or ``routecore.py``; the package's own by default)."""
     did = flow.number
-    out: dict[str, bytes] = {f"{did}/flow": routecore.blob_table(flow.model_dump_json().encode())}
+    out: dict[str, bytes] = {f"{did}/flow": core.blob_table(flow.model_dump_json().encode())}
     if flow.blacklist.numbers or flow.blacklist.prefixes:
-        out[f"{did}/blacklist"] = routecore.Trie.build(
-            dict.fromkeys(flow.blacklist.prefixes, 1),
-            exact=dict.fromkeys(flow.blacklist.numbers, 1),
-        ).to_bytes()
+        prefixes = dict.fromkeys(flow.blacklist.prefixes, 1)
+        exact = dict.fromkeys(flow.blacklist.numbers, 1)
+        out[f"{did}/blacklist"] = core.Trie.build(prefixes, exact=exact).to_bytes()
     for name, route in flow.routes.items():
         if isinstance(route, AreaRoute):
             codes = {k: i for i, k in enumerate(route.areas) if k[:1].isdigit()}
-            out[f"{did}/area/{name}"] = routecore.Trie.build(codes).to_bytes()
+            out[f"{did}/area/{name}"] = core.Trie.build(codes).to_bytes()
         elif isinstance(route, TimeRoute):
-            out[f"{did}/time/{name}"] = time_plan(route, flow.timezone).to_bytes()
+            out[f"{did}/time/{name}"] = time_plan(route, flow.timezone, core).to_bytes()
     for name, group in flow.groups.items():
         members = [flow.destinations[m] for m in group.members]
-        out[f"{did}/group/{name}"] = routecore.Group.build(
+        out[f"{did}/group/{name}"] = core.Group.build(
             [(d.number, d.weight) for d in members],
             mode=group.mode,
             idle_first=group.idle_first,
@@ -68,20 +68,23 @@ def flow_sections(flow: Flow) -> dict[str, bytes]:
         ).to_bytes()
     if flow.extensions is not None and flow.extensions.numbers:
         exts = {e: i for i, e in enumerate(flow.extensions.numbers)}
-        out[f"{did}/ext"] = routecore.Trie.build(exact=exts).to_bytes()
+        out[f"{did}/ext"] = core.Trie.build(exact=exts).to_bytes()
     return out
 
 
 def compile_flows(
-    flows: Iterable[Flow], *, progress: Callable[[int], object] | None = None
+    flows: Iterable[Flow],
+    *,
+    progress: Callable[[int], object] | None = None,
+    core: Any = routecore,
 ) -> bytes:
     """One routing image holding every flow (``progress(n)`` after each flow, if given)."""
     sections: dict[str, bytes] = {}
     for n, flow in enumerate(flows, start=1):
-        sections.update(flow_sections(flow))
+        sections.update(flow_sections(flow, core))
         if progress is not None:
             progress(n)
-    return bytes(routecore.build_image(sections))
+    return bytes(core.build_image(sections))
 
 
 def compile_texts(contents: Mapping[str, str]) -> bytes:
