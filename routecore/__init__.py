@@ -24,6 +24,7 @@ from routecore.errors import (
     TrieError,
 )
 from routecore.flow import load_flow
+from routecore.live import LiveImage
 from routecore.routing import Routed, route
 
 _backend = get_backend()
@@ -85,6 +86,7 @@ __all__ = [
     "Group",
     "Image",
     "LayoutError",
+    "LiveImage",
     "RoutecoreError",
     "Routed",
     "SegmentDataError",

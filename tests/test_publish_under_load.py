@@ -12,6 +12,7 @@ from pathlib import Path
 import routecore
 from routecore.flow import loads_flow
 from routecore.flow.compile import compile_texts
+from routecore.live import LiveImage
 from routecore.store import FlowStore
 
 BRANCHES = Path(__file__).resolve().parent.parent / "examples" / "4006001001.yaml"
@@ -24,16 +25,13 @@ def validate(content, source):
 
 
 def _router(image_path, state_path, seconds, out):
-    state = routecore.State.open(state_path)
-    generation, image = -1, None
+    live = LiveImage(image_path, routecore.State.open(state_path))
     calls = errors = mixes = 0
     seen = set()
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         try:
-            if state.generation != generation:  # a new image was published: map it
-                generation = state.generation
-                image = routecore.Image.open(image_path)
+            image = live.current()  # a new image was published: mapped at this call
             flow = json.loads(image.blob(f"{DID}/flow"))
             group = image.group(f"{DID}/group/head_office")
             expected = flow["groups"]["head_office"]["ring_timeout"]
@@ -95,3 +93,38 @@ def test_routing_never_fails_or_mixes_while_publishing(tmp_path):
     for calls, errors, mixes, _ in results:
         assert calls > 100 and errors == 0 and mixes == 0
     assert {30, 45} <= set().union(*(set(r[3]) for r in results))
+
+
+def _publish_and_die(store_path, image_path):
+    store = FlowStore(store_path, validate=validate)
+
+    def slow_compile(contents):
+        image = compile_texts(contents)
+        time.sleep(30)  # killed in here, after compiling, before the image is written
+        return image
+
+    store.publish(DID, 2, "carol", image_path=image_path, compile=slow_compile)
+
+
+def test_a_publisher_killed_mid_publish_leaves_the_previous_version_live(tmp_path):
+    import os
+    import signal
+
+    image_path, store_path = str(tmp_path / "routes.img"), str(tmp_path / "flows.db")
+    store = FlowStore(store_path, validate=validate)
+    text = BRANCHES.read_text(encoding="utf-8")
+    for version, timeout in ((1, 30), (2, 45)):
+        store.draft(DID, text.replace("ring_timeout: 30", f"ring_timeout: {timeout}"), "ann")
+        store.submit(DID, version, "ann")
+        store.approve(DID, version, "bob")
+    store.publish(DID, 1, "carol", image_path=image_path, compile=compile_texts)
+    before = Path(image_path).read_bytes()
+    child = mp.get_context("fork").Process(target=_publish_and_die, args=(store_path, image_path))
+    child.start()
+    time.sleep(1.5)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(timeout=10)
+    assert Path(image_path).read_bytes() == before
+    assert FlowStore(store_path, validate=validate).live() == {DID: 1}
+    store.publish(DID, 2, "carol", image_path=image_path, compile=compile_texts)  # not stuck
+    assert store.live() == {DID: 2}
