@@ -113,7 +113,7 @@ def _name(cls: str, field: str, value: object) -> str:
         )
     if not _NAME_RE.fullmatch(value) or ".." in value:
         raise ActionError(
-            f"{_where(cls, field)}: {value!r} is not a safe name (only A-Z a-z 0-9 _ . -, "
+            f"{_where(cls, field)}: {_show(value)} is not a safe name (only A-Z a-z 0-9 _ . -, "
             "starting with a letter, digit or _, no '..')"
         )
     return value
@@ -129,7 +129,9 @@ def _number(cls: str, field: str, value: object) -> str:
             f"{_where(cls, field)}: expected a number (str of digits), got {_kind(value)}"
         )
     if not _DIGITS_RE.fullmatch(value) or not value.isascii():
-        raise ActionError(f"{_where(cls, field)}: {value!r} is not a number (ASCII digits only)")
+        raise ActionError(
+            f"{_where(cls, field)}: {_show(value)} is not a number (ASCII digits only)"
+        )
     if not NUMBER_MIN <= len(value) <= NUMBER_MAX:
         raise ActionError(
             f"{_where(cls, field)}: a number has {NUMBER_MIN}-{NUMBER_MAX} digits, got {len(value)}"
@@ -141,7 +143,7 @@ def _int(cls: str, field: str, value: object, lo: int, hi: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ActionError(f"{_where(cls, field)}: expected an int, got {_kind(value)}")
     if not lo <= value <= hi:
-        raise ActionError(f"{_where(cls, field)}: {value} is out of range {lo}-{hi}")
+        raise ActionError(f"{_where(cls, field)}: {_show(value)} is out of range {lo}-{hi}")
     return value
 
 
@@ -154,11 +156,20 @@ def _bool(cls: str, field: str, value: object) -> bool:
 def _choice(cls: str, field: str, value: object, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ActionError(
-            f"{_where(cls, field)}: {value!r} is not one of {', '.join(choices)}"
+            f"{_where(cls, field)}: {_show(value)} is not one of {', '.join(choices)}"
             if isinstance(value, str)
             else f"{_where(cls, field)}: expected one of {', '.join(choices)}, got {_kind(value)}"
         )
     return value
+
+
+def _show(value: object) -> str:
+    """``value`` for a message: long text cut, huge ints described (never printed in full)."""
+    if isinstance(value, str) and len(value) > 40:
+        return f"{value[:40]!r}... ({len(value)} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an int of {value.bit_length()} bits"
+    return repr(value)
 
 
 def _kind(value: object) -> str:
@@ -201,7 +212,9 @@ class Collect:
         _int("Collect", "max_digits", self.max_digits, 1, MAX_DIGITS)
         _int("Collect", "timeout", self.timeout, *TIMEOUT_RANGE)
         if self.terminator is not None and self.terminator != "#":
-            raise ActionError(f"Collect.terminator: must be '#' or None, got {self.terminator!r}")
+            raise ActionError(
+                f"Collect.terminator: must be '#' or None, got {_show(self.terminator)}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +245,7 @@ class Dial:
         for i, target in enumerate(targets):
             _number("Dial", f"targets[{i}]", target)
         if len(set(targets)) != len(targets):
-            raise ActionError(f"Dial.targets: a number is listed twice in {list(targets)!r}")
+            raise ActionError(f"Dial.targets: a number is listed twice in {list(targets)}")
         _bool("Dial", "simultaneous", self.simultaneous)
         _int("Dial", "ring_timeout", self.ring_timeout, *RING_TIMEOUT_RANGE)
         _bool("Dial", "record", self.record)
@@ -316,11 +329,13 @@ class CallStarted:
             len(caller) > CALLER_MAX or not caller.isascii() or not _CALLER_RE.fullmatch(caller)
         ):
             raise ActionError(
-                f"CallStarted.caller: {caller!r} is not a caller number "
+                f"CallStarted.caller: {_show(caller)} is not a caller number "
                 f"(up to {CALLER_MAX} digits with an optional leading '+', or '' when withheld)"
             )
         at: object = self.at
         if isinstance(at, int) and not isinstance(at, bool):
+            if not 0 <= at <= 2**53:
+                raise ActionError(f"CallStarted.at: {_show(at)} is not a time (0 to 2**53)")
             at = float(at)
             _set(self, "at", at)
         if not isinstance(at, float):
@@ -343,7 +358,7 @@ class Digits:
         if len(digits) > MAX_DIGITS:
             raise ActionError(f"Digits.digits: at most {MAX_DIGITS} keys, got {len(digits)}")
         if not digits.isascii() or not _KEYS_RE.fullmatch(digits):
-            raise ActionError(f"Digits.digits: {digits!r} has keys other than 0-9 * #")
+            raise ActionError(f"Digits.digits: {_show(digits)} has keys other than 0-9 * #")
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,11 +495,11 @@ def from_dict(d: object) -> Message:
         raise ActionError(f"'type' must be a str naming an Action or Event, got {_kind(tag)}")
     cls = _TYPES.get(tag)
     if cls is None:
-        raise ActionError(f"unknown type {tag!r} (known: {', '.join(_TYPES)})")
+        raise ActionError(f"unknown type {_show(tag)} (known: {', '.join(_TYPES)})")
     names = _FIELDS[cls]
     extra = [k for k in d if k != "type" and k not in names]
     if extra:
-        raise ActionError(f"{tag}: unknown field(s) {', '.join(repr(k) for k in extra)}")
+        raise ActionError(f"{tag}: unknown field(s) {', '.join(_show(k) for k in extra)}")
     missing = [k for k in names if k not in d]
     if missing:
         raise ActionError(f"{tag}: missing field(s) {', '.join(missing)}")

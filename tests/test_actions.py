@@ -318,6 +318,14 @@ def test_bad_caller_refused(bad):
         (lambda: CallStarted("4008001234", "", math.inf, "c"), "finite"),
         (lambda: CallStarted("4008001234", "", "1", "c"), r"at: expected unix seconds \(float\)"),
         (lambda: CallStarted("4008001234", "", False, "c"), "got bool"),
+        (lambda: CallStarted("4008001234", "", 10**400, "c"), "an int of 1329 bits is not a time"),
+        (lambda: CallStarted("4008001234", "", -1, "c"), r"CallStarted\.at: -1 is not a time"),
+        (lambda: SurveyResult(10**5000), r"rating: an int of 16610 bits is out of range 1-4"),
+        (lambda: Hangup("x" * 10**6), r"Hangup\.cause: 'xxxx.*\.\.\. \(1000000 characters\) is"),
+        (
+            lambda: Play("a b" * 20),
+            r"Play\.prompt: .a ba b.*\.\.\. \(60 characters\) is not a safe",
+        ),
         (lambda: CallStarted("4008001234", None, 0, "c"), r"caller: expected a str, got None"),
         (lambda: Digits("12a"), r"Digits\.digits: '12a' has keys other than 0-9 \* #"),
         (lambda: Digits("1\n"), "keys other than"),
@@ -376,6 +384,21 @@ def test_validation_messages(make, message):
 def test_from_dict_refuses(d, message):
     with pytest.raises(ActionError, match=message):
         A.from_dict(d)
+
+
+@pytest.mark.parametrize(
+    "huge",
+    [10**5000, -(10**400), 2**64, 2**53 + 1, 1e308 * 10],
+    ids=["10^5000", "-10^400", "2^64", "2^53+1", "inf"],
+)
+def test_from_dict_huge_numbers_refused(huge):
+    """Ints past float range or past Python's int-to-text limit still give an ActionError."""
+    for x in EXAMPLES:
+        d = A.to_dict(x)
+        for key in d:
+            if key != "type":
+                with pytest.raises(ActionError):
+                    A.from_dict({**d, key: huge})
 
 
 def test_to_dict_refuses_other_objects():
