@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from routecore.flow.issues import FlowIssue
 
 __all__ = [
+    "ActionError",
     "FlowError",
     "LayoutError",
     "ReviewError",
@@ -26,6 +27,16 @@ __all__ = [
 
 class RoutecoreError(Exception):
     """Base class of every error routecore raises on purpose."""
+
+
+class ActionError(RoutecoreError, ValueError):
+    """An Action or Event of ``routecore.actions`` is not valid, or cannot be decoded.
+
+    Raised at construction for a value a PBX adapter could get wrong (an unsafe prompt, box or
+    room name, a number that is not digits, keys other than ``0-9*#``, a timeout out of range, an
+    unknown outcome or cause), and when decoding a dict, JSON or msgpack that is not one (unknown
+    ``type``, missing or extra fields, wrong types, garbage bytes). The message names the field.
+    """
 
 
 class LayoutError(RoutecoreError, ValueError):

@@ -1,0 +1,591 @@
+"""Actions and Events: the protocol-neutral values the call engine and the PBX adapters share.
+
+The call engine (``CallSession``) takes **Events** (what happened on the call) and returns
+**Actions** (what the PBX should do next), so that an adapter (Asterisk AGI, FreeSWITCH ESL) only
+translates between its protocol and these values. Every value is a frozen, slotted dataclass that
+checks itself at construction: a prompt, box, room or call id that could inject into a dial string
+or a command line, a number that is not digits, a timeout out of range or an unknown outcome is
+refused with :class:`routecore.errors.ActionError`, whoever built it.
+
+Names (prompts, voicemail boxes, conference rooms, call ids, recording references) are 1-128
+characters of ``[A-Za-z0-9_.-]``, starting with a letter, digit or ``_`` (no ``..``, no leading
+``-``). Numbers are ASCII digits only.
+
+Serialisation, for adapters that put these values on a wire::
+
+    to_dict(x) / from_dict(d)           {"type": "dial", "targets": [...], ...}
+    to_json(x) / from_json(s)           one JSON object
+    to_msgpack(x) / from_msgpack(b)     one msgpack map
+    pack_stream(items) / unpack_stream(data)   a sequence of msgpack maps, back to back
+
+Decoding is strict: an unknown ``type``, a missing or extra field, a wrong type or a value out of
+range raises :class:`ActionError`, and so does any garbage input (never another exception).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Any, Final, Literal, TypeAlias, get_args
+
+import msgpack
+
+from routecore.errors import ActionError
+
+__all__ = [
+    "ACTION_TYPES",
+    "CAUSES",
+    "EVENT_TYPES",
+    "OUTCOMES",
+    "Action",
+    "ActionError",
+    "CallStarted",
+    "CallerHungUp",
+    "Collect",
+    "Conference",
+    "ConferenceResult",
+    "Dial",
+    "DialOutcome",
+    "DialResult",
+    "Digits",
+    "Event",
+    "Hangup",
+    "HangupCause",
+    "Message",
+    "Play",
+    "Survey",
+    "SurveyResult",
+    "Voicemail",
+    "VoicemailResult",
+    "from_dict",
+    "from_json",
+    "from_msgpack",
+    "pack_stream",
+    "to_dict",
+    "to_json",
+    "to_msgpack",
+    "unpack_stream",
+]
+
+HangupCause: TypeAlias = Literal[
+    "normal", "blacklisted", "no_route", "busy", "no_answer", "invalid_input", "error"
+]
+DialOutcome: TypeAlias = Literal["answered", "busy", "no_answer", "failed"]
+CAUSES: Final[tuple[str, ...]] = get_args(HangupCause)
+OUTCOMES: Final[tuple[str, ...]] = get_args(DialOutcome)
+
+# Limits (the flow format's ranges where it has one: docs/flow-format.md).
+NAME_MAX = 128
+MAX_DIGITS = 32  # digits one Collect may gather, and one Digits event may carry
+NUMBER_MIN, NUMBER_MAX = 3, 20  # a number to dial or the 400 number (as the shared state)
+CALLER_MAX = 32
+TIMEOUT_RANGE = (1, 60)  # Collect.timeout, seconds (menus: 1-60)
+RING_TIMEOUT_RANGE = (5, 300)  # Dial.ring_timeout, seconds (groups: 5-300)
+TARGETS_MAX = 100  # destinations one attempt may ring (a group has at most 100 members)
+AGENT_ID_RANGE = (801, 899)  # B10
+VOICEMAIL_SECONDS_RANGE = (10, 600)  # B5 max_seconds
+PARTIES_RANGE = (2, 50)  # V4 max_parties
+RATING_RANGE = (1, 4)  # B12: 1 very satisfied, 2 satisfied, 3 average, 4 dissatisfied
+SECONDS_MAX = 7 * 24 * 3600  # talk or message seconds: a week is already absurd
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_DIGITS_RE = re.compile(r"[0-9]+")
+_KEYS_RE = re.compile(r"[0-9*#]*")
+_CALLER_RE = re.compile(r"\+?[0-9]+")
+
+
+# --- checks: each returns the value (possibly normalised) or raises ActionError ------------------
+
+
+def _where(cls: str, field: str) -> str:
+    return f"{cls}.{field}"
+
+
+def _name(cls: str, field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ActionError(f"{_where(cls, field)}: expected a name (str), got {_kind(value)}")
+    if not 1 <= len(value) <= NAME_MAX:
+        raise ActionError(
+            f"{_where(cls, field)}: a name has 1-{NAME_MAX} characters, got {len(value)}"
+        )
+    if not _NAME_RE.fullmatch(value) or ".." in value:
+        raise ActionError(
+            f"{_where(cls, field)}: {_show(value)} is not a safe name (only A-Z a-z 0-9 _ . -, "
+            "starting with a letter, digit or _, no '..')"
+        )
+    return value
+
+
+def _opt_name(cls: str, field: str, value: object) -> str | None:
+    return None if value is None else _name(cls, field, value)
+
+
+def _number(cls: str, field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ActionError(
+            f"{_where(cls, field)}: expected a number (str of digits), got {_kind(value)}"
+        )
+    if not _DIGITS_RE.fullmatch(value) or not value.isascii():
+        raise ActionError(
+            f"{_where(cls, field)}: {_show(value)} is not a number (ASCII digits only)"
+        )
+    if not NUMBER_MIN <= len(value) <= NUMBER_MAX:
+        raise ActionError(
+            f"{_where(cls, field)}: a number has {NUMBER_MIN}-{NUMBER_MAX} digits, got {len(value)}"
+        )
+    return value
+
+
+def _int(cls: str, field: str, value: object, lo: int, hi: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ActionError(f"{_where(cls, field)}: expected an int, got {_kind(value)}")
+    if not lo <= value <= hi:
+        raise ActionError(f"{_where(cls, field)}: {_show(value)} is out of range {lo}-{hi}")
+    return value
+
+
+def _bool(cls: str, field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ActionError(f"{_where(cls, field)}: expected a bool, got {_kind(value)}")
+    return value
+
+
+def _choice(cls: str, field: str, value: object, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ActionError(
+            f"{_where(cls, field)}: {_show(value)} is not one of {', '.join(choices)}"
+            if isinstance(value, str)
+            else f"{_where(cls, field)}: expected one of {', '.join(choices)}, got {_kind(value)}"
+        )
+    return value
+
+
+def _show(value: object) -> str:
+    """``value`` for a message: long text cut, huge ints described (never printed in full)."""
+    if isinstance(value, str) and len(value) > 40:
+        return f"{value[:40]!r}... ({len(value)} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an int of {value.bit_length()} bits"
+    return repr(value)
+
+
+def _kind(value: object) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def _set(obj: object, field: str, value: object) -> None:
+    object.__setattr__(obj, field, value)  # normalise a field of a frozen dataclass
+
+
+# --- Actions: what the PBX should do next --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """Play a prompt (a prompt name or file of the flow, or a system prompt's name)."""
+
+    prompt: str
+
+    def __post_init__(self) -> None:
+        _name("Play", "prompt", self.prompt)
+
+
+@dataclass(frozen=True, slots=True)
+class Collect:
+    """Play ``prompt`` (None: none) and collect up to ``max_digits`` digits from the caller.
+
+    Collection ends after ``timeout`` seconds without a key, at ``max_digits`` digits, or at the
+    ``terminator`` (``"#"``, not part of the digits; None: no terminator). The answer is a
+    :class:`Digits` event (empty on a timeout).
+    """
+
+    prompt: str | None
+    max_digits: int
+    timeout: int
+    terminator: Literal["#"] | None = None
+
+    def __post_init__(self) -> None:
+        _opt_name("Collect", "prompt", self.prompt)
+        _int("Collect", "max_digits", self.max_digits, 1, MAX_DIGITS)
+        _int("Collect", "timeout", self.timeout, *TIMEOUT_RANGE)
+        if self.terminator is not None and self.terminator != "#":
+            raise ActionError(
+                f"Collect.terminator: must be '#' or None, got {_show(self.terminator)}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """One dial attempt (B9): ring ``targets`` (destination numbers, in order).
+
+    ``simultaneous``: ring all at once; otherwise one after the other, each for ``ring_timeout``
+    seconds. ``record``: record the call once connected (B8). ``announce`` (B10), spoken to the
+    caller on connect: an agent id 801-899, a prompt name, or None. ``targets`` may be given as any
+    sequence; it is kept as a tuple. The answer is a :class:`DialResult` event.
+    """
+
+    targets: tuple[str, ...]
+    simultaneous: bool = False
+    ring_timeout: int = 20
+    record: bool = False
+    announce: int | str | None = None
+
+    def __post_init__(self) -> None:
+        targets: object = self.targets
+        if isinstance(targets, list):
+            targets = tuple(targets)
+            _set(self, "targets", targets)
+        if not isinstance(targets, tuple):
+            raise ActionError(f"Dial.targets: expected a list of numbers, got {_kind(targets)}")
+        if not 1 <= len(targets) <= TARGETS_MAX:
+            raise ActionError(f"Dial.targets: 1-{TARGETS_MAX} numbers, got {len(targets)}")
+        for i, target in enumerate(targets):
+            _number("Dial", f"targets[{i}]", target)
+        if len(set(targets)) != len(targets):
+            raise ActionError(f"Dial.targets: a number is listed twice in {list(targets)}")
+        _bool("Dial", "simultaneous", self.simultaneous)
+        _int("Dial", "ring_timeout", self.ring_timeout, *RING_TIMEOUT_RANGE)
+        _bool("Dial", "record", self.record)
+        announce = self.announce
+        if isinstance(announce, str):
+            _name("Dial", "announce", announce)
+        elif announce is not None:
+            if not isinstance(announce, int) or isinstance(announce, bool):
+                raise ActionError(
+                    "Dial.announce: expected an agent id (int), a prompt name (str) or None, "
+                    f"got {_kind(announce)}"
+                )
+            _int("Dial", "announce", announce, *AGENT_ID_RANGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Voicemail:
+    """B5: play ``prompt`` (None: the system's) and record a message of at most ``max_seconds``
+    into ``box``. The answer is a :class:`VoicemailResult` event."""
+
+    box: str
+    prompt: str | None = None
+    max_seconds: int = 120
+
+    def __post_init__(self) -> None:
+        _name("Voicemail", "box", self.box)
+        _opt_name("Voicemail", "prompt", self.prompt)
+        _int("Voicemail", "max_seconds", self.max_seconds, *VOICEMAIL_SECONDS_RANGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Conference:
+    """V4: put the caller into conference ``room`` (at most ``max_parties`` at once). The answer
+    is a :class:`ConferenceResult` event."""
+
+    room: str
+    max_parties: int = 3
+
+    def __post_init__(self) -> None:
+        _name("Conference", "room", self.room)
+        _int("Conference", "max_parties", self.max_parties, *PARTIES_RANGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """B12: play the fixed satisfaction prompt and collect a rating (a :class:`SurveyResult`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """End the call, with a cause from :data:`CAUSES`."""
+
+    cause: HangupCause = "normal"
+
+    def __post_init__(self) -> None:
+        _choice("Hangup", "cause", self.cause, CAUSES)
+
+
+# --- Events: what happened -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallStarted:
+    """A call to the 400 number ``did`` from ``caller`` arrived at unix time ``at`` (seconds).
+
+    ``caller`` is digits with an optional leading ``+`` as the PBX saw it (the engine classifies
+    it), or ``""`` when withheld. ``call_id`` is the PBX's id of the call (a safe name).
+    """
+
+    did: str
+    caller: str
+    at: float
+    call_id: str
+
+    def __post_init__(self) -> None:
+        _number("CallStarted", "did", self.did)
+        caller: object = self.caller
+        if not isinstance(caller, str):
+            raise ActionError(f"CallStarted.caller: expected a str, got {_kind(caller)}")
+        if caller and (
+            len(caller) > CALLER_MAX or not caller.isascii() or not _CALLER_RE.fullmatch(caller)
+        ):
+            raise ActionError(
+                f"CallStarted.caller: {_show(caller)} is not a caller number "
+                f"(up to {CALLER_MAX} digits with an optional leading '+', or '' when withheld)"
+            )
+        at: object = self.at
+        if isinstance(at, int) and not isinstance(at, bool):
+            if not 0 <= at <= 2**53:
+                raise ActionError(f"CallStarted.at: {_show(at)} is not a time (0 to 2**53)")
+            at = float(at)
+            _set(self, "at", at)
+        if not isinstance(at, float):
+            raise ActionError(f"CallStarted.at: expected unix seconds (float), got {_kind(at)}")
+        if not math.isfinite(at) or at < 0:
+            raise ActionError(f"CallStarted.at: {at!r} is not a time (finite, not negative)")
+        _name("CallStarted", "call_id", self.call_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Digits:
+    """The digits the caller keyed (``0-9 * #``) in answer to a Collect; ``""`` on a timeout."""
+
+    digits: str
+
+    def __post_init__(self) -> None:
+        digits: object = self.digits
+        if not isinstance(digits, str):
+            raise ActionError(f"Digits.digits: expected a str, got {_kind(digits)}")
+        if len(digits) > MAX_DIGITS:
+            raise ActionError(f"Digits.digits: at most {MAX_DIGITS} keys, got {len(digits)}")
+        if not digits.isascii() or not _KEYS_RE.fullmatch(digits):
+            raise ActionError(f"Digits.digits: {_show(digits)} has keys other than 0-9 * #")
+
+
+@dataclass(frozen=True, slots=True)
+class DialResult:
+    """How a Dial attempt ended: ``outcome`` from :data:`OUTCOMES`.
+
+    When answered, ``answered_by`` is the target that answered and ``talk_seconds`` how long the
+    call lasted once connected; otherwise ``answered_by`` is None and ``talk_seconds`` 0.
+    """
+
+    outcome: DialOutcome
+    answered_by: str | None = None
+    talk_seconds: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("DialResult", "outcome", self.outcome, OUTCOMES)
+        _int("DialResult", "talk_seconds", self.talk_seconds, 0, SECONDS_MAX)
+        if self.outcome == "answered":
+            if self.answered_by is None:
+                raise ActionError("DialResult.answered_by: an answered call needs the number")
+            _number("DialResult", "answered_by", self.answered_by)
+        else:
+            if self.answered_by is not None:
+                raise ActionError(
+                    f"DialResult.answered_by: must be None when the outcome is {self.outcome!r}"
+                )
+            if self.talk_seconds != 0:
+                raise ActionError(
+                    f"DialResult.talk_seconds: must be 0 when the outcome is {self.outcome!r}"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHungUp:
+    """The caller hung up (at any point of the call)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyResult:
+    """B12: the caller's rating, 1 very satisfied, 2 satisfied, 3 average, 4 dissatisfied; None
+    when no valid key was pressed."""
+
+    rating: int | None
+
+    def __post_init__(self) -> None:
+        if self.rating is not None:
+            _int("SurveyResult", "rating", self.rating, *RATING_RANGE)
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailResult:
+    """B5: the message left: the recording's ``reference`` (a safe name) and its length; None
+    and 0 when the caller left nothing."""
+
+    reference: str | None
+    seconds: int
+
+    def __post_init__(self) -> None:
+        _opt_name("VoicemailResult", "reference", self.reference)
+        _int("VoicemailResult", "seconds", self.seconds, 0, SECONDS_MAX)
+        if self.reference is None and self.seconds != 0:
+            raise ActionError("VoicemailResult.seconds: must be 0 when there is no reference")
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceResult:
+    """V4: whether the caller joined the conference."""
+
+    joined: bool
+
+    def __post_init__(self) -> None:
+        _bool("ConferenceResult", "joined", self.joined)
+
+
+Action: TypeAlias = Play | Collect | Dial | Voicemail | Conference | Survey | Hangup
+Event: TypeAlias = (
+    CallStarted
+    | Digits
+    | DialResult
+    | CallerHungUp
+    | SurveyResult
+    | VoicemailResult
+    | ConferenceResult
+)
+Message: TypeAlias = Action | Event
+
+ACTION_TYPES: Final[dict[str, type[Action]]] = {
+    "play": Play,
+    "collect": Collect,
+    "dial": Dial,
+    "voicemail": Voicemail,
+    "conference": Conference,
+    "survey": Survey,
+    "hangup": Hangup,
+}
+EVENT_TYPES: Final[dict[str, type[Event]]] = {
+    "call_started": CallStarted,
+    "digits": Digits,
+    "dial_result": DialResult,
+    "caller_hung_up": CallerHungUp,
+    "survey_result": SurveyResult,
+    "voicemail_result": VoicemailResult,
+    "conference_result": ConferenceResult,
+}
+_TYPES: dict[str, type[Message]] = {**ACTION_TYPES, **EVENT_TYPES}
+_TAGS: dict[type[Message], str] = {cls: tag for tag, cls in _TYPES.items()}
+_FIELDS: dict[type[Message], tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls)) for cls in _TYPES.values()
+}
+
+
+# --- serialisation -------------------------------------------------------------------------------
+
+
+def to_dict(x: Message) -> dict[str, Any]:
+    """``x`` as a plain dict of JSON/msgpack-ready values, with its ``"type"`` first."""
+    tag = _TAGS.get(type(x))
+    if tag is None:
+        raise ActionError(f"not an Action or Event: {_kind(x)}")
+    out: dict[str, Any] = {"type": tag}
+    for name in _FIELDS[type(x)]:
+        value = getattr(x, name)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def from_dict(d: object) -> Message:
+    """The Action or Event a dict of :func:`to_dict` describes; ActionError when it is not one
+    (unknown ``type``, a missing or extra field, a wrong type, a value out of range)."""
+    if not isinstance(d, dict):
+        raise ActionError(f"expected a dict with a 'type', got {_kind(d)}")
+    tag = d.get("type")
+    if not isinstance(tag, str):
+        raise ActionError(f"'type' must be a str naming an Action or Event, got {_kind(tag)}")
+    cls = _TYPES.get(tag)
+    if cls is None:
+        raise ActionError(f"unknown type {_show(tag)} (known: {', '.join(_TYPES)})")
+    names = _FIELDS[cls]
+    extra = [k for k in d if k != "type" and k not in names]
+    if extra:
+        raise ActionError(f"{tag}: unknown field(s) {', '.join(_show(k) for k in extra)}")
+    missing = [k for k in names if k not in d]
+    if missing:
+        raise ActionError(f"{tag}: missing field(s) {', '.join(missing)}")
+    return cls(**{k: d[k] for k in names})
+
+
+def to_json(x: Message) -> str:
+    """``x`` as one JSON object (compact, UTF-8 text kept as is)."""
+    return json.dumps(to_dict(x), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _no_constant(name: str) -> object:
+    raise ActionError(f"JSON: {name} is not allowed")
+
+
+def from_json(s: str | bytes) -> Message:
+    """The Action or Event of one JSON object; ActionError on anything else."""
+    if not isinstance(s, str | bytes | bytearray):
+        raise ActionError(f"JSON: expected str or bytes, got {_kind(s)}")
+    try:
+        d = json.loads(s, parse_constant=_no_constant)
+    except ActionError:
+        raise
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, huge ints
+        raise ActionError(f"JSON: not readable: {e}") from None
+    return from_dict(d)
+
+
+def to_msgpack(x: Message) -> bytes:
+    """``x`` as one msgpack map."""
+    packed: bytes = msgpack.packb(to_dict(x), use_bin_type=True)
+    return packed
+
+
+def _unpack_error(e: BaseException) -> ActionError:
+    detail = f": {e}" if str(e) else ""
+    return ActionError(f"msgpack: not readable ({type(e).__name__}{detail})")
+
+
+def from_msgpack(b: bytes) -> Message:
+    """The Action or Event of one msgpack map; ActionError on anything else (garbage, trailing
+    bytes, a truncated map)."""
+    if not isinstance(b, bytes | bytearray | memoryview):
+        raise ActionError(f"msgpack: expected bytes, got {_kind(b)}")
+    try:
+        d = msgpack.unpackb(b, raw=False, strict_map_key=True)
+    except Exception as e:  # ExtraData, FormatError, StackError, ValueError, UnicodeDecodeError...
+        raise _unpack_error(e) from None
+    return from_dict(d)
+
+
+def pack_stream(items: Iterable[Message]) -> bytes:
+    """A msgpack sequence of ``items`` (one map each, back to back), for a wire or a file."""
+    packer = msgpack.Packer(use_bin_type=True)
+    return b"".join(packer.pack(to_dict(x)) for x in items)
+
+
+def unpack_stream(data: bytes) -> list[Message]:
+    """Every Action or Event of a :func:`pack_stream` sequence, in order; ActionError on garbage
+    or a truncated last item."""
+    if isinstance(data, memoryview):
+        data = data.tobytes()
+    if not isinstance(data, bytes | bytearray):
+        raise ActionError(f"msgpack stream: expected bytes, got {_kind(data)}")
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=max(len(data), 1))
+    raw: list[object] = []
+    consumed = 0  # bytes of the whole items read so far
+    try:
+        unpacker.feed(data)
+        while consumed < len(data):
+            try:
+                raw.append(unpacker.unpack())
+            except msgpack.OutOfData:
+                break
+            consumed = unpacker.tell()
+    except Exception as e:
+        raise _unpack_error(e) from None
+    if consumed != len(data):
+        raise ActionError(
+            f"msgpack stream: truncated item after {len(raw)} whole item(s) "
+            f"({len(data) - consumed} bytes left)"
+        )
+    out: list[Message] = []
+    for i, d in enumerate(raw):
+        try:
+            out.append(from_dict(d))
+        except ActionError as e:
+            raise ActionError(f"msgpack stream: item {i}: {e}") from None
+    return out
