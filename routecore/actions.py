@@ -91,7 +91,9 @@ PARTIES_RANGE = (2, 50)  # V4 max_parties
 RATING_RANGE = (1, 4)  # B12: 1 very satisfied, 2 satisfied, 3 average, 4 dissatisfied
 SECONDS_MAX = 7 * 24 * 3600  # talk or message seconds: a week is already absurd
 
-_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+# Names as flows write them: ASCII letters, digits, _ . - and Chinese characters (the flow
+# format's names); nothing a dial string or a path could be bent by.
+_NAME_RE = re.compile(r"[A-Za-z0-9_\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]*")
 _DIGITS_RE = re.compile(r"[0-9]+")
 _KEYS_RE = re.compile(r"[0-9*#]*")
 _CALLER_RE = re.compile(r"\+?[0-9]+")
@@ -113,8 +115,8 @@ def _name(cls: str, field: str, value: object) -> str:
         )
     if not _NAME_RE.fullmatch(value) or ".." in value:
         raise ActionError(
-            f"{_where(cls, field)}: {_show(value)} is not a safe name (only A-Z a-z 0-9 _ . -, "
-            "starting with a letter, digit or _, no '..')"
+            f"{_where(cls, field)}: {_show(value)} is not a safe name (only A-Z a-z 0-9 _ . - and "
+            "Chinese characters, starting with a letter, digit, _ or a Chinese character, no '..')"
         )
     return value
 

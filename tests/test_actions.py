@@ -285,7 +285,7 @@ def test_bad_caller_refused(bad):
         (lambda: Play("-rf"), r"Play\.prompt: '-rf' is not a safe name"),
         (lambda: Play(".hidden"), "not a safe name"),
         (lambda: Play("a..b"), "no '..'"),
-        (lambda: Play("欢迎"), "not a safe name"),
+        (lambda: Play("欢迎 词"), "not a safe name"),  # Chinese names are fine, spaces are not
         (lambda: Play(None), r"Play\.prompt: expected a name \(str\), got None"),
         (lambda: Play(7), r"expected a name \(str\), got int"),
         (lambda: Collect("m", 0, 5), r"Collect\.max_digits: 0 is out of range 1-32"),
@@ -542,3 +542,8 @@ def _pack(d: Any) -> bytes:
 def test_msgpack_decoders_raise_only_action_error(data):
     _only_action_error(A.from_msgpack, data)
     _only_action_error(A.unpack_stream, data)
+
+
+def test_chinese_names_of_flows_are_accepted():
+    assert Voicemail("销售信箱").box == "销售信箱"
+    assert A.from_json(A.to_json(Play("欢迎词"))) == Play("欢迎词")
