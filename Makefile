@@ -29,10 +29,10 @@ rust-test:
 py-test:
 	$(BIN)/python -m pytest tests -q
 
-bench:
-	$(BIN)/python -m pytest bench --benchmark-only -q --benchmark-json=.benchmarks/latest.json
-	$(BIN)/python bench/report.py .benchmarks/latest.json
-
-
-flow-schema:  # regenerate the committed JSON Schema of the flow format
-	$(BIN)/python -c 'import json, routecore.flow as f; print(json.dumps(f.json_schema(), indent=2, ensure_ascii=False, sort_keys=True))' > docs/flow.schema.json
+bench:  # each suite in a process of its own, so one suite's heap never slows another's figures
+	rm -f .benchmarks/run-*.json
+	for suite in bench/test_bench_*.py; do \
+		$(BIN)/python -m pytest $$suite --benchmark-only -q \
+			--benchmark-json=.benchmarks/run-$$(basename $$suite .py).json || exit 1; \
+	done
+	$(BIN)/python bench/report.py .benchmarks/run-*.json

@@ -2,7 +2,7 @@
 ratio to the native one. Benchmarks name their implementation in ``extra_info["backend"]`` and,
 when one round handles many items, the count in ``extra_info["items"]`` (per-item figures).
 
-Usage: python bench/report.py .benchmarks/latest.json
+Usage: python bench/report.py RESULTS.json [MORE.json ...]
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ def _fmt(seconds: float) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
-def main(path: str) -> None:
-    data = json.load(open(path, encoding="utf-8"))
+def main(paths: list[str]) -> None:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for b in data["benchmarks"]:
-        groups[b["group"] or b["name"]].append(b)
+    data: dict[str, Any] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        for b in data["benchmarks"]:
+            groups[b["group"] or b["name"]].append(b)
     m = data.get("machine_info", {})
     print(
         f"Machine: {m.get('cpu', {}).get('brand_raw', platform.processor())}, "
@@ -53,4 +56,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else ".benchmarks/latest.json")
+    main(sys.argv[1:] or [".benchmarks/latest.json"])
