@@ -8,8 +8,9 @@ or a command line, a number that is not digits, a timeout out of range or an unk
 refused with :class:`routecore.errors.ActionError`, whoever built it.
 
 Names (prompts, voicemail boxes, conference rooms, call ids, recording references) are 1-128
-characters of ``[A-Za-z0-9_.-]``, starting with a letter, digit or ``_`` (no ``..``, no leading
-``-``). Numbers are ASCII digits only.
+characters of ``[A-Za-z0-9_.-]`` and Chinese characters (as flows name things), starting with a
+letter, digit, ``_`` or a Chinese character (no ``..``, no leading ``-``). Numbers are ASCII
+digits only.
 
 Serialisation, for adapters that put these values on a wire::
 
