@@ -484,21 +484,7 @@ class State:
         """(slot, True) holding ``raw``; else (first empty slot on its probe path, False);
         (-1, False) if the table is full. Slots are never emptied, so an empty one ends a probe.
         """
-        d = self._d
-        key = h | 1
-        i = h % d
-        n = len(raw)
-        for _ in range(d):
-            off = HEADER_LEN + i * DEST
-            k = _U64.unpack_from(mm, off)[0]
-            if k == 0:
-                return i, False
-            if k == key and mm[off + 8] == n and mm[off + 9 : off + 9 + n] == raw:
-                return i, True
-            i += 1
-            if i == d:
-                i = 0
-        return -1, False
+        return _probe(mm, HEADER_LEN, DEST, self._d, raw, h)
 
     def _slot_for(self, mm: mmap.mmap, raw: bytes, capacity: int = 1, online: bool = True) -> int:
         """The slot of ``raw``, inserted if missing (the caller holds the lock)."""
@@ -847,21 +833,9 @@ class State:
     # -- counters ----------------------------------------------------------------------------
 
     def _find_row(self, mm: mmap.mmap, raw: bytes, h: int) -> tuple[int, bool]:
-        n = self._n
-        key = h | 1
-        i = h % n
-        size = len(raw)
-        for _ in range(n):
-            off = self._rows_off + i * ROW
-            k = _U64.unpack_from(mm, off)[0]
-            if k == 0:
-                return off, False
-            if k == key and mm[off + 8] == size and mm[off + 9 : off + 9 + size] == raw:
-                return off, True
-            i += 1
-            if i == n:
-                i = 0
-        return -1, False
+        """(offset of the counter row of ``raw`` or of the empty row that would take it, found)."""
+        i, found = _probe(mm, self._rows_off, ROW, self._n, raw, h)
+        return (self._rows_off + i * ROW if i >= 0 else -1), found
 
     def count_branch(self, did: str, branch: int, at: float, *, tz: str = DEFAULT_TZ) -> None:
         """Count one call of ``did`` to ``branch`` (0..31) on the local day of ``at``.
@@ -907,6 +881,27 @@ class State:
             if _I32.unpack_from(mm, off + 24 + 8 * block)[0] == day:
                 out[:] = _COUNTS.unpack_from(mm, off + 24 + 8 * DAYS + 4 * BRANCHES * block)
         return out
+
+
+def _probe(
+    mm: mmap.mmap, base: int, stride: int, count: int, raw: bytes, h: int
+) -> tuple[int, bool]:
+    """Linear probing from ``h mod count`` over records of ``stride`` bytes at ``base`` whose
+    key is a u64 at 0 and whose name (length byte, bytes) at 8: (index of the record holding
+    ``raw`` or of the first empty one, found); (-1, False) if the table is full. Records are
+    never emptied, so an empty one ends a probe."""
+    key = h | 1
+    i = h % count
+    n = len(raw)
+    for _ in range(count):
+        off = base + i * stride
+        k = _U64.unpack_from(mm, off)[0]
+        if k == 0:
+            return i, False
+        if k == key and mm[off + 8] == n and mm[off + 9 : off + 9 + n] == raw:
+            return i, True
+        i = i + 1 if i + 1 < count else 0
+    return -1, False
 
 
 def _capacity(capacity: object) -> int:
