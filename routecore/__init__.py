@@ -22,6 +22,7 @@ from routecore.actions import (
     DialResult,
     Digits,
     Hangup,
+    OutboundStarted,
     Play,
     Survey,
     SurveyResult,
@@ -29,6 +30,7 @@ from routecore.actions import (
     VoicemailResult,
 )
 from routecore.batch import KIND_CODES, Classified
+from routecore.engine import CallRecord, CallSession
 from routecore.errors import (
     ActionError,
     FlowError,
@@ -37,6 +39,7 @@ from routecore.errors import (
     SegmentDataError,
     SelectionError,
     StateError,
+    StoreError,
     TimePlanError,
     TrieError,
 )
@@ -95,6 +98,8 @@ __all__ = [
     "MODES",
     "ActionError",
     "Attempt",
+    "CallRecord",
+    "CallSession",
     "CallStarted",
     "Caller",
     "CallerHungUp",
@@ -114,6 +119,7 @@ __all__ = [
     "Image",
     "LayoutError",
     "LiveImage",
+    "OutboundStarted",
     "Play",
     "RoutecoreError",
     "Routed",
@@ -123,6 +129,7 @@ __all__ = [
     "SplitMix64",
     "State",
     "StateError",
+    "StoreError",
     "Survey",
     "SurveyResult",
     "TimePlan",

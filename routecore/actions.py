@@ -29,7 +29,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Final, Literal, TypeAlias, get_args
 
 import msgpack
@@ -56,6 +56,7 @@ __all__ = [
     "Hangup",
     "HangupCause",
     "Message",
+    "OutboundStarted",
     "Play",
     "Survey",
     "SurveyResult",
@@ -74,6 +75,7 @@ __all__ = [
 HangupCause: TypeAlias = Literal[
     "normal", "blacklisted", "no_route", "busy", "no_answer", "invalid_input", "error"
 ]
+Announce: TypeAlias = int | str | None  # B10: an agent id, a prompt name, or nothing
 DialOutcome: TypeAlias = Literal["answered", "busy", "no_answer", "failed"]
 CAUSES: Final[tuple[str, ...]] = get_args(HangupCause)
 OUTCOMES: Final[tuple[str, ...]] = get_args(DialOutcome)
@@ -148,6 +150,22 @@ def _int(cls: str, field: str, value: object, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise ActionError(f"{_where(cls, field)}: {_show(value)} is out of range {lo}-{hi}")
     return value
+
+
+def _time(obj: object, cls: str, field: str, optional: bool) -> None:
+    """Check (and normalise to float) the unix-seconds field ``field`` of ``obj``."""
+    at: object = getattr(obj, field)
+    if at is None and optional:
+        return
+    if isinstance(at, int) and not isinstance(at, bool):
+        if not 0 <= at <= 2**53:
+            raise ActionError(f"{_where(cls, field)}: {_show(at)} is not a time (0 to 2**53)")
+        at = float(at)
+        _set(obj, field, at)
+    if not isinstance(at, float):
+        raise ActionError(f"{_where(cls, field)}: expected unix seconds (float), got {_kind(at)}")
+    if not math.isfinite(at) or at < 0:
+        raise ActionError(f"{_where(cls, field)}: {at!r} is not a time (finite, not negative)")
 
 
 def _bool(cls: str, field: str, value: object) -> bool:
@@ -226,15 +244,17 @@ class Dial:
 
     ``simultaneous``: ring all at once; otherwise one after the other, each for ``ring_timeout``
     seconds. ``record``: record the call once connected (B8). ``announce`` (B10), spoken to the
-    caller on connect: an agent id 801-899, a prompt name, or None. ``targets`` may be given as any
-    sequence; it is kept as a tuple. The answer is a :class:`DialResult` event.
+    caller on connect: an agent id 801-899, a prompt name, or None; for an attempt of several
+    targets, a tuple with one such entry per target, and the adapter announces the entry of the
+    target that answered. ``targets`` (and a tuple ``announce``) may be given as any list; they
+    are kept as tuples. The answer is a :class:`DialResult` event.
     """
 
     targets: tuple[str, ...]
     simultaneous: bool = False
     ring_timeout: int = 20
     record: bool = False
-    announce: int | str | None = None
+    announce: Announce | tuple[Announce, ...] = None
 
     def __post_init__(self) -> None:
         targets: object = self.targets
@@ -252,16 +272,31 @@ class Dial:
         _bool("Dial", "simultaneous", self.simultaneous)
         _int("Dial", "ring_timeout", self.ring_timeout, *RING_TIMEOUT_RANGE)
         _bool("Dial", "record", self.record)
-        announce = self.announce
-        if isinstance(announce, str):
-            _name("Dial", "announce", announce)
-        elif announce is not None:
-            if not isinstance(announce, int) or isinstance(announce, bool):
+        announce: object = self.announce
+        if isinstance(announce, list):
+            announce = tuple(announce)
+            _set(self, "announce", announce)
+        if isinstance(announce, tuple):
+            if len(announce) != len(targets):
                 raise ActionError(
-                    "Dial.announce: expected an agent id (int), a prompt name (str) or None, "
-                    f"got {_kind(announce)}"
+                    f"Dial.announce: one entry per target ({len(targets)}), got {len(announce)}"
                 )
-            _int("Dial", "announce", announce, *AGENT_ID_RANGE)
+            for i, one in enumerate(announce):
+                _announce(f"announce[{i}]", one)
+        else:
+            _announce("announce", announce)
+
+
+def _announce(field: str, announce: object) -> None:
+    if isinstance(announce, str):
+        _name("Dial", field, announce)
+    elif announce is not None:
+        if not isinstance(announce, int) or isinstance(announce, bool):
+            raise ActionError(
+                f"Dial.{field}: expected an agent id (int), a prompt name (str) or None, "
+                f"got {_kind(announce)}"
+            )
+        _int("Dial", field, announce, *AGENT_ID_RANGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,17 +370,34 @@ class CallStarted:
                 f"CallStarted.caller: {_show(caller)} is not a caller number "
                 f"(up to {CALLER_MAX} digits with an optional leading '+', or '' when withheld)"
             )
-        at: object = self.at
-        if isinstance(at, int) and not isinstance(at, bool):
-            if not 0 <= at <= 2**53:
-                raise ActionError(f"CallStarted.at: {_show(at)} is not a time (0 to 2**53)")
-            at = float(at)
-            _set(self, "at", at)
-        if not isinstance(at, float):
-            raise ActionError(f"CallStarted.at: expected unix seconds (float), got {_kind(at)}")
-        if not math.isfinite(at) or at < 0:
-            raise ActionError(f"CallStarted.at: {at!r} is not a time (finite, not negative)")
+        _time(self, "CallStarted", "at", optional=False)
         _name("CallStarted", "call_id", self.call_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundStarted:
+    """B3: an agent's outbound call to a customer began at unix time ``at``.
+
+    ``did`` is the enterprise's 400 number (shown to the customer and named in the missed-call
+    SMS), ``agent`` the agent's phone that placed the call, ``customer`` the number called.
+    """
+
+    did: str
+    agent: str
+    customer: str
+    at: float
+    call_id: str
+
+    def __post_init__(self) -> None:
+        _number("OutboundStarted", "did", self.did)
+        _number("OutboundStarted", "agent", self.agent)
+        _number("OutboundStarted", "customer", self.customer)
+        _time(self, "OutboundStarted", "at", optional=False)
+        _name("OutboundStarted", "call_id", self.call_id)
+
+
+# Every Event after the first may carry ``at``, the unix time it happened (None: not given). The
+# engine keeps the call's clock from them: the CallRecord's answer and end times.
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +405,7 @@ class Digits:
     """The digits the caller keyed (``0-9 * #``) in answer to a Collect; ``""`` on a timeout."""
 
     digits: str
+    at: float | None = None
 
     def __post_init__(self) -> None:
         digits: object = self.digits
@@ -362,41 +415,50 @@ class Digits:
             raise ActionError(f"Digits.digits: at most {MAX_DIGITS} keys, got {len(digits)}")
         if not digits.isascii() or not _KEYS_RE.fullmatch(digits):
             raise ActionError(f"Digits.digits: {_show(digits)} has keys other than 0-9 * #")
+        _time(self, "Digits", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
 class DialResult:
     """How a Dial attempt ended: ``outcome`` from :data:`OUTCOMES`.
 
-    When answered, ``answered_by`` is the target that answered and ``talk_seconds`` how long the
-    call lasted once connected; otherwise ``answered_by`` is None and ``talk_seconds`` 0.
+    When answered, ``answered_by`` is the target that answered, ``talk_seconds`` how long the
+    call lasted once connected and ``recording`` the reference of its recording (B8; None when
+    not recorded); otherwise all three are None/0. ``at`` is when the attempt ended (for an
+    answered call: when the agent hung up).
     """
 
     outcome: DialOutcome
     answered_by: str | None = None
     talk_seconds: int = 0
+    recording: str | None = None
+    at: float | None = None
 
     def __post_init__(self) -> None:
         _choice("DialResult", "outcome", self.outcome, OUTCOMES)
         _int("DialResult", "talk_seconds", self.talk_seconds, 0, SECONDS_MAX)
+        _opt_name("DialResult", "recording", self.recording)
+        _time(self, "DialResult", "at", optional=True)
         if self.outcome == "answered":
             if self.answered_by is None:
                 raise ActionError("DialResult.answered_by: an answered call needs the number")
             _number("DialResult", "answered_by", self.answered_by)
-        else:
-            if self.answered_by is not None:
+            return
+        for name, empty in (("answered_by", None), ("talk_seconds", 0), ("recording", None)):
+            if getattr(self, name) != empty:
                 raise ActionError(
-                    f"DialResult.answered_by: must be None when the outcome is {self.outcome!r}"
-                )
-            if self.talk_seconds != 0:
-                raise ActionError(
-                    f"DialResult.talk_seconds: must be 0 when the outcome is {self.outcome!r}"
+                    f"DialResult.{name}: must be {empty} when the outcome is {self.outcome!r}"
                 )
 
 
 @dataclass(frozen=True, slots=True)
 class CallerHungUp:
     """The caller hung up (at any point of the call)."""
+
+    at: float | None = None
+
+    def __post_init__(self) -> None:
+        _time(self, "CallerHungUp", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,10 +467,12 @@ class SurveyResult:
     when no valid key was pressed."""
 
     rating: int | None
+    at: float | None = None
 
     def __post_init__(self) -> None:
         if self.rating is not None:
             _int("SurveyResult", "rating", self.rating, *RATING_RANGE)
+        _time(self, "SurveyResult", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,12 +482,14 @@ class VoicemailResult:
 
     reference: str | None
     seconds: int
+    at: float | None = None
 
     def __post_init__(self) -> None:
         _opt_name("VoicemailResult", "reference", self.reference)
         _int("VoicemailResult", "seconds", self.seconds, 0, SECONDS_MAX)
         if self.reference is None and self.seconds != 0:
             raise ActionError("VoicemailResult.seconds: must be 0 when there is no reference")
+        _time(self, "VoicemailResult", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,14 +497,17 @@ class ConferenceResult:
     """V4: whether the caller joined the conference."""
 
     joined: bool
+    at: float | None = None
 
     def __post_init__(self) -> None:
         _bool("ConferenceResult", "joined", self.joined)
+        _time(self, "ConferenceResult", "at", optional=True)
 
 
 Action: TypeAlias = Play | Collect | Dial | Voicemail | Conference | Survey | Hangup
 Event: TypeAlias = (
     CallStarted
+    | OutboundStarted
     | Digits
     | DialResult
     | CallerHungUp
@@ -459,6 +528,7 @@ ACTION_TYPES: Final[dict[str, type[Action]]] = {
 }
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
     "call_started": CallStarted,
+    "outbound_started": OutboundStarted,
     "digits": Digits,
     "dial_result": DialResult,
     "caller_hung_up": CallerHungUp,
@@ -470,6 +540,9 @@ _TYPES: dict[str, type[Message]] = {**ACTION_TYPES, **EVENT_TYPES}
 _TAGS: dict[type[Message], str] = {cls: tag for tag, cls in _TYPES.items()}
 _FIELDS: dict[type[Message], tuple[str, ...]] = {
     cls: tuple(f.name for f in fields(cls)) for cls in _TYPES.values()
+}
+_REQUIRED: dict[type[Message], tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls) if f.default is MISSING) for cls in _TYPES.values()
 }
 
 
@@ -484,13 +557,14 @@ def to_dict(x: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"type": tag}
     for name in _FIELDS[type(x)]:
         value = getattr(x, name)
-        out[name] = list(value) if isinstance(value, tuple) else value
+        out[name] = list(value) if isinstance(value, tuple) else value  # targets, announce
     return out
 
 
 def from_dict(d: object) -> Message:
     """The Action or Event a dict of :func:`to_dict` describes; ActionError when it is not one
-    (unknown ``type``, a missing or extra field, a wrong type, a value out of range)."""
+    (unknown ``type``, a missing required field or an extra one, a wrong type, a value out of
+    range). Fields with a default (``at`` of an Event) may be left out."""
     if not isinstance(d, dict):
         raise ActionError(f"expected a dict with a 'type', got {_kind(d)}")
     tag = d.get("type")
@@ -503,10 +577,10 @@ def from_dict(d: object) -> Message:
     extra = [k for k in d if k != "type" and k not in names]
     if extra:
         raise ActionError(f"{tag}: unknown field(s) {', '.join(_show(k) for k in extra)}")
-    missing = [k for k in names if k not in d]
+    missing = [k for k in _REQUIRED[cls] if k not in d]
     if missing:
         raise ActionError(f"{tag}: missing field(s) {', '.join(missing)}")
-    return cls(**{k: d[k] for k in names})
+    return cls(**{k: d[k] for k in names if k in d})
 
 
 def to_json(x: Message) -> str:

@@ -17,16 +17,29 @@ What one call does:
    a conference (V4) asks for its password (``retries`` tries); the extension dialer (V1)
    collects an extension and rings its destinations in order, and may take another extension
    after the call (second transfer);
-4. on connect the call is recorded (B8) and the agent announced (B10); after the agent hangs up,
-   the survey (B12) runs if the flow has it.
+4. before each transfer the system's "please hold, transferring" prompt plays unless the flow
+   switches it off (F2); on connect the call is recorded (B8) and the agent announced (B10);
+   after the agent hangs up, the survey (B12) runs if the flow has it;
+5. at the end the :class:`CallRecord` goes to ``records`` (a ``routecore.store.CallStore``) and
+   the post-call SMS (B2 hang-up SMS, B3 missed-call SMS, ``routecore.notify``) to ``notifier``.
+
+An outbound session (B3) starts with ``OutboundStarted`` instead: the agent's call to a customer
+is one Dial; not answered, it leaves a missed-call SMS for the customer.
+
+The call's clock: ``CallStarted.at``, then the ``at`` of every later Event that carries one (an
+adapter that sends no times gets a record whose end is its start plus the talk seconds).
+
+Prompts the flow leaves unset are the system's, named in :data:`SYSTEM_PROMPTS`; an adapter maps
+those names to its own sound files.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import routecore
 from routecore.actions import (
@@ -41,18 +54,35 @@ from routecore.actions import (
     Digits,
     Event,
     Hangup,
+    OutboundStarted,
     Play,
     Survey,
     SurveyResult,
     Voicemail,
     VoicemailResult,
 )
+from routecore.notify import Notifier, post_call_sms
 from routecore.routing import route
 
-__all__ = ["CallRecord", "CallSession"]
+__all__ = ["SYSTEM_PROMPTS", "CallRecord", "CallSession"]
+
+log = logging.getLogger("routecore.engine")
 
 MAX_HOPS = 64  # automatic steps between two caller interactions (validation forbids loops)
 VOICEMAIL_OFFER_DIGITS = {"1": "leave", "2": "wait"}
+OUTBOUND_RING_TIMEOUT = 45  # B3: seconds an outbound call rings the customer
+OFFER_TIMEOUT = 5  # seconds to answer "1 leave a message, 2 keep waiting"
+PASSWORD_TIMEOUT = 10  # seconds to key a conference password
+
+SYSTEM_PROMPTS: dict[str, str] = {
+    "transfer": "sys_transfer",  # F2: "please hold, your call is being transferred"
+    "invalid": "sys_invalid_key",  # B14: a key the menu does not know
+    "extension": "sys_enter_extension",  # V1: "please enter the extension, then #"
+    "voicemail_offer": "sys_voicemail_offer",  # B5: "press 1 to leave a message, 2 to wait"
+    "voicemail": "sys_voicemail",  # B5: "please leave a message after the tone"
+    "password": "sys_conference_password",  # V4: "please enter the conference password"
+}
+"""The system prompts the engine plays where the flow names none (adapters map the names)."""
 _FLOWS: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
 
 
@@ -72,14 +102,22 @@ def _flow(image: Any, did: str) -> dict[str, Any]:
 
 @dataclass
 class CallRecord:
-    """What happened on one call (the CDR). Times are the call's own clock: ``start`` is
-    ``CallStarted.at``, ``answer`` the start when answered, ``end`` the start plus talk seconds.
-    ``outcome``: answered, voicemail, conference, blacklisted, no_route, caller_hung_up, normal
-    (the flow ended the call), error."""
+    """What happened on one call (the CDR).
+
+    ``kind``: ``inbound`` (a caller dialled the 400 number) or ``outbound`` (B3: an agent,
+    ``caller``, called a customer, ``callee``). Times are unix seconds of the call's own clock:
+    ``start`` the first event's time, ``answer`` when an agent answered, ``end`` when the call
+    ended. ``branches`` are the menu keys taken (``menu.key``, ``extensions.801``), ``tried``
+    every destination rung in order, ``recording`` and ``voicemail`` the references the PBX
+    gave. ``outcome``: answered, voicemail, conference, blacklisted, no_route, caller_hung_up,
+    not_answered (an outbound call), normal (the flow ended the call), error.
+    """
 
     call_id: str
     did: str
     caller: str
+    kind: str = "inbound"
+    callee: str | None = None
     caller_kind: str = "invalid"
     caller_area: str | None = None
     start: float = 0.0
@@ -90,9 +128,14 @@ class CallRecord:
     answered_by: str | None = None
     talk_seconds: int = 0
     recorded: bool = False
+    recording: str | None = None
     voicemail: str | None = None
     survey: int | None = None
     outcome: str = "in_progress"
+
+
+class _Records(Protocol):
+    def add(self, record: CallRecord) -> None: ...
 
 
 class CallSession:
@@ -100,18 +143,30 @@ class CallSession:
 
     ``image`` is the routing image the call started with (``LiveImage.current()``); ``state``
     the host's shared state (None: no claims, memory or counters); ``seed`` the selection seed
-    (default: from the call id).
+    (default: from the call id); ``records`` receives the CallRecord when the call ends (a
+    ``CallStore``; None: kept on ``self.record`` only); ``notifier`` receives the post-call SMS.
     """
 
-    def __init__(self, image: Any, state: Any = None, *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        image: Any,
+        state: Any = None,
+        *,
+        seed: int | None = None,
+        records: _Records | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.image = image
         self.state = state
+        self.records = records
+        self.notifier = notifier
         self._seed = seed
         self.record: CallRecord | None = None
         self.done = False
         self._flow: dict[str, Any] = {}
         self._caller: Any = None
         self._now = 0.0
+        self._clocked = False  # an event after the first carried a time
         self._wait: tuple[Any, ...] | None = None
         self._claim: Any = None
 
@@ -123,8 +178,13 @@ class CallSession:
             return []
         if isinstance(event, CallStarted):
             return self._start(event)
+        if isinstance(event, OutboundStarted):
+            return self._start_outbound(event)
         if self.record is None:
             return []
+        at = event.at
+        if at is not None and at >= self._now:
+            self._now, self._clocked = at, True
         if isinstance(event, CallerHungUp):
             self._finish("caller_hung_up" if self.record.outcome == "in_progress" else None)
             return []
@@ -143,6 +203,8 @@ class CallSession:
             return self._extension(wait[1], event.digits)
         if kind == "dial" and isinstance(event, DialResult):
             return self._dial_result(wait, event)
+        if kind == "outbound" and isinstance(event, DialResult):
+            return self._outbound_result(event)
         if kind == "voicemail" and isinstance(event, VoicemailResult):
             self.record.voicemail = event.reference
             return self._end("voicemail", "normal")
@@ -174,6 +236,33 @@ class CallSession:
         if greeting:
             actions.append(Play(greeting))
         return actions + self._goto(self._flow["start"])
+
+    def _start_outbound(self, ev: OutboundStarted) -> list[Action]:
+        """B3: the agent ``ev.agent`` calls the customer; one Dial, then the record."""
+        if self.record is not None:
+            return []
+        self._now = ev.at
+        rec = self.record = CallRecord(
+            ev.call_id, ev.did, ev.agent, kind="outbound", callee=ev.customer, start=ev.at
+        )
+        if f"{ev.did}/flow" in self.image:
+            self._flow = _flow(self.image, ev.did)
+        customer = routecore.classify(ev.customer)
+        rec.caller_kind, rec.caller_area = customer.kind, customer.area_code
+        number = customer.number or ev.customer  # dialled in national form when it has one
+        rec.tried.append(number)
+        self._wait = ("outbound",)
+        record = bool(self._flow.get("recording", False))
+        return [Dial((number,), ring_timeout=OUTBOUND_RING_TIMEOUT, record=record)]
+
+    def _outbound_result(self, ev: DialResult) -> list[Action]:
+        rec = self.record
+        assert rec is not None
+        if ev.outcome == "answered":
+            self._answered(ev, ev.answered_by or rec.tried[0])
+            return self._end("answered", "normal")
+        cause = {"busy": "busy", "no_answer": "no_answer"}.get(ev.outcome, "error")
+        return self._end("not_answered", cause)
 
     def _blacklisted(self, raw: str) -> bool:
         name = f"{self.record.did}/blacklist"  # type: ignore[union-attr]
@@ -243,31 +332,35 @@ class CallSession:
         if tries + 1 > m["retries"]:
             return self._goto(m["on_fail"])
         actions: list[Action] = []
-        if key and m.get("invalid_prompt"):
-            actions.append(Play(m["invalid_prompt"]))
+        if key:
+            actions.append(Play(m.get("invalid_prompt") or SYSTEM_PROMPTS["invalid"]))
         return actions + self._ask_menu(name, tries + 1)
 
     def _offer_voicemail(self, box: str) -> list[Action]:
+        """B5: a box with ``keep_waiting`` first offers "1 leave a message, 2 keep waiting" (its
+        prompt); a plain box plays its prompt and records."""
         b = self._flow["voicemail"][box]
         if b.get("keep_waiting"):
             self._wait = ("offer", box)
-            return [Collect(b.get("prompt"), 1, 5)]
-        return self._leave_message(box)
+            prompt = b.get("prompt") or SYSTEM_PROMPTS["voicemail_offer"]
+            return [Collect(prompt, 1, OFFER_TIMEOUT)]
+        return self._leave_message(box, b.get("prompt"))
 
     def _voicemail_offer(self, box: str, digits: str) -> list[Action]:
         if VOICEMAIL_OFFER_DIGITS.get(digits[:1]) == "wait":
             return self._goto(self._flow["voicemail"][box]["keep_waiting"])
-        return self._leave_message(box)
+        return self._leave_message(box, None)
 
-    def _leave_message(self, box: str) -> list[Action]:
+    def _leave_message(self, box: str, prompt: str | None) -> list[Action]:
         b = self._flow["voicemail"][box]
         self._wait = ("voicemail", box)
-        return [Voicemail(box, None, b["max_seconds"])]
+        return [Voicemail(box, prompt or SYSTEM_PROMPTS["voicemail"], b["max_seconds"])]
 
     def _ask_password(self, name: str, tries: int) -> list[Action]:
         c = self._flow["conferences"][name]
         self._wait = ("password", name, tries)
-        return [Collect(c.get("prompt"), 8, 10, "#")]
+        prompt = c.get("prompt") or SYSTEM_PROMPTS["password"]
+        return [Collect(prompt, 8, PASSWORD_TIMEOUT, "#")]
 
     def _password(self, name: str, tries: int, digits: str) -> list[Action]:
         c = self._flow["conferences"][name]
@@ -282,7 +375,7 @@ class CallSession:
         e = self._flow["extensions"]
         fixed = e.get("fixed_length")
         self._wait = ("extension", tries)
-        prompt = e.get("prompt")
+        prompt = e.get("prompt") or SYSTEM_PROMPTS["extension"]
         return [Collect(prompt, fixed or 6, e["timeout"], None if fixed else "#")]
 
     def _extension(self, tries: int, digits: str) -> list[Action]:
@@ -361,7 +454,10 @@ class CallSession:
             timeout = int(owner["ring_timeout"])
             announce = None
         self._wait = ("dial", *wait[1:], kind, targets)
-        return [
+        actions: list[Action] = []
+        if self._flow.get("system_prompt_on_transfer", True):
+            actions.append(Play(SYSTEM_PROMPTS["transfer"]))
+        actions.append(
             Dial(
                 tuple(targets),
                 simultaneous=len(targets) > 1,
@@ -369,16 +465,28 @@ class CallSession:
                 record=bool(self._flow.get("recording", False)),
                 announce=announce,
             )
-        ]
+        )
+        return actions
 
-    def _announce(self, targets: list[str]) -> int | str | None:
-        if len(targets) != 1:
-            return None
+    def _announce(self, targets: list[str]) -> Any:
+        """B10: what to announce for each target (its custom prompt, else its agent id)."""
+        by_number: dict[str, int | str | None] = {}
         for d in self._flow.get("destinations", {}).values():
-            if d["number"] == targets[0]:
-                found: int | str | None = d.get("agent_prompt") or d.get("agent_id")
-                return found
-        return None
+            by_number[d["number"]] = d.get("agent_prompt") or d.get("agent_id")
+        each = tuple(by_number.get(t) for t in targets)
+        if len(each) == 1:
+            return each[0]
+        return each if any(a is not None for a in each) else None
+
+    def _answered(self, ev: DialResult, who: str) -> None:
+        rec = self.record
+        assert rec is not None
+        rec.answered_by, rec.talk_seconds = who, ev.talk_seconds
+        # the attempt's end is known when the event carries it; the talk came just before
+        rec.answer = max(rec.start, ev.at - ev.talk_seconds) if ev.at is not None else self._now
+        rec.recorded = bool(self._flow.get("recording", False)) or ev.recording is not None
+        rec.recording = ev.recording
+        rec.outcome = "answered"
 
     def _dial_result(self, wait: tuple[Any, ...], ev: DialResult) -> list[Action]:
         _, owner, order, index, outcomes, kind, targets = wait
@@ -387,10 +495,7 @@ class CallSession:
         self._release()
         if ev.outcome == "answered":
             who = ev.answered_by or targets[0]
-            rec.answered_by, rec.talk_seconds = who, ev.talk_seconds
-            rec.answer = self._now
-            rec.recorded = bool(self._flow.get("recording", False))
-            rec.outcome = "answered"
+            self._answered(ev, who)
             if self.state is not None:
                 self.state.record_attempt(who, answered=True, talk_seconds=ev.talk_seconds)
                 if self._caller.number:
@@ -426,11 +531,30 @@ class CallSession:
         self._wait = None
         self.done = True
         rec = self.record
-        if rec is not None:
-            if outcome is not None:
-                rec.outcome = outcome
-            # Events carry no clock after CallStarted: the end is the start plus the talk.
-            rec.end = rec.start + rec.talk_seconds
+        if rec is None:
+            return
+        if outcome is not None:
+            rec.outcome = outcome
+        if self._clocked:
+            rec.end = self._now
+        else:  # no event after the first carried a time: the talk is all we know of
+            rec.end = (rec.answer if rec.answer is not None else rec.start) + rec.talk_seconds
+        self._after_call(rec)
+
+    def _after_call(self, rec: CallRecord) -> None:
+        """Hand the record to the store and the post-call SMS to the notifier. A failing store
+        or notifier is logged, never raised into the PBX's call handling."""
+        if self.records is not None:
+            try:
+                self.records.add(rec)
+            except Exception:
+                log.exception("call %s: the call record could not be stored", rec.call_id)
+        if self.notifier is not None:
+            for sms in post_call_sms(rec, self._flow):
+                try:
+                    self.notifier.send(sms)
+                except Exception:
+                    log.exception("call %s: the %s SMS could not be sent", rec.call_id, sms.kind)
 
     def _end(self, outcome: str | None, cause: str) -> list[Action]:
         self._finish(outcome)

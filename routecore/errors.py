@@ -20,6 +20,7 @@ __all__ = [
     "SegmentDataError",
     "SelectionError",
     "StateError",
+    "StoreError",
     "TimePlanError",
     "TrieError",
 ]
@@ -69,6 +70,11 @@ class TimePlanError(RoutecoreError, ValueError):
 class ReviewError(RoutecoreError, ValueError):
     """A step of the flow review workflow is not allowed: a state that does not permit it, an
     approver who is the author, an unknown number or version. The message says which."""
+
+
+class StoreError(RoutecoreError, ValueError):
+    """A call store cannot be used (not a database, not a call store) or was asked something
+    impossible (a negative retention period, a date range that ends before it starts)."""
 
 
 class SelectionError(RoutecoreError, ValueError):

@@ -24,6 +24,7 @@ from routecore.actions import (
     DialResult,
     Digits,
     Hangup,
+    OutboundStarted,
     Play,
     Survey,
     SurveyResult,
@@ -58,10 +59,29 @@ dials = st.builds(
     st.booleans(),
     st.none() | agent_ids | names,
 )
+dials_announcing_each = st.lists(numbers, min_size=2, max_size=6, unique=True).flatmap(
+    lambda ts: st.builds(
+        Dial,
+        st.just(tuple(ts)),
+        st.just(True),
+        st.integers(5, 300),
+        st.booleans(),
+        st.lists(st.none() | agent_ids | names, min_size=len(ts), max_size=len(ts)).map(tuple),
+    )
+)
 voicemails = st.builds(Voicemail, names, st.none() | names, st.integers(10, 600))
 conferences = st.builds(Conference, names, st.integers(2, 50))
 hangups = st.builds(Hangup, st.sampled_from(A.CAUSES))
-actions = st.one_of(plays, collects, dials, voicemails, conferences, st.just(Survey()), hangups)
+actions = st.one_of(
+    plays,
+    collects,
+    dials,
+    dials_announcing_each,
+    voicemails,
+    conferences,
+    st.just(Survey()),
+    hangups,
+)
 
 callers = st.just("") | st.text(alphabet="0123456789", min_size=1, max_size=20).flatmap(
     lambda d: st.sampled_from([d, "+" + d])
@@ -73,22 +93,32 @@ starts = st.builds(
     st.floats(0, 4e9, allow_nan=False, allow_infinity=False) | st.integers(0, 2**32),
     names,
 )
-digits = st.builds(Digits, st.text(alphabet="0123456789*#", max_size=A.MAX_DIGITS))
+outbound_starts = st.builds(
+    OutboundStarted, numbers, numbers, numbers, st.integers(0, 2**32).map(float), names
+)
+times = st.none() | st.floats(0, 4e9, allow_nan=False, allow_infinity=False)
+digits = st.builds(Digits, st.text(alphabet="0123456789*#", max_size=A.MAX_DIGITS), times)
 dial_results = st.builds(
-    DialResult, st.just("answered"), numbers, st.integers(0, A.SECONDS_MAX)
-) | st.builds(DialResult, st.sampled_from(["busy", "no_answer", "failed"]))
-surveys = st.builds(SurveyResult, st.none() | st.integers(1, 4))
-vm_results = st.builds(VoicemailResult, names, st.integers(0, 600)) | st.just(
+    DialResult,
+    st.just("answered"),
+    numbers,
+    st.integers(0, A.SECONDS_MAX),
+    st.none() | names,
+    times,
+) | st.builds(DialResult, st.sampled_from(["busy", "no_answer", "failed"]), at=times)
+surveys = st.builds(SurveyResult, st.none() | st.integers(1, 4), times)
+vm_results = st.builds(VoicemailResult, names, st.integers(0, 600), times) | st.just(
     VoicemailResult(None, 0)
 )
 events = st.one_of(
     starts,
+    outbound_starts,
     digits,
     dial_results,
-    st.just(CallerHungUp()),
+    st.builds(CallerHungUp, times),
     surveys,
     vm_results,
-    st.builds(ConferenceResult, st.booleans()),
+    st.builds(ConferenceResult, st.booleans(), times),
 )
 messages = actions | events
 
@@ -99,6 +129,7 @@ EXAMPLES: list[Any] = [
     Dial(("13800138100", "01065528888"), simultaneous=True, ring_timeout=30, record=True),
     Dial(("13800138100",), announce=805),
     Dial(("13800138100",), announce="zhang_id"),
+    Dial(("13800138100", "13800138101"), simultaneous=True, announce=("zhang_id", 805)),
     Voicemail("sales_box", "vm_offer", 120),
     Conference("board-1", 3),
     Survey(),
@@ -108,8 +139,11 @@ EXAMPLES: list[Any] = [
     Digits(""),
     Digits("801#"),
     DialResult("answered", "13800138100", 95),
+    DialResult("answered", "13800138100", 95, "rec-c1", 1_767_225_700.0),
+    OutboundStarted("4008001234", "13800138100", "13900139000", 1_767_225_600.0, "o1"),
     DialResult("no_answer"),
     CallerHungUp(),
+    CallerHungUp(1_767_225_800.0),
     SurveyResult(1),
     SurveyResult(None),
     VoicemailResult("vm-4008001234-0001.wav", 17),
@@ -137,6 +171,7 @@ def test_exported_from_the_package():
         "SurveyResult",
         "VoicemailResult",
         "ConferenceResult",
+        "OutboundStarted",
     ):
         assert name in routecore.__all__
         assert getattr(routecore, name) is getattr(A, name)
@@ -177,7 +212,12 @@ def test_dict_shape():
         "outcome": "busy",
         "answered_by": None,
         "talk_seconds": 0,
+        "recording": None,
+        "at": None,
     }
+    # fields with a default may be left out by the sender (older adapters send no "at")
+    assert A.from_json('{"type":"dial_result","outcome":"busy"}') == DialResult("busy")
+    assert A.from_dict({"type": "caller_hung_up"}) == CallerHungUp()
     tags = {A.to_dict(x)["type"] for x in EXAMPLES}
     assert tags == set(A.ACTION_TYPES) | set(A.EVENT_TYPES)
 
@@ -307,6 +347,8 @@ def test_bad_caller_refused(bad):
         (lambda: Dial(("13800138000",), announce=800), r"Dial\.announce: 800 is out of range"),
         (lambda: Dial(("13800138000",), announce=900), "out of range 801-899"),
         (lambda: Dial(("13800138000",), announce=True), r"Dial\.announce: expected an agent id"),
+        (lambda: Dial(("13800138000", "139"), announce=(805,)), "one entry per target .2., got 1"),
+        (lambda: Dial(("13800138000",), announce=[900]), r"Dial\.announce\[0\]: 900 is out of"),
         (lambda: Voicemail("b", max_seconds=9), r"Voicemail\.max_seconds: 9 is out of range"),
         (lambda: Voicemail("b", max_seconds=601), "out of range 10-600"),
         (lambda: Conference("r", 1), r"Conference\.max_parties: 1 is out of range 2-50"),
@@ -336,6 +378,11 @@ def test_bad_caller_refused(bad):
         (lambda: DialResult("answered"), "an answered call needs the number"),
         (lambda: DialResult("busy", "13800138000"), "must be None when the outcome is 'busy'"),
         (lambda: DialResult("failed", None, 3), "must be 0 when the outcome is 'failed'"),
+        (lambda: DialResult("busy", recording="r1"), r"recording: must be None when the outcome"),
+        (lambda: DialResult("busy", at=-5), r"DialResult\.at: -5 is not a time"),
+        (lambda: Digits("1", math.nan), r"Digits\.at: nan is not a time"),
+        (lambda: CallerHungUp("now"), r"CallerHungUp\.at: expected unix seconds"),
+        (lambda: OutboundStarted("4008001234", "x", "139", 0, "o"), r"OutboundStarted\.agent"),
         (lambda: DialResult("answered", "13800138000", -1), r"talk_seconds: -1 is out of"),
         (lambda: SurveyResult(0), r"SurveyResult\.rating: 0 is out of range 1-4"),
         (lambda: SurveyResult(5), "out of range 1-4"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from routecore.actions import (
     DialResult,
     Digits,
     Hangup,
+    OutboundStarted,
     Play,
     Survey,
     SurveyResult,
@@ -29,12 +31,15 @@ from routecore.actions import (
 )
 from routecore.engine import CallSession
 from routecore.flow import load_flow
-from routecore.flow.compile import compile_flows
+from routecore.flow.compile import compile_flows, compile_texts
+from routecore.notify import SmsList
+from routecore.store import CallStore
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SH = ZoneInfo("Asia/Shanghai")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=SH).timestamp()
 SATURDAY_10 = datetime(2026, 11, 28, 10, 0, tzinfo=SH).timestamp()
+TRANSFER = Play("sys_transfer")  # F2: the system prompt before each transfer
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +70,17 @@ def test_area_routing_sends_callers_to_their_branch(image, state):
         ("02087654321", "02087654321"),
     ]:
         s, actions = call(image, state, "4006001001", caller)
-        assert actions[0].targets[0] == first, caller
+        assert actions[0] == TRANSFER and actions[1].targets[0] == first, caller
         s.handle(CallerHungUp())
     assert all_free(state)
 
 
 def test_time_routing_office_hours_and_weekend(image, state):
     _, actions = call(image, state, "4006001002", "13900000000", at=MONDAY_10)
-    assert actions == [Dial(("02161234567", "02161234568"), simultaneous=True, ring_timeout=25)]
+    office = Dial(("02161234567", "02161234568"), simultaneous=True, ring_timeout=25)
+    assert actions == [TRANSFER, office]
     _s, actions = call(image, state, "4006001002", "13900000000", at=SATURDAY_10, call_id="c2")
-    assert actions == [Dial(("13700137000",), ring_timeout=40)]
+    assert actions == [TRANSFER, Dial(("13700137000",), ring_timeout=40)]
 
 
 def test_two_level_menu_invalid_keys_and_retries(image, state):
@@ -84,7 +90,7 @@ def test_two_level_menu_invalid_keys_and_retries(image, state):
     assert s.handle(Digits("")) == [Collect("main_menu", 1, 5)]  # a timeout: no invalid prompt
     assert s.handle(Digits("1")) == [Collect("sales_menu", 1, 5)]
     actions = s.handle(Digits("2"))
-    assert actions == [Dial(("13800138003",), ring_timeout=20)]
+    assert actions == [TRANSFER, Dial(("13800138003",), ring_timeout=20)]
     assert s.handle(DialResult("answered", "13800138003", 61)) == [Hangup("normal")]
     rec = s.record
     assert (rec.outcome, rec.answered_by, rec.talk_seconds) == ("answered", "13800138003", 61)
@@ -97,17 +103,18 @@ def test_menu_gives_up_after_its_retries(image, state):
     s, _ = call(image, state, "4006001003", "13900000000")
     for _ in range(3):
         s.handle(Digits(""))
-    assert s.handle(Digits("")) == [Dial(("075523456780",), ring_timeout=20)]  # on_fail: operator
+    operator = Dial(("075523456780",), ring_timeout=20)
+    assert s.handle(Digits("")) == [TRANSFER, operator]  # on_fail: operator
 
 
 def test_extensions_ring_their_destinations_in_order_and_transfer_again(image, state):
     s, actions = call(image, state, "4006001004", "13900000000")
     assert actions == [Play("welcome"), Collect("inputext", 3, 5)]
-    assert s.handle(Digits("801")) == [Dial(("01065520001",), ring_timeout=20)]
-    assert s.handle(DialResult("no_answer")) == [Dial(("13911112222",), ring_timeout=20)]
+    assert s.handle(Digits("801")) == [TRANSFER, Dial(("01065520001",), ring_timeout=20)]
+    assert s.handle(DialResult("no_answer")) == [TRANSFER, Dial(("13911112222",), ring_timeout=20)]
     # answered: the caller may dial another extension (second transfer)
     assert s.handle(DialResult("answered", "13911112222", 30)) == [Collect("inputext", 3, 5)]
-    assert s.handle(Digits("802")) == [Dial(("13822223333",), ring_timeout=20)]
+    assert s.handle(Digits("802")) == [TRANSFER, Dial(("13822223333",), ring_timeout=20)]
     s.handle(CallerHungUp())
     assert s.done and s.record.branches == ["extensions.801", "extensions.802"]
     assert all_free(state)
@@ -119,14 +126,14 @@ def test_busy_group_offers_voicemail_or_waiting(image, state):
     s, actions = call(image, state, "4006001006", "13900000000")
     assert actions == [Collect("menu", 1, 5)]
     assert s.handle(Digits("1")) == [Collect("vm_offer", 1, 5)]  # all busy: leave or wait
-    assert s.handle(Digits("1")) == [Voicemail("busy_box", None, 120)]
+    assert s.handle(Digits("1")) == [Voicemail("busy_box", "sys_voicemail", 120)]
     assert s.handle(VoicemailResult("vm-0001", 17)) == [Hangup("normal")]
     assert (s.record.outcome, s.record.voicemail) == ("voicemail", "vm-0001")
 
 
 def test_key_straight_to_voicemail(image, state):
     s, _ = call(image, state, "4006001006", "13900000000")
-    assert s.handle(Digits("8")) == [Voicemail("direct_box", None, 120)]
+    assert s.handle(Digits("8")) == [Voicemail("direct_box", "vm_direct", 120)]
 
 
 def test_blacklist_rejects_before_anything_plays(image, state):
@@ -238,3 +245,127 @@ def test_random_calls_never_raise_and_release_everything(
     s.handle(CallerHungUp())
     assert s.done and s.record is not None and s.record.outcome != "in_progress"
     assert all_free(state)
+
+
+# --- the call's clock, the record, the store and the post-call SMS ---------------------------
+
+
+def test_event_times_give_the_records_answer_and_end(image, state):
+    s, _ = call(image, state, "4006001003", "13900000000")
+    s.handle(Digits("1", MONDAY_10 + 8))
+    s.handle(Digits("2", MONDAY_10 + 12))
+    s.handle(DialResult("answered", "13800138003", 61, "rec-c1", at=MONDAY_10 + 90))
+    rec = s.record
+    assert (rec.start, rec.answer, rec.end) == (MONDAY_10, MONDAY_10 + 29, MONDAY_10 + 90)
+    assert (rec.recorded, rec.recording) == (True, "rec-c1")
+
+
+def test_without_event_times_the_end_is_start_plus_talk(image, state):
+    s, _ = call(image, state, "4006001003", "13900000000")
+    s.handle(Digits("1"))
+    s.handle(Digits("2"))
+    s.handle(DialResult("answered", "13800138003", 61))
+    assert (s.record.answer, s.record.end) == (MONDAY_10, MONDAY_10 + 61)
+
+
+def test_time_route_uses_the_clock_of_the_latest_event(image, state):
+    # 4006001002 routes at once; a menu first would see the time of the key press
+    s, actions = call(image, state, "4006001002", "13900000000", at=MONDAY_10)
+    assert actions[-1].targets == ("02161234567", "02161234568")
+    s.handle(CallerHungUp(MONDAY_10 + 5))
+    assert s.record.end == MONDAY_10 + 5 and s.record.outcome == "caller_hung_up"
+
+
+def test_simultaneous_attempt_announces_whoever_answers(tmp_path, state):
+    flow = load_flow(EXAMPLES / "4006001005.yaml").model_copy(
+        update={"system_prompt_on_transfer": False}
+    )
+    data = flow.model_dump(mode="json", exclude_none=True)
+    data["groups"]["service"]["mode"] = "simultaneous"
+    img = routecore.Image.from_buffer(compile_texts({"4006001005": json.dumps(data)}))
+    s = CallSession(img, state, seed=1)
+    (dial,) = s.handle(CallStarted("4006001005", "13900000000", MONDAY_10, "sim"))
+    assert dial.simultaneous and dial.targets == ("13800138801", "13800138802", "13800138803")
+    assert dial.announce == (801, 802, 803)
+
+
+def test_system_prompt_on_transfer_can_be_switched_off(image, state):
+    s, _ = call(image, state, "8006001007", "13900000000")
+    actions = s.handle(Digits("1"))
+    assert len(actions) == 1 and isinstance(actions[0], Dial)  # no Play("sys_transfer")
+
+
+def test_hang_up_sms_goes_to_mobile_callers_only(image, state, tmp_path):
+    store = CallStore(tmp_path / "calls.db")
+    for caller, call_id in [("13900000000", "m"), ("02161234567", "l"), ("", "w")]:
+        s = CallSession(image, state, seed=1, records=store, notifier=store)
+        s.handle(CallStarted("8006001007", caller, MONDAY_10, call_id))
+        s.handle(CallerHungUp(MONDAY_10 + 3))
+    outbox = store.pending_sms()
+    assert [(m["kind"], m["to_number"], m["call_id"]) for m in outbox] == [
+        ("hangup", "13900000000", "m")
+    ]
+    assert outbox[0]["text"] == "【远景科技】感谢致电远景科技，如需帮助请回复本短信。"
+    assert [r["call_id"] for r in store.calls("8006001007")] == ["l", "m", "w"]
+
+
+def test_no_hang_up_sms_before_approval_nor_to_blacklisted_callers(image, state):
+    sent = SmsList()
+    s = CallSession(image, state, notifier=sent)
+    s.handle(CallStarted("8006001007", "13812345678", MONDAY_10, "b"))  # blacklisted
+    pending = compile_texts({"8006001007": _with_sms_approval("8006001007", "pending")})
+    s = CallSession(routecore.Image.from_buffer(pending), state, notifier=sent)
+    s.handle(CallStarted("8006001007", "13900000000", MONDAY_10, "p"))
+    s.handle(CallerHungUp())
+    assert sent.sent == []
+
+
+def _with_sms_approval(did: str, approval: str) -> str:
+    data = load_flow(EXAMPLES / f"{did}.yaml").model_dump(mode="json", exclude_none=True)
+    data["sms"]["approval"] = approval
+    return json.dumps(data, ensure_ascii=False)
+
+
+def test_outbound_call_not_answered_leaves_a_missed_call_sms(image, state):
+    sent = SmsList()
+    s = CallSession(image, state, notifier=sent)
+    at = datetime(2026, 11, 24, 14, 5, 30, tzinfo=SH).timestamp()
+    actions = s.handle(OutboundStarted("8006001007", "13800138100", "8613900139000", at, "o1"))
+    assert actions == [Dial(("13900139000",), ring_timeout=45, record=True)]
+    assert s.handle(DialResult("no_answer", at=at + 45)) == [Hangup("no_answer")]
+    rec = s.record
+    assert (rec.kind, rec.caller, rec.callee, rec.outcome) == (
+        "outbound", "13800138100", "8613900139000", "not_answered",
+    )  # fmt: skip
+    (sms,) = sent.sent
+    assert (sms.kind, sms.to, sms.did) == ("missed_call", "13900139000", "8006001007")
+    assert sms.text == (
+        "【远景科技】您好，远景科技 Vista Tech（8006001007）于2026-11-24 14:05"
+        "致电您未接通，如需帮助请回拨8006001007。"
+    )
+
+
+def test_outbound_call_answered_or_to_a_landline_sends_nothing(image, state):
+    sent = SmsList()
+    s = CallSession(image, state, notifier=sent)
+    s.handle(OutboundStarted("8006001007", "13800138100", "13900139000", MONDAY_10, "o2"))
+    assert s.handle(DialResult("answered", "13900139000", 30)) == [Hangup("normal")]
+    assert s.record.outcome == "answered" and s.record.talk_seconds == 30
+    s = CallSession(image, state, notifier=sent)
+    s.handle(OutboundStarted("8006001007", "13800138100", "02161234567", MONDAY_10, "o3"))
+    s.handle(DialResult("busy"))
+    assert s.record.outcome == "not_answered" and sent.sent == []
+
+
+def test_a_failing_store_or_notifier_never_breaks_the_call(image, state, caplog):
+    class Broken:
+        def add(self, record):
+            raise OSError("disk full")
+
+        def send(self, sms):
+            raise ConnectionError("gateway down")
+
+    s = CallSession(image, state, records=Broken(), notifier=Broken())
+    s.handle(CallStarted("8006001007", "13900000000", MONDAY_10, "x"))
+    assert s.handle(CallerHungUp()) == [] and s.done
+    assert "could not be stored" in caplog.text and "could not be sent" in caplog.text

@@ -1,0 +1,316 @@
+"""Call records (CDRs), their reports and their retention, in one SQLite file.
+
+``CallStore`` receives every ended call from ``CallSession`` (``records=``), keeps the post-call
+SMS in an outbox for a sender service (it is a ``routecore.notify.Notifier``), answers the
+reports of ``routecore.store.reports`` and purges what must not be kept: recordings older than 6
+months (B8) and voicemail older than its retention (B5), with the files they name.
+
+Writes are WAL-journalled with ``synchronous=NORMAL``: a crashed process loses nothing it added,
+a power cut may lose the last moments before the last checkpoint (a fsync per call would cap a
+host at a few hundred calls a second). Many processes may add at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from routecore.engine import CallRecord
+from routecore.errors import StoreError
+from routecore.notify import Sms
+
+__all__ = ["CallStore", "Purged", "Rows", "months_before"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    did              TEXT    NOT NULL,
+    start            REAL    NOT NULL,
+    call_id          TEXT    NOT NULL,
+    kind             TEXT    NOT NULL,
+    caller           TEXT    NOT NULL,
+    callee           TEXT,
+    caller_kind      TEXT    NOT NULL,
+    caller_area      TEXT,
+    answer           REAL,
+    "end"            REAL,
+    branches         TEXT    NOT NULL,
+    tried            TEXT    NOT NULL,
+    answered_by      TEXT,
+    talk_seconds     INTEGER NOT NULL,
+    recorded         INTEGER NOT NULL,
+    recording        TEXT,
+    voicemail        TEXT,
+    survey           INTEGER,
+    outcome          TEXT    NOT NULL,
+    recording_purged REAL,
+    voicemail_purged REAL,
+    PRIMARY KEY (did, start, call_id)
+);
+CREATE INDEX IF NOT EXISTS calls_start ON calls (start);
+CREATE TABLE IF NOT EXISTS sms_outbox (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind      TEXT NOT NULL,
+    did       TEXT NOT NULL,
+    to_number TEXT NOT NULL,
+    text      TEXT NOT NULL,
+    call_id   TEXT NOT NULL,
+    at        REAL NOT NULL,
+    sent      REAL
+);
+"""
+
+_RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
+_COLUMNS = ", ".join(f'"{n}"' for n in _RECORD_FIELDS)
+_INSERT = (
+    f"INSERT OR REPLACE INTO calls ({_COLUMNS}) VALUES ({', '.join('?' for _ in _RECORD_FIELDS)})"
+)
+_RANGE = "(:did IS NULL OR did = :did) AND start >= :since AND start < :until"
+FOREVER = 2.0**62
+
+Row = dict[str, Any]
+
+
+class Rows(list[Row]):
+    """Result rows (dicts) that also know their ``columns``, so an empty report still has its
+    header."""
+
+    def __init__(self, rows: Iterable[Row] = (), columns: Iterable[str] = ()) -> None:
+        super().__init__(rows)
+        self.columns: list[str] = list(columns)
+
+
+@dataclass(frozen=True)
+class Purged:
+    """One recording or voicemail the purge removed: ``kind`` ``recording`` or ``voicemail``,
+    the call it belonged to, its reference and the files deleted for it."""
+
+    kind: str
+    did: str
+    call_id: str
+    start: float
+    reference: str
+    files: tuple[str, ...]
+
+
+def months_before(at: float, months: int, tz: str = "Asia/Shanghai") -> float:
+    """The instant ``months`` calendar months before ``at`` in zone ``tz`` (the 31st of a month
+    becomes the last day of a shorter one)."""
+    local = datetime.fromtimestamp(at, ZoneInfo(tz))
+    index = local.year * 12 + local.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    for day in (local.day, 30, 29, 28):
+        try:
+            return local.replace(year=year, month=month, day=day).timestamp()
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has 28 days")
+
+
+def _row(record: CallRecord) -> tuple[Any, ...]:
+    values = list(astuple(record))
+    for name in ("branches", "tried"):
+        i = _RECORD_FIELDS.index(name)
+        values[i] = json.dumps(values[i], ensure_ascii=False)
+    return tuple(values)
+
+
+class CallStore:
+    """Call records, the SMS outbox, reports and purging over the SQLite file ``path``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a call store ({e})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> CallStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def add(self, record: CallRecord) -> None:
+        """Store one ended call (the same call id and start again replaces it)."""
+        self.add_many([record])
+
+    def add_many(self, records: Iterable[CallRecord]) -> None:
+        """Store many ended calls in one transaction."""
+        rows = [_row(r) for r in records]
+        with self._transaction():
+            self._db.executemany(_INSERT, rows)
+
+    def send(self, sms: Sms) -> None:
+        """Keep ``sms`` in the outbox (a ``Notifier``): a sender service delivers it."""
+        self._db.execute(
+            "INSERT INTO sms_outbox (kind, did, to_number, text, call_id, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (sms.kind, sms.did, sms.to, sms.text, sms.call_id, sms.at),
+        )
+
+    def pending_sms(self, limit: int = 100) -> list[Row]:
+        """The oldest SMS not yet marked sent (``id``, ``kind``, ``did``, ``to_number``...)."""
+        rows = self._db.execute(
+            "SELECT * FROM sms_outbox WHERE sent IS NULL ORDER BY id LIMIT ?", (limit,)
+        )
+        return [dict(r) for r in rows]
+
+    def mark_sent(self, ids: Iterable[int], at: float) -> None:
+        """Mark outbox rows delivered at ``at``."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE sms_outbox SET sent = ? WHERE id = ?", [(at, i) for i in ids]
+            )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _select(self, sql: str, did: str | None, since: float | None, until: float | None) -> Rows:
+        args = {"did": did, "since": since or 0.0, "until": FOREVER if until is None else until}
+        cursor = self._db.execute(sql, args)
+        return Rows((dict(r) for r in cursor), (d[0] for d in cursor.description))
+
+    def calls(
+        self, did: str | None = None, since: float | None = None, until: float | None = None
+    ) -> Rows:
+        """Every call of ``did`` (None: all numbers) started in ``[since, until)``, in order;
+        ``branches`` and ``tried`` as lists."""
+        rows = self._select(
+            f"SELECT {_COLUMNS}, recording_purged, voicemail_purged FROM calls"
+            f" WHERE {_RANGE} ORDER BY start, call_id",
+            did, since, until,
+        )  # fmt: skip
+        for r in rows:
+            r["branches"], r["tried"] = json.loads(r["branches"]), json.loads(r["tried"])
+            r["recorded"] = bool(r["recorded"])
+        return rows
+
+    def branch_stats(
+        self, did: str | None = None, since: float | None = None, until: float | None = None
+    ) -> Rows:
+        """B11: per number and branch (``menu.key``, ``extensions.NNN``), the calls that took
+        it (a call taking a branch twice counts once)."""
+        return self._select(
+            "SELECT did, b.value AS branch, COUNT(DISTINCT call_id) AS calls"
+            " FROM calls, json_each(calls.branches) AS b"
+            f" WHERE {_RANGE} GROUP BY did, branch ORDER BY did, branch",
+            did, since, until,
+        )  # fmt: skip
+
+    def survey_results(
+        self, did: str | None = None, since: float | None = None, until: float | None = None
+    ) -> Rows:
+        """B12: per number and answering agent, the ratings of the surveyed calls."""
+        return self._select(
+            "SELECT did, answered_by AS agent, COUNT(*) AS surveyed,"
+            " SUM(survey = 1) AS very_satisfied, SUM(survey = 2) AS satisfied,"
+            " SUM(survey = 3) AS average, SUM(survey = 4) AS dissatisfied,"
+            " ROUND(AVG(survey), 2) AS mean_rating"
+            f" FROM calls WHERE survey IS NOT NULL AND {_RANGE}"
+            " GROUP BY did, answered_by ORDER BY did, answered_by",
+            did, since, until,
+        )  # fmt: skip
+
+    def recordings(
+        self, did: str | None = None, since: float | None = None, until: float | None = None
+    ) -> Rows:
+        """B8: the recordings still kept, per call (not yet purged)."""
+        return self._select(
+            "SELECT did, call_id, start, caller, answered_by, talk_seconds, recording"
+            f" FROM calls WHERE recording IS NOT NULL AND recording_purged IS NULL AND {_RANGE}"
+            " ORDER BY did, start",
+            did, since, until,
+        )  # fmt: skip
+
+    def voicemails(
+        self, did: str | None = None, since: float | None = None, until: float | None = None
+    ) -> Rows:
+        """B5: the voicemail messages still kept, per call (not yet purged)."""
+        return self._select(
+            'SELECT did, call_id, start, caller, "end", voicemail'
+            f" FROM calls WHERE voicemail IS NOT NULL AND voicemail_purged IS NULL AND {_RANGE}"
+            " ORDER BY did, start",
+            did, since, until,
+        )  # fmt: skip
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def purge(
+        self,
+        now: float,
+        *,
+        recordings_dir: str | os.PathLike[str] | None = None,
+        voicemail_dir: str | os.PathLike[str] | None = None,
+        recording_months: int = 6,
+        voicemail_days: int = 30,
+        tz: str = "Asia/Shanghai",
+        dry_run: bool = False,
+    ) -> list[Purged]:
+        """Remove recordings of calls started more than ``recording_months`` calendar months
+        before ``now`` (B8) and voicemail older than ``voicemail_days`` days (B5): delete the
+        files named by their references in the given directories (``ref`` and ``ref.*``),
+        mark them purged, and return what was removed (what would be, with ``dry_run``)."""
+        if recording_months < 0 or voicemail_days < 0:
+            raise StoreError("purge: retention periods cannot be negative")
+        plans = [
+            ("recording", months_before(now, recording_months, tz), recordings_dir),
+            ("voicemail", now - voicemail_days * 86400.0, voicemail_dir),
+        ]
+        out: list[Purged] = []
+        for kind, cutoff, directory in plans:
+            rows = self._db.execute(
+                f"SELECT did, call_id, start, {kind} AS ref FROM calls"
+                f" WHERE {kind} IS NOT NULL AND {kind}_purged IS NULL AND start < ?"
+                " ORDER BY start",
+                (cutoff,),
+            ).fetchall()
+            for r in rows:
+                files = _files(directory, str(r["ref"]))
+                if not dry_run:
+                    for f in files:
+                        Path(f).unlink(missing_ok=True)
+                    self._db.execute(
+                        f"UPDATE calls SET {kind}_purged = ?"
+                        " WHERE did = ? AND start = ? AND call_id = ?",
+                        (now, r["did"], r["start"], r["call_id"]),
+                    )
+                out.append(Purged(kind, r["did"], r["call_id"], r["start"], r["ref"], files))
+        return out
+
+
+def _files(directory: str | os.PathLike[str] | None, reference: str) -> tuple[str, ...]:
+    """The files of ``reference`` in ``directory``: the name itself and ``name.*``. References
+    are safe names (no separator, no ``..``), so nothing outside ``directory`` matches."""
+    if directory is None:
+        return ()
+    base = Path(directory)
+    found = [base / reference] if (base / reference).is_file() else []
+    found += sorted(p for p in base.glob(f"{reference}.*") if p.is_file())
+    return tuple(str(p) for p in found)

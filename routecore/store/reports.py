@@ -1,0 +1,88 @@
+"""The reports of the call store, as rows and as CSV (``routecore report``).
+
+=============  ======================================================================
+``calls``      every call record (B11/B12 context, billing): one row a call
+``branches``   B11: calls per menu branch (``menu.key``) and extension
+``surveys``    B12: ratings per answering agent
+``recordings`` B8: the recordings still kept
+``voicemail``  B5: the voicemail messages still kept
+=============  ======================================================================
+
+Each report covers one 400 number (or all) and the calls *started* in a date range; dates are
+days in a time zone (China's by default), ``until`` included.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from routecore.errors import StoreError
+from routecore.store.calls import CallStore, Rows
+
+__all__ = ["REPORTS", "day_range", "report_rows", "write_csv"]
+
+Query = Callable[[CallStore, str | None, float | None, float | None], Rows]
+
+REPORTS: dict[str, Query] = {
+    "calls": CallStore.calls,
+    "branches": CallStore.branch_stats,
+    "surveys": CallStore.survey_results,
+    "recordings": CallStore.recordings,
+    "voicemail": CallStore.voicemails,
+}
+TIME_COLUMNS = ("start", "answer", "end")
+
+
+def day_range(
+    since: date | None, until: date | None, tz: str = "Asia/Shanghai"
+) -> tuple[float | None, float | None]:
+    """Unix seconds ``[start of since, end of until)`` in ``tz`` (None: open ended)."""
+    if since is not None and until is not None and until < since:
+        raise StoreError(f"the range ends ({until}) before it starts ({since})")
+    zone = ZoneInfo(tz)
+    lo = datetime.combine(since, time(), zone).timestamp() if since is not None else None
+    hi = None
+    if until is not None:
+        hi = datetime.combine(until + timedelta(days=1), time(), zone).timestamp()
+    return lo, hi
+
+
+def report_rows(
+    store: CallStore,
+    name: str,
+    did: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    *,
+    tz: str = "Asia/Shanghai",
+) -> Rows:
+    """The rows of report ``name``; times become ISO text in ``tz``, lists JSON text."""
+    query = REPORTS.get(name)
+    if query is None:
+        raise StoreError(f"unknown report {name!r} (known: {', '.join(REPORTS)})")
+    zone = ZoneInfo(tz)
+    rows = query(store, did, since, until)
+    for row in rows:
+        for key, value in row.items():
+            if key in TIME_COLUMNS or key.endswith("_purged"):
+                if value is not None:
+                    row[key] = datetime.fromtimestamp(value, zone).isoformat(timespec="seconds")
+            elif isinstance(value, list):
+                row[key] = json.dumps(value, ensure_ascii=False)
+    return rows
+
+
+def write_csv(rows: Rows, out: IO[str], columns: Sequence[str] | None = None) -> int:
+    """Write ``rows`` as CSV with a header line (``columns``: the report's own by default),
+    also when there are no rows; returns the number of data rows written."""
+    if columns is None:
+        columns = rows.columns
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return len(rows)
