@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -144,7 +145,8 @@ class CallSession:
     ``image`` is the routing image the call started with (``LiveImage.current()``); ``state``
     the host's shared state (None: no claims, memory or counters); ``seed`` the selection seed
     (default: from the call id); ``records`` receives the CallRecord when the call ends (a
-    ``CallStore``; None: kept on ``self.record`` only); ``notifier`` receives the post-call SMS.
+    ``CallStore``; None: kept on ``self.record`` only); ``notifier`` receives the post-call SMS;
+    ``classify`` classifies the caller (default: ``routecore.classify``).
     """
 
     def __init__(
@@ -155,8 +157,10 @@ class CallSession:
         seed: int | None = None,
         records: _Records | None = None,
         notifier: Notifier | None = None,
+        classify: Callable[[str], Any] | None = None,
     ) -> None:
         self.image = image
+        self._classify = classify if classify is not None else routecore.classify
         self.state = state
         self.records = records
         self.notifier = notifier
@@ -226,7 +230,7 @@ class CallSession:
         if f"{ev.did}/flow" not in self.image:
             return self._end("no_route", "no_route")
         self._flow = _flow(self.image, ev.did)
-        self._caller = routecore.classify(ev.caller)
+        self._caller = self._classify(ev.caller)
         self.record.caller_kind = self._caller.kind
         self.record.caller_area = self._caller.area_code
         if self._blacklisted(ev.caller):
@@ -247,7 +251,7 @@ class CallSession:
         )
         if f"{ev.did}/flow" in self.image:
             self._flow = _flow(self.image, ev.did)
-        customer = routecore.classify(ev.customer)
+        customer = self._classify(ev.customer)
         rec.caller_kind, rec.caller_area = customer.kind, customer.area_code
         number = customer.number or ev.customer  # dialled in national form when it has one
         rec.tried.append(number)

@@ -8,8 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import flows
 
 import routecore
 from routecore.actions import (
@@ -369,3 +370,76 @@ def test_a_failing_store_or_notifier_never_breaks_the_call(image, state, caplog)
     s.handle(CallStarted("8006001007", "13900000000", MONDAY_10, "x"))
     assert s.handle(CallerHungUp()) == [] and s.done
     assert "could not be stored" in caplog.text and "could not be sent" in caplog.text
+
+
+# --- random valid flows, random calls ------------------------------------------------------
+
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("digits"), st.text("0123456789*#", max_size=4)),
+        st.tuples(st.just("answer"), st.integers(0, 7), st.integers(0, 600)),
+        st.tuples(st.just("dial"), st.sampled_from(["busy", "no_answer", "failed"])),
+        st.tuples(st.just("voicemail"), st.sampled_from(["vm-1", None])),
+        st.tuples(st.just("survey"), st.sampled_from([1, 2, 3, 4, None])),
+        st.tuples(st.just("hangup")),
+    ),
+    max_size=30,
+)
+
+
+def _event(step, last_dial, now):
+    kind = step[0]
+    if kind == "digits":
+        return Digits(step[1], now)
+    if kind == "answer":
+        if last_dial is None:
+            return DialResult("no_answer", at=now)
+        return DialResult("answered", last_dial.targets[step[1] % len(last_dial.targets)],
+                          step[2], at=now)  # fmt: skip
+    if kind == "dial":
+        return DialResult(step[1], at=now)
+    if kind == "voicemail":
+        return VoicemailResult(step[1], 5 if step[1] else 0, now)
+    if kind == "survey":
+        return SurveyResult(step[1], now)
+    return CallerHungUp(now)
+
+
+class _Records(list):
+    add = list.append
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    flow=flows(),
+    caller=st.sampled_from(["13900000000", "01065529988", "17012345678", "", "075588886666"]),
+    at=st.floats(1.7e9, 1.9e9),
+    script=steps,
+)
+def test_random_flows_and_calls_never_raise_and_release_everything(
+    tmp_path_factory, flow, caller, at, script
+):
+    image = routecore.Image.from_buffer(compile_texts({flow["number"]: json.dumps(flow)}))
+    state = routecore.State.create(
+        tmp_path_factory.mktemp("s") / "state", destinations=64, memory=16, numbers=8
+    )
+    records = _Records()
+    numbers = {d["number"] for d in flow["destinations"].values()}
+    s = CallSession(image, state, seed=3, records=records)
+    actions = s.handle(CallStarted(flow["number"], caller, at, "rnd"))
+    last_dial = None
+    for i, step in enumerate(script):
+        for a in actions:
+            if isinstance(a, Dial):
+                assert set(a.targets) <= numbers  # only the flow's own phones ring
+                assert not any(
+                    d.busy == 0 for d in state.destinations_now() if d.number in a.targets
+                )
+                last_dial = a
+        actions = s.handle(_event(step, last_dial, at + i + 1))
+    s.handle(CallerHungUp())
+    assert s.done and len(records) == 1 and records[0] is s.record
+    rec = s.record
+    assert rec.outcome != "in_progress" and rec.end >= rec.start
+    assert set(rec.tried) <= numbers and (rec.answered_by is None or rec.answered_by in numbers)
+    assert all_free(state)
