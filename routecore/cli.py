@@ -1,5 +1,5 @@
 """The ``routecore`` command: validate and compile flows, review and publish them, show what a
-published image holds.
+published image holds, run scripted calls, export reports and purge old recordings.
 
 Exit codes an operator can script against:
 0 done; 1 a flow does not validate; 2 bad usage; 3 the review step is not allowed (wrong state,
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from routecore.errors import FlowError, ReviewError, RoutecoreError
+from routecore.errors import ActionError, FlowError, ReviewError, RoutecoreError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REVIEW, EXIT_ERROR = 0, 1, 2, 3, 4
 
@@ -199,6 +199,118 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _when(text: str | None, tz: str) -> float:
+    """``text`` (ISO date or date and time, in ``tz``) as unix seconds; now when None."""
+    import time
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if text is None:
+        return time.time()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Usage(f"not a date or time: {text!r} (2026-11-23 or 2026-11-23T10:00)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz))
+    return moment.timestamp()
+
+
+def _day(text: str | None) -> Any:
+    from datetime import date
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _Usage(f"not a date: {text!r} (2026-11-23)") from None
+
+
+class _Usage(Exception):
+    """A command-line value that cannot be used (exit code 2)."""
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from routecore import Image, State
+    from routecore.actions import CallStarted, OutboundStarted
+    from routecore.simulate import json_lines, simulate, text_lines
+
+    if args.flow:
+        from routecore.flow import load_flow
+        from routecore.flow.compile import compile_flows
+
+        image = Image.from_buffer(compile_flows([load_flow(f) for f in args.flow]))
+    else:
+        image = Image.open(args.image)
+    script = list(args.steps)
+    if args.script:
+        text = sys.stdin.read() if args.script == "-" else Path(args.script).read_text("utf-8")
+        for line in text.splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if line and not line.startswith("#"):
+                script.append(line)
+    at = _when(args.at, args.tz)
+    state = State.open(args.state) if args.state else None
+    try:
+        start: Any = (
+            OutboundStarted(args.number, args.outbound, args.caller, at, args.call_id)
+            if args.outbound
+            else CallStarted(args.number, args.caller, at, args.call_id)
+        )
+        sim = simulate(image, start, script, state=state, seed=args.seed)
+    except ActionError as e:  # a bad number, call id or script step
+        raise _Usage(str(e)) from None
+    for line in json_lines(sim) if args.json else text_lines(sim, args.tz):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from routecore.store import CallStore, day_range, report_rows, write_csv
+
+    since, until = day_range(_day(args.since), _day(args.until), args.tz)
+    with CallStore(args.calls) as store:
+        rows = report_rows(store, args.report, args.number, since, until, tz=args.tz)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif args.output and args.output != "-":
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            count = write_csv(rows, out)
+        print(f"{args.output}: {count} rows", file=sys.stderr)
+    else:
+        write_csv(rows, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from routecore.store import CallStore
+
+    with CallStore(args.calls) as store:
+        purged = store.purge(
+            _when(args.now, args.tz),
+            recordings_dir=args.recordings,
+            voicemail_dir=args.voicemail,
+            recording_months=args.recording_months,
+            voicemail_days=args.voicemail_days,
+            tz=args.tz,
+            dry_run=args.dry_run,
+        )
+    zone = ZoneInfo(args.tz)
+    lines = [
+        f"{'would remove' if args.dry_run else 'removed'} {p.kind} {p.reference} of {p.did} "
+        f"call {p.call_id} ({datetime.fromtimestamp(p.start, zone):%Y-%m-%d %H:%M}): "
+        f"{len(p.files)} file(s)"
+        for p in purged
+    ]
+    _print(args, [asdict(p) for p in purged], "\n".join(lines) or "nothing to purge")
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="routecore", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -251,11 +363,78 @@ def parser() -> argparse.ArgumentParser:
     sh.add_argument("number")
     sh.add_argument("--image", default=image_default)
     sh.set_defaults(run=cmd_show)
+
+    calls_default = os.environ.get("ROUTECORE_CALLS", "calls.db")
+    tz_help = "time zone of dates and times [Asia/Shanghai]"
+    sim = sub.add_parser(
+        "simulate",
+        help="run a scripted call and print each Action",
+        description=_simulate_doc(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sim.add_argument("number", help="the 400 number called")
+    sim.add_argument("caller", help="the caller's number ('' when withheld; the customer's "
+                     "with --outbound)")  # fmt: skip
+    sim.add_argument("steps", nargs="*", help="the script: keys, answer, busy, hangup...")
+    sim.add_argument("--script", help="read more steps from this file ('-': standard input)")
+    src = sim.add_mutually_exclusive_group()
+    src.add_argument("--image", default=image_default, help="a published image [routes.img]")
+    src.add_argument(
+        "--flow", action="append", help="a flow file to try before publishing (repeatable)"
+    )
+    sim.add_argument("--at", help="when the call starts [now]")
+    sim.add_argument("--tz", default="Asia/Shanghai", help=tz_help)
+    sim.add_argument("--state", help="a state file to use [a temporary one]")
+    sim.add_argument("--seed", type=int, default=1, help="selection seed [1]")
+    sim.add_argument("--call-id", default="sim-1")
+    sim.add_argument("--outbound", metavar="AGENT", help="B3: an agent's call to the customer")
+    sim.set_defaults(run=cmd_simulate)
+
+    from routecore.store.reports import REPORTS
+
+    rep = sub.add_parser("report", help="export a report of the call records as CSV")
+    rep.add_argument("report", choices=list(REPORTS))
+    rep.add_argument("--number", help="one 400 number [all]")
+    rep.add_argument("--from", dest="since", help="first day, 2026-11-01 [the first call]")
+    rep.add_argument("--to", dest="until", help="last day, included [the last call]")
+    rep.add_argument("--tz", default="Asia/Shanghai", help=tz_help)
+    rep.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
+    rep.add_argument("-o", "--output", help="CSV file [standard output]")
+    rep.set_defaults(run=cmd_report)
+
+    pg = sub.add_parser("purge", help="remove recordings over 6 months and expired voicemail")
+    pg.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
+    pg.add_argument("--recordings", help="directory of the recording files")
+    pg.add_argument("--voicemail", help="directory of the voicemail files")
+    pg.add_argument("--recording-months", type=int, default=6, help="keep recordings [6]")
+    pg.add_argument("--voicemail-days", type=int, default=30, help="keep voicemail [30]")
+    pg.add_argument("--now", help="purge as of this time [now]")
+    pg.add_argument("--tz", default="Asia/Shanghai", help=tz_help)
+    pg.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+    pg.set_defaults(run=cmd_purge)
+    for command in sub.choices.values():  # --json after the command too
+        command.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+        )
     return p
 
 
+def _simulate_doc() -> str:
+    from routecore import simulate
+
+    return (
+        "Run one scripted call through the flows and print each Action.\n\n"
+        + ((simulate.__doc__ or "").split("\n\n", 1)[1])
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if extra:  # the steps of a simulation may come after its options
+        if args.command != "simulate" or any(x.startswith("-") for x in extra):
+            p.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.steps = [*args.steps, *extra]
     try:
         return int(args.run(args))
     except FlowError as e:
@@ -265,6 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReviewError as e:
         print(f"routecore: {e}", file=sys.stderr)
         return EXIT_REVIEW
+    except _Usage as e:
+        print(f"routecore: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except (RoutecoreError, OSError) as e:
         print(f"routecore: {e}", file=sys.stderr)
         return EXIT_ERROR

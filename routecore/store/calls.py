@@ -245,7 +245,7 @@ class CallStore:
         return self._select(
             "SELECT did, call_id, start, caller, answered_by, talk_seconds, recording"
             f" FROM calls WHERE recording IS NOT NULL AND recording_purged IS NULL AND {_RANGE}"
-            " ORDER BY did, start",
+            " ORDER BY did, start, call_id",
             did, since, until,
         )  # fmt: skip
 
@@ -256,7 +256,7 @@ class CallStore:
         return self._select(
             'SELECT did, call_id, start, caller, "end", voicemail'
             f" FROM calls WHERE voicemail IS NOT NULL AND voicemail_purged IS NULL AND {_RANGE}"
-            " ORDER BY did, start",
+            " ORDER BY did, start, call_id",
             did, since, until,
         )  # fmt: skip
 
