@@ -443,3 +443,65 @@ def test_random_flows_and_calls_never_raise_and_release_everything(
     assert rec.outcome != "in_progress" and rec.end >= rec.start
     assert set(rec.tried) <= numbers and (rec.answered_by is None or rec.answered_by in numbers)
     assert all_free(state)
+
+
+# --- the brief's examples ------------------------------------------------------------------
+
+
+def test_brief_five_destinations_of_an_extension_ring_in_order(image, state):
+    s, _ = call(image, state, "4006001004", "13900000000")
+    rung = []
+    actions = s.handle(Digits("804"))
+    for _ in range(5):
+        rung.append(actions[-1].targets)
+        actions = s.handle(DialResult("no_answer"))
+    assert rung == [
+        ("01065529999",), ("01065520001",), ("13844445555",), ("01065520004",), ("13911112222",),
+    ]  # fmt: skip
+    assert actions == [TRANSFER, Dial(("01065529999",), ring_timeout=20)]  # on_fail: reception
+    s.handle(CallerHungUp())
+    assert all_free(state)
+
+
+def test_brief_office_hours_weekday_night_and_weekend(image, state):
+    office = ("02161234567", "02161234568")
+    for when, targets in [
+        (datetime(2026, 11, 23, 9, 0, tzinfo=SH), office),  # Monday 09:00
+        (datetime(2026, 11, 23, 17, 59, tzinfo=SH), office),
+        (datetime(2026, 11, 23, 18, 0, tzinfo=SH), ("13700137000",)),  # night
+        (datetime(2026, 11, 24, 8, 59, tzinfo=SH), ("13700137000",)),
+        (datetime(2026, 11, 29, 11, 0, tzinfo=SH), ("13700137000",)),  # Sunday
+        (datetime(2026, 10, 1, 11, 0, tzinfo=SH), ("13700137000",)),  # National Day
+    ]:
+        s, actions = call(image, state, "4006001002", "13900000000", at=when.timestamp())
+        assert actions[-1].targets == targets, when
+        s.handle(CallerHungUp())
+
+
+def test_brief_call_memory_lasts_until_midnight_and_falls_back(image, state):
+    evening = datetime(2026, 11, 23, 23, 50, tzinfo=SH).timestamp()
+    s, first = call(image, state, "4006001005", "13900000000", at=evening)
+    agent = first[-1].targets[0]
+    s.handle(DialResult("answered", agent, 60))
+    # 23:58 the same day: the agent who answered comes first
+    s, again = call(image, state, "4006001005", "13900000000", at=evening + 480, call_id="c2")
+    assert again[-1].targets == (agent,)
+    # ...and does not answer: the group's own order follows, without that agent
+    after = s.handle(DialResult("no_answer"))
+    assert after[-1].targets != (agent,)
+    s.handle(CallerHungUp())
+    # busy on another call: the group's order, straight away
+    busy = state.claim([agent], "elsewhere")
+    _s, actions = call(image, state, "4006001005", "13900000000", at=evening + 500, call_id="c3")
+    assert actions[-1].targets != (agent,)
+    _s.handle(CallerHungUp())
+    state.release(busy)
+    # 00:05 the next day: forgotten
+    assert state.recall("4006001005", "13900000000", evening + 900) is None
+    seen = set()
+    for i in range(8):
+        s = CallSession(image, state, seed=i)
+        actions = s.handle(CallStarted("4006001005", "13900000000", evening + 900, f"n{i}"))
+        seen.add(actions[-1].targets[0])
+        s.handle(CallerHungUp())
+    assert len(seen) > 1  # the group's random order again, not always the remembered agent
