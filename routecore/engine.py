@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -404,7 +405,8 @@ class CallSession:
         table = self.image.group(f"{rec.did}/group/{name}")
         memory = g.get("call_memory")
         memory = self._flow.get("call_memory", False) if memory is None else memory
-        seed = self._seed if self._seed is not None else hash(rec.call_id) & 0xFFFFFFFF
+        # default seed: from the call id, the same in every process (str hash() is salted)
+        seed = self._seed if self._seed is not None else zlib.crc32(rec.call_id.encode())
         if self.state is None:
             attempts = table.attempts(seed=seed)
             order = [[table.numbers[t] for t in a.targets] for a in attempts]
