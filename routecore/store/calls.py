@@ -15,8 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from zoneinfo import ZoneInfo
 from routecore.engine import CallRecord
 from routecore.errors import StoreError
 from routecore.notify import Sms
+from routecore.store.sqlite import open_db, write_transaction
 
 __all__ = ["CallStore", "Purged", "Rows", "months_before"]
 
@@ -129,11 +129,7 @@ class CallStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
         try:
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            self._db = open_db(self.path, SCHEMA, synchronous="NORMAL")
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a call store ({e})") from None
 
@@ -146,16 +142,6 @@ class CallStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
     # -- writing ------------------------------------------------------------------------------
 
     def add(self, record: CallRecord) -> None:
@@ -165,7 +151,7 @@ class CallStore:
     def add_many(self, records: Iterable[CallRecord]) -> None:
         """Store many ended calls in one transaction."""
         rows = [_row(r) for r in records]
-        with self._transaction():
+        with write_transaction(self._db):
             self._db.executemany(_INSERT, rows)
 
     def send(self, sms: Sms) -> None:
@@ -185,7 +171,7 @@ class CallStore:
 
     def mark_sent(self, ids: Iterable[int], at: float) -> None:
         """Mark outbox rows delivered at ``at``."""
-        with self._transaction():
+        with write_transaction(self._db):
             self._db.executemany(
                 "UPDATE sms_outbox SET sent = ? WHERE id = ?", [(at, i) for i in ids]
             )

@@ -6,11 +6,11 @@ over its own driver; the workflow in ``flows.py`` never writes SQL.
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
+
+from routecore.store.sqlite import open_db, write_transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flow_versions (
@@ -50,25 +50,14 @@ class SqliteFlowDB:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._db = open_db(path, SCHEMA, synchronous="FULL")
 
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """One write transaction (taken at once, so two writers queue rather than deadlock)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        return write_transaction(self._db)
 
     def next_version(self, did: str) -> int:
         row = self._db.execute(
