@@ -85,6 +85,7 @@ SYSTEM_PROMPTS: dict[str, str] = {
     "password": "sys_conference_password",  # V4: "please enter the conference password"
 }
 """The system prompts the engine plays where the flow names none (adapters map the names)."""
+_TRANSFER = Play(SYSTEM_PROMPTS["transfer"])  # before every transfer: built once
 _FLOWS: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
 
 
@@ -462,7 +463,7 @@ class CallSession:
         self._wait = ("dial", *wait[1:], kind, targets)
         actions: list[Action] = []
         if self._flow.get("system_prompt_on_transfer", True):
-            actions.append(Play(SYSTEM_PROMPTS["transfer"]))
+            actions.append(_TRANSFER)
         actions.append(
             Dial(
                 tuple(targets),
@@ -556,7 +557,7 @@ class CallSession:
             except Exception:
                 log.exception("call %s: the call record could not be stored", rec.call_id)
         if self.notifier is not None:
-            for sms in post_call_sms(rec, self._flow):
+            for sms in post_call_sms(rec, self._flow, self._classify):
                 try:
                     self.notifier.send(sms)
                 except Exception:

@@ -17,6 +17,7 @@ its outbox for a sender service to deliver; :class:`SmsList` keeps them in memor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -77,26 +78,30 @@ def missed_call_text(flow: dict[str, Any], did: str, at: float) -> str:
     )
 
 
-def _mobile(number: str | None) -> str | None:
+def _mobile(number: str | None, classify: Callable[[str], Any]) -> str | None:
     if not number:
         return None
-    caller = routecore.classify(number)
-    return caller.number if caller.kind == "mobile" else None
+    caller = classify(number)
+    return str(caller.number) if caller.kind == "mobile" else None
 
 
-def post_call_sms(record: Any, flow: dict[str, Any]) -> list[Sms]:
-    """The SMS the ended call ``record`` asks for under ``flow`` (the flow's JSON form)."""
+def post_call_sms(
+    record: Any, flow: dict[str, Any], classify: Callable[[str], Any] | None = None
+) -> list[Sms]:
+    """The SMS the ended call ``record`` asks for under ``flow`` (the flow's JSON form);
+    ``classify`` tells mobiles (default: ``routecore.classify``, the session passes its own)."""
+    classify = classify if classify is not None else routecore.classify
     sms = flow.get("sms")
     if not sms or sms.get("approval") != "approved" or record.outcome in NO_SMS_OUTCOMES:
         return []
     at = record.end if record.end is not None else record.start
     if record.kind == "outbound":
-        to = _mobile(record.callee)
+        to = _mobile(record.callee, classify)
         if to is None or record.outcome != "not_answered":
             return []
         text = missed_call_text(flow, record.did, record.start)
         return [Sms("missed_call", record.did, to, text, record.call_id, at)]
-    to = _mobile(record.caller)
+    to = _mobile(record.caller, classify)
     if to is None:
         return []
     return [

@@ -184,17 +184,22 @@ def _fields(d: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _line(message: Action | Event) -> str:
+    d = to_dict(message)
+    return f"{d['type']} {_fields(d)}".rstrip()
+
+
 def text_lines(sim: Simulation, tz: str = "Asia/Shanghai") -> Iterator[str]:
     """The simulation for a person: ``+Ns > event`` then ``< action`` lines, then the record
     and the SMS."""
     zone = ZoneInfo(tz)
-    start = sim.steps[0][0].at if sim.steps else 0.0
+    start = (sim.steps[0][0].at if sim.steps else None) or 0.0  # the first event has a time
     for event, actions in sim.steps:
         at = event.at
-        offset = f"+{at - start:g}s" if at is not None and start is not None else ""
-        yield f"{offset:>7} > {to_dict(event)['type']} {_fields(to_dict(event))}".rstrip()
+        offset = f"+{at - start:g}s" if at is not None else ""
+        yield f"{offset:>7} > {_line(event)}"
         for a in actions:
-            yield f"{'':>7} < {to_dict(a)['type']} {_fields(to_dict(a))}".rstrip()
+            yield f"{'':>7} < {_line(a)}"
     if sim.record is not None:
         rec = asdict(sim.record)
         for key in ("start", "answer", "end"):

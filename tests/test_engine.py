@@ -269,8 +269,7 @@ def test_without_event_times_the_end_is_start_plus_talk(image, state):
     assert (s.record.answer, s.record.end) == (MONDAY_10, MONDAY_10 + 61)
 
 
-def test_time_route_uses_the_clock_of_the_latest_event(image, state):
-    # 4006001002 routes at once; a menu first would see the time of the key press
+def test_the_caller_hanging_up_gives_the_records_end(image, state):
     s, actions = call(image, state, "4006001002", "13900000000", at=MONDAY_10)
     assert actions[-1].targets == ("02161234567", "02161234568")
     s.handle(CallerHungUp(MONDAY_10 + 5))

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
-use super::{check_number, fnv1a64, StateError, StateFile, StateResult, BRANCHES, DAYS, ROW_LEN};
+use super::{check_number, Probe, StateError, StateFile, StateResult, BRANCHES, DAYS, ROW_LEN};
 
 impl StateFile {
     fn row_off(&self, row: usize) -> usize {
@@ -10,47 +10,33 @@ impl StateFile {
     }
 
     pub fn find_row(&self, did: &str) -> Option<usize> {
-        let n = self.sizes.numbers as usize;
-        let h = fnv1a64(&[did.as_bytes()]);
-        let key = h | 1;
-        let start = (h % n as u64) as usize;
-        for i in 0..n {
-            let row = (start + i) % n;
-            let k = self.u64_at(self.row_off(row)).load(Acquire);
-            if k == 0 {
-                return None;
-            }
-            if k == key && self.str_eq(self.row_off(row) + 8, 15, did.as_bytes()) {
-                return Some(row);
-            }
+        match self.probe_rows(did) {
+            Probe::Found(row) => Some(row),
+            _ => None,
         }
-        None
+    }
+
+    fn probe_rows(&self, did: &str) -> Probe {
+        let n = self.sizes.numbers as usize;
+        self.probe(n, |row| self.row_off(row), 15, did.as_bytes())
     }
 
     fn row_for(&self, did: &str) -> StateResult<usize> {
         if let Some(row) = self.find_row(did) {
             return Ok(row);
         }
-        self.locked(|| {
-            if let Some(row) = self.find_row(did) {
-                return Ok(row);
-            }
-            let n = self.sizes.numbers as usize;
-            let h = fnv1a64(&[did.as_bytes()]);
-            let key = h | 1;
-            let start = (h % n as u64) as usize;
-            for i in 0..n {
-                let row = (start + i) % n;
+        self.locked(|| match self.probe_rows(did) {
+            Probe::Found(row) => Ok(row),
+            Probe::Vacant(row, key) => {
                 let off = self.row_off(row);
-                if self.u64_at(off).load(Acquire) == 0 {
-                    self.write_str(off + 8, did.as_bytes(), 15);
-                    self.u64_at(off).store(key, Release);
-                    return Ok(row);
-                }
+                self.write_str(off + 8, did.as_bytes(), 15);
+                self.u64_at(off).store(key, Release);
+                Ok(row)
             }
-            Err(StateError(format!(
-                "the counter table is full ({n} numbers)"
-            )))
+            Probe::Full => Err(StateError(format!(
+                "the counter table is full ({} numbers)",
+                self.sizes.numbers
+            ))),
         })?
     }
 

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use super::process;
-use super::{check_number, fnv1a64, StateError, StateFile, StateResult};
+use super::{check_number, Probe, StateError, StateFile, StateResult};
 use super::{DEST_LEN, HEADER_LEN, LEASES, LEASE_LEN, UNWRITTEN_GRACE_S};
 
 const NUMBER_CAP: usize = 23;
@@ -49,21 +49,15 @@ impl StateFile {
 
     /// The slot of a number, if it was ever inserted. Lock-free.
     pub fn find_destination(&self, number: &str) -> Option<usize> {
-        let d = self.sizes.destinations as usize;
-        let h = fnv1a64(&[number.as_bytes()]);
-        let key = h | 1;
-        let start = (h % d as u64) as usize;
-        for i in 0..d {
-            let slot = (start + i) % d;
-            let k = self.u64_at(self.slot_off(slot)).load(Acquire);
-            if k == 0 {
-                return None;
-            }
-            if k == key && self.str_eq(self.slot_off(slot) + 8, NUMBER_CAP, number.as_bytes()) {
-                return Some(slot);
-            }
+        match self.probe_destinations(number) {
+            Probe::Found(slot) => Some(slot),
+            _ => None,
         }
-        None
+    }
+
+    fn probe_destinations(&self, number: &str) -> Probe {
+        let d = self.sizes.destinations as usize;
+        self.probe(d, |slot| self.slot_off(slot), NUMBER_CAP, number.as_bytes())
     }
 
     /// Insert a destination (under the file lock) or update it; returns its slot.
@@ -95,28 +89,22 @@ impl StateFile {
 
     /// Under the lock: probe again, then write the slot and publish its key last.
     fn insert_destination(&self, number: &str) -> StateResult<usize> {
-        if let Some(slot) = self.find_destination(number) {
-            return Ok(slot);
-        }
-        let d = self.sizes.destinations as usize;
-        let h = fnv1a64(&[number.as_bytes()]);
-        let key = h | 1;
-        let start = (h % d as u64) as usize;
-        for i in 0..d {
-            let slot = (start + i) % d;
-            let off = self.slot_off(slot);
-            if self.u64_at(off).load(Acquire) == 0 {
+        match self.probe_destinations(number) {
+            Probe::Found(slot) => Ok(slot),
+            Probe::Vacant(slot, key) => {
+                let off = self.slot_off(slot);
                 self.write_str(off + 8, number.as_bytes(), NUMBER_CAP);
                 self.u32_at(off + 32).store(1, Relaxed);
                 self.u32_at(off + 36).store(1, Relaxed);
                 self.u64_at(off).store(key, Release);
-                return Ok(slot);
+                Ok(slot)
             }
+            Probe::Full => Err(StateError(format!(
+                "{}: the destination table is full ({} destinations)",
+                self.path().display(),
+                self.sizes.destinations
+            ))),
         }
-        Err(StateError(format!(
-            "{}: the destination table is full ({d} destinations)",
-            self.path().display()
-        )))
     }
 
     fn slot_of(&self, number: &str) -> StateResult<usize> {

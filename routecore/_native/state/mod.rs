@@ -99,6 +99,15 @@ impl Sizes {
     }
 }
 
+/// What a probe of an open-addressing table found: the entry holding the name, or the first
+/// empty entry (with the key to publish there), or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    Found(usize),
+    Vacant(usize, u64),
+    Full,
+}
+
 pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
@@ -337,6 +346,28 @@ impl StateFile {
         self.read_bytes(off, &mut buf);
         let n = (buf[0] as usize).min(cap);
         buf[1..=n].to_vec()
+    }
+
+    /// Where `name` is in an open-addressing table of `n` entries, entry `i` at `entry(i)`
+    /// (its key, the name's hash with the low bit set, at +0; the name, `cap` bytes at most,
+    /// at +8). Lock-free; the key is published last, so a matching key means a whole entry.
+    fn probe(&self, n: usize, entry: impl Fn(usize) -> usize, cap: usize, name: &[u8]) -> Probe {
+        let h = fnv1a64(&[name]);
+        let key = h | 1;
+        let start = (h % n as u64) as usize;
+        for i in 0..n {
+            let at = (start + i) % n;
+            let k = self
+                .u64_at(entry(at))
+                .load(std::sync::atomic::Ordering::Acquire);
+            if k == 0 {
+                return Probe::Vacant(at, key);
+            }
+            if k == key && self.str_eq(entry(at) + 8, cap, name) {
+                return Probe::Found(at);
+            }
+        }
+        Probe::Full
     }
 
     fn str_eq(&self, off: usize, cap: usize, s: &[u8]) -> bool {
