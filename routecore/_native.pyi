@@ -14,6 +14,7 @@ _Entries = Mapping[str, int] | Iterable[tuple[str, int]]
 
 __all__ = [
     "MODES",
+    "STATE_BRANCHES",
     "Attempt",
     "Caller",
     "Claim",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 __version__: str
 MODES: tuple[str, ...]
+STATE_BRANCHES: int  # branches per 400 number in the state's counters: 0..STATE_BRANCHES-1
 
 @final
 class SplitMix64:
@@ -263,6 +265,7 @@ class State:
     def branch_counts(
         self, did: str, at: float, *, tz: str = "Asia/Shanghai"
     ) -> NDArray[np.uint32]: ...
+    def next_cursor(self, did: str, group: str) -> int | None: ...
     def record_attempt(self, number: str, *, answered: bool, talk_seconds: int = 0) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...

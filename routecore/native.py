@@ -11,6 +11,7 @@ from typing import Any
 from routecore._defaults import Defaults
 from routecore._native import (
     MODES,
+    STATE_BRANCHES,
     Attempt,
     Caller,
     Claim,
@@ -59,6 +60,7 @@ __all__ = [
     "KIND_CODES",
     "MODES",
     "NAME",
+    "STATE_BRANCHES",
     "Attempt",
     "Caller",
     "Claim",

@@ -34,10 +34,13 @@ from routecore import state_views
 from routecore.errors import RoutecoreError, StateError
 
 HEADER = 128
-DEST = 96 + 64 * 8
+LEASES = 100  # lease records per destination: the largest capacity
+BRANCHES = 256
+DEST = 96 + 64 * LEASES
 LEASE = 64
 MEM = 96
-ROW = 24 + 8 * 8 + 4 * 32 * 8
+ROW = 24 + 8 * 8 + 4 * BRANCHES * 8
+CURSOR = 16  # bytes of a round-robin cursor entry; 16 entries per counter row
 SMALL = {"destinations": 16, "memory": 16, "numbers": 8}
 CTX = mp.get_context("fork")
 # A value of the wrong type or beyond 64 bits: the twin says StateError; a PyO3 argument
@@ -75,7 +78,7 @@ def st(be: Backend, path: str) -> Iterator[Any]:
 
 
 def file_len(d: int, m: int, n: int) -> int:
-    return HEADER + d * DEST + m * MEM + n * ROW
+    return HEADER + d * DEST + m * MEM + n * ROW + 16 * n * CURSOR
 
 
 def lease_off(slot: int, lease: int) -> int:
@@ -107,7 +110,11 @@ def dead_pid() -> int:
 
 def held_words(path: str, d: int) -> list[list[int]]:
     """Lease words of every slot, straight from the file."""
-    return [[peek(path, lease_off(s, j), "Q")[0] for j in range(8)] for s in range(d)]
+    data = Path(path).read_bytes()
+    return [
+        [struct.unpack_from("<Q", data, lease_off(s, j))[0] for j in range(LEASES)]
+        for s in range(d)
+    ]
 
 
 def error_match(be: Backend, words: str) -> str | None:
@@ -124,13 +131,13 @@ def test_create_open_round_trip(be, path, monkeypatch):
         assert os.path.getsize(path) == file_len(32, 24, 4)
         assert peek(path, 0, "4sHHIIIIIIQ") == (
             b"RCST",
-            1,
+            2,
             128,
             32,
-            8,
+            100,
             24,
             4,
-            32,
+            256,
             8,
             file_len(32, 24, 4),
         )
@@ -230,8 +237,8 @@ def test_foreign_and_corrupt_headers(be, path):
     for size in (3, 64, 128, 4096):
         _expect_bad(be, path, bytes(rng.randrange(256) for _ in range(size)), "not a routecore")
     _expect_bad(be, path, b"RCTR" + good[4:], "not a routecore")
-    _expect_bad(be, path, good[:4] + struct.pack("<H", 2) + good[6:], "version 2")
-    _expect_bad(be, path, _with_crc(good[:4] + struct.pack("<H", 2) + good[6:]), "version 2")
+    _expect_bad(be, path, good[:4] + struct.pack("<H", 3) + good[6:], "version 3")
+    _expect_bad(be, path, _with_crc(good[:4] + struct.pack("<H", 3) + good[6:]), "version 3")
     flipped = good[:8] + struct.pack("<I", 17) + good[12:]  # destinations changed, CRC not
     _expect_bad(be, path, flipped, "CRC")
     _expect_bad(be, path, good[:40] + struct.pack("<I", 0xDEADBEEF) + good[44:], "CRC")
@@ -310,7 +317,7 @@ def test_capacity_and_online(st):
         st.set_online("2999", True)
     with pytest.raises(StateError):
         st.set_capacity("2999", 1)
-    for cap in (0, 9, -1):
+    for cap in (0, 101, -1):
         with pytest.raises(StateError):
             st.add_destination("2001", capacity=cap)
 
@@ -501,7 +508,7 @@ def test_many_processes_never_exceed_capacity(be, st, tmp_path):
     with open(st.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         while any(p.is_alive() for p in procs):
             for slot, cap in slots.items():
-                words = [struct.unpack_from("<Q", mm, lease_off(slot, j))[0] for j in range(8)]
+                words = [struct.unpack_from("<Q", mm, lease_off(slot, j))[0] for j in range(LEASES)]
                 held = [w for w in words if w]
                 assert len(held) <= cap, (slot, words)
                 assert not any(words[cap:]), (slot, words)  # only the first `capacity` records
@@ -651,17 +658,17 @@ def test_branch_counts_by_day(st):
     st.count_branch("4008001234", 31, d1)
     st.count_branch("4008001234", 3, d2)
     c1 = st.branch_counts("4008001234", d1)
-    assert c1.dtype == np.uint32 and c1.shape == (32,)
+    assert c1.dtype == np.uint32 and c1.shape == (256,)
     assert c1[3] == 2 and c1[31] == 1 and c1.sum() == 3
-    assert st.branch_counts("4008001234", d2).tolist() == [0, 0, 0, 1] + [0] * 28
+    assert st.branch_counts("4008001234", d2).tolist() == [0, 0, 0, 1] + [0] * 252
     assert st.branch_counts("4008009999", d1).sum() == 0
     later = d1 + 8 * 86400  # the same day block, eight days on
     st.count_branch("4008001234", 5, later)
     assert st.branch_counts("4008001234", later)[5] == 1
     assert st.branch_counts("4008001234", d1).sum() == 0  # that day is no longer kept
     st.count_branch("4008001234", 3, d1)  # a late count for a day gone: dropped
-    assert st.branch_counts("4008001234", later).tolist() == [0] * 5 + [1] + [0] * 26
-    for bad in (32, -1):
+    assert st.branch_counts("4008001234", later).tolist() == [0] * 5 + [1] + [0] * 250
+    for bad in (256, -1):
         with pytest.raises(StateError):
             st.count_branch("4008001234", bad, d1)
 
@@ -690,7 +697,7 @@ def test_numpy_views_see_later_writes(st):
     counts = state_views.branch_counts(st)
     days = state_views.counter_days(st)
     assert counters.shape == (16, 4) and counters.dtype == np.uint64
-    assert counts.shape == (8, 8, 32) and counts.dtype == np.uint32
+    assert counts.shape == (8, 8, 256) and counts.dtype == np.uint32
     assert not counters.flags.owndata and not counters.flags.writeable
     assert counters.sum() == 0 and counts.sum() == 0
     st.record_attempt("1001", answered=True, talk_seconds=30)
@@ -789,3 +796,196 @@ def test_forked_child_claims_as_itself(st):
     os.kill(p.pid, signal.SIGKILL)
     p.join(5)
     assert st.reap() == 1 and st.release(mine) == 1
+
+
+# -- layout version 2: capacity up to 100, 256 branches, round-robin cursors ------------------
+
+
+def test_a_version_1_file_is_refused(be, path):
+    good = _good(be, path)
+    v1 = _with_crc(good[:4] + struct.pack("<H", 1) + good[6:])
+    message = _expect_bad(be, path, v1)
+    assert "layout version 1 is not supported (this build reads 2)" in message
+    assert "remove the file and create it again" in message
+    with pytest.raises(StateError, match="remove the file"):
+        be.State.create(path, **SMALL)  # create opens the file that is there: refused too
+
+
+def test_the_default_file_is_sparse_and_quick(be, path):
+    t = time.perf_counter()
+    with be.State.create(path) as s:
+        took = time.perf_counter() - t
+        assert (s.destinations, s.memory, s.numbers) == (4096, 65536, 1024)
+        assert os.path.getsize(path) == file_len(4096, 65536, 1024) == 41_640_064
+        assert os.stat(path).st_blocks * 512 < 4 << 20  # set_len: nothing allocated yet
+        s.add_destination("01065528888", capacity=100)
+        assert s.claim(["01065528888"], "c") is not None
+    assert took < 1.0
+
+
+def test_a_trunk_of_capacity_30(st):
+    st.add_destination("01065528888", capacity=30)
+    claims = [st.claim(["01065528888"], f"c{i}") for i in range(31)]
+    assert [c is not None for c in claims] == [True] * 30 + [False]
+    assert sorted(c.leases[0][1] for c in claims[:30]) == list(range(30))
+    assert st.destination("01065528888").busy == 30
+    assert st.idle(["01065528888"]) == [False]
+    assert st.release(claims[12]) == 1
+    again = st.claim(["01065528888"], "again")
+    assert again is not None and again.leases[0][1] == 12
+    assert st.claim(["01065528888"], "one too many") is None
+    slot = again.leases[0][0]
+    assert peek(st.path, HEADER + slot * DEST + 72, "I")[0] == 30  # used: the largest capacity
+    # Lowering the capacity evicts nobody: the records above it still count, and are reaped.
+    st.set_capacity("01065528888", 2)
+    assert st.destination("01065528888").busy == 30
+    poke(st.path, lease_off(slot, 29) + 32, "Q", 1)  # record 29's deadline long past
+    assert st.reap() == 1 and st.destination("01065528888").busy == 29
+    st.set_capacity("01065528888", 100)
+    assert sum(st.claim(["01065528888"], f"d{i}") is not None for i in range(80)) == 71
+
+
+def test_capacity_101_is_refused(st):
+    for bad in (101, 1000):
+        with pytest.raises(StateError):
+            st.add_destination("2101", capacity=bad)
+    assert st.destination("2101") is None
+    st.add_destination("2101", capacity=100)
+    for bad in (101, 0):
+        with pytest.raises(StateError):
+            st.set_capacity("2101", bad)
+    assert st.destination("2101").capacity == 100
+
+
+def test_branch_255_is_counted_and_256_refused(be, st):
+    t = at(SH, 2025, 3, 10, 12, 0)
+    st.count_branch("4008001234", 255, t)
+    st.count_branch("4008001234", 128, t)
+    counts = st.branch_counts("4008001234", t)
+    assert counts.shape == (256,) and counts[255] == 1 and counts[128] == 1 and counts.sum() == 2
+    for bad in (256, 1000):
+        with pytest.raises(StateError, match=error_match(be, r"0\.\.255")):
+            st.count_branch("4008001234", bad, t)
+    assert st.branch_counts("4008001234", t).sum() == 2
+    views = state_views.branch_counts(st)
+    assert views.shape == (8, 8, 256) and views.sum() == 2
+    row = state_views.counter_numbers(st).index("4008001234")
+    assert views[row, local_day(t) % 8, 255] == 1
+
+
+def local_day(t: float) -> int:
+    return (datetime.fromtimestamp(t, SH).date() - datetime(1970, 1, 1).date()).days
+
+
+def test_the_branch_bound_is_exported():
+    assert routecore._native.STATE_BRANCHES == routecore.py.state.STATE_BRANCHES == BRANCHES
+    assert routecore.native.STATE_BRANCHES == routecore.py.STATE_BRANCHES == BRANCHES
+
+
+def test_next_cursor_counts_up(st):
+    assert [st.next_cursor("4008001234", "sales") for _ in range(3)] == [0, 1, 2]
+    assert st.next_cursor("4008001234", "support") == 0  # another group
+    assert st.next_cursor("4008005678", "sales") == 0  # the same group of another number
+    assert st.next_cursor("4008001234", "Sales") == 0  # names are case-sensitive
+    assert st.next_cursor("4008001234", "sales") == 3
+    assert st.next_cursor("4008001234", "销售") == 0  # UTF-8 names
+    assert st.next_cursor("4008005678", "sales") == 1
+
+
+def test_next_cursor_follows_the_spec(st):
+    base = HEADER + 16 * DEST + 16 * MEM + 8 * ROW  # after the counter rows
+    for group in ("sales", "support", "组" * 64):
+        h = fnv1a64(b"4008001234\0" + group.encode())
+        for _ in range(5):
+            st.next_cursor("4008001234", group)
+        i = h % (16 * 8)
+        while peek(st.path, base + i * CURSOR, "Q")[0] != h | 1:
+            i = (i + 1) % (16 * 8)  # a collision moved it on, within 16 entries
+        assert (i - h) % (16 * 8) < 16
+        assert peek(st.path, base + i * CURSOR, "QQ") == (h | 1, 5)
+    # A value written into the file is the one handed out next (no cache in either backend).
+    h = fnv1a64(b"4008001234\0sales")
+    i = h % (16 * 8)
+    while peek(st.path, base + i * CURSOR, "Q")[0] != h | 1:
+        i = (i + 1) % (16 * 8)
+    poke(st.path, base + i * CURSOR + 8, "Q", 2**64 - 1)
+    assert st.next_cursor("4008001234", "sales") == 2**64 - 1
+    assert st.next_cursor("4008001234", "sales") == 0  # wraps
+
+
+def test_next_cursor_table_full(be, path):
+    with be.State.create(path, destinations=4, memory=8, numbers=1) as s:  # 16 entries
+        assert [s.next_cursor("4008001234", f"g{i}") for i in range(16)] == [0] * 16
+        assert s.next_cursor("4008001234", "one more") is None
+        assert s.next_cursor("4008009999", "g0") is None
+        assert s.next_cursor("4008001234", "g5") == 1  # the ones in stay
+
+
+@pytest.mark.parametrize(
+    ("did", "group"),
+    [("4008001234", ""), ("4008001234", "g" * 65), ("40a", "g"), ("4" * 16, "g"), ("12", "g")],
+)
+def test_next_cursor_rejects_bad_names(st, did, group):
+    with pytest.raises(StateError):
+        st.next_cursor(did, group)
+
+
+def test_next_cursor_bad_types(st):
+    with pytest.raises(BAD_ARG):
+        st.next_cursor("4008001234", 7)
+    with pytest.raises(BAD_ARG):
+        st.next_cursor(4008001234, "g")
+
+
+def test_cursors_survive_reopening(be, path):
+    with be.State.create(path, **SMALL) as s:
+        assert s.next_cursor("4008001234", "sales") == 0
+        s.bump_generation()  # a publish
+    with be.State.open(path) as s:
+        assert s.next_cursor("4008001234", "sales") == 1
+
+
+def _cursor_worker(name: str, path: str, barrier: Any, out: Any) -> None:
+    with _backend(name).State.open(path) as s:
+        barrier.wait()
+        out.put([s.next_cursor("4008001234", "sales") for _ in range(200)])
+
+
+def test_two_processes_share_one_cursor(be, st):
+    barrier, out = CTX.Barrier(2), CTX.Queue()
+    procs = [
+        CTX.Process(target=_cursor_worker, args=(be.name, st.path, barrier, out)) for _ in range(2)
+    ]
+    for p in procs:
+        p.start()
+    seen = out.get(timeout=30) + out.get(timeout=30)
+    for p in procs:
+        p.join(10)
+        assert p.exitcode == 0
+    assert sorted(seen) == list(range(400))  # every value exactly once
+    assert st.next_cursor("4008001234", "sales") == 400
+
+
+def _trunk_worker(name: str, path: str, barrier: Any, out: Any) -> None:
+    with _backend(name).State.open(path) as s:
+        barrier.wait()
+        got = [s.claim(["01065528888"], f"w{os.getpid()}-{i}") for i in range(20)]
+        out.put([list(c.leases[0]) for c in got if c is not None])
+        barrier.wait()  # hold the leases until both are done: a dead owner's lease is stale
+
+
+def test_two_processes_never_exceed_a_capacity_of_30(be, st):
+    st.add_destination("01065528888", capacity=30)
+    barrier, out = CTX.Barrier(2), CTX.Queue()
+    procs = [
+        CTX.Process(target=_trunk_worker, args=(be.name, st.path, barrier, out)) for _ in range(2)
+    ]
+    for p in procs:
+        p.start()
+    leases = out.get(timeout=30) + out.get(timeout=30)
+    for p in procs:
+        p.join(10)
+        assert p.exitcode == 0
+    assert len(leases) == 30  # 40 claims, exactly 30 successes
+    assert sorted(j for _, j, _ in leases) == list(range(30))
+    assert len({cid for _, _, cid in leases}) == 30

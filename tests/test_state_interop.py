@@ -45,7 +45,7 @@ ops = st.lists(
             st.booleans(),
         ),
         st.tuples(st.just("release"), st.integers(0, 20), st.none()),
-        st.tuples(st.just("capacity"), st.sampled_from(["1001", "1002"]), st.integers(1, 3)),
+        st.tuples(st.just("capacity"), st.sampled_from(["1001", "1002"]), st.integers(1, 100)),
         st.tuples(st.just("online"), st.sampled_from(["1001", "1003"]), st.booleans()),
         st.tuples(
             st.just("remember"), st.sampled_from(["137", "138", "139"]), st.integers(0, 3 * 86_400)
@@ -53,7 +53,8 @@ ops = st.lists(
         st.tuples(
             st.just("recall"), st.sampled_from(["137", "138", "139"]), st.integers(0, 3 * 86_400)
         ),
-        st.tuples(st.just("count"), st.integers(0, 31), st.integers(0, 10 * 86_400)),
+        st.tuples(st.just("count"), st.integers(0, 255), st.integers(0, 10 * 86_400)),
+        st.tuples(st.just("cursor"), st.sampled_from(["sales", "desk"]), st.none()),
         st.tuples(st.just("attempt"), st.sampled_from(["1001", "1002"]), st.integers(0, 99)),
     ),
     max_size=40,
@@ -80,6 +81,8 @@ def _apply(s, claims, op):
         return None
     if kind == "recall":
         return s.recall("4008001234", x, NOW + y)
+    if kind == "cursor":
+        return s.next_cursor("4008001234", x)
     if kind == "count":
         s.count_branch("4008001234", x, NOW + y)
         return s.branch_counts("4008001234", NOW + y).tolist()
@@ -107,5 +110,37 @@ def test_random_operations_agree(tmp_path_factory, ops):
     # Same bytes where no clock or pid is involved: the destination slots' keys and numbers.
     ra, rb = (d / "a").read_bytes(), (d / "b").read_bytes()
     for slot in range(16):
-        off = 128 + slot * 608
+        off = 128 + slot * (96 + 64 * 100)
         assert ra[off : off + 40] == rb[off : off + 40]
+        assert ra[off + 72 : off + 76] == rb[off + 72 : off + 76]  # used: the largest capacity
+
+
+def test_each_sees_the_others_cursor(tmp_path):
+    path = tmp_path / "state"
+    a = native.State.create(path, destinations=16, memory=16, numbers=4)
+    b = ref.State.open(path)
+    assert [a.next_cursor("4008001234", "sales") for _ in range(2)] == [0, 1]
+    assert b.next_cursor("4008001234", "sales") == 2
+    assert a.next_cursor("4008001234", "sales") == 3
+    assert b.next_cursor("4008001234", "desk") == 0  # inserted by the twin
+    assert a.next_cursor("4008001234", "desk") == 1
+    assert b.next_cursor("4008005678", "sales") == 0
+
+
+def test_each_sees_the_others_capacity_30_claims(tmp_path):
+    path = tmp_path / "state"
+    a = native.State.create(path, destinations=16, memory=16, numbers=4)
+    b = ref.State.open(path)
+    b.add_destination("01065528888", capacity=30)
+    mine = [a.claim(["01065528888"], f"a{i}") for i in range(15)]
+    theirs = [b.claim(["01065528888"], f"b{i}") for i in range(15)]
+    assert all(c is not None for c in mine + theirs)
+    assert a.claim(["01065528888"], "a-more") is None
+    assert b.claim(["01065528888"], "b-more") is None
+    assert a.destination("01065528888").busy == b.destination("01065528888").busy == 30
+    assert sorted(c.leases[0][1] for c in mine + theirs) == list(range(30))
+    assert a.release(theirs[3]) == 1  # a twin claim released by the native core
+    assert b.claim(["01065528888"], "b-again").leases[0][1] == theirs[3].leases[0][1]
+    assert b.release(mine[0]) == 1
+    assert a.claim(["01065528888"], "a-again").leases[0][1] == mine[0].leases[0][1]
+    assert a.claim(["01065528888"], "full") is None and b.claim(["01065528888"], "full") is None

@@ -13,7 +13,7 @@ from routecore.py.numbers import Caller, Classifier
 from routecore.py.rng import SplitMix64
 from routecore.py.segments import SegmentTable
 from routecore.py.select import MODES, Attempt
-from routecore.py.state import Claim, Destination, State
+from routecore.py.state import STATE_BRANCHES, Claim, Destination, State
 from routecore.py.timeplan import TimePlan
 from routecore.py.trie import Trie
 
@@ -35,6 +35,7 @@ __all__ = [
     "KIND_CODES",
     "MODES",
     "NAME",
+    "STATE_BRANCHES",
     "Attempt",
     "Caller",
     "Claim",

@@ -1,10 +1,11 @@
 """The shared call state, plainly: the twin of ``routecore/_native/state/`` (same file, same API).
 
-One file (``docs/state-format.md``, ``RCST`` layout version 1) mapped read-write by every routing
-process of a host: destination claims with leases, call memory, counters and the published image
-generation. The compiled core changes it with atomics; this twin holds an exclusive ``flock`` on
-the file around every operation that reads then writes (the kernel drops it when the holder
-dies), and still writes the fields in the order of the spec, so a lock-free reader could follow.
+One file (``docs/state-format.md``, ``RCST`` layout version 2) mapped read-write by every routing
+process of a host: destination claims with leases, call memory, counters, round-robin cursors and
+the published image generation. The compiled core changes it with atomics; this twin holds an
+exclusive ``flock`` on the file around every operation that reads then writes (the kernel drops
+it when the holder dies), and still writes the fields in the order of the spec, so a lock-free
+reader could follow.
 Readers (``destination``, ``recall``, ``branch_counts``, ``generation``) do not lock.
 """
 
@@ -37,15 +38,19 @@ PATH_ENV = "ROUTECORE_STATE"
 DEFAULT_TZ = "Asia/Shanghai"
 
 MAGIC = b"RCST"
-VERSION = 1
+VERSION = 2
 HEADER_LEN = 128
-LEASES = 8  # L: lease records per destination, the largest capacity
-BRANCHES = 32  # B
+LEASES = 100  # L: lease records per destination, the largest capacity
+BRANCHES = 256  # B
+STATE_BRANCHES = BRANCHES  # a branch is 0..STATE_BRANCHES-1 (as routecore._native.STATE_BRANCHES)
 DAYS = 8  # K
 LEASE = 64
-DEST = 96 + LEASE * LEASES  # 608
+DEST = 96 + LEASE * LEASES  # 6496
 MEM = 96
-ROW = 24 + 8 * DAYS + 4 * BRANCHES * DAYS  # 1112
+ROW = 24 + 8 * DAYS + 4 * BRANCHES * DAYS  # 8280
+CURSORS_PER_ROW = 16  # round-robin cursor entries per counter row, and the probes of one
+CURSOR = 16
+GROUP_CAP = 64  # characters of a group name
 MEM_PROBES = 8
 MAX_DESTINATIONS = 1 << 24
 MAX_MEMORY = 1 << 26
@@ -69,6 +74,7 @@ _I32 = struct.Struct("<i")
 _SLOT_NUMBER = struct.Struct("<B23s")  # at 8
 _SLOT_FLAGS = struct.Struct("<II")  # capacity, online at 32
 _SLOT_COUNTERS = struct.Struct("<QQQQ")  # at 40
+SLOT_USED = 72  # u32: the largest capacity the destination ever had
 _LEASE_FIELDS = struct.Struct("<QIIQQ")  # at 8: fields id, pid, 0, start time, deadline
 _LEASE_BODY = struct.Struct("<IIQQB23s")  # at 16: pid, 0, start, deadline, call id
 _MEM_HEAD = struct.Struct("<QQ")  # seq, key
@@ -81,7 +87,7 @@ _EPOCH = date(1970, 1, 1).toordinal()
 
 def file_length(destinations: int, memory: int, numbers: int) -> int:
     """Bytes of a state file with these sizes."""
-    return HEADER_LEN + destinations * DEST + memory * MEM + numbers * ROW
+    return cursors_offset(destinations, memory, numbers) + CURSORS_PER_ROW * numbers * CURSOR
 
 
 def memory_offset(destinations: int) -> int:
@@ -90,6 +96,10 @@ def memory_offset(destinations: int) -> int:
 
 def rows_offset(destinations: int, memory: int) -> int:
     return HEADER_LEN + destinations * DEST + memory * MEM
+
+
+def cursors_offset(destinations: int, memory: int, numbers: int) -> int:
+    return rows_offset(destinations, memory) + numbers * ROW
 
 
 def fnv1a64(data: bytes) -> int:
@@ -122,7 +132,7 @@ def check_sizes(destinations: object, memory: object, numbers: object) -> None:
 def check_header(head: bytes, size: int, path: str) -> tuple[int, int, int]:
     """(destinations, memory, numbers) of a state file whose first bytes are ``head``.
 
-    ``size`` is the file's length; raises StateError for anything but a sound RCST v1 file of
+    ``size`` is the file's length; raises StateError for anything but a sound RCST v2 file of
     exactly the length its header gives.
     """
     if size == 0:
@@ -138,8 +148,8 @@ def check_header(head: bytes, size: int, path: str) -> tuple[int, int, int]:
     crc = _U32.unpack_from(head, 40)[0]
     if version != VERSION:
         raise StateError(
-            f"{path}: state layout version {version} is not supported"
-            f" (this build reads version {VERSION})"
+            f"{path}: layout version {version} is not supported (this build reads {VERSION}):"
+            " remove the file and create it again"
         )
     actual = zlib.crc32(head[:40]) & MASK32
     if crc != actual:
@@ -328,6 +338,7 @@ class State:
         self._d, self._m, self._n = sizes
         self._mem_off = memory_offset(self._d)
         self._rows_off = rows_offset(self._d, self._m)
+        self._cursors_off = cursors_offset(self._d, self._m, self._n)
         self._pid = os.getpid()
         self._tlock = threading.Lock()  # flock is per open file: threads sharing it need this
 
@@ -500,6 +511,7 @@ class State:
         off = HEADER_LEN + i * DEST
         _SLOT_NUMBER.pack_into(mm, off + 8, len(raw), raw)
         _SLOT_FLAGS.pack_into(mm, off + 32, capacity, 1 if online else 0)
+        _U32.pack_into(mm, off + SLOT_USED, capacity)
         _U64.pack_into(mm, off, h | 1)  # the key last: readers match only complete slots
         return i
 
@@ -509,6 +521,7 @@ class State:
         cap = _capacity(capacity)
         with self._locked() as mm:
             off = HEADER_LEN + self._slot_for(mm, raw, cap, online) * DEST
+            _raise_used(mm, off, cap)
             _SLOT_FLAGS.pack_into(mm, off + 32, cap, 1 if online else 0)
 
     def set_online(self, number: str, online: bool) -> None:
@@ -522,6 +535,7 @@ class State:
         cap = _capacity(capacity)
         with self._locked() as mm:
             off = self._known(mm, raw, number)
+            _raise_used(mm, off, cap)
             _U32.pack_into(mm, off + 32, cap)
 
     def _known(self, mm: mmap.mmap, raw: bytes, number: str) -> int:
@@ -580,7 +594,7 @@ class State:
         now = time.time()
         now_ms, now_s = int(now * 1000), int(now)
         busy = 0
-        for j in range(LEASES):
+        for j in range(_held(mm, off)):
             rec = off + 96 + j * LEASE
             word = _U64.unpack_from(mm, rec)[0]
             if word and not self._stale(mm, rec, word, now_ms, now_s):
@@ -755,7 +769,7 @@ class State:
                 off = HEADER_LEN + i * DEST
                 if not _U64.unpack_from(mm, off)[0]:
                     continue
-                for j in range(LEASES):
+                for j in range(_held(mm, off)):
                     rec = off + 96 + j * LEASE
                     word = _U64.unpack_from(mm, rec)[0]
                     if word and self._stale(mm, rec, word, now_ms, now_s):
@@ -838,7 +852,7 @@ class State:
         return (self._rows_off + i * ROW if i >= 0 else -1), found
 
     def count_branch(self, did: str, branch: int, at: float, *, tz: str = DEFAULT_TZ) -> None:
-        """Count one call of ``did`` to ``branch`` (0..31) on the local day of ``at``.
+        """Count one call of ``did`` to ``branch`` (0..255) on the local day of ``at``.
 
         A count for a day older than the one its day block holds now is dropped (that day is
         no longer kept).
@@ -882,6 +896,34 @@ class State:
                 out[:] = _COUNTS.unpack_from(mm, off + 24 + 8 * DAYS + 4 * BRANCHES * block)
         return out
 
+    # -- round-robin cursors -----------------------------------------------------------------
+
+    def next_cursor(self, did: str, group: str) -> int | None:
+        """The round-robin cursor of ``group`` on ``did``: its value now, and 1 more after.
+
+        Successive calls, from any process, return 0, 1, 2, ... A cursor is looked for in 16
+        entries from ``h mod C``; a missing one is inserted there. None when those 16 entries
+        all hold other cursors: the caller then rotates by a seed of its own.
+        """
+        raw = did_bytes(did)
+        if not isinstance(group, str) or not 1 <= len(group) <= GROUP_CAP:
+            raise StateError(f"a group name must be 1 to {GROUP_CAP} characters, not {group!r}")
+        h = fnv1a64(raw + b"\0" + group.encode("utf-8", "surrogatepass"))
+        key = h | 1
+        count = CURSORS_PER_ROW * self._n
+        with self._locked() as mm:
+            for j in range(CURSORS_PER_ROW):
+                off = self._cursors_off + ((h + j) % count) * CURSOR
+                k = _U64.unpack_from(mm, off)[0]
+                if k == 0:
+                    _U64.pack_into(mm, off, key)  # a CAS 0 -> key
+                    k = key
+                if k == key:
+                    value = _U64.unpack_from(mm, off + 8)[0]
+                    _U64.pack_into(mm, off + 8, (value + 1) & MASK64)  # a fetch-add
+                    return int(value)
+        return None
+
 
 def _probe(
     mm: mmap.mmap, base: int, stride: int, count: int, raw: bytes, h: int
@@ -902,6 +944,19 @@ def _probe(
             return i, True
         i = i + 1 if i + 1 < count else 0
     return -1, False
+
+
+def _raise_used(mm: mmap.mmap, off: int, capacity: int) -> None:
+    """Raise the slot's ``used`` (the largest capacity ever) to ``capacity``."""
+    if _U32.unpack_from(mm, off + SLOT_USED)[0] < capacity:
+        _U32.pack_into(mm, off + SLOT_USED, capacity)
+
+
+def _held(mm: mmap.mmap, off: int) -> int:
+    """How many of the slot's lease records may be held: ``max(used, capacity)``, 1..L."""
+    used: int = _U32.unpack_from(mm, off + SLOT_USED)[0]
+    capacity: int = _U32.unpack_from(mm, off + 32)[0]
+    return min(max(used, capacity, 1), LEASES)
 
 
 def _capacity(capacity: object) -> int:

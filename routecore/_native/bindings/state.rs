@@ -309,6 +309,10 @@ impl State {
         let day = local_day(at, tz).map_err(state_err)?;
         Ok(PyArray1::from_slice(py, &self.f()?.branch_counts(did, day)))
     }
+    /// The round-robin cursor of (`did`, `group`): its value, then 1 more; None if no room.
+    fn next_cursor(&self, did: &str, group: &str) -> PyResult<Option<u64>> {
+        self.f()?.next_cursor(did, group).map_err(state_err)
+    }
     #[pyo3(signature = (number, *, answered, talk_seconds = 0))]
     fn record_attempt(&self, number: &str, answered: bool, talk_seconds: u64) -> PyResult<()> {
         self.f()?
@@ -359,6 +363,7 @@ fn claim_of(obj: &Bound<'_, PyAny>) -> PyResult<state::Claim> {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("STATE_BRANCHES", state::BRANCHES)?;
     m.add_class::<State>()?;
     m.add_class::<Claim>()?;
     m.add_class::<Destination>()

@@ -1,4 +1,5 @@
-//! Counters per 400 number: calls per IVR branch (B11) per day, in a ring of day blocks.
+//! Counters per 400 number: calls per IVR branch (B11, branches 0..255) per day, in a ring of
+//! day blocks.
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -40,7 +41,7 @@ impl StateFile {
         })?
     }
 
-    fn check_did(did: &str) -> StateResult<()> {
+    pub(super) fn check_did(did: &str) -> StateResult<()> {
         check_number("400 number", did)?;
         if did.len() > 15 {
             return Err(StateError(format!(
@@ -117,11 +118,18 @@ mod tests {
         assert_eq!(s.branch_counts("4008001234", 20_000)[1], 2);
         assert_eq!(s.branch_counts("4008001234", 20_000)[9], 1);
         s.count_branch("4008001234", 1, 20_008).unwrap(); // same block, a later day: reset
-        assert_eq!(s.branch_counts("4008001234", 20_000), [0; 32]);
+        assert_eq!(s.branch_counts("4008001234", 20_000), [0; 256]);
         assert_eq!(s.branch_counts("4008001234", 20_008)[1], 1);
         s.count_branch("4008001234", 1, 20_000).unwrap(); // late count of an overwritten day
         assert_eq!(s.branch_counts("4008001234", 20_008)[1], 1);
-        assert!(s.count_branch("4008001234", 32, 20_000).is_err());
-        assert_eq!(s.branch_counts("4009999999", 20_000), [0; 32]);
+        s.count_branch("4008001234", 255, 20_008).unwrap();
+        assert_eq!(s.branch_counts("4008001234", 20_008)[255], 1);
+        assert!(s
+            .count_branch("4008001234", 256, 20_008)
+            .unwrap_err()
+            .0
+            .contains("0..255"));
+        assert_eq!(s.branch_counts("4008001234", 20_008).iter().sum::<u32>(), 2);
+        assert_eq!(s.branch_counts("4009999999", 20_000), [0; 256]);
     }
 }

@@ -9,6 +9,8 @@ use super::{DEST_LEN, HEADER_LEN, LEASES, LEASE_LEN, UNWRITTEN_GRACE_S};
 
 const NUMBER_CAP: usize = 23;
 const CALL_ID_CAP: usize = 23;
+/// Offset in a slot of `used`: the largest capacity the destination ever had.
+const USED: usize = 72;
 
 /// One lease taken by a claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,16 @@ impl StateFile {
         self.slot_off(slot) + 96 + lease * LEASE_LEN
     }
 
+    /// The lease records of `slot` that may be held: the first `max(used, capacity)`, where
+    /// `used` is the largest capacity the destination ever had (records above it were never
+    /// claimed), so a capacity-1 phone costs one record to scan, not `LEASES`.
+    fn held_range(&self, slot: usize) -> std::ops::Range<usize> {
+        let off = self.slot_off(slot);
+        let used = self.u32_at(off + USED).load(Acquire);
+        let capacity = self.u32_at(off + 32).load(Acquire);
+        0..(used.max(capacity) as usize).clamp(1, LEASES)
+    }
+
     /// The slot of a number, if it was ever inserted. Lock-free.
     pub fn find_destination(&self, number: &str) -> Option<usize> {
         match self.probe_destinations(number) {
@@ -79,6 +91,7 @@ impl StateFile {
         };
         let off = self.slot_off(slot);
         if let Some(c) = capacity {
+            self.u32_at(off + USED).fetch_max(c, AcqRel); // before any claim can use `c`
             self.u32_at(off + 32).store(c, Release);
         }
         if let Some(o) = online {
@@ -96,6 +109,7 @@ impl StateFile {
                 self.write_str(off + 8, number.as_bytes(), NUMBER_CAP);
                 self.u32_at(off + 32).store(1, Relaxed);
                 self.u32_at(off + 36).store(1, Relaxed);
+                self.u32_at(off + USED).store(1, Relaxed);
                 self.u64_at(off).store(key, Release);
                 Ok(slot)
             }
@@ -282,7 +296,7 @@ impl StateFile {
         let now = process::now_ms();
         let mut reclaimed = 0;
         for slot in self.inserted_slots().collect::<Vec<_>>() {
-            for lease in 0..LEASES {
+            for lease in self.held_range(slot) {
                 let off = self.lease_off(slot, lease);
                 let word = self.u64_at(off).load(Acquire);
                 if word != 0
@@ -301,7 +315,8 @@ impl StateFile {
 
     fn info(&self, slot: usize, now: u64) -> DestinationInfo {
         let off = self.slot_off(slot);
-        let busy = (0..LEASES)
+        let busy = self
+            .held_range(slot)
             .filter(|&l| {
                 let lo = self.lease_off(slot, l);
                 let w = self.u64_at(lo).load(Acquire);
@@ -405,6 +420,49 @@ mod tests {
         assert_eq!(s.destination("02161234567").unwrap().busy, 2);
         assert!(s.set_online("99999", true).is_err());
         assert!(s.claim(&["12ab"], "x", 1, false).is_err());
+    }
+
+    #[test]
+    fn a_trunk_of_capacity_30() {
+        let s = temp_state("trunk", SMALL);
+        s.add_destination("01065528888", Some(30), None).unwrap();
+        let claims: Vec<Claim> = (0..30)
+            .map(|i| {
+                s.claim(&["01065528888"], &format!("c{i}"), 60_000, false)
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect();
+        let mut records: Vec<u32> = claims.iter().map(|c| c.leases[0].lease).collect();
+        records.sort_unstable();
+        assert_eq!(records, (0..30).collect::<Vec<_>>());
+        assert!(s
+            .claim(&["01065528888"], "c30", 60_000, false)
+            .unwrap()
+            .is_none());
+        assert_eq!(s.idle(&["01065528888"]), [false]);
+        assert_eq!(s.destination("01065528888").unwrap().busy, 30);
+        assert_eq!(s.release(&claims[17], None), 1);
+        let again = s
+            .claim(&["01065528888"], "c31", 60_000, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.leases[0].lease, 17);
+        assert!(s
+            .claim(&["01065528888"], "c32", 60_000, false)
+            .unwrap()
+            .is_none());
+        // Lowering the capacity evicts nobody: the held records still count and are reaped.
+        s.set_capacity("01065528888", 1).unwrap();
+        assert_eq!(s.destination("01065528888").unwrap().busy, 30);
+        let off = s.lease_off(claims[29].leases[0].slot as usize, 29);
+        s.u64_at(off + 32).store(1, Relaxed); // record 29's deadline long past
+        assert_eq!(s.reap(), 1);
+        for bad in [0, 101] {
+            assert!(s.add_destination("01065528888", Some(bad), None).is_err());
+            assert!(s.set_capacity("01065528888", bad).is_err());
+        }
+        s.set_capacity("01065528888", 100).unwrap();
     }
 
     #[test]

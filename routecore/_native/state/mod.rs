@@ -1,9 +1,10 @@
 //! The shared call state of one host: a memory-mapped file (layout in `docs/state-format.md`)
 //! changed with atomic operations only, so no process ever holds a lock a crash could leave
 //! behind. Inserting a destination or a counter row takes the file's `flock`, which the kernel
-//! drops when its holder dies.
+//! drops when its holder dies; round-robin cursors are inserted by compare-and-swap.
 
 mod counters;
+mod cursors;
 mod dest;
 mod memory;
 pub mod process;
@@ -27,15 +28,20 @@ pub fn default_path() -> PathBuf {
 }
 
 pub const MAGIC: &[u8; 4] = b"RCST";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 pub const HEADER_LEN: usize = 128;
-pub const LEASES: usize = 8;
-pub const BRANCHES: usize = 32;
+/// Lease records per destination: the largest capacity.
+pub const LEASES: usize = 100;
+/// Branches per counter row: a branch is 0..BRANCHES.
+pub const BRANCHES: usize = 256;
 pub const DAYS: usize = 8;
 pub const LEASE_LEN: usize = 64;
 pub const DEST_LEN: usize = 96 + LEASES * LEASE_LEN;
 pub const MEM_LEN: usize = 96;
 pub const ROW_LEN: usize = 24 + 8 * DAYS + 4 * BRANCHES * DAYS;
+/// Round-robin cursor entries per counter row; a cursor is looked for in this many entries.
+pub const CURSORS_PER_ROW: usize = 16;
+pub const CURSOR_LEN: usize = 16;
 pub const MAX_DESTINATIONS: u32 = 1 << 24;
 pub const MAX_MEMORY: u32 = 1 << 26;
 pub const MAX_NUMBERS: u32 = 1 << 20;
@@ -74,6 +80,12 @@ impl Sizes {
             + self.destinations as u64 * DEST_LEN as u64
             + self.memory as u64 * MEM_LEN as u64
             + self.numbers as u64 * ROW_LEN as u64
+            + self.cursors() as u64 * CURSOR_LEN as u64
+    }
+
+    /// Entries of the round-robin cursor table: 16 per counter row.
+    pub fn cursors(&self) -> usize {
+        self.numbers as usize * CURSORS_PER_ROW
     }
 
     fn check(&self) -> Result<(), String> {
@@ -158,7 +170,8 @@ pub fn parse_header(h: &[u8], file_len: u64) -> Result<Sizes, String> {
     let version = u16at(4);
     if version != VERSION {
         return Err(format!(
-            "layout version {version} is not supported (this build reads {VERSION})"
+            "layout version {version} is not supported (this build reads {VERSION}): \
+             remove the file and create it again"
         ));
     }
     let crc = crc32fast::hash(&h[0..40]);
@@ -201,6 +214,7 @@ pub struct StateFile {
     pub sizes: Sizes,
     mem_off: usize,
     rows_off: usize,
+    cursors_off: usize,
 }
 
 // SAFETY: all shared access goes through atomics or through byte copies published by atomics.
@@ -234,6 +248,7 @@ impl StateFile {
             .map_err(|e| err(path, e))?;
         let mem_off = HEADER_LEN + sizes.destinations as usize * DEST_LEN;
         let rows_off = mem_off + sizes.memory as usize * MEM_LEN;
+        let cursors_off = rows_off + sizes.numbers as usize * ROW_LEN;
         Ok(StateFile {
             map,
             file,
@@ -241,6 +256,7 @@ impl StateFile {
             sizes,
             mem_off,
             rows_off,
+            cursors_off,
         })
     }
 
@@ -490,6 +506,41 @@ pub(crate) mod tests {
             .unwrap_err()
             .contains("truncated"));
         assert!(parse_header(b"XXXX", 4).unwrap_err().contains("magic"));
+    }
+
+    #[test]
+    fn version_2_sizes_in_the_header() {
+        let h = header_bytes(&SMALL);
+        assert_eq!(&h[4..6], &2u16.to_le_bytes());
+        assert_eq!(&h[12..16], &100u32.to_le_bytes());
+        assert_eq!(&h[24..28], &256u32.to_le_bytes());
+        assert_eq!((DEST_LEN, ROW_LEN), (6496, 8280));
+        let rows_end = 128 + 16 * DEST_LEN as u64 + 16 * MEM_LEN as u64 + 4 * ROW_LEN as u64;
+        assert_eq!(
+            SMALL.file_len(),
+            rows_end + 4 * 16 * 16,
+            "the cursor section counts"
+        );
+        assert_eq!(&h[32..40], &SMALL.file_len().to_le_bytes());
+    }
+
+    #[test]
+    fn a_version_1_file_is_refused() {
+        let s = temp_state("v1", SMALL);
+        let path = s.path().to_path_buf();
+        drop(s);
+        let mut data = std::fs::read(&path).unwrap();
+        data[4..6].copy_from_slice(&1u16.to_le_bytes());
+        let crc = crc32fast::hash(&data[0..40]);
+        data[40..44].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&path, &data).unwrap();
+        let e = StateFile::open(&path).unwrap_err().0;
+        assert!(
+            e.contains("layout version 1 is not supported (this build reads 2)")
+                && e.contains("remove the file and create it again"),
+            "{e}"
+        );
+        assert!(StateFile::create(&path, SMALL).is_err());
     }
 
     #[test]
