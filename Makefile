@@ -29,6 +29,9 @@ rust-test:
 py-test:
 	$(BIN)/python -m pytest tests -q
 
+flow-schema:  # docs/flow.schema.json from the flow models (a test checks it is current)
+	$(BIN)/python -c 'import json, routecore.flow as f; print(json.dumps(f.json_schema(), indent=2, ensure_ascii=False, sort_keys=True))' > docs/flow.schema.json
+
 bench:  # each suite in a process of its own, so one suite's heap never slows another's figures
 	rm -f .benchmarks/run-*.json
 	for suite in bench/test_bench_*.py; do \

@@ -12,7 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from routecore._backend import BACKENDS, get_backend
-from routecore.actions import (
+from routecore.batch import KIND_CODES, Classified
+from routecore.engine import CallRecord, CallSession
+from routecore.engine.actions import (
+    Answered,
     CallerHungUp,
     CallStarted,
     Collect,
@@ -21,7 +24,9 @@ from routecore.actions import (
     Dial,
     DialResult,
     Digits,
+    DropLeg,
     Hangup,
+    KeepAlive,
     OutboundStarted,
     Play,
     Survey,
@@ -29,8 +34,7 @@ from routecore.actions import (
     Voicemail,
     VoicemailResult,
 )
-from routecore.batch import KIND_CODES, Classified
-from routecore.engine import CallRecord, CallSession
+from routecore.engine.dialer import Routed, route
 from routecore.errors import (
     ActionError,
     FlowError,
@@ -45,7 +49,6 @@ from routecore.errors import (
 )
 from routecore.flow import load_flow
 from routecore.live import LiveImage
-from routecore.routing import Routed, route
 
 _backend = get_backend()
 
@@ -97,6 +100,7 @@ __all__ = [
     "KIND_CODES",
     "MODES",
     "ActionError",
+    "Answered",
     "Attempt",
     "CallRecord",
     "CallSession",
@@ -113,10 +117,12 @@ __all__ = [
     "Dial",
     "DialResult",
     "Digits",
+    "DropLeg",
     "FlowError",
     "Group",
     "Hangup",
     "Image",
+    "KeepAlive",
     "LayoutError",
     "LiveImage",
     "OutboundStarted",

@@ -233,8 +233,8 @@ class _Usage(Exception):
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from routecore import Image, State
-    from routecore.actions import CallStarted, OutboundStarted
-    from routecore.simulate import json_lines, simulate, text_lines
+    from routecore.engine.actions import CallStarted, OutboundStarted
+    from routecore.engine.simulate import json_lines, simulate, text_lines
 
     if args.flow:
         from routecore.flow import load_flow
@@ -420,7 +420,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _simulate_doc() -> str:
-    from routecore import simulate
+    from routecore.engine import simulate
 
     return (
         "Run one scripted call through the flows and print each Action.\n\n"

@@ -31,7 +31,7 @@ class RoutecoreError(Exception):
 
 
 class ActionError(RoutecoreError, ValueError):
-    """An Action or Event of ``routecore.actions`` is not valid, or cannot be decoded.
+    """An Action or Event of ``routecore.engine.actions`` is not valid, or cannot be decoded.
 
     Raised at construction for a value a PBX adapter could get wrong (an unsafe prompt, box or
     room name, a number that is not digits, keys other than ``0-9*#``, a timeout out of range, an

@@ -1,4 +1,4 @@
-"""routecore.actions: construction checks, round trips and hostile input to every decoder."""
+"""routecore.engine.actions: construction checks, round trips and hostile input to every decoder."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import routecore
-from routecore import actions as A
-from routecore.actions import (
+from routecore.engine import actions as A
+from routecore.engine.actions import (
     ActionError,
+    Answered,
     CallerHungUp,
     CallStarted,
     Collect,
@@ -23,7 +24,9 @@ from routecore.actions import (
     Dial,
     DialResult,
     Digits,
+    DropLeg,
     Hangup,
+    KeepAlive,
     OutboundStarted,
     Play,
     Survey,
@@ -81,10 +84,16 @@ actions = st.one_of(
     conferences,
     st.just(Survey()),
     hangups,
+    st.builds(DropLeg, numbers),
 )
 
-callers = st.just("") | st.text(alphabet="0123456789", min_size=1, max_size=20).flatmap(
-    lambda d: st.sampled_from([d, "+" + d])
+callers = (
+    st.just("")
+    | st.text(alphabet="0123456789", min_size=1, max_size=20).flatmap(
+        lambda d: st.sampled_from([d, "+" + d, f'"Zhang San" <{d}>', f"sip:{d}@10.0.0.1"])
+    )
+    | st.sampled_from(["anonymous", "unknown", "Restricted", "+86 138-0013-8000"])
+    | st.text(max_size=200)  # anything a PBX may send: kept sanitised, never refused
 )
 starts = st.builds(
     CallStarted,
@@ -114,6 +123,8 @@ events = st.one_of(
     starts,
     outbound_starts,
     digits,
+    st.builds(Answered, numbers, times),
+    st.builds(KeepAlive, times),
     dial_results,
     st.builds(CallerHungUp, times),
     surveys,
@@ -134,7 +145,14 @@ EXAMPLES: list[Any] = [
     Conference("board-1", 3),
     Survey(),
     Hangup("blacklisted"),
+    DropLeg("13800138101"),
     CallStarted("4008001234", "+8613800138000", 1_767_225_600.5, "1767225600.42"),
+    CallStarted("4008001234", '"Zhang San" <13800138000>', 1.0, "c2"),
+    CallStarted("4008001234", "anonymous", 1.0, "c3"),
+    Answered("13800138100"),
+    Answered("13800138100", 1_767_225_610.0),
+    KeepAlive(),
+    KeepAlive(1_767_225_620.0),
     CallStarted("4008001234", "", 0.0, "a1b2c3d4-0000-4000-8000-000000000000"),
     Digits(""),
     Digits("801#"),
@@ -310,11 +328,26 @@ def test_injection_refused_in_numbers(bad):
 
 
 @pytest.mark.parametrize(
-    "bad", ["13800138000&1001", "a,b", "x|y", "1\n2", "１３８", "+", "++1", "1+1", "1" * 33]
+    ("raw", "kept"),
+    [
+        ("+86 138-0013-8000", "+86 138-0013-8000"),
+        ('"Zhang San" <13800138000>', '"Zhang San" <13800138000>'),
+        ("anonymous", "anonymous"),
+        ("Restricted", "Restricted"),
+        ("13800138000&1001", "13800138000&1001"),
+        ("1\n2", "12"),
+        ("  13800138000\r\n", "13800138000"),
+        ("x\x00y\u200bz\ud800", "xyz"),
+        ("1" * 300, "1" * A.CALLER_MAX),
+    ],
 )
-def test_bad_caller_refused(bad):
-    with pytest.raises(ActionError, match=r"CallStarted\.caller: .* is not a caller number"):
-        CallStarted("4008001234", bad, 0, "c1")
+def test_raw_caller_ids_are_kept_sanitised_never_refused(raw, kept):
+    # B6: whatever the PBX sends as caller ID; control and format characters and lone
+    # surrogates dropped, cut to CALLER_MAX, and the result still goes on every wire.
+    ev = CallStarted("4008001234", raw, 0, "c1")
+    assert ev.caller == kept
+    assert A.from_json(A.to_json(ev)) == ev
+    assert A.from_msgpack(A.to_msgpack(ev)) == ev
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import routecore
-from routecore.actions import (
+from routecore.engine import CallRecord, CallSession
+from routecore.engine.actions import (
     CallerHungUp,
     CallStarted,
     DialResult,
@@ -19,7 +20,6 @@ from routecore.actions import (
     SurveyResult,
     VoicemailResult,
 )
-from routecore.engine import CallRecord, CallSession
 from routecore.errors import StoreError
 from routecore.flow import load_flow
 from routecore.flow.compile import compile_flows
@@ -169,7 +169,7 @@ def test_purge_removes_old_recordings_and_expired_voicemail(tmp_path, store):
 
 
 def test_outbox_keeps_sms_until_marked_sent(store):
-    from routecore.notify import Sms
+    from routecore.engine.sms import Sms
 
     store.send(Sms("hangup", "8006001007", "13900000000", "【x】hi", "c1", 1.0))
     store.send(Sms("missed_call", "8006001007", "13900000001", "【x】missed", "o1", 2.0))

@@ -9,7 +9,7 @@ import pytest
 
 import routecore.native
 import routecore.py
-from routecore.routing import route
+from routecore.engine.dialer import route
 
 GROUP = ["13800138000", "13900139000", "02161234567"]
 

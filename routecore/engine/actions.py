@@ -34,6 +34,7 @@ from typing import Any, Final, Literal, TypeAlias, get_args
 
 import msgpack
 
+from routecore.engine.callerid import sanitise_caller
 from routecore.errors import ActionError
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "OUTCOMES",
     "Action",
     "ActionError",
+    "Answered",
     "CallStarted",
     "CallerHungUp",
     "Collect",
@@ -52,9 +54,11 @@ __all__ = [
     "DialOutcome",
     "DialResult",
     "Digits",
+    "DropLeg",
     "Event",
     "Hangup",
     "HangupCause",
+    "KeepAlive",
     "Message",
     "OutboundStarted",
     "Play",
@@ -84,7 +88,7 @@ OUTCOMES: Final[tuple[str, ...]] = get_args(DialOutcome)
 NAME_MAX = 128
 MAX_DIGITS = 32  # digits one Collect may gather, and one Digits event may carry
 NUMBER_MIN, NUMBER_MAX = 3, 20  # a number to dial or the 400 number (as the shared state)
-CALLER_MAX = 32
+CALLER_MAX = 128  # characters of a raw caller ID kept (longer ones are cut)
 TIMEOUT_RANGE = (1, 60)  # Collect.timeout, seconds (menus: 1-60)
 RING_TIMEOUT_RANGE = (5, 300)  # Dial.ring_timeout, seconds (groups: 5-300)
 TARGETS_MAX = 100  # destinations one attempt may ring (a group has at most 100 members)
@@ -99,7 +103,6 @@ SECONDS_MAX = 7 * 24 * 3600  # talk or message seconds: a week is already absurd
 _NAME_RE = re.compile(r"[A-Za-z0-9_\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]*")
 _DIGITS_RE = re.compile(r"[0-9]+")
 _KEYS_RE = re.compile(r"[0-9*#]*")
-_CALLER_RE = re.compile(r"\+?[0-9]+")
 
 
 # --- checks: each returns the value (possibly normalised) or raises ActionError ------------------
@@ -342,6 +345,17 @@ class Hangup:
         _choice("Hangup", "cause", self.cause, CAUSES)
 
 
+@dataclass(frozen=True, slots=True)
+class DropLeg:
+    """Hang up the leg ringing ``target`` of the current Dial attempt (it answered after
+    another target had already won the call); the call itself goes on."""
+
+    target: str
+
+    def __post_init__(self) -> None:
+        _number("DropLeg", "target", self.target)
+
+
 # --- Events: what happened -----------------------------------------------------------------------
 
 
@@ -349,8 +363,12 @@ class Hangup:
 class CallStarted:
     """A call to the 400 number ``did`` from ``caller`` arrived at unix time ``at`` (seconds).
 
-    ``caller`` is digits with an optional leading ``+`` as the PBX saw it (the engine classifies
-    it), or ``""`` when withheld. ``call_id`` is the PBX's id of the call (a safe name).
+    ``caller`` is the caller ID exactly as the PBX gave it, whatever it is: digits, ``+86
+    138-0013-8000``, ``"Name" <13800138000>``, ``sip:13800138000@host``, ``anonymous``,
+    ``Restricted`` or ``""``. It is kept sanitised (characters that are not printable removed,
+    cut to :data:`CALLER_MAX` characters) and never refused; the engine finds the number in it
+    (``routecore.engine.callerid``) and treats a caller without one as withheld. ``call_id`` is
+    the PBX's id of the call (a safe name).
     """
 
     did: str
@@ -363,13 +381,9 @@ class CallStarted:
         caller: object = self.caller
         if not isinstance(caller, str):
             raise ActionError(f"CallStarted.caller: expected a str, got {_kind(caller)}")
-        if caller and (
-            len(caller) > CALLER_MAX or not caller.isascii() or not _CALLER_RE.fullmatch(caller)
-        ):
-            raise ActionError(
-                f"CallStarted.caller: {_show(caller)} is not a caller number "
-                f"(up to {CALLER_MAX} digits with an optional leading '+', or '' when withheld)"
-            )
+        clean = sanitise_caller(caller, CALLER_MAX)
+        if clean is not caller:
+            _set(self, "caller", clean)
         _time(self, "CallStarted", "at", optional=False)
         _name("CallStarted", "call_id", self.call_id)
 
@@ -416,6 +430,38 @@ class Digits:
         if not digits.isascii() or not _KEYS_RE.fullmatch(digits):
             raise ActionError(f"Digits.digits: {_show(digits)} has keys other than 0-9 * #")
         _time(self, "Digits", "at", optional=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A target of the current Dial attempt picked up (the answer moment, B9).
+
+    Sent by the adapter as the first destination answers, while the conversation goes on
+    (Asterisk: a ``Dial`` ``U()``/``M()`` option runs on the answering channel; FreeSWITCH:
+    ``CHANNEL_ANSWER``/``CHANNEL_BRIDGE`` of the b-leg). The engine releases every other claim
+    of the attempt at once, records the answer time and remembers the agent (V3). A second
+    answer on the same attempt gets a :class:`DropLeg` for that target. Optional: an adapter
+    that never sends it still works (the claims are then released when the attempt ends).
+    """
+
+    target: str
+    at: float | None = None
+
+    def __post_init__(self) -> None:
+        _number("Answered", "target", self.target)
+        _time(self, "Answered", "at", optional=True)
+
+
+@dataclass(frozen=True, slots=True)
+class KeepAlive:
+    """The call is still going on: renews the leases of its claims (long calls). An adapter
+    sends one at least every :data:`routecore.engine.dialer.KEEPALIVE_EVERY` seconds while a
+    call is connected (every other Event renews them too)."""
+
+    at: float | None = None
+
+    def __post_init__(self) -> None:
+        _time(self, "KeepAlive", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,11 +550,13 @@ class ConferenceResult:
         _time(self, "ConferenceResult", "at", optional=True)
 
 
-Action: TypeAlias = Play | Collect | Dial | Voicemail | Conference | Survey | Hangup
+Action: TypeAlias = Play | Collect | Dial | Voicemail | Conference | Survey | Hangup | DropLeg
 Event: TypeAlias = (
     CallStarted
     | OutboundStarted
     | Digits
+    | Answered
+    | KeepAlive
     | DialResult
     | CallerHungUp
     | SurveyResult
@@ -525,11 +573,14 @@ ACTION_TYPES: Final[dict[str, type[Action]]] = {
     "conference": Conference,
     "survey": Survey,
     "hangup": Hangup,
+    "drop_leg": DropLeg,
 }
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
     "call_started": CallStarted,
     "outbound_started": OutboundStarted,
     "digits": Digits,
+    "answered": Answered,
+    "keep_alive": KeepAlive,
     "dial_result": DialResult,
     "caller_hung_up": CallerHungUp,
     "survey_result": SurveyResult,

@@ -1,9 +1,20 @@
-"""Routing a group with the shared state: idle/busy and call memory read from the state, the
-attempts ordered by the core's selection, the first claimable attempt claimed atomically.
+"""The dialer: the one owner of a call's claims on the shared state (B9, V3).
 
-Works with either backend's ``Group`` and ``State`` (they share the file format). Two calls
-routed at the same moment never both get the last idle destination: the claim is a
-compare-and-swap in the state file (or, for the Python twin, is made under its file lock).
+It orders a group's attempts (idle/busy and call memory read from the state, the round-robin
+cursor taken from it), claims each attempt as the call reaches it (a compare-and-swap in the
+state file, or the twin's file lock: two calls never both get the last free slot), releases
+every other target of a simultaneous attempt at the answer moment, renews the leases while the
+call goes on, counts each attempt per destination, and releases whatever it still holds when
+the call ends, however it ends.
+
+Leases: a claim is a lease of :data:`LEASE_SECONDS`; every Event the session gets while a claim
+is held renews it (:meth:`Dialer.renew`). A connected call longer than that must be kept alive:
+an adapter sends :class:`~routecore.engine.actions.KeepAlive` at least every
+:data:`KEEPALIVE_EVERY` seconds while it waits for the end of a Dial (a timer in the adapter's
+process; nothing is sent to the PBX). A process that dies loses its leases at once (its pid is
+gone), so the deadline only matters for a process that hangs.
+
+:func:`route` is the same ordering and first claim as a plain function (``routecore.route``).
 """
 
 from __future__ import annotations
@@ -13,15 +24,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Routed", "route"]
+__all__ = ["KEEPALIVE_EVERY", "LEASE_SECONDS", "Dialer", "Routed", "route"]
+
+LEASE_SECONDS = 600.0
+"""How long a claim holds without being renewed."""
+KEEPALIVE_EVERY = LEASE_SECONDS / 2
+"""An adapter renews a connected call's claims at least this often (a KeepAlive Event)."""
 
 
-class _State(Protocol):
+class StateLike(Protocol):
+    """What the dialer needs of a shared state (``routecore.State`` of either backend)."""
+
+    @property
+    def path(self) -> str: ...
     def idle(self, numbers: Sequence[str]) -> list[bool]: ...
     def recall(self, did: str, caller: str, at: float, *, tz: str = ...) -> str | None: ...
     def claim(
         self, candidates: Sequence[str], call_id: str, *, lease: float = ..., all: bool = ...
     ) -> Any: ...
+    def release(self, claim: Any, *, keep: str | None = ...) -> int: ...
+    def extend(self, claim: Any, seconds: float) -> int: ...
+    def next_cursor(self, did: str, group: str) -> int | None: ...
+    def remember(
+        self, did: str, caller: str, destination: str, at: float, *, tz: str = ...
+    ) -> None: ...
+    def record_attempt(self, number: str, *, answered: bool, talk_seconds: int = ...) -> None: ...
+    def destination(self, number: str) -> Any: ...
+    def add_destination(self, number: str, *, capacity: int = ..., online: bool = ...) -> None: ...
+    def set_capacity(self, number: str, capacity: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -44,8 +74,36 @@ class Routed:
         return [group.numbers[t] for t in self.attempts[index].targets]
 
 
+def _cursor(state: Any, did: str | None, group: str | None, size: int) -> int | None:
+    """The round-robin cursor for this call from the shared state: the call after the one that
+    took value ``v`` starts at member ``v mod size`` (None: the state had no room for it)."""
+    if did is None or group is None:
+        return None
+    value = state.next_cursor(did, group)
+    return None if value is None else (value - 1) % size
+
+
+def _order(
+    state: Any,
+    group: Any,
+    numbers: Sequence[str],
+    *,
+    seed: int,
+    did: str | None,
+    caller: str | None,
+    at: float,
+    tz: str,
+    memory: bool,
+    cursor: int | None,
+) -> tuple[list[Any], str | None]:
+    idle = state.idle(numbers)
+    preferred = state.recall(did, caller, at, tz=tz) if memory and did and caller else None
+    index = numbers.index(preferred) if preferred in numbers else None
+    return group.attempts(seed=seed, idle=idle, cursor=cursor, preferred=index), preferred
+
+
 def route(
-    state: _State,
+    state: Any,
     group: Any,
     call_id: str,
     *,
@@ -56,23 +114,151 @@ def route(
     tz: str = "Asia/Shanghai",
     memory: bool = True,
     cursor: int | None = None,
-    lease: float = 600.0,
+    name: str | None = None,
+    lease: float = LEASE_SECONDS,
 ) -> Routed:
     """Order ``group``'s attempts for this call and claim the first one with room.
 
     With ``memory`` (V3) and both ``did`` and ``caller``, today's last answering destination
-    of this caller is tried first when it is idle. ``at`` defaults to now.
+    of this caller is tried first when it is idle. ``at`` defaults to now. A round-robin group
+    rotates from ``cursor``; given ``did`` and its ``name`` (and no ``cursor``), the cursor is
+    taken from the shared state, so rotation holds across calls and processes.
     """
     numbers: list[str] = list(group.numbers)
-    idle = state.idle(numbers)
-    preferred = None
-    if memory and did and caller:
-        preferred = state.recall(did, caller, time.time() if at is None else at, tz=tz)
-    index = numbers.index(preferred) if preferred in numbers else None
-    attempts = group.attempts(seed=seed, idle=idle, cursor=cursor, preferred=index)
+    if cursor is None and group.mode == "round_robin":
+        cursor = _cursor(state, did, name, len(numbers))
+    attempts, preferred = _order(
+        state,
+        group,
+        numbers,
+        seed=seed,
+        did=did,
+        caller=caller,
+        at=time.time() if at is None else at,
+        tz=tz,
+        memory=memory,
+        cursor=cursor,
+    )
     for i, attempt in enumerate(attempts):
         targets = [numbers[t] for t in attempt.targets]
         claim = state.claim(targets, call_id, lease=lease, all=len(targets) > 1)
         if claim is not None:
             return Routed(attempts, i, claim, preferred)
     return Routed(attempts, None, None, preferred)
+
+
+class Dialer:
+    """The claims of one call. Without a state (``None``) every method still works: nothing is
+    claimed, every target counts as free, no memory and no counters."""
+
+    __slots__ = ("_claim", "call_id", "state")
+
+    def __init__(self, state: StateLike | None, call_id: str) -> None:
+        self.state = state
+        self.call_id = call_id
+        self._claim: Any = None
+
+    @property
+    def holding(self) -> bool:
+        """Whether a claim is held (an attempt is ringing or connected)."""
+        return self._claim is not None
+
+    def sync_capacities(self, plan: Any) -> None:
+        """Write the flow's destination capacities (B1/B9) to the shared state, once per
+        (plan, state file): a phone listed with capacity 30 takes 30 calls at once. The online
+        flag an operator set is left as it is."""
+        state = self.state
+        if state is None or state.path in plan.synced:
+            return
+        with plan.lock:
+            if state.path in plan.synced:
+                return
+            for number, capacity in plan.capacities.items():
+                known = state.destination(number)
+                if known is None:
+                    state.add_destination(number, capacity=capacity)
+                elif known.capacity != capacity:
+                    state.set_capacity(number, capacity)
+            plan.synced.add(state.path)
+
+    def order(
+        self,
+        node: Any,
+        *,
+        seed: int,
+        did: str,
+        caller: str | None,
+        at: float,
+        tz: str,
+    ) -> list[tuple[str, ...]]:
+        """The attempts of group ``node`` (a plan's GroupNode) for this call, as numbers."""
+        numbers = node.numbers
+        state = self.state
+        if state is None:
+            attempts = node.table.attempts(seed=seed)
+        else:
+            cursor = _cursor(state, did, node.name, len(numbers)) if node.rotate else None
+            attempts, _ = _order(
+                state,
+                node.table,
+                numbers,
+                seed=seed,
+                did=did,
+                caller=caller,
+                at=at,
+                tz=tz,
+                memory=node.memory,
+                cursor=cursor,
+            )
+        return [tuple(numbers[t] for t in a.targets) for a in attempts]
+
+    def take(self, targets: tuple[str, ...]) -> tuple[str, ...]:
+        """Claim one attempt: the targets that had room (all of them for a simultaneous
+        attempt, when free), empty when none had. Releases a claim still held first."""
+        self.release()
+        state = self.state
+        if state is None:
+            return targets
+        claim = state.claim(targets, self.call_id, lease=LEASE_SECONDS, all=len(targets) > 1)
+        if claim is None:
+            return ()
+        self._claim = claim
+        taken: tuple[str, ...] = claim.numbers
+        return taken
+
+    def answer(self, target: str) -> None:
+        """``target`` answered: every other claim of the attempt is released at once (free for
+        the next caller while this conversation goes on), and the winner's lease renewed."""
+        claim = self._claim
+        if claim is not None and self.state is not None:
+            self.state.release(claim, keep=target)
+            self.state.extend(claim, LEASE_SECONDS)
+
+    def renew(self) -> None:
+        """Push the held claim's lease deadline to now + :data:`LEASE_SECONDS`."""
+        if self._claim is not None and self.state is not None:
+            self.state.extend(self._claim, LEASE_SECONDS)
+
+    def count(self, targets: Sequence[str], winner: str | None, talk_seconds: int) -> None:
+        """Count the attempt per destination: answered by ``winner`` (None: by nobody)."""
+        state = self.state
+        if state is None:
+            return
+        for t in targets:
+            if t == winner:
+                state.record_attempt(t, answered=True, talk_seconds=talk_seconds)
+            else:
+                state.record_attempt(t, answered=False)
+
+    def remember(self, did: str, caller: str | None, agent: str, at: float, tz: str) -> None:
+        """V3: ``agent`` answered ``caller`` today (until 24:00 in ``tz``)."""
+        if self.state is not None and caller:
+            self.state.remember(did, caller, agent, at, tz=tz)
+
+    def release(self) -> None:
+        """Free whatever this call still holds (harmless when nothing is held)."""
+        claim = self._claim
+        if claim is not None:
+            self._claim = None
+            if self.state is not None:
+                self.state.release(claim)

@@ -12,7 +12,7 @@ A script is a list of steps, each one Event for the call (the PBX's side of it):
     joined  notjoined                 whether the caller joined the conference
     wait:30          30 seconds pass before the next step
     hangup           the caller hangs up
-    {"type": ...}    any Event as JSON (``routecore.actions``)
+    {"type": ...}    any Event as JSON (``routecore.engine.actions``)
 
 Every step is stamped with the call's clock (the start, plus ``wait`` and talk time). A script
 that ends before the call does ends with the caller hanging up.
@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from routecore.actions import (
+from routecore.engine import CallRecord, CallSession
+from routecore.engine.actions import (
     EVENT_TYPES,
     Action,
     CallerHungUp,
@@ -46,9 +47,8 @@ from routecore.actions import (
     to_dict,
     to_json,
 )
-from routecore.engine import CallRecord, CallSession
+from routecore.engine.sms import Sms, SmsList
 from routecore.errors import ActionError
-from routecore.notify import Sms, SmsList
 
 __all__ = ["Simulation", "json_lines", "parse_step", "simulate", "text_lines"]
 
@@ -163,10 +163,10 @@ class _state:
     def __enter__(self) -> Any:
         if self.given is not None:
             return self.given
-        import routecore
+        from routecore._backend import get_backend
 
         self.tmp = tempfile.TemporaryDirectory(prefix="routecore-sim-")
-        return routecore.State.create(str(Path(self.tmp.name) / "state"))
+        return get_backend().State.create(str(Path(self.tmp.name) / "state"))
 
     def __exit__(self, *exc: object) -> None:
         if self.tmp is not None:
@@ -211,8 +211,8 @@ def text_lines(sim: Simulation, tz: str = "Asia/Shanghai") -> Iterator[str]:
 
 
 def json_lines(sim: Simulation) -> Iterator[str]:
-    """The simulation as JSON lines: every Event and Action (``routecore.actions`` JSON), then
-    ``{"type": "record", ...}`` and one ``{"type": "sms", ...}`` per SMS."""
+    """The simulation as JSON lines: every Event and Action (``routecore.engine.actions``
+    JSON), then ``{"type": "record", ...}`` and one ``{"type": "sms", ...}`` per SMS."""
     for event, actions in sim.steps:
         yield to_json(event)
         for a in actions:

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-import routecore
+from routecore.engine.callerid import caller_number_text, default_classify
 
 __all__ = ["Notifier", "Sms", "SmsList", "missed_call_text", "post_call_sms", "signed"]
 
@@ -90,7 +90,7 @@ def post_call_sms(
 ) -> list[Sms]:
     """The SMS the ended call ``record`` asks for under ``flow`` (the flow's JSON form);
     ``classify`` tells mobiles (default: ``routecore.classify``, the session passes its own)."""
-    classify = classify if classify is not None else routecore.classify
+    classify = classify if classify is not None else default_classify()
     sms = flow.get("sms")
     if not sms or sms.get("approval") != "approved" or record.outcome in NO_SMS_OUTCOMES:
         return []
@@ -101,7 +101,7 @@ def post_call_sms(
             return []
         text = missed_call_text(flow, record.did, record.start)
         return [Sms("missed_call", record.did, to, text, record.call_id, at)]
-    to = _mobile(record.caller, classify)
+    to = _mobile(record.caller_number or caller_number_text(record.caller), classify)
     if to is None:
         return []
     return [

@@ -9,7 +9,9 @@ Sections of a number ``did`` (all read in place; a call for one number touches o
 - ``{did}/time/{route}``: the route's time plan (slot names are the route's slots; minutes no
   slot covers fall in the slot ``~otherwise``);
 - ``{did}/group/{name}``: the ring group (destination numbers and weights in member order);
-- ``{did}/ext``: a digit trie from extension to its position in ``extensions.numbers``.
+- ``{did}/ext``: a digit trie from extension to its position in ``extensions.numbers``;
+- ``{did}/branches``: JSON, each branch's slot in the live counters (B11): ``menu.key`` labels
+  in flow order, then ``extensions.NNN`` (see :func:`branch_slots`).
 """
 
 from __future__ import annotations
@@ -18,17 +20,29 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import routecore
+from routecore._backend import get_backend
 from routecore.flow.model import AreaRoute, Flow, TimeRoute
 
-__all__ = ["OTHERWISE", "compile_flows", "compile_texts", "describe", "time_plan"]
+__all__ = [
+    "BRANCH_SLOTS",
+    "OTHERWISE",
+    "branch_slots",
+    "compile_flows",
+    "compile_texts",
+    "describe",
+    "time_plan",
+]
+
+BRANCH_SLOTS = 256
+"""Live branch counters per 400 number in the shared state (its ``branches`` per row)."""
 
 OTHERWISE = "~otherwise"
 """The time-plan slot of minutes that no slot of a time route covers."""
 
 
-def time_plan(route: TimeRoute, tz: str, core: Any = routecore) -> Any:
+def time_plan(route: TimeRoute, tz: str, core: Any = None) -> Any:
     """The TimePlan of a time route (raises TimePlanError as the plan's own build does)."""
+    core = core or get_backend()
     dates: dict[str, Any] = {
         d: (v if isinstance(v, str) else {s: list(r) for s, r in v.items()})
         for d, v in route.dates.items()
@@ -43,11 +57,24 @@ def time_plan(route: TimeRoute, tz: str, core: Any = routecore) -> Any:
     )
 
 
-def flow_sections(flow: Flow, core: Any = routecore) -> dict[str, bytes]:
+def branch_slots(flow: Flow) -> dict[str, int]:
+    """B11: the live-counter slot of each branch of ``flow``, one each: every menu key
+    (``menu.key``, menus and keys in flow order), then every extension (``extensions.NNN``).
+    Only the first :data:`BRANCH_SLOTS` get one; the call records count every branch."""
+    labels = [f"{name}.{key}" for name, m in flow.menus.items() for key in m.keys]
+    if flow.extensions is not None:
+        labels += [f"extensions.{e}" for e in flow.extensions.numbers]
+    return {label: i for i, label in enumerate(labels[:BRANCH_SLOTS])}
+
+
+def flow_sections(flow: Flow, core: Any = None) -> dict[str, bytes]:
     """The image sections of one validated flow, built with ``core`` (a backend module:
     ``routecore.native`` or ``routecore.py``; the package's own by default)."""
+    core = core or get_backend()
     did = flow.number
     out: dict[str, bytes] = {f"{did}/flow": core.blob_table(flow.model_dump_json().encode())}
+    slots = json.dumps(branch_slots(flow), ensure_ascii=False, separators=(",", ":"))
+    out[f"{did}/branches"] = core.blob_table(slots.encode())
     if flow.blacklist.numbers or flow.blacklist.prefixes:
         prefixes = dict.fromkeys(flow.blacklist.prefixes, 1)
         exact = dict.fromkeys(flow.blacklist.numbers, 1)
@@ -76,9 +103,10 @@ def compile_flows(
     flows: Iterable[Flow],
     *,
     progress: Callable[[int], object] | None = None,
-    core: Any = routecore,
+    core: Any = None,
 ) -> bytes:
     """One routing image holding every flow (``progress(n)`` after each flow, if given)."""
+    core = core or get_backend()
     sections: dict[str, bytes] = {}
     for n, flow in enumerate(flows, start=1):
         sections.update(flow_sections(flow, core))

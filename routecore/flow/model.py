@@ -317,6 +317,10 @@ class Extensions(_Model):
     prompt: PromptRef | None = Field(
         default=None, description="A custom prompt, file pv_inputext.wav; unset: the system's."
     )
+    invalid_prompt: PromptRef | None = Field(
+        default=None,
+        description="Played when the extension does not exist; unset: the system's.",
+    )
     second_transfer: bool = Field(default=True, description="Dial another extension after.")
     ring_timeout: Annotated[int, Field(ge=5, le=300)] = 20
     timeout: Annotated[int, Field(ge=1, le=60)] = 5

@@ -249,8 +249,11 @@ class _Checker:
         for name, c in flow.conferences.items():
             if c.prompt is not None:
                 yield ("conferences", name, "prompt"), c.prompt
-        if flow.extensions is not None and flow.extensions.prompt is not None:
-            yield ("extensions", "prompt"), flow.extensions.prompt
+        if flow.extensions is not None:
+            if flow.extensions.prompt is not None:
+                yield ("extensions", "prompt"), flow.extensions.prompt
+            if flow.extensions.invalid_prompt is not None:
+                yield ("extensions", "invalid_prompt"), flow.extensions.invalid_prompt
 
     def check_prompts(self, flow: Flow) -> None:
         used: set[str] = set()

@@ -1,7 +1,7 @@
 """Call records (CDRs), their reports and their retention, in one SQLite file.
 
 ``CallStore`` receives every ended call from ``CallSession`` (``records=``), keeps the post-call
-SMS in an outbox for a sender service (it is a ``routecore.notify.Notifier``), answers the
+SMS in an outbox for a sender service (it is a ``routecore.engine.sms.Notifier``), answers the
 reports of ``routecore.store.reports`` and purges what must not be kept: recordings older than 6
 months (B8) and voicemail older than its retention (B5), with the files they name.
 
@@ -23,8 +23,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from routecore.engine import CallRecord
+from routecore.engine.sms import Sms
 from routecore.errors import StoreError
-from routecore.notify import Sms
 from routecore.store.sqlite import open_db, write_transaction
 
 __all__ = ["CallStore", "Purged", "Rows", "months_before"]
@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS calls (
     outcome          TEXT    NOT NULL,
     recording_purged REAL,
     voicemail_purged REAL,
+    caller_number    TEXT,
+    busy             TEXT    NOT NULL DEFAULT '[]',
+    answered_unlisted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (did, start, call_id)
 );
 CREATE INDEX IF NOT EXISTS calls_start ON calls (start);
@@ -67,6 +70,13 @@ CREATE TABLE IF NOT EXISTS sms_outbox (
 );
 """
 
+# Columns added after the first release: a call store made before gets them when opened.
+ADDED_COLUMNS = {
+    "caller_number": "TEXT",
+    "busy": "TEXT NOT NULL DEFAULT '[]'",
+    "answered_unlisted": "INTEGER NOT NULL DEFAULT 0",
+}
+_LISTS = ("branches", "tried", "busy")
 _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
 _COLUMNS = ", ".join(f'"{n}"' for n in _RECORD_FIELDS)
 _INSERT = (
@@ -117,7 +127,7 @@ def months_before(at: float, months: int, tz: str = "Asia/Shanghai") -> float:
 
 def _row(record: CallRecord) -> tuple[Any, ...]:
     values = list(astuple(record))
-    for name in ("branches", "tried"):
+    for name in _LISTS:
         i = _RECORD_FIELDS.index(name)
         values[i] = json.dumps(values[i], ensure_ascii=False)
     return tuple(values)
@@ -130,8 +140,20 @@ class CallStore:
         self.path = str(path)
         try:
             self._db = open_db(self.path, SCHEMA, synchronous="NORMAL")
+            self._add_columns()
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a call store ({e})") from None
+
+    def _add_columns(self) -> None:
+        """Bring a call store of an earlier release up to date (new columns, with defaults)."""
+        have = {r["name"] for r in self._db.execute("PRAGMA table_info(calls)")}
+        missing = [(n, decl) for n, decl in ADDED_COLUMNS.items() if n not in have]
+        if missing:
+            with write_transaction(self._db):
+                have = {r["name"] for r in self._db.execute("PRAGMA table_info(calls)")}
+                for name, decl in missing:
+                    if name not in have:  # another process may have added it meanwhile
+                        self._db.execute(f"ALTER TABLE calls ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         self._db.close()
@@ -187,15 +209,17 @@ class CallStore:
         self, did: str | None = None, since: float | None = None, until: float | None = None
     ) -> Rows:
         """Every call of ``did`` (None: all numbers) started in ``[since, until)``, in order;
-        ``branches`` and ``tried`` as lists."""
+        ``branches``, ``tried`` and ``busy`` as lists."""
         rows = self._select(
             f"SELECT {_COLUMNS}, recording_purged, voicemail_purged FROM calls"
             f" WHERE {_RANGE} ORDER BY start, call_id",
             did, since, until,
         )  # fmt: skip
         for r in rows:
-            r["branches"], r["tried"] = json.loads(r["branches"]), json.loads(r["tried"])
+            for name in _LISTS:
+                r[name] = json.loads(r[name])
             r["recorded"] = bool(r["recorded"])
+            r["answered_unlisted"] = bool(r["answered_unlisted"])
         return rows
 
     def branch_stats(

@@ -1,0 +1,67 @@
+"""The call record (CDR): what happened on one call, as the engine saw it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["OUTCOMES", "CallRecord"]
+
+OUTCOMES = (
+    "answered",
+    "voicemail",
+    "conference",
+    "blacklisted",
+    "no_route",
+    "busy",
+    "no_answer",
+    "caller_hung_up",
+    "not_answered",
+    "normal",
+    "error",
+)
+"""The outcomes a finished call may have (``in_progress`` while it runs)."""
+
+
+@dataclass
+class CallRecord:
+    """What happened on one call (the CDR).
+
+    ``kind``: ``inbound`` (a caller dialled the 400 number) or ``outbound`` (B3: an agent,
+    ``caller``, called a customer, ``callee``). ``caller`` is the caller ID as the PBX sent it
+    (sanitised); ``caller_number`` the number found in it (None: withheld, ``caller_kind``
+    ``withheld``). Times are unix seconds of the call's own clock: ``start`` the first event's
+    time, ``answer`` when an agent answered, ``end`` when the call ended. ``branches`` are the
+    menu keys taken (``menu.key``, ``extensions.801``); ``tried`` every destination the call
+    reached for, in order: those rung and those found busy (never rung), the latter also in
+    ``busy``. ``answered_by`` the agent that answered; ``answered_unlisted`` is True when the
+    PBX reported an answer by a number that was not rung in that attempt (then recorded as
+    reported, but never credited nor remembered). ``recording`` and ``voicemail`` are the
+    references the PBX gave. ``outcome`` is one of :data:`OUTCOMES`: answered, voicemail,
+    conference, blacklisted, no_route, busy (every destination was busy), no_answer (nobody
+    answered), caller_hung_up, not_answered (an outbound call), normal (the flow ended the
+    call), error.
+    """
+
+    call_id: str
+    did: str
+    caller: str
+    kind: str = "inbound"
+    callee: str | None = None
+    caller_kind: str = "invalid"
+    caller_area: str | None = None
+    start: float = 0.0
+    answer: float | None = None
+    end: float | None = None
+    branches: list[str] = field(default_factory=list)
+    tried: list[str] = field(default_factory=list)
+    answered_by: str | None = None
+    talk_seconds: int = 0
+    recorded: bool = False
+    recording: str | None = None
+    voicemail: str | None = None
+    survey: int | None = None
+    outcome: str = "in_progress"
+    # added after the first release: last, so CSV columns of earlier releases keep their place
+    caller_number: str | None = None
+    busy: list[str] = field(default_factory=list)
+    answered_unlisted: bool = False
