@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import routecore
 from routecore.engine import dialer as dialer_module
 from routecore.engine import plan as plan_module
 from routecore.engine.actions import (
@@ -462,3 +463,27 @@ def test_many_sessions_in_threads_share_nothing_that_races(backend, state):
     assert errors == []
     assert len(records) == 240 and all(r.outcome in ("answered", "busy") for r in records)
     assert all(d.busy == 0 for d in state.destinations_now())
+
+
+# --- the engine as a package ---
+
+
+def test_engine_modules_never_import_the_package_root():
+    import ast
+    from pathlib import Path
+
+    folder = Path(routecore.__file__).parent / "engine"
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                assert all(a.name != "routecore" for a in node.names), path.name
+            elif isinstance(node, ast.ImportFrom):
+                assert node.module != "routecore", path.name
+
+
+def test_the_public_api_still_exports_the_engine():
+    from routecore.engine import actions
+
+    for name in ("CallSession", "CallRecord", "Answered", "KeepAlive", "DropLeg", "route"):
+        assert name in routecore.__all__
+    assert routecore.Answered is actions.Answered and routecore.CallSession is CallSession

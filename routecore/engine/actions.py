@@ -101,8 +101,28 @@ SECONDS_MAX = 7 * 24 * 3600  # talk or message seconds: a week is already absurd
 # Names as flows write them: ASCII letters, digits, _ . - and Chinese characters (the flow
 # format's names); nothing a dial string or a path could be bent by.
 _NAME_RE = re.compile(r"[A-Za-z0-9_\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]*")
-_DIGITS_RE = re.compile(r"[0-9]+")
 _KEYS_RE = re.compile(r"[0-9*#]*")
+_INF = math.inf
+
+
+# --- fast predicates: True for the common valid value (the checks below then say what is wrong)
+
+
+def _is_number(v: object) -> bool:
+    return type(v) is str and NUMBER_MIN <= len(v) <= NUMBER_MAX and v.isdigit() and v.isascii()
+
+
+def _is_name(v: object) -> bool:
+    return (
+        type(v) is str
+        and len(v) <= NAME_MAX
+        and _NAME_RE.fullmatch(v) is not None
+        and ".." not in v
+    )
+
+
+def _is_time(v: object) -> bool:
+    return type(v) is float and 0.0 <= v < _INF
 
 
 # --- checks: each returns the value (possibly normalised) or raises ActionError ------------------
@@ -136,7 +156,7 @@ def _number(cls: str, field: str, value: object) -> str:
         raise ActionError(
             f"{_where(cls, field)}: expected a number (str of digits), got {_kind(value)}"
         )
-    if not _DIGITS_RE.fullmatch(value) or not value.isascii():
+    if not (value.isascii() and value.isdigit()):
         raise ActionError(
             f"{_where(cls, field)}: {_show(value)} is not a number (ASCII digits only)"
         )
@@ -377,15 +397,20 @@ class CallStarted:
     call_id: str
 
     def __post_init__(self) -> None:
-        _number("CallStarted", "did", self.did)
+        # the common case checked inline (an adapter builds one per call); else the full checks
+        if not _is_number(self.did):
+            _number("CallStarted", "did", self.did)
         caller: object = self.caller
-        if not isinstance(caller, str):
-            raise ActionError(f"CallStarted.caller: expected a str, got {_kind(caller)}")
-        clean = sanitise_caller(caller, CALLER_MAX)
-        if clean is not caller:
-            _set(self, "caller", clean)
-        _time(self, "CallStarted", "at", optional=False)
-        _name("CallStarted", "call_id", self.call_id)
+        if not (type(caller) is str and caller.isdigit() and len(caller) <= CALLER_MAX):
+            if not isinstance(caller, str):
+                raise ActionError(f"CallStarted.caller: expected a str, got {_kind(caller)}")
+            clean = sanitise_caller(caller, CALLER_MAX)
+            if clean is not caller:
+                _set(self, "caller", clean)
+        if not _is_time(self.at):
+            _time(self, "CallStarted", "at", optional=False)
+        if not _is_name(self.call_id):
+            _name("CallStarted", "call_id", self.call_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,13 +448,17 @@ class Digits:
 
     def __post_init__(self) -> None:
         digits: object = self.digits
+        if type(digits) is str and (digits.isdigit() or not digits) and len(digits) <= MAX_DIGITS:
+            if digits.isascii() and (self.at is None or _is_time(self.at)):
+                return  # the common case: plain digits (or a timeout)
         if not isinstance(digits, str):
             raise ActionError(f"Digits.digits: expected a str, got {_kind(digits)}")
         if len(digits) > MAX_DIGITS:
             raise ActionError(f"Digits.digits: at most {MAX_DIGITS} keys, got {len(digits)}")
         if not digits.isascii() or not _KEYS_RE.fullmatch(digits):
             raise ActionError(f"Digits.digits: {_show(digits)} has keys other than 0-9 * #")
-        _time(self, "Digits", "at", optional=True)
+        if self.at is not None:
+            _time(self, "Digits", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,8 +477,10 @@ class Answered:
     at: float | None = None
 
     def __post_init__(self) -> None:
-        _number("Answered", "target", self.target)
-        _time(self, "Answered", "at", optional=True)
+        if not _is_number(self.target):
+            _number("Answered", "target", self.target)
+        if self.at is not None and not _is_time(self.at):
+            _time(self, "Answered", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +492,8 @@ class KeepAlive:
     at: float | None = None
 
     def __post_init__(self) -> None:
-        _time(self, "KeepAlive", "at", optional=True)
+        if self.at is not None:
+            _time(self, "KeepAlive", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,10 +513,20 @@ class DialResult:
     at: float | None = None
 
     def __post_init__(self) -> None:
+        if (
+            self.outcome == "answered"
+            and _is_number(self.answered_by)
+            and type(self.talk_seconds) is int
+            and 0 <= self.talk_seconds <= SECONDS_MAX
+            and (self.recording is None or _is_name(self.recording))
+            and (self.at is None or _is_time(self.at))
+        ):
+            return  # the common case of an answered attempt
         _choice("DialResult", "outcome", self.outcome, OUTCOMES)
         _int("DialResult", "talk_seconds", self.talk_seconds, 0, SECONDS_MAX)
         _opt_name("DialResult", "recording", self.recording)
-        _time(self, "DialResult", "at", optional=True)
+        if self.at is not None:
+            _time(self, "DialResult", "at", optional=True)
         if self.outcome == "answered":
             if self.answered_by is None:
                 raise ActionError("DialResult.answered_by: an answered call needs the number")
@@ -504,7 +546,8 @@ class CallerHungUp:
     at: float | None = None
 
     def __post_init__(self) -> None:
-        _time(self, "CallerHungUp", "at", optional=True)
+        if self.at is not None:
+            _time(self, "CallerHungUp", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,7 +561,8 @@ class SurveyResult:
     def __post_init__(self) -> None:
         if self.rating is not None:
             _int("SurveyResult", "rating", self.rating, *RATING_RANGE)
-        _time(self, "SurveyResult", "at", optional=True)
+        if self.at is not None:
+            _time(self, "SurveyResult", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,7 +579,8 @@ class VoicemailResult:
         _int("VoicemailResult", "seconds", self.seconds, 0, SECONDS_MAX)
         if self.reference is None and self.seconds != 0:
             raise ActionError("VoicemailResult.seconds: must be 0 when there is no reference")
-        _time(self, "VoicemailResult", "at", optional=True)
+        if self.at is not None:
+            _time(self, "VoicemailResult", "at", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,7 +592,8 @@ class ConferenceResult:
 
     def __post_init__(self) -> None:
         _bool("ConferenceResult", "joined", self.joined)
-        _time(self, "ConferenceResult", "at", optional=True)
+        if self.at is not None:
+            _time(self, "ConferenceResult", "at", optional=True)
 
 
 Action: TypeAlias = Play | Collect | Dial | Voicemail | Conference | Survey | Hangup | DropLeg

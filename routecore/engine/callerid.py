@@ -37,6 +37,8 @@ def sanitise_caller(raw: str, limit: int) -> str:
 def caller_number_text(raw: str) -> str:
     """The part of a caller ID that may hold the number: inside ``<…>`` when there is one,
     without a ``sip:``/``tel:`` scheme, an ``@host`` or ``;parameters``."""
+    if raw.isdigit():  # the common case: the PBX sent plain digits
+        return raw
     m = _ANGLE.search(raw)
     text = m.group(1) if m else raw
     text = _SCHEME.sub("", text.strip())

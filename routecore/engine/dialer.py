@@ -165,13 +165,13 @@ class Dialer:
 
     def sync_capacities(self, plan: Any) -> None:
         """Write the flow's destination capacities (B1/B9) to the shared state, once per
-        (plan, state file): a phone listed with capacity 30 takes 30 calls at once. The online
+        (plan, state object): a phone listed with capacity 30 takes 30 calls at once. The online
         flag an operator set is left as it is."""
         state = self.state
-        if state is None or state.path in plan.synced:
+        if state is None or id(state) in plan.synced:
             return
         with plan.lock:
-            if state.path in plan.synced:
+            if id(state) in plan.synced:
                 return
             for number, capacity in plan.capacities.items():
                 known = state.destination(number)
@@ -179,7 +179,7 @@ class Dialer:
                     state.add_destination(number, capacity=capacity)
                 elif known.capacity != capacity:
                     state.set_capacity(number, capacity)
-            plan.synced.add(state.path)
+            plan.synced[id(state)] = state  # kept: its id is never another state's
 
     def order(
         self,
@@ -198,24 +198,24 @@ class Dialer:
             attempts = node.table.attempts(seed=seed)
         else:
             cursor = _cursor(state, did, node.name, len(numbers)) if node.rotate else None
-            attempts, _ = _order(
-                state,
-                node.table,
-                numbers,
+            preferred = state.recall(did, caller, at, tz=tz) if node.memory and caller else None
+            attempts = node.table.attempts(
                 seed=seed,
-                did=did,
-                caller=caller,
-                at=at,
-                tz=tz,
-                memory=node.memory,
+                idle=state.idle(numbers),
                 cursor=cursor,
+                preferred=node.index.get(preferred) if preferred is not None else None,
             )
-        return [tuple(numbers[t] for t in a.targets) for a in attempts]
+        singles, order = node.singles, []
+        for a in attempts:
+            t = a.targets
+            order.append(singles[t[0]] if len(t) == 1 else tuple([numbers[i] for i in t]))
+        return order
 
     def take(self, targets: tuple[str, ...]) -> tuple[str, ...]:
         """Claim one attempt: the targets that had room (all of them for a simultaneous
         attempt, when free), empty when none had. Releases a claim still held first."""
-        self.release()
+        if self._claim is not None:
+            self.release()
         state = self.state
         if state is None:
             return targets

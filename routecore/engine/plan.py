@@ -103,7 +103,9 @@ class GroupNode:
     announce: dict[str, int | str | None] | None  # B10, by number; None: not announced
     on_busy: str
     on_no_answer: str
-    dials: dict[str, Dial] = field(default_factory=dict)  # one-target Dials, built once
+    index: dict[str, int] = field(default_factory=dict)  # number -> member position
+    singles: tuple[tuple[str], ...] = ()  # (number,) of each member: one-target attempts
+    dials: dict[tuple[str, ...], Dial] = field(default_factory=dict)  # Dials built once
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,7 @@ class Plan:
     survey: bool  # B12
     nodes: dict[str, Node]
     capacities: dict[str, int]
-    synced: set[str] = field(default_factory=set)  # state files the capacities were written to
+    synced: dict[int, Any] = field(default_factory=dict)  # states the capacities went to
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -240,6 +242,8 @@ def build_plan(image: Any, did: str) -> Plan:
                 announce,
                 g["on_busy"],
                 g["on_no_answer"],
+                {n: i for i, n in enumerate(table.numbers)},
+                tuple((n,) for n in table.numbers),
             ),
         )
     for name, b in flow.get("voicemail", {}).items():

@@ -85,6 +85,7 @@ log = logging.getLogger("routecore.engine")
 
 MAX_HOPS = 64  # automatic steps between two caller interactions (validation forbids loops)
 VOICEMAIL_OFFER_DIGITS = {"1": "leave", "2": "wait"}
+DIALS_CACHED = 256  # Dials kept per group (every one-target attempt, common simultaneous ones)
 OUTBOUND_RING_TIMEOUT = 45  # B3: seconds an outbound call rings the customer
 _TRANSFER = Play(SYSTEM_PROMPTS["transfer"])
 _SURVEY = Survey()
@@ -138,6 +139,27 @@ class CallSession:
     ``classify`` classifies the caller (default: ``routecore.classify``).
     """
 
+    __slots__ = (
+        "_caller",
+        "_classify",
+        "_clocked",
+        "_dialer",
+        "_failed",
+        "_node",
+        "_now",
+        "_ring",
+        "_seed",
+        "_tries",
+        "done",
+        "image",
+        "notifier",
+        "plan",
+        "record",
+        "records",
+        "state",
+        "wait",
+    )
+
     def __init__(
         self,
         image: Any,
@@ -174,66 +196,83 @@ class CallSession:
         is not waiting for is ignored)."""
         if self.done:
             return []
-        rec = self.record
-        if rec is None:
+        if self.record is None:
             if isinstance(event, CallStarted):
                 return self._start(event)
             if isinstance(event, OutboundStarted):
                 return self._start_outbound(event)
             return []
-        at = getattr(event, "at", None)
+        at = event.at
         if at is not None and at >= self._now:
             self._now, self._clocked = at, True
-        wait = self.wait
-        if isinstance(event, Digits):
-            if wait in _DIGITS_WAITS:
-                self.wait = None
-                return self._digits(wait, event.digits)
-            return []
-        if isinstance(event, Answered):
-            if wait is Wait.DIAL or wait is Wait.OUTBOUND:
-                return self._answered(event.target)
-            return []
-        if isinstance(event, DialResult):
-            if wait is Wait.DIAL:
-                self.wait = None
-                return self._dial_result(event)
-            if wait is Wait.OUTBOUND:
-                self.wait = None
-                return self._outbound_result(event)
-            return []
-        if isinstance(event, KeepAlive):
-            if self._dialer is not None:
-                self._dialer.renew()
-            return []
-        if isinstance(event, CallerHungUp):
-            self._finish("caller_hung_up" if rec.outcome == "in_progress" else None)
-            return []
-        if isinstance(event, VoicemailResult) and wait is Wait.VOICEMAIL:
-            rec.voicemail = event.reference
-            return self._end("voicemail", "normal")
-        if isinstance(event, ConferenceResult) and wait is Wait.CONFERENCE:
-            if event.joined:
-                return self._end("conference", "normal")
-            self.wait = None
-            return self._goto(self._node.on_fail)
-        if isinstance(event, SurveyResult) and wait is Wait.SURVEY:
-            rec.survey = event.rating
-            return self._end(None, "normal")
-        return []
+        on = _ON.get(event.__class__)
+        if on is None:  # a subclass of an Event type
+            on = next((f for cls, f in _ON.items() if isinstance(event, cls)), _ignore)
+        return on(self, event)
 
-    def _digits(self, wait: Wait, digits: str) -> list[Action]:
+    def _on_digits(self, ev: Digits) -> list[Action]:
+        wait = self.wait
+        if wait not in _DIGITS_WAITS:
+            return []
+        self.wait = None
         if wait is Wait.MENU:
-            return self._menu_key(self._node, digits)
+            return self._menu_key(self._node, ev.digits)
         if wait is Wait.EXTENSION:
-            return self._extension(self._node, digits)
+            return self._extension(self._node, ev.digits)
         if wait is Wait.PASSWORD:
-            return self._password(self._node, digits)
+            return self._password(self._node, ev.digits)
         node: VoicemailNode = self._node
-        if VOICEMAIL_OFFER_DIGITS.get(digits[:1]) == "wait" and node.keep_waiting:
+        if VOICEMAIL_OFFER_DIGITS.get(ev.digits[:1]) == "wait" and node.keep_waiting:
             return self._goto(node.keep_waiting)
         self.wait = Wait.VOICEMAIL
         return [node.message_after_offer]
+
+    def _on_answered(self, ev: Answered) -> list[Action]:
+        if self.wait is Wait.DIAL or self.wait is Wait.OUTBOUND:
+            return self._answered(ev.target)
+        return []
+
+    def _on_dial_result(self, ev: DialResult) -> list[Action]:
+        if self.wait is Wait.DIAL:
+            self.wait = None
+            return self._dial_result(ev)
+        if self.wait is Wait.OUTBOUND:
+            self.wait = None
+            return self._outbound_result(ev)
+        return []
+
+    def _on_keep_alive(self, ev: KeepAlive) -> list[Action]:
+        if self._dialer is not None:
+            self._dialer.renew()
+        return []
+
+    def _on_hung_up(self, ev: CallerHungUp) -> list[Action]:
+        rec = self.record
+        assert rec is not None
+        self._finish("caller_hung_up" if rec.outcome == "in_progress" else None)
+        return []
+
+    def _on_voicemail(self, ev: VoicemailResult) -> list[Action]:
+        if self.wait is not Wait.VOICEMAIL:
+            return []
+        assert self.record is not None
+        self.record.voicemail = ev.reference
+        return self._end("voicemail", "normal")
+
+    def _on_conference(self, ev: ConferenceResult) -> list[Action]:
+        if self.wait is not Wait.CONFERENCE:
+            return []
+        if ev.joined:
+            return self._end("conference", "normal")
+        self.wait = None
+        return self._goto(self._node.on_fail)
+
+    def _on_survey(self, ev: SurveyResult) -> list[Action]:
+        if self.wait is not Wait.SURVEY:
+            return []
+        assert self.record is not None
+        self.record.survey = ev.rating
+        return self._end(None, "normal")
 
     def _start(self, ev: CallStarted) -> list[Action]:
         self._now = ev.at
@@ -257,8 +296,10 @@ class CallSession:
     @staticmethod
     def _blacklisted(trie: Any, number: str | None, raw: str) -> bool:
         """B13: the caller's number, or the digits the PBX sent as they were, is listed."""
+        if number and trie.lookup(number) is not None:
+            return True
         sent = caller_number_text(raw).lstrip("+")
-        return any(n and n.isdigit() and trie.lookup(n) is not None for n in (number, sent))
+        return sent != number and sent.isdigit() and trie.lookup(sent) is not None
 
     def _start_outbound(self, ev: OutboundStarted) -> list[Action]:
         """B3: the agent ``ev.agent`` calls the customer; one Dial, then the record."""
@@ -292,45 +333,46 @@ class CallSession:
     # -- walking the plan --------------------------------------------------------------------
 
     def _goto(self, target: str) -> list[Action]:
-        plan = self.plan
-        assert plan is not None
-        nodes = plan.nodes
+        nodes = self.plan.nodes  # type: ignore[union-attr]
         for _ in range(MAX_HOPS):
             node = nodes.get(target)
-            if isinstance(node, TimeNode):
-                target = node.slots.get(node.plan.slot_at(self._now), node.otherwise)
-                continue
-            if isinstance(node, AreaNode):
-                target = self._area(node)
-                continue
-            if isinstance(node, MenuNode):
-                self._tries = 0
-                return self._ask(Wait.MENU, node)
-            if isinstance(node, GroupNode):
-                return self._dial_group(node)
-            if isinstance(node, ExtensionsNode):
-                self._tries = 0
-                return self._ask(Wait.EXTENSION, node)
-            if isinstance(node, VoicemailNode):
-                if node.offer is not None:
-                    return self._ask(Wait.OFFER, node)
-                self.wait = Wait.VOICEMAIL
-                return [node.message]
-            if isinstance(node, ConferenceNode):
-                self._tries = 0
-                return self._ask(Wait.PASSWORD, node)
-            if target == HANGUP:
-                failed = self._failed
-                if failed is not None and self.record is not None:
-                    if self.record.outcome == "in_progress":
-                        return self._end(failed, failed)
+            if node is None:
+                if target != HANGUP:
+                    break
+                rec, failed = self.record, self._failed
+                if failed is not None and rec is not None and rec.outcome == "in_progress":
+                    return self._end(failed, failed)
                 return self._end(self._outcome_or("normal"), "normal")
-            break
+            cls = node.__class__
+            if cls is TimeNode:
+                target = node.slots.get(node.plan.slot_at(self._now), node.otherwise)  # type: ignore[union-attr]
+            elif cls is AreaNode:
+                target = self._area(node)  # type: ignore[arg-type]
+            else:
+                return _ENTER[cls](self, node)
         return self._end("error", "error")
 
-    def _ask(self, wait: Wait, node: Any) -> list[Action]:
-        self.wait, self._node = wait, node
-        return [node.ask if wait is not Wait.OFFER else node.offer]
+    def _enter_menu(self, node: MenuNode) -> list[Action]:
+        self._tries = 0
+        self.wait, self._node = Wait.MENU, node
+        return [node.ask]
+
+    def _enter_extensions(self, node: ExtensionsNode) -> list[Action]:
+        self._tries = 0
+        self.wait, self._node = Wait.EXTENSION, node
+        return [node.ask]
+
+    def _enter_conference(self, node: ConferenceNode) -> list[Action]:
+        self._tries = 0
+        self.wait, self._node = Wait.PASSWORD, node
+        return [node.ask]
+
+    def _enter_voicemail(self, node: VoicemailNode) -> list[Action]:
+        if node.offer is not None:
+            self.wait, self._node = Wait.OFFER, node
+            return [node.offer]
+        self.wait = Wait.VOICEMAIL
+        return [node.message]
 
     def _area(self, node: AreaNode) -> str:
         caller = self._caller
@@ -394,7 +436,8 @@ class CallSession:
     def _dial_group(self, node: GroupNode) -> list[Action]:
         rec, plan, dialer = self.record, self.plan, self._dialer
         assert rec is not None and plan is not None and dialer is not None
-        dialer.sync_capacities(plan)
+        if id(self.state) not in plan.synced:
+            dialer.sync_capacities(plan)
         order = dialer.order(
             node,
             seed=self._seed_of(rec.call_id),
@@ -442,11 +485,10 @@ class CallSession:
     ) -> Dial:
         if isinstance(node, ExtensionsNode):
             return Dial(targets, ring_timeout=node.ring_timeout, record=record)
+        dial = node.dials.get(targets)
+        if dial is not None:
+            return dial
         one = len(targets) == 1
-        if one:
-            dial = node.dials.get(targets[0])
-            if dial is not None:
-                return dial
         announce: Any = None
         if node.announce is not None:  # B10: the entry of each target (its prompt or agent id)
             each = tuple(node.announce.get(t) for t in targets)
@@ -458,8 +500,8 @@ class CallSession:
             record=record,
             announce=announce,
         )
-        if one:
-            node.dials[targets[0]] = dial
+        if len(node.dials) < DIALS_CACHED:
+            node.dials[targets] = dial
         return dial
 
     def _answered(self, target: str) -> list[Action]:
@@ -527,8 +569,7 @@ class CallSession:
             self._failed = None
             node = ring.node
             if isinstance(node, ExtensionsNode) and node.second_transfer:
-                self._tries = 0
-                return self._ask(Wait.EXTENSION, node)
+                return self._enter_extensions(node)
             assert self.plan is not None
             if self.plan.survey:
                 self.wait = Wait.SURVEY
@@ -584,3 +625,29 @@ class CallSession:
 
 
 _OUTBOUND: Any = None  # an outbound call's Ringing has no node of the plan
+
+
+def _ignore(session: CallSession, event: Any) -> list[Action]:
+    return []
+
+
+# What each Event does (by its exact type) and what entering each kind of node does.
+_ON: dict[type, Callable[[CallSession, Any], list[Action]]] = {
+    Digits: CallSession._on_digits,
+    DialResult: CallSession._on_dial_result,
+    Answered: CallSession._on_answered,
+    CallerHungUp: CallSession._on_hung_up,
+    KeepAlive: CallSession._on_keep_alive,
+    VoicemailResult: CallSession._on_voicemail,
+    ConferenceResult: CallSession._on_conference,
+    SurveyResult: CallSession._on_survey,
+    CallStarted: _ignore,  # a second start: the call has started already
+    OutboundStarted: _ignore,
+}
+_ENTER: dict[type, Callable[[CallSession, Any], list[Action]]] = {
+    MenuNode: CallSession._enter_menu,
+    GroupNode: CallSession._dial_group,
+    ExtensionsNode: CallSession._enter_extensions,
+    VoicemailNode: CallSession._enter_voicemail,
+    ConferenceNode: CallSession._enter_conference,
+}

@@ -637,6 +637,8 @@ class State:
             return bool(now_s - (word >> 32) > UNWRITTEN_GRACE)
         if deadline and deadline < now_ms:  # 0: no deadline
             return True
+        if pid == os.getpid() and start == own_start_time():
+            return False  # this process's own lease: alive, no system call needed
         if not pid_alive(pid):
             return True
         running = process_start_time(pid)  # start 0: unknown where it was written

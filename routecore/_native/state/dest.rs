@@ -151,10 +151,13 @@ impl StateFile {
             return true;
         }
         let pid = self.u32_at(off + 16).load(Relaxed);
+        let start = self.u64_at(off + 24).load(Relaxed);
+        if (pid, start) == process::me() {
+            return false; // this process's own lease: alive, no system call needed
+        }
         if !process::alive(pid) {
             return true;
         }
-        let start = self.u64_at(off + 24).load(Relaxed);
         match process::start_time(pid) {
             Some(actual) => start != 0 && actual != start,
             None => false,

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 
 use super::process;
 use super::{
-    check_number, fnv1a64, StateError, StateFile, StateResult, MEM_LEN, UNWRITTEN_GRACE_S,
+    check_number, fnv1a64, Short, StateError, StateFile, StateResult, MEM_LEN, UNWRITTEN_GRACE_S,
 };
 
 const PROBES: usize = 8;
@@ -31,9 +31,9 @@ pub fn local_day(at: f64, tz: &str) -> StateResult<i32> {
 }
 
 struct Entry {
-    did: Vec<u8>,
-    caller: Vec<u8>,
-    destination: Vec<u8>,
+    did: Short,
+    caller: Short,
+    destination: Short,
     day: i32,
     when: u64,
 }
@@ -58,9 +58,9 @@ impl StateFile {
         }
         let key = self.u64_at(off + 8).load(Relaxed);
         let entry = Entry {
-            did: self.read_str(off + 16, 15),
-            caller: self.read_str(off + 32, 23),
-            destination: self.read_str(off + 56, 23),
+            did: self.read_short(off + 16, 15),
+            caller: self.read_short(off + 32, 23),
+            destination: self.read_short(off + 56, 23),
             day: self.i32_at(off + 80).load(Relaxed),
             when: self.u64_at(off + 88).load(Relaxed),
         };
@@ -101,7 +101,9 @@ impl StateFile {
                 }
                 Some((0, _)) => (1, 0),
                 Some((k, e))
-                    if k == h && e.did == did.as_bytes() && e.caller == caller.as_bytes() =>
+                    if k == h
+                        && e.did.as_bytes() == did.as_bytes()
+                        && e.caller.as_bytes() == caller.as_bytes() =>
                 {
                     (0, 0)
                 }
@@ -147,19 +149,19 @@ impl StateFile {
         let day = local_day(at, tz)?;
         let raw = fnv1a64(&[did.as_bytes(), b"\0", caller.as_bytes()]);
         let h = raw | 1;
-        let mut found: Option<(u64, Vec<u8>)> = None;
+        let mut found: Option<(u64, Short)> = None;
         for off in self.mem_probe(raw) {
             if let Some((k, e)) = self.mem_read(off) {
                 let mine = k == h
                     && e.day == day
-                    && e.did == did.as_bytes()
-                    && e.caller == caller.as_bytes();
+                    && e.did.as_bytes() == did.as_bytes()
+                    && e.caller.as_bytes() == caller.as_bytes();
                 if mine && found.as_ref().is_none_or(|(w, _)| e.when > *w) {
                     found = Some((e.when, e.destination));
                 }
             }
         }
-        Ok(found.map(|(_, d)| String::from_utf8_lossy(&d).into_owned()))
+        Ok(found.map(|(_, d)| String::from_utf8_lossy(d.as_bytes()).into_owned()))
     }
 }
 

@@ -48,6 +48,22 @@ pub const MAX_NUMBERS: u32 = 1 << 20;
 /// A claim whose fields were never written is taken for dead after this many seconds.
 pub const UNWRITTEN_GRACE_S: u64 = 10;
 
+/// The longest short string field (numbers, call ids) of the layout.
+const SHORT_CAP: usize = 31;
+
+/// A short string field read out of the map, without a heap allocation.
+#[derive(Clone, Copy)]
+pub(crate) struct Short {
+    len: u8,
+    bytes: [u8; SHORT_CAP],
+}
+
+impl Short {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
 /// Why a state file cannot be used, or a request is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateError(pub String);
@@ -348,20 +364,26 @@ impl StateFile {
         unsafe { std::ptr::copy_nonoverlapping(self.ptr(off), out.as_mut_ptr(), out.len()) }
     }
 
-    /// A short string field: a length byte then `cap` bytes.
+    /// A short string field: a length byte then `cap` bytes (`cap` < 32; no allocation).
     fn write_str(&self, off: usize, s: &[u8], cap: usize) {
         let n = s.len().min(cap);
-        let mut buf = vec![0u8; cap + 1];
+        let mut buf = [0u8; SHORT_CAP + 1];
         buf[0] = n as u8;
         buf[1..=n].copy_from_slice(&s[..n]);
-        self.write_bytes(off, &buf);
+        self.write_bytes(off, &buf[..=cap]);
+    }
+
+    fn read_short(&self, off: usize, cap: usize) -> Short {
+        let mut buf = [0u8; SHORT_CAP + 1];
+        self.read_bytes(off, &mut buf[..=cap]);
+        let len = buf[0].min(cap as u8);
+        let mut bytes = [0u8; SHORT_CAP];
+        bytes.copy_from_slice(&buf[1..]);
+        Short { len, bytes }
     }
 
     fn read_str(&self, off: usize, cap: usize) -> Vec<u8> {
-        let mut buf = vec![0u8; cap + 1];
-        self.read_bytes(off, &mut buf);
-        let n = (buf[0] as usize).min(cap);
-        buf[1..=n].to_vec()
+        self.read_short(off, cap).as_bytes().to_vec()
     }
 
     /// Where `name` is in an open-addressing table of `n` entries, entry `i` at `entry(i)`
