@@ -63,6 +63,17 @@ def test_simulate_prints_each_action_as_text(run):
     assert "branches=main.1,sales.2" in lines[13] and " outcome=answered " in lines[13]
 
 
+def test_simulate_the_answer_moment(run):
+    code, out, _ = run(
+        "simulate", "4006001003", "13900000000", "--flow", MENU, "--at", "2026-11-23 10:00",
+        "1", "2", "wait:7", "pickup", "keepalive", "answer:95",
+    )  # fmt: skip
+    assert code == EXIT_OK
+    assert "    +7s > answered target=13800138003" in out and "keep_alive" in out
+    # the answer time is the pick-up, not the end minus the talk
+    assert "answer=2026-11-23T10:00:07+08:00 end=2026-11-23T10:01:42+08:00" in out
+
+
 def test_simulate_json_lines_from_a_script_on_stdin(run):
     script = (
         "1   # the service group\nnoanswer\n\n# the second agent answers\nanswer:30\nsurvey:2\n"

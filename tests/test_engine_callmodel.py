@@ -338,6 +338,20 @@ def test_a_failed_group_that_leads_to_voicemail_ends_voicemail(backend, state):
     assert actions[0].box == "box"
 
 
+def test_a_caller_who_chooses_to_hang_up_after_a_busy_group_ends_normally(backend, state):
+    flow = flow_with(
+        prompts={"m": "m.wav"},
+        groups={"sales": {"members": ["p0"], "on_busy": "sorry"}},
+        menus={"sorry": {"prompt": "m", "keys": {"1": "sales", "2": "hangup"}}},
+    )
+    image = image_of(backend, flow)
+    state.claim([PHONES[0]], "elsewhere")
+    s, actions = start(backend, image, state)
+    assert isinstance(actions[0], Collect)  # everyone busy: the flow offers a menu
+    assert s.handle(Digits("2")) == [Hangup("normal")]
+    assert s.record.outcome == "normal" and s.record.busy == [PHONES[0]]
+
+
 # --- 8. invalid extensions ---
 
 

@@ -353,17 +353,17 @@ class CallSession:
         return self._end("error", "error")
 
     def _enter_menu(self, node: MenuNode) -> list[Action]:
-        self._tries = 0
+        self._tries, self._failed = 0, None  # the caller takes over
         self.wait, self._node = Wait.MENU, node
         return [node.ask]
 
     def _enter_extensions(self, node: ExtensionsNode) -> list[Action]:
-        self._tries = 0
+        self._tries, self._failed = 0, None  # the caller takes over
         self.wait, self._node = Wait.EXTENSION, node
         return [node.ask]
 
     def _enter_conference(self, node: ConferenceNode) -> list[Action]:
-        self._tries = 0
+        self._tries, self._failed = 0, None  # the caller takes over
         self.wait, self._node = Wait.PASSWORD, node
         return [node.ask]
 
@@ -601,7 +601,8 @@ class CallSession:
             rec.end = self._now
         else:  # no event after the first carried a time: the talk is all we know of
             rec.end = (rec.answer if rec.answer is not None else rec.start) + rec.talk_seconds
-        self._after_call(rec)
+        if self.records is not None or self.notifier is not None:
+            self._after_call(rec)
 
     def _after_call(self, rec: CallRecord) -> None:
         """Hand the record to the store and the post-call SMS to the notifier. A failing store

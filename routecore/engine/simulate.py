@@ -6,6 +6,9 @@ A script is a list of steps, each one Event for the call (the PBX's side of it):
     timeout          no key before the Collect's timeout (Digits(""))
     answer           the last Dial's first target answers and talks 60 s
     answer:95        ... talks 95 s;  answer:13800138001:95  that target answers
+    pickup  pickup:13800138001        the answer moment: the last Dial's first (or that)
+                     target picks up, the other phones of the attempt are freed (then answer)
+    keepalive        the adapter's keep-alive of a long call
     busy  noanswer  failed            how the last Dial attempt ended (after ringing)
     voicemail:vm-1:17   voicemail     a message left (reference, seconds) / none left
     survey:1  survey                  a survey rating 1-4 / no valid key
@@ -33,6 +36,7 @@ from routecore.engine import CallRecord, CallSession
 from routecore.engine.actions import (
     EVENT_TYPES,
     Action,
+    Answered,
     CallerHungUp,
     CallStarted,
     ConferenceResult,
@@ -40,6 +44,7 @@ from routecore.engine.actions import (
     DialResult,
     Digits,
     Event,
+    KeepAlive,
     OutboundStarted,
     SurveyResult,
     VoicemailResult,
@@ -97,6 +102,12 @@ def parse_step(text: str, last_dial: Dial | None, at: float) -> Event | float:
             who = args[0] if len(args) == 2 else last_dial.targets[0]  # type: ignore[union-attr]
             talk = int(args[-1]) if args else DEFAULT_TALK
             return DialResult("answered", who, talk, at=at + talk)
+        if word == "pickup":
+            if last_dial is None and not args:
+                raise ActionError("no Dial to pick up yet (name the number: pickup:NUMBER)")
+            return Answered(args[0] if args else last_dial.targets[0], at)  # type: ignore[union-attr]
+        if word == "keepalive":
+            return KeepAlive(at)
         if word == "voicemail":
             if not args:
                 return VoicemailResult(None, 0, at)
