@@ -158,12 +158,16 @@ def _review(args: argparse.Namespace) -> int:
 
 
 def _bump(args: argparse.Namespace) -> None:
-    """Tell every routing process on this host to map the new image at its next call."""
-    from routecore import State
+    """Give the destinations the host's state knows the published capacities, then tell every
+    routing process on this host to map the new image at its next call."""
+    from routecore import Image, State
+    from routecore.engine.dialer import write_capacities
 
     path = args.state or os.environ.get("ROUTECORE_STATE") or "/dev/shm/routecore-state"
     if args.state or os.path.exists(path):
-        State.open(path).bump_generation()
+        state = State.open(path)
+        write_capacities(state, Image.open(args.image))
+        state.bump_generation()
 
 
 def cmd_history(args: argparse.Namespace) -> int:

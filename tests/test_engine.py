@@ -34,6 +34,7 @@ from routecore.engine.actions import (
     Voicemail,
     VoicemailResult,
 )
+from routecore.engine.session import Wait
 from routecore.engine.sms import SmsList
 from routecore.flow import load_flow, validate_flow
 from routecore.flow.compile import compile_flows, compile_texts
@@ -469,6 +470,8 @@ def test_random_flows_and_calls_never_raise_and_release_everything(
                 )
                 last_dial = a
         actions = s.handle(_event(step, last_dial, at + i + 1))
+        if s.wait is not Wait.DIAL:  # claims are held while a Dial rings or talks, never after
+            assert all_free(state)
         for a in actions:  # the adapter's side of a DropLeg: only a leg of the attempt
             if isinstance(a, DropLeg):
                 assert last_dial is not None and a.target in last_dial.targets

@@ -28,9 +28,12 @@ from routecore.engine.actions import (
     DropLeg,
     Hangup,
     KeepAlive,
+    OutboundStarted,
     Play,
+    VoicemailResult,
 )
 from routecore.engine.session import CallSession
+from routecore.engine.sms import SmsList
 from routecore.flow import validate_flow
 from routecore.flow.compile import compile_flows
 from routecore.store import CallStore
@@ -163,15 +166,63 @@ def test_a_trunk_of_capacity_30_takes_30_calls_and_refuses_the_31st(backend, sta
     assert isinstance(actions[0], Dial)  # one freed, one more taken
 
 
-def test_capacity_follows_the_flow_but_keeps_the_operators_online_flag(backend, state):
+def test_a_trunk_reached_only_through_an_extension_takes_its_capacity(backend, state):
+    flow = flow_with(
+        start="extensions",
+        destinations={"trunk": {"number": "02161234567", "capacity": 30}},
+        groups={},
+        extensions={"numbers": {"801": ["trunk"]}},
+        system_prompt_on_transfer=False,
+    )
+    image = image_of(backend, flow)
+    for i in range(3):
+        s, _ = start(backend, image, state, call_id=f"e{i}")
+        assert s.handle(Digits("801"))[0].targets == ("02161234567",)
+    assert state.destination("02161234567").capacity == 30
+
+
+def test_publishing_gives_known_destinations_their_capacity_and_keeps_online(backend, state):
     state.add_destination(PHONES[0], capacity=1, online=False)
     flow = flow_with()
     flow["destinations"]["p0"]["capacity"] = 5
     image = image_of(backend, flow)
     _s, actions = start(backend, image, state)
+    assert state.destination(PHONES[0]).capacity == 1  # a call never changes a known one
+    assert dialer_module.write_capacities(state, image) == 1  # publishing does
     d = state.destination(PHONES[0])
     assert (d.capacity, d.online) == (5, False)
     assert PHONES[0] not in actions[-1].targets  # offline: not rung
+
+
+def test_a_call_on_an_older_image_never_undoes_a_newer_capacity(backend, state):
+    def trunk_flow(capacity):
+        return flow_with(
+            prompts={"m": "m.wav"},
+            start="main",
+            menus={"main": {"prompt": "m", "keys": {"1": "sales"}}},
+            destinations={"trunk": {"number": "02161234567", "capacity": capacity}},
+            groups={"sales": {"members": ["trunk"]}},
+        )
+
+    old, new = image_of(backend, trunk_flow(1)), image_of(backend, trunk_flow(30))
+    a, _ = start(backend, old, state, call_id="a")  # waits in the menu on the old image
+    b, _ = start(backend, new, state, call_id="b")
+    b.handle(Digits("1"))  # the new image's first call inserts the trunk with 30
+    dialer_module.write_capacities(state, new)
+    a.handle(Digits("1"))  # the old image's call dials too
+    assert state.destination("02161234567").capacity == 30
+    calls = [start(backend, new, state, call_id=f"n{i}")[0] for i in range(28)]
+    assert all(isinstance(c.handle(Digits("1"))[-1], Dial) for c in calls)  # 30 in all
+
+
+def test_a_full_destination_table_makes_the_call_busy_never_an_exception(backend, tmp_path):
+    small = backend.State.create(str(tmp_path / "small"), destinations=4, memory=8, numbers=2)
+    for i in range(4):
+        small.add_destination(f"1370000000{i}")  # the table is full with other phones
+    image = image_of(backend, flow_with())
+    s, actions = start(backend, image, small)
+    assert actions == [Hangup("busy")] and s.record.outcome == "busy"
+    assert s.record.busy == PHONES
 
 
 # --- 3. round robin ---
@@ -204,11 +255,27 @@ def test_round_robin_rotates_across_calls_processes_and_publishes(backend, state
     path = tmp_path / "routes.img"
     path.write_bytes(image_bytes(backend, flow))
     script = ROTATE.format(backend=backend.NAME, did=DID)
-    run = [sys.executable, "-c", script, str(path), state.path, "2"]
+    run = [sys.executable, "-c", script, str(path), state.path, "1"]
     out = subprocess.run(run, capture_output=True, text=True, check=True).stdout.split()
-    assert out == [PHONES[1], PHONES[2]]  # a process per call carries on the rotation
+    assert out == [PHONES[1]]  # a process per call carries on the rotation
     republished = image_of(backend, {**flow, "greeting": "hello", "prompts": {"hello": "h.wav"}})
-    assert rotation(backend, republished, state, 2, first=10) == [PHONES[0], PHONES[1]]
+    # five calls so far: a new image goes on from the sixth, not from the first member
+    assert rotation(backend, republished, state, 2, first=10) == [PHONES[2], PHONES[0]]
+
+
+def test_round_robin_without_room_for_its_cursor_rotates_by_the_seed(backend, tmp_path):
+    tiny = backend.State.create(str(tmp_path / "tiny"), destinations=16, memory=8, numbers=1)
+    for i in range(64):  # other groups fill the cursor table (16 entries a number)
+        tiny.next_cursor("4006009999", f"g{i}")
+    assert tiny.next_cursor(DID, "sales") is None
+    flow = flow_with(groups={"sales": {"members": ["p0", "p1", "p2"], "mode": "round_robin"}})
+    image = image_of(backend, flow)
+    firsts = set()
+    for seed in range(6):
+        s = CallSession(image, tiny, seed=seed, classify=backend.default_classifier().classify)
+        firsts.add(s.handle(CallStarted(DID, CALLER, T0, f"s{seed}"))[-1].targets[0])
+        s.handle(CallerHungUp())
+    assert firsts == set(PHONES)
 
 
 # --- 4. long calls ---
@@ -276,11 +343,17 @@ def test_a_blacklisted_caller_behind_a_display_name_is_refused(backend, state):
 
 
 def test_a_withheld_caller_gets_no_call_memory_and_no_sms(backend, state):
-    image = image_of(backend, flow_with(call_memory=True))
-    s, _ = start(backend, image, state, caller="anonymous")
-    s.handle(Answered(PHONES[0]))
-    s.handle(DialResult("answered", PHONES[0], 5))
-    assert s.record.outcome == "answered" and s.record.caller_number is None
+    flow = flow_with(call_memory=True, sms={"text": "Thanks", "signature": "ACME",
+                                            "approval": "approved"})  # fmt: skip
+    image = image_of(backend, flow)
+    for caller, sent in (("anonymous", 0), ("13900139000", 1)):
+        box = SmsList()
+        s, _ = start(backend, image, state, caller=caller, call_id=caller, notifier=box)
+        s.handle(Answered(PHONES[0]))
+        s.handle(DialResult("answered", PHONES[0], 5))
+        assert s.record.outcome == "answered" and len(box.sent) == sent
+    assert state.recall(DID, "anonymous", T0) is None
+    assert state.recall(DID, "13900139000", T0) == PHONES[0]
 
 
 # --- 6. answered_by from the PBX -----------------------------------------------------------------
@@ -327,15 +400,45 @@ def test_nobody_answering_ends_no_answer(backend, state):
     assert s.record.outcome == "no_answer" and s.record.tried == PHONES[:2]
 
 
-def test_a_failed_group_that_leads_to_voicemail_ends_voicemail(backend, state):
+def test_a_failed_group_frees_its_phones_before_the_flow_goes_on(backend, state):
     flow = flow_with(
         groups={"sales": {"members": ["p0"], "on_no_answer": "box"}},
         voicemail={"box": {"max_seconds": 60}},
     )
     image = image_of(backend, flow)
     s, _ = start(backend, image, state)
+    assert busy(state, PHONES[0]) == 1
     actions = s.handle(DialResult("no_answer"))
     assert actions[0].box == "box"
+    assert busy(state, PHONES[0]) == 0  # free for another caller while this one leaves a message
+    s.handle(KeepAlive())
+    assert busy(state, PHONES[0]) == 0
+    assert s.handle(VoicemailResult("vm-1", 12)) == [Hangup("normal")]
+    assert s.record.outcome == "voicemail" and s.record.voicemail == "vm-1"
+
+
+def test_an_answered_call_that_ends_with_the_caller_keeps_its_answer(backend, state):
+    image = image_of(backend, flow_with())
+    s, _ = start(backend, image, state)
+    s.handle(Answered(PHONES[1], T0 + 5))
+    s.handle(CallerHungUp(T0 + 65))  # before the PBX reported the end of the attempt
+    rec = s.record
+    assert (rec.outcome, rec.answered_by, rec.talk_seconds) == ("answered", PHONES[1], 60)
+    assert (rec.answer, rec.end) == (T0 + 5, T0 + 65)
+    d = state.destination(PHONES[1])
+    assert (d.answered, d.talk_seconds, d.busy) == (1, 60, 0)
+
+
+def test_an_outbound_answer_from_another_number_is_flagged(backend, state):
+    image = image_of(backend, flow_with())
+    s = CallSession(image, state, classify=backend.default_classifier().classify)
+    s.handle(OutboundStarted(DID, PHONES[0], "13900139000", T0, "o1"))
+    s.handle(DialResult("answered", "13711112222", 30))
+    assert s.record.answered_unlisted and s.record.answered_by == "13711112222"
+    s = CallSession(image, state, classify=backend.default_classifier().classify)
+    s.handle(OutboundStarted(DID, PHONES[0], "13900139000", T0, "o2"))
+    s.handle(DialResult("answered", "13900139000", 30))
+    assert not s.record.answered_unlisted
 
 
 def test_a_caller_who_chooses_to_hang_up_after_a_busy_group_ends_normally(backend, state):
@@ -421,6 +524,49 @@ def test_every_branch_has_a_counter_slot_of_its_own(backend, state, tmp_path):
         "m3.2": 1, "m2.3": 1, "m3.4": 1, "m0.9": 1, "m1.9": 1, "m2.9": 1,
     }  # fmt: skip
     assert {label: int(counts[slot]) for label, slot in slots.items() if counts[slot]} == stored
+
+
+def test_the_compilers_slots_fit_the_states_rows_and_more_are_a_warning(backend):
+    from routecore.flow.compile import BRANCH_SLOTS
+
+    assert BRANCH_SLOTS == backend.STATE_BRANCHES
+    many = flow_with(
+        start="extensions",
+        extensions={"numbers": {str(1000 + i): ["p0"] for i in range(300)}},
+    )
+    _, issues = validate_flow(many, source=f"{DID}.yaml")
+    (warning,) = [i for i in issues if "live counters" in i.message]
+    assert warning.severity == "warning" and "300 branches" in warning.message
+    slots = json.loads(image_of(backend, many).blob(f"{DID}/branches"))
+    assert len(slots) == BRANCH_SLOTS and max(slots.values()) == BRANCH_SLOTS - 1
+
+
+def test_an_image_compiled_before_branch_slots_still_counts_branches(backend, state):
+    from routecore.flow.compile import flow_sections
+
+    flow = validate_flow(menus_flow(), source=f"{DID}.yaml")[0]
+    sections = flow_sections(flow, backend)
+    slots = json.loads(backend.Image.from_buffer(backend.build_image(sections)).blob(
+        f"{DID}/branches"))  # fmt: skip
+    del sections[f"{DID}/branches"]
+    image = backend.Image.from_buffer(backend.build_image(sections))
+    s, _ = start(backend, image, state)
+    s.handle(Digits("3"))
+    assert state.branch_counts(DID, T0)[slots["m0.3"]] == 1
+
+
+def test_a_caller_id_written_as_a_formula_is_exported_as_text(backend, state, tmp_path):
+    import io
+
+    from routecore.store.reports import report_rows, write_csv
+
+    store = CallStore(tmp_path / "calls.db")
+    image = image_of(backend, flow_with())
+    s, _ = start(backend, image, state, caller='=HYPERLINK("http://x")', records=store)
+    s.handle(CallerHungUp())
+    out = io.StringIO()
+    write_csv(report_rows(store, "calls", DID), out)
+    assert "'=HYPERLINK" in out.getvalue() and ",=HYPERLINK" not in out.getvalue()
 
 
 def test_branches_count_days_in_the_flows_own_zone(backend, state):

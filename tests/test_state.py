@@ -951,17 +951,21 @@ def _cursor_worker(name: str, path: str, barrier: Any, out: Any) -> None:
         out.put([s.next_cursor("4008001234", "sales") for _ in range(200)])
 
 
-def test_two_processes_share_one_cursor(be, st):
+def _two_processes(worker: Any, be: Any, st: Any) -> list[Any]:
+    """Run ``worker`` in two processes on the same file; what both put, concatenated."""
     barrier, out = CTX.Barrier(2), CTX.Queue()
-    procs = [
-        CTX.Process(target=_cursor_worker, args=(be.name, st.path, barrier, out)) for _ in range(2)
-    ]
+    procs = [CTX.Process(target=worker, args=(be.name, st.path, barrier, out)) for _ in range(2)]
     for p in procs:
         p.start()
-    seen = out.get(timeout=30) + out.get(timeout=30)
+    results: list[Any] = out.get(timeout=30) + out.get(timeout=30)
     for p in procs:
         p.join(10)
         assert p.exitcode == 0
+    return results
+
+
+def test_two_processes_share_one_cursor(be, st):
+    seen = _two_processes(_cursor_worker, be, st)
     assert sorted(seen) == list(range(400))  # every value exactly once
     assert st.next_cursor("4008001234", "sales") == 400
 
@@ -976,16 +980,7 @@ def _trunk_worker(name: str, path: str, barrier: Any, out: Any) -> None:
 
 def test_two_processes_never_exceed_a_capacity_of_30(be, st):
     st.add_destination("01065528888", capacity=30)
-    barrier, out = CTX.Barrier(2), CTX.Queue()
-    procs = [
-        CTX.Process(target=_trunk_worker, args=(be.name, st.path, barrier, out)) for _ in range(2)
-    ]
-    for p in procs:
-        p.start()
-    leases = out.get(timeout=30) + out.get(timeout=30)
-    for p in procs:
-        p.join(10)
-        assert p.exitcode == 0
+    leases = _two_processes(_trunk_worker, be, st)
     assert len(leases) == 30  # 40 claims, exactly 30 successes
     assert sorted(j for _, j, _ in leases) == list(range(30))
     assert len({cid for _, _, cid in leases}) == 30

@@ -487,7 +487,7 @@ class Answered:
 class KeepAlive:
     """The call is still going on: renews the leases of its claims (long calls). An adapter
     sends one at least every :data:`routecore.engine.dialer.KEEPALIVE_EVERY` seconds while a
-    call is connected (every other Event renews them too)."""
+    Dial is ringing or connected (the answer moment renews them too)."""
 
     at: float | None = None
 

@@ -7,8 +7,13 @@ every other target of a simultaneous attempt at the answer moment, renews the le
 call goes on, counts each attempt per destination, and releases whatever it still holds when
 the call ends, however it ends.
 
-Leases: a claim is a lease of :data:`LEASE_SECONDS`; every Event the session gets while a claim
-is held renews it (:meth:`Dialer.renew`). A connected call longer than that must be kept alive:
+Capacities (B1/B9): a destination the state does not know yet is inserted with the capacity its
+flow gives it just before it is first claimed (a trunk of 30 takes 30 calls at once); a call
+never changes the capacity of a destination the state knows (a call still on an older image
+must not undo a newer publish): publishing writes the new capacities (:func:`write_capacities`).
+
+Leases: a claim is a lease of :data:`LEASE_SECONDS`; the answer moment and every ``KeepAlive``
+renew it (:meth:`Dialer.renew`). A connected call longer than that must be kept alive:
 an adapter sends :class:`~routecore.engine.actions.KeepAlive` at least every
 :data:`KEEPALIVE_EVERY` seconds while it waits for the end of a Dial (a timer in the adapter's
 process; nothing is sent to the PBX). A process that dies loses its leases at once (its pid is
@@ -19,12 +24,18 @@ gone), so the deadline only matters for a process that hangs.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["KEEPALIVE_EVERY", "LEASE_SECONDS", "Dialer", "Routed", "route"]
+from routecore.errors import StateError
+
+__all__ = ["KEEPALIVE_EVERY", "LEASE_SECONDS", "Dialer", "Routed", "route", "write_capacities"]
+
+log = logging.getLogger("routecore.engine")
 
 LEASE_SECONDS = 600.0
 """How long a claim holds without being renewed."""
@@ -35,8 +46,6 @@ KEEPALIVE_EVERY = LEASE_SECONDS / 2
 class StateLike(Protocol):
     """What the dialer needs of a shared state (``routecore.State`` of either backend)."""
 
-    @property
-    def path(self) -> str: ...
     def idle(self, numbers: Sequence[str]) -> list[bool]: ...
     def recall(self, did: str, caller: str, at: float, *, tz: str = ...) -> str | None: ...
     def claim(
@@ -74,13 +83,14 @@ class Routed:
         return [group.numbers[t] for t in self.attempts[index].targets]
 
 
-def _cursor(state: Any, did: str | None, group: str | None, size: int) -> int | None:
+def _cursor(state: Any, did: str | None, group: str | None, size: int, seed: int) -> int | None:
     """The round-robin cursor for this call from the shared state: the call after the one that
-    took value ``v`` starts at member ``v mod size`` (None: the state had no room for it)."""
+    took value ``v`` starts at member ``v mod size``. When the state has no room for the
+    group's cursor, the call rotates by its own seed."""
     if did is None or group is None:
         return None
     value = state.next_cursor(did, group)
-    return None if value is None else (value - 1) % size
+    return (value - 1) % size if value is not None else seed % size
 
 
 def _order(
@@ -126,7 +136,7 @@ def route(
     """
     numbers: list[str] = list(group.numbers)
     if cursor is None and group.mode == "round_robin":
-        cursor = _cursor(state, did, name, len(numbers))
+        cursor = _cursor(state, did, name, len(numbers), seed)
     attempts, preferred = _order(
         state,
         group,
@@ -163,24 +173,6 @@ class Dialer:
         """Whether a claim is held (an attempt is ringing or connected)."""
         return self._claim is not None
 
-    def sync_capacities(self, plan: Any) -> None:
-        """Write the flow's destination capacities (B1/B9) to the shared state, once per
-        (plan, state object): a phone listed with capacity 30 takes 30 calls at once. The online
-        flag an operator set is left as it is."""
-        state = self.state
-        if state is None or id(state) in plan.synced:
-            return
-        with plan.lock:
-            if id(state) in plan.synced:
-                return
-            for number, capacity in plan.capacities.items():
-                known = state.destination(number)
-                if known is None:
-                    state.add_destination(number, capacity=capacity)
-                elif known.capacity != capacity:
-                    state.set_capacity(number, capacity)
-            plan.synced[id(state)] = state  # kept: its id is never another state's
-
     def order(
         self,
         node: Any,
@@ -197,7 +189,7 @@ class Dialer:
         if state is None:
             attempts = node.table.attempts(seed=seed)
         else:
-            cursor = _cursor(state, did, node.name, len(numbers)) if node.rotate else None
+            cursor = _cursor(state, did, node.name, len(numbers), seed) if node.rotate else None
             preferred = state.recall(did, caller, at, tz=tz) if node.memory and caller else None
             attempts = node.table.attempts(
                 seed=seed,
@@ -211,15 +203,29 @@ class Dialer:
             order.append(singles[t[0]] if len(t) == 1 else tuple([numbers[i] for i in t]))
         return order
 
-    def take(self, targets: tuple[str, ...]) -> tuple[str, ...]:
+    def take(
+        self, targets: tuple[str, ...], capacities: dict[str, int] | None = None
+    ) -> tuple[str, ...]:
         """Claim one attempt: the targets that had room (all of them for a simultaneous
-        attempt, when free), empty when none had. Releases a claim still held first."""
+        attempt, when free), empty when none had. Releases a claim still held first. A target
+        the state does not know yet is inserted first with its capacity from ``capacities``
+        (the flow's). A state that cannot take the claim (its destination table is full) is
+        logged and counts as no room: the call goes on to its next attempt."""
         if self._claim is not None:
             self.release()
         state = self.state
         if state is None:
             return targets
-        claim = state.claim(targets, self.call_id, lease=LEASE_SECONDS, all=len(targets) > 1)
+        try:
+            if capacities:
+                for t in targets:
+                    capacity = capacities.get(t, 1)
+                    if capacity > 1 and state.destination(t) is None:
+                        state.add_destination(t, capacity=capacity)
+            claim = state.claim(targets, self.call_id, lease=LEASE_SECONDS, all=len(targets) > 1)
+        except StateError as e:
+            log.error("call %s: no claim on %s: %s", self.call_id, ",".join(targets), e)
+            return ()
         if claim is None:
             return ()
         self._claim = claim
@@ -262,3 +268,29 @@ class Dialer:
             self._claim = None
             if self.state is not None:
                 self.state.release(claim)
+
+
+def flow_capacities(flows: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """The capacity of every destination number of ``flows`` (their JSON form). A number that
+    several flows list takes the largest capacity any of them gives it."""
+    out: dict[str, int] = {}
+    for flow in flows:
+        for d in flow.get("destinations", {}).values():
+            number, capacity = d["number"], int(d.get("capacity", 1))
+            out[number] = max(capacity, out.get(number, 1))
+    return out
+
+
+def write_capacities(state: Any, image: Any) -> int:
+    """At publish: give every destination the state knows the capacity the published flows of
+    ``image`` give it (the largest when several list it); how many changed. Destinations the
+    state does not know are left to the first call that claims them; online flags are kept."""
+    flows = (json.loads(image.blob(n)) for n in image.names() if n.endswith("/flow"))
+    wanted = flow_capacities(flows)
+    changed = 0
+    for d in state.destinations_now():
+        capacity = wanted.get(d.number)
+        if capacity is not None and capacity != d.capacity:
+            state.set_capacity(d.number, capacity)
+            changed += 1
+    return changed

@@ -10,7 +10,8 @@ section name up.
 
 :func:`plan_for` keeps the plans of the images in use (keyed by content hash and number, so a
 republished image gets new plans and calls in progress keep theirs); it is safe to call from
-many threads at once.
+many threads at once. A plan is read-only once built, but for its groups' cache of Dial
+Actions (filled on first use; a dict write is atomic, and two writers write equal values).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from routecore.engine.actions import Collect, Conference, Dial, Play, Voicemail
+from routecore.engine.dialer import flow_capacities
 from routecore.engine.prompts import SYSTEM_PROMPTS
 
 __all__ = [
+    "BRANCH_SLOTS",
     "AreaNode",
     "ConferenceNode",
     "ExtensionsNode",
@@ -34,6 +37,8 @@ __all__ = [
     "Plan",
     "TimeNode",
     "VoicemailNode",
+    "branch_labels",
+    "branch_slots",
     "plan_for",
 ]
 
@@ -42,7 +47,9 @@ PASSWORD_TIMEOUT = 10  # seconds to key a conference password
 PASSWORD_DIGITS = 8
 EXTENSION_DIGITS = 6  # the longest extension when they are not of a fixed length
 DEFAULT_TZ = "Asia/Shanghai"
-PLAN_CACHE = 1024  # plans kept (least recently built first out)
+BRANCH_SLOTS = 256
+"""Live branch counters per 400 number in the shared state (a counter row's branches)."""
+PLAN_IMAGES = 8  # images whose plans are kept (the one built for least recently goes first)
 HANGUP = "hangup"
 EXTENSIONS = "extensions"
 
@@ -152,7 +159,8 @@ Node = MenuNode | AreaNode | TimeNode | GroupNode | VoicemailNode | ConferenceNo
 class Plan:
     """One number's flow, resolved. ``flow`` is the JSON form (for post-call SMS); ``nodes``
     every target by name (``hangup`` is not a node); ``capacities`` the capacity of each
-    destination number (written to the shared state before the first dial)."""
+    destination number that takes more than one call (given to the shared state when the
+    number is first claimed)."""
 
     did: str
     tz: str
@@ -165,18 +173,33 @@ class Plan:
     survey: bool  # B12
     nodes: dict[str, Node]
     capacities: dict[str, int]
-    synced: dict[int, Any] = field(default_factory=dict)  # states the capacities went to
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _prompt(name: str | None, system: str) -> str:
     return name or SYSTEM_PROMPTS[system]
 
 
-def _branch_slots(image: Any, did: str) -> dict[str, int]:
+def branch_labels(flow: dict[str, Any]) -> list[str]:
+    """B11: every branch of ``flow`` (its JSON form) in slot order: each menu key (``menu.key``,
+    menus and keys in flow order), then each extension (``extensions.NNN``)."""
+    labels = [f"{name}.{key}" for name, m in flow.get("menus", {}).items() for key in m["keys"]]
+    ext = flow.get("extensions")
+    if ext:
+        labels += [f"extensions.{e}" for e in ext["numbers"]]
+    return labels
+
+
+def branch_slots(flow: dict[str, Any]) -> dict[str, int]:
+    """The live-counter slot of each branch: the first :data:`BRANCH_SLOTS` get one."""
+    return {label: i for i, label in enumerate(branch_labels(flow)[:BRANCH_SLOTS])}
+
+
+def _branch_slots(image: Any, did: str, flow: dict[str, Any]) -> dict[str, int]:
+    """The slots the compiler allocated (an image from before slots were compiled in: the
+    same allocation, made here)."""
     name = f"{did}/branches"
     if name not in image:
-        return {}
+        return branch_slots(flow)
     slots: dict[str, int] = json.loads(image.blob(name))
     return slots
 
@@ -184,7 +207,7 @@ def _branch_slots(image: Any, did: str) -> dict[str, int]:
 def build_plan(image: Any, did: str) -> Plan:
     """The plan of ``did`` in ``image`` (which must hold ``{did}/flow``)."""
     flow: dict[str, Any] = json.loads(image.blob(f"{did}/flow"))
-    slots = _branch_slots(image, did)
+    slots = _branch_slots(image, did, flow)
     dests: dict[str, Any] = flow.get("destinations", {})
     nodes: dict[str, Node] = {}
     for name, r in flow.get("routes", {}).items():
@@ -312,26 +335,33 @@ def build_plan(image: Any, did: str) -> Plan:
         record=bool(flow.get("recording", False)),
         survey=bool(flow.get("survey", False)),
         nodes=nodes,
-        capacities={d["number"]: int(d.get("capacity", 1)) for d in dests.values()},
+        capacities={n: c for n, c in flow_capacities([flow]).items() if c > 1},
     )
 
 
-_PLANS: OrderedDict[tuple[int, str], Plan] = OrderedDict()
+_PLANS: OrderedDict[int, dict[str, Plan]] = OrderedDict()  # image content hash -> plans
 _PLANS_LOCK = threading.Lock()
 
 
 def plan_for(image: Any, did: str) -> Plan | None:
     """The plan of ``did`` in ``image`` (None when the image has no flow for it), built at the
-    first call and shared by every later one; thread-safe."""
-    key = (image.content_hash, did)
-    plan = _PLANS.get(key)  # a dict read is atomic: the common case takes no lock
-    if plan is not None:
-        return plan
+    first call and shared by every later one; thread-safe. Plans are kept per image content,
+    for the :data:`PLAN_IMAGES` images used last (the live one and those calls in progress
+    started on), each with the plans of every number it has routed."""
+    plans = _PLANS.get(image.content_hash)  # a dict read is atomic: the common case takes no lock
+    if plans is not None:
+        plan = plans.get(did)
+        if plan is not None:
+            return plan
     if f"{did}/flow" not in image:
         return None
     built = build_plan(image, did)  # outside the lock: two builders race harmlessly
     with _PLANS_LOCK:
-        plan = _PLANS.setdefault(key, built)
-        while len(_PLANS) > PLAN_CACHE:
-            _PLANS.popitem(last=False)
-    return plan
+        plans = _PLANS.get(image.content_hash)
+        if plans is None:
+            plans = _PLANS[image.content_hash] = {}
+            while len(_PLANS) > PLAN_IMAGES:
+                _PLANS.popitem(last=False)
+        else:
+            _PLANS.move_to_end(image.content_hash)
+        return plans.setdefault(did, built)

@@ -29,7 +29,8 @@ inbound call does:
 An outbound session (B3) starts with ``OutboundStarted``: one Dial to the customer.
 
 The call's clock: ``CallStarted.at``, then the ``at`` of every later Event that carries one.
-Sessions share nothing mutable: many may run at once in threads or tasks of one process.
+Sessions share only their number's plan (read-only but for a cache of Dial Actions) and the
+shared state: many may run at once in threads or tasks of one process.
 """
 
 from __future__ import annotations
@@ -247,8 +248,15 @@ class CallSession:
         return []
 
     def _on_hung_up(self, ev: CallerHungUp) -> list[Action]:
-        rec = self.record
+        rec, ring = self.record, self._ring
         assert rec is not None
+        if ring is not None and ring.winner is not None and rec.answered_by is None:
+            # the conversation ended with the caller before the PBX reported the attempt's end
+            talk = int(self._now - rec.answer) if self._clocked and rec.answer is not None else 0
+            if self._dialer is not None and self.wait is Wait.DIAL:
+                self._dialer.count(ring.targets, ring.winner, max(talk, 0))
+            rec.answered_by, rec.talk_seconds, rec.outcome = ring.winner, max(talk, 0), "answered"
+            rec.recorded = self.plan is not None and self.plan.record
         self._finish("caller_hung_up" if rec.outcome == "in_progress" else None)
         return []
 
@@ -325,7 +333,11 @@ class CallSession:
         if ev.outcome == "answered" or self._ring.winner is not None:
             if rec.answer is None:
                 self._mark_answer(ev)
-            self._talk(ev, self._ring.winner or ev.answered_by or self._ring.targets[0])
+            who = self._ring.winner or ev.answered_by or self._ring.targets[0]
+            if who not in self._ring.targets:  # not the customer dialled: as reported, flagged
+                log.warning("call %s: answered_by %s was not dialled", rec.call_id, who)
+                rec.answered_unlisted = True
+            self._talk(ev, who)
             return self._end("answered", "normal")
         cause = "busy" if ev.outcome == "busy" else "no_answer"
         return self._end("not_answered", cause if ev.outcome != "failed" else "error")
@@ -436,8 +448,6 @@ class CallSession:
     def _dial_group(self, node: GroupNode) -> list[Action]:
         rec, plan, dialer = self.record, self.plan, self._dialer
         assert rec is not None and plan is not None and dialer is not None
-        if id(self.state) not in plan.synced:
-            dialer.sync_capacities(plan)
         order = dialer.order(
             node,
             seed=self._seed_of(rec.call_id),
@@ -450,19 +460,19 @@ class CallSession:
 
     def _ring_next(self, ring: Ringing) -> list[Action]:
         """Claim and dial the next attempt with room; when none is left, the node's way out."""
-        rec, dialer = self.record, self._dialer
-        assert rec is not None and dialer is not None
+        rec, dialer, plan = self.record, self._dialer, self.plan
+        assert rec is not None and dialer is not None and plan is not None
         order = ring.order
         for i in range(ring.index + 1, len(order)):
             wanted = order[i]
-            taken = dialer.take(wanted)
+            taken = dialer.take(wanted, plan.capacities)
+            rec.tried.extend(wanted)
             if len(taken) < len(wanted):  # those without room are busy: never rung
-                busy = [t for t in wanted if t not in taken]
-                rec.tried.extend(busy)
-                rec.busy.extend(busy)
+                rec.busy.extend(t for t in wanted if t not in taken)
             if taken:
                 ring.index, ring.targets, ring.winner = i, taken, None
                 return self._dial(ring)
+        dialer.release()
         node = ring.node
         self._ring = None
         self._failed = "busy" if ring.busy_only else "no_answer"
@@ -474,7 +484,6 @@ class CallSession:
         rec, plan = self.record, self.plan
         assert rec is not None and plan is not None
         targets = ring.targets
-        rec.tried.extend(targets)
         self._ring, self.wait = ring, Wait.DIAL
         dial = self._dial_action(ring.node, targets, plan.record)
         return [_TRANSFER, dial] if plan.transfer else [dial]
@@ -576,6 +585,7 @@ class CallSession:
                 return [_SURVEY]
             return self._end(None, "normal")
         dialer.count(ring.targets, None, 0)
+        dialer.release()
         if ev.outcome != "busy":
             ring.busy_only = False
         return self._ring_next(ring)

@@ -11,7 +11,7 @@ Sections of a number ``did`` (all read in place; a call for one number touches o
 - ``{did}/group/{name}``: the ring group (destination numbers and weights in member order);
 - ``{did}/ext``: a digit trie from extension to its position in ``extensions.numbers``;
 - ``{did}/branches``: JSON, each branch's slot in the live counters (B11): ``menu.key`` labels
-  in flow order, then ``extensions.NNN`` (see :func:`branch_slots`).
+  in flow order, then ``extensions.NNN`` (``routecore.engine.plan.branch_slots``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from routecore._backend import get_backend
+from routecore.engine.plan import BRANCH_SLOTS, branch_slots
 from routecore.flow.model import AreaRoute, Flow, TimeRoute
 
 __all__ = [
@@ -32,9 +33,6 @@ __all__ = [
     "describe",
     "time_plan",
 ]
-
-BRANCH_SLOTS = 256
-"""Live branch counters per 400 number in the shared state (its ``branches`` per row)."""
 
 OTHERWISE = "~otherwise"
 """The time-plan slot of minutes that no slot of a time route covers."""
@@ -57,23 +55,14 @@ def time_plan(route: TimeRoute, tz: str, core: Any = None) -> Any:
     )
 
 
-def branch_slots(flow: Flow) -> dict[str, int]:
-    """B11: the live-counter slot of each branch of ``flow``, one each: every menu key
-    (``menu.key``, menus and keys in flow order), then every extension (``extensions.NNN``).
-    Only the first :data:`BRANCH_SLOTS` get one; the call records count every branch."""
-    labels = [f"{name}.{key}" for name, m in flow.menus.items() for key in m.keys]
-    if flow.extensions is not None:
-        labels += [f"extensions.{e}" for e in flow.extensions.numbers]
-    return {label: i for i, label in enumerate(labels[:BRANCH_SLOTS])}
-
-
 def flow_sections(flow: Flow, core: Any = None) -> dict[str, bytes]:
     """The image sections of one validated flow, built with ``core`` (a backend module:
     ``routecore.native`` or ``routecore.py``; the package's own by default)."""
     core = core or get_backend()
     did = flow.number
-    out: dict[str, bytes] = {f"{did}/flow": core.blob_table(flow.model_dump_json().encode())}
-    slots = json.dumps(branch_slots(flow), ensure_ascii=False, separators=(",", ":"))
+    text = flow.model_dump_json()
+    out: dict[str, bytes] = {f"{did}/flow": core.blob_table(text.encode())}
+    slots = json.dumps(branch_slots(json.loads(text)), ensure_ascii=False, separators=(",", ":"))
     out[f"{did}/branches"] = core.blob_table(slots.encode())
     if flow.blacklist.numbers or flow.blacklist.prefixes:
         prefixes = dict.fromkeys(flow.blacklist.prefixes, 1)

@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from routecore.engine.plan import BRANCH_SLOTS
 from routecore.errors import FlowError, TimePlanError
 from routecore.flow.issues import FlowIssue, Severity, format_path
 from routecore.flow.model import (
@@ -195,6 +196,7 @@ class _Checker:
         self.check_groups(flow)
         self.check_extensions(flow)
         self.check_time_routes(flow)
+        self.check_branch_slots(flow)
         edges = list(self.edges(flow))
         known = set(owners) | {"hangup"}
         if flow.extensions is not None or "extensions" in self.failed_top:
@@ -206,6 +208,20 @@ class _Checker:
         self.check_cycles(edges, owners)
         if "start" not in self.failed_top and flow.start in known:
             self.check_reachable(flow, edges, owners)
+
+    def check_branch_slots(self, flow: Flow) -> None:
+        """B11: every branch has a live counter slot up to BRANCH_SLOTS per number; beyond, the
+        call records still count it (a warning, not an error)."""
+        keys = sum(len(m.keys) for m in flow.menus.values())
+        exts = len(flow.extensions.numbers) if flow.extensions is not None else 0
+        if keys + exts > BRANCH_SLOTS:
+            self.add(
+                ("extensions",) if exts else ("menus",),
+                f"{keys + exts} branches (menu keys, then extensions): the first {BRANCH_SLOTS} "
+                "have live counters in the shared state, the rest are counted by the call "
+                "records only",
+                "warning",
+            )
 
     def check_number(self, flow: Flow) -> None:
         name = self.source.replace("\\", "/").rsplit("/", 1)[-1]

@@ -84,5 +84,16 @@ def write_csv(rows: Rows, out: IO[str], columns: Sequence[str] | None = None) ->
         columns = rows.columns
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return len(rows)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (a caller ID such as ``=HYPERLINK(…)``
+    or ``+86 …``) gets a leading ``'``, so it is shown as text, never evaluated."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
