@@ -47,7 +47,15 @@ def test_validate_good_and_broken_files(run, tmp_path):
 def test_review_and_publish_from_the_command_line(run, tmp_path):
     image = str(tmp_path / "routes.img")
     state = routecore.State.create(tmp_path / "state", destinations=64, memory=16, numbers=4)
-    code, out, _ = run("draft", str(BRANCHES), "--author", "ann")
+    state.add_destination("01065528888", capacity=1, online=False)  # the desk, known already
+    flow = tmp_path / "4006001001.yaml"
+    flow.write_text(
+        BRANCHES.read_text(encoding="utf-8").replace(
+            'number: "010-6552-8888", agent_id: 802',
+            'number: "010-6552-8888", agent_id: 802, capacity: 4',
+        )
+    )
+    code, out, _ = run("draft", str(flow), "--author", "ann")
     assert code == EXIT_OK and out.strip() == "4006001001 v1: draft by ann"
     assert run("submit", "4006001001", "1", "--by", "ann")[0] == EXIT_OK
     code, _, err = run("approve", "4006001001", "1", "--by", "ann")
@@ -66,6 +74,8 @@ def test_review_and_publish_from_the_command_line(run, tmp_path):
     )
     assert code == EXIT_OK and "published (live)" in out
     assert state.generation == 1
+    desk = state.destination("01065528888")  # publishing gave it its capacity, kept it offline
+    assert (desk.capacity, desk.online) == (4, False)
     code, out, _ = run("show", "4006001001", "--image", image)
     assert code == EXIT_OK and "group beijing: sequential, idle first" in out
     code, out, _ = run("--json", "history", "4006001001")
