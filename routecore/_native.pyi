@@ -30,6 +30,7 @@ __all__ = [
     "__version__",
     "blob_table",
     "build_image",
+    "zone_known",
 ]
 __version__: str
 MODES: tuple[str, ...]
@@ -104,6 +105,7 @@ class Classifier:
 
 def blob_table(data: bytes) -> bytes: ...
 def build_image(sections: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> bytes: ...
+def zone_known(name: str) -> bool: ...
 
 @final
 class Image:

@@ -57,6 +57,11 @@ use crate::layout::{
     StringPool, TableWriter,
 };
 
+/// Whether `name` is an IANA time zone this core knows (the rule flows are validated with).
+pub fn zone_known(name: &str) -> bool {
+    name.parse::<Tz>().is_ok()
+}
+
 pub const MAGIC: &[u8; 4] = b"RCTP";
 pub const VERSION: u16 = 1;
 const WHAT: &str = "time plan";
@@ -365,7 +370,7 @@ fn resolve(
 pub fn build(spec: &PlanSpec) -> Result<Vec<u8>, TimePlanError> {
     let mut problems: Vec<String> = Vec::new();
 
-    if spec.tz.parse::<Tz>().is_err() {
+    if !zone_known(&spec.tz) {
         problems.push(format!("unknown time zone {}", quoted(&spec.tz)));
     }
     let workday_as = weekday_index(&spec.workday_as.to_ascii_lowercase());
@@ -871,6 +876,13 @@ mod tests {
             ],
             None,
         )
+    }
+
+    #[test]
+    fn zones_the_core_knows() {
+        assert!(zone_known("Asia/Shanghai") && zone_known("UTC"));
+        assert!(!zone_known("posix/Asia/Shanghai") && !zone_known("Mars/Olympus"));
+        assert!(!zone_known("") && !zone_known("../etc/passwd"));
     }
 
     #[test]

@@ -36,6 +36,14 @@ import msgpack
 
 from routecore.engine.callerid import sanitise_caller
 from routecore.errors import ActionError
+from routecore.rules import (
+    NUMBER_MAX,
+    NUMBER_MIN,
+    SAFE_NAME_MAX,
+    TIME_MAX,
+    is_number,
+    is_safe_name,
+)
 
 __all__ = [
     "ACTION_TYPES",
@@ -85,9 +93,8 @@ CAUSES: Final[tuple[str, ...]] = get_args(HangupCause)
 OUTCOMES: Final[tuple[str, ...]] = get_args(DialOutcome)
 
 # Limits (the flow format's ranges where it has one: docs/flow-format.md).
-NAME_MAX = 128
+NAME_MAX = SAFE_NAME_MAX
 MAX_DIGITS = 32  # digits one Collect may gather, and one Digits event may carry
-NUMBER_MIN, NUMBER_MAX = 3, 20  # a number to dial or the 400 number (as the shared state)
 CALLER_MAX = 128  # characters of a raw caller ID kept (longer ones are cut)
 TIMEOUT_RANGE = (1, 60)  # Collect.timeout, seconds (menus: 1-60)
 RING_TIMEOUT_RANGE = (5, 300)  # Dial.ring_timeout, seconds (groups: 5-300)
@@ -98,31 +105,16 @@ PARTIES_RANGE = (2, 50)  # V4 max_parties
 RATING_RANGE = (1, 4)  # B12: 1 very satisfied, 2 satisfied, 3 average, 4 dissatisfied
 SECONDS_MAX = 7 * 24 * 3600  # talk or message seconds: a week is already absurd
 
-# Names as flows write them: ASCII letters, digits, _ . - and Chinese characters (the flow
-# format's names); nothing a dial string or a path could be bent by.
-_NAME_RE = re.compile(r"[A-Za-z0-9_\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]*")
 _KEYS_RE = re.compile(r"[0-9*#]*")
-_INF = math.inf
 
-
-# --- fast predicates: True for the common valid value (the checks below then say what is wrong)
-
-
-def _is_number(v: object) -> bool:
-    return type(v) is str and NUMBER_MIN <= len(v) <= NUMBER_MAX and v.isdigit() and v.isascii()
-
-
-def _is_name(v: object) -> bool:
-    return (
-        type(v) is str
-        and len(v) <= NAME_MAX
-        and _NAME_RE.fullmatch(v) is not None
-        and ".." not in v
-    )
+# The fast predicates (True for the common valid value; the checks below then say what is
+# wrong) are the project's one set of rules (``routecore.rules``), shared with the flow format.
+_is_number = is_number
+_is_name = is_safe_name
 
 
 def _is_time(v: object) -> bool:
-    return type(v) is float and 0.0 <= v < _INF
+    return type(v) is float and 0.0 <= v <= TIME_MAX
 
 
 # --- checks: each returns the value (possibly normalised) or raises ActionError ------------------
@@ -139,7 +131,7 @@ def _name(cls: str, field: str, value: object) -> str:
         raise ActionError(
             f"{_where(cls, field)}: a name has 1-{NAME_MAX} characters, got {len(value)}"
         )
-    if not _NAME_RE.fullmatch(value) or ".." in value:
+    if not is_safe_name(value):
         raise ActionError(
             f"{_where(cls, field)}: {_show(value)} is not a safe name (only A-Z a-z 0-9 _ . - and "
             "Chinese characters, starting with a letter, digit, _ or a Chinese character, no '..')"
@@ -181,14 +173,17 @@ def _time(obj: object, cls: str, field: str, optional: bool) -> None:
     if at is None and optional:
         return
     if isinstance(at, int) and not isinstance(at, bool):
-        if not 0 <= at <= 2**53:
-            raise ActionError(f"{_where(cls, field)}: {_show(at)} is not a time (0 to 2**53)")
+        if not 0 <= at <= TIME_MAX:
+            raise ActionError(f"{_where(cls, field)}: {_show(at)} is not a time (0 to 2**32-1)")
         at = float(at)
         _set(obj, field, at)
     if not isinstance(at, float):
         raise ActionError(f"{_where(cls, field)}: expected unix seconds (float), got {_kind(at)}")
-    if not math.isfinite(at) or at < 0:
-        raise ActionError(f"{_where(cls, field)}: {at!r} is not a time (finite, not negative)")
+    if not (math.isfinite(at) and 0 <= at <= TIME_MAX):
+        raise ActionError(
+            f"{_where(cls, field)}: {at!r} is not a time (unix seconds from 0 to 2**32-1, "
+            "until 2106)"
+        )
 
 
 def _bool(cls: str, field: str, value: object) -> bool:

@@ -17,6 +17,7 @@ Actions (filled on first use; a dict write is atomic, and two writers write equa
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from typing import Any
 from routecore.engine.actions import Collect, Conference, Dial, Play, Voicemail
 from routecore.engine.dialer import flow_capacities
 from routecore.engine.prompts import SYSTEM_PROMPTS
+from routecore.rules import is_zone
+
+log = logging.getLogger("routecore.engine")
 
 __all__ = [
     "BRANCH_SLOTS",
@@ -204,6 +208,15 @@ def _branch_slots(image: Any, did: str, flow: dict[str, Any]) -> dict[str, int]:
     return slots
 
 
+def _zone(tz: str | None, did: str) -> str:
+    """The flow's zone; one the core does not know (an image compiled before zones were
+    checked) is logged once and replaced by Asia/Shanghai, so no call ever raises over it."""
+    if tz is None or is_zone(tz):
+        return tz or DEFAULT_TZ
+    log.error("%s: unknown time zone %r in the image: counting in %s", did, tz, DEFAULT_TZ)
+    return DEFAULT_TZ
+
+
 def build_plan(image: Any, did: str) -> Plan:
     """The plan of ``did`` in ``image`` (which must hold ``{did}/flow``)."""
     flow: dict[str, Any] = json.loads(image.blob(f"{did}/flow"))
@@ -326,7 +339,7 @@ def build_plan(image: Any, did: str) -> Plan:
     blacklist = image.trie(f"{did}/blacklist") if f"{did}/blacklist" in image else None
     return Plan(
         did=did,
-        tz=flow.get("timezone") or DEFAULT_TZ,
+        tz=_zone(flow.get("timezone"), did),
         flow=flow,
         start=flow["start"],
         greeting=Play(greeting) if greeting else None,

@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from routecore.rules import is_flow_name
+
 __all__ = [
     "MODES",
     "NODE_SECTIONS",
@@ -134,8 +136,27 @@ Did = Annotated[str, BeforeValidator(_int_to_text), AfterValidator(_did)]
 AreaKey = Annotated[str, AfterValidator(_area)]
 MenuKey = Annotated[str, BeforeValidator(_int_to_text), StringConstraints(pattern=KEY_PATTERN)]
 ExtensionNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,6}$")]
+
+
+def _extension_target(value: str) -> str:
+    """A destination name stays as it is; a number written directly (``138-2222-3333``,
+    ``+86 138…``) becomes the digits the engine dials (validation reports one that is not a
+    mobile or a landline with its area code)."""
+    if is_flow_name(value):
+        return value
+    import routecore  # at call time: routecore imports this package
+
+    caller = routecore.classify(value)
+    if caller.kind in ("mobile", "landline") and caller.area_code is not None:
+        return str(caller.number)
+    return value
+
+
 ExtensionTarget = Annotated[
-    str, BeforeValidator(_int_to_text), StringConstraints(min_length=1, max_length=64)
+    str,
+    BeforeValidator(_int_to_text),
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_extension_target),
 ]
 Seconds = Annotated[int, Field(ge=1, le=600)]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -297,7 +318,9 @@ class Conference(_Model):
         str, BeforeValidator(_int_to_text), StringConstraints(pattern=r"^[0-9]{4,8}$")
     ]
     room: Annotated[
-        str, BeforeValidator(_int_to_text), StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,32}$")
+        str,
+        BeforeValidator(_int_to_text),
+        StringConstraints(pattern=r"^[0-9A-Za-z_][0-9A-Za-z_-]{0,31}$"),  # never a leading -
     ]
     max_parties: Annotated[int, Field(ge=2, le=50)] = 3
     prompt: PromptRef | None = None

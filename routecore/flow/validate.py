@@ -21,7 +21,6 @@ group or an extension; a prompt must be used. Anything else is a warning, not an
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +31,6 @@ from routecore.engine.plan import BRANCH_SLOTS
 from routecore.errors import FlowError, TimePlanError
 from routecore.flow.issues import FlowIssue, Severity, format_path
 from routecore.flow.model import (
-    NAME_PATTERN,
     NODE_SECTIONS,
     RESERVED_TARGETS,
     AreaRoute,
@@ -46,6 +44,7 @@ from routecore.flow.model import (
     TimeRoute,
     Voicemail,
 )
+from routecore.rules import is_flow_name, is_zone
 
 __all__ = [
     "MAX_DESTINATIONS",
@@ -60,7 +59,6 @@ MAX_DESTINATIONS_PER_EXTENSION = 5
 EXTENSION_PROMPT_FILE = "pv_inputext.wav"
 _OTHERWISE = "~otherwise"  # the time plan's default slot (not a valid slot name)
 
-_NAME = re.compile(NAME_PATTERN)
 _SECTION_MODELS: dict[str, TypeAdapter[Any]] = {
     "destinations": TypeAdapter(Destination),
     "menus": TypeAdapter(Menu),
@@ -147,7 +145,7 @@ class _Checker:
                 self.add((section,), f"must be a mapping of names to {_ENTRY_KIND[section]}s")
                 continue
             for name, value in raw.items():
-                if not isinstance(name, str) or not _NAME.match(name):
+                if not is_flow_name(name):
                     self.add(
                         (section, str(name)),
                         f"bad name '{name}': a letter or _ first, then letters, digits, _ or -",
@@ -367,7 +365,7 @@ class _Checker:
                 )
             seen: set[str] = set()
             for i, target in enumerate(targets):
-                if _NAME.match(target):
+                if is_flow_name(target):
                     if not self.destination_known(flow, target):
                         self.add((*loc, i), f"unknown destination '{target}'")
                     key = target
@@ -391,10 +389,10 @@ class _Checker:
         import routecore
 
         tz = flow.timezone
-        try:
-            zoneinfo.ZoneInfo(tz)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            self.add(("timezone",), f"unknown time zone '{tz}'")
+        if not is_zone(tz):
+            self.add(
+                ("timezone",), f"unknown time zone '{tz}' (an IANA zone such as Asia/Shanghai)"
+            )
             tz = "Asia/Shanghai"
         for rname, route in flow.routes.items():
             if not isinstance(route, TimeRoute):

@@ -300,6 +300,13 @@ impl TimePlan {
     }
 }
 
+/// Whether the core knows the IANA time zone `name`.
+#[pyfunction]
+fn zone_known(name: &str) -> bool {
+    timeplan::zone_known(name)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<TimePlan>()
+    m.add_class::<TimePlan>()?;
+    m.add_function(wrap_pyfunction!(zone_known, m)?)
 }
