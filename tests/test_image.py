@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import multiprocessing as mp
+import os
 import random
 
 import pytest
@@ -10,6 +13,7 @@ import routecore
 import routecore.native as native
 import routecore.py as ref
 from routecore.errors import LayoutError
+from routecore.live import LiveImage
 
 
 def tables(backend):
@@ -134,3 +138,108 @@ def test_blob_sections(backend):
     assert image.kind("4008001234/flow") == "RCBL"
     with pytest.raises(LayoutError, match="not a RCTR table"):
         image.trie("4008001234/flow")
+
+
+# -- LiveImage: a bad image published is refused, the last good one kept ----------------------
+
+
+def _image(backend, value, pad=0):
+    """An image whose "areas" trie maps 010 to ``value``, after ``pad`` bytes of another
+    section (sections are laid out in name order)."""
+    areas = backend.Trie.build({"010": value}).to_bytes()
+    return backend.build_image({"aaa": backend.blob_table(bytes(pad)), "areas": areas})
+
+
+def _publish(path, data):
+    """As the store publishes: a new file, renamed into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _errors(caplog):
+    return [r for r in caplog.records if r.name == "routecore.live" and r.levelno >= logging.ERROR]
+
+
+def test_live_image_keeps_the_last_good_image_when_a_bad_one_lands(backend, tmp_path, caplog):
+    path = tmp_path / "routes.img"
+    state = backend.State.create(tmp_path / "state", destinations=4, memory=4, numbers=1)
+    _publish(path, _image(backend, 1))
+    live = LiveImage(path, state, backend.Image)
+    assert live.current().trie("areas").lookup("010") == 1
+    good = _image(backend, 2)
+    flipped = bytearray(good)
+    flipped[-9] ^= 0xFF  # a body byte: the header reads fine, the checksum does not
+    caplog.set_level(logging.ERROR, logger="routecore.live")
+    for bad in (good[: len(good) // 2], bytes(flipped), b"", b"not an image at all"):
+        caplog.clear()
+        _publish(path, bad)
+        state.bump_generation()
+        for _ in range(50):  # every call routes with the last good image
+            assert live.current().trie("areas").lookup("010") == 1
+        (error,) = _errors(caplog)  # one error per bad file, not one per call
+        assert str(path) in error.getMessage() and "keeps serving" in error.getMessage()
+    caplog.clear()
+    _publish(path, good)
+    state.bump_generation()
+    assert live.current().trie("areas").lookup("010") == 2  # a good image is picked up
+    assert live.generation == state.generation and _errors(caplog) == []
+
+
+def test_live_image_recovers_when_a_good_image_lands_without_a_new_generation(
+    backend, tmp_path, caplog
+):
+    path = tmp_path / "routes.img"
+    state = backend.State.create(tmp_path / "state", destinations=4, memory=4, numbers=1)
+    _publish(path, _image(backend, 1))
+    live = LiveImage(path, state, backend.Image, check_every=0)
+    assert live.current().trie("areas").lookup("010") == 1
+    caplog.set_level(logging.ERROR, logger="routecore.live")
+    _publish(path, b"RCIM" + bytes(60))
+    state.bump_generation()
+    assert live.current().trie("areas").lookup("010") == 1
+    assert len(_errors(caplog)) == 1
+    _publish(path, _image(backend, 3))  # fixed by hand, the generation left as it is
+    assert live.current().trie("areas").lookup("010") == 3
+    assert len(_errors(caplog)) == 1
+
+
+def test_live_image_without_any_good_image_raises(backend, tmp_path):
+    path = tmp_path / "routes.img"
+    state = backend.State.create(tmp_path / "state", destinations=4, memory=4, numbers=1)
+    path.write_bytes(b"garbage")
+    live = LiveImage(path, state, backend.Image)
+    with pytest.raises(LayoutError):
+        live.current()
+    _publish(path, _image(backend, 4))
+    state.bump_generation()
+    assert live.current().trie("areas").lookup("010") == 4
+
+
+def _route_after_in_place_copy(name, folder, out):
+    backend = native if name == "native" else ref
+    path = folder / "routes.img"
+    state = backend.State.open(folder / "state")
+    live = LiveImage(path, state, backend.Image, check_every=0)
+    areas = live.current().trie("areas")  # a router keeps the tables of the image it was given
+    with open(path, "r+b") as f:  # what `cp new.img routes.img` does first: truncate in place
+        f.truncate(40)
+    try:
+        live.current()
+    except LayoutError as e:
+        out.put(("refused", str(e)))
+        return
+    out.put(("routed", areas.lookup("010")))  # past the file's end now: SIGBUS
+
+
+def test_live_image_refuses_an_image_rewritten_in_place_instead_of_dying(backend, tmp_path):
+    _publish(tmp_path / "routes.img", _image(backend, 1, pad=1 << 16))  # areas past page 0
+    backend.State.create(tmp_path / "state", destinations=4, memory=4, numbers=1).close()
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    p = ctx.Process(target=_route_after_in_place_copy, args=(backend.NAME, tmp_path, out))
+    p.start()
+    p.join(30)
+    assert p.exitcode == 0, f"the router died (exit code {p.exitcode}; -7 is SIGBUS)"
+    what, message = out.get(timeout=1)
+    assert what == "refused" and "rewritten in place" in message, message

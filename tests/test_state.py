@@ -11,9 +11,11 @@ import mmap
 import multiprocessing as mp
 import os
 import random
+import shutil
 import signal
 import struct
 import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -811,13 +813,15 @@ def test_a_version_1_file_is_refused(be, path):
         be.State.create(path, **SMALL)  # create opens the file that is there: refused too
 
 
-def test_the_default_file_is_sparse_and_quick(be, path):
+def test_the_default_file_is_allocated_at_create_and_quick(be, path):
+    # Every block is allocated by create (posix_fallocate), so a full file system is an error
+    # there, never a SIGBUS at a later write into a hole.
     t = time.perf_counter()
     with be.State.create(path) as s:
         took = time.perf_counter() - t
         assert (s.destinations, s.memory, s.numbers) == (4096, 65536, 1024)
         assert os.path.getsize(path) == file_len(4096, 65536, 1024) == 41_640_064
-        assert os.stat(path).st_blocks * 512 < 4 << 20  # set_len: nothing allocated yet
+        assert os.stat(path).st_blocks * 512 >= 41_640_064  # no hole left
         s.add_destination("01065528888", capacity=100)
         assert s.claim(["01065528888"], "c") is not None
     assert took < 1.0
@@ -984,3 +988,212 @@ def test_two_processes_never_exceed_a_capacity_of_30(be, st):
     assert len(leases) == 30  # 40 claims, exactly 30 successes
     assert sorted(j for _, j, _ in leases) == list(range(30))
     assert len({cid for _, _, cid in leases}) == 30
+
+
+# -- hardening: half-failed claims, full file systems, files changed under a mapping, PID
+# namespaces -------------------------------------------------------------------------------
+
+
+def test_a_half_failed_claim_of_all_releases_the_leases_it_took(be, path):
+    with be.State.create(path, destinations=2, memory=8, numbers=1) as s:
+        s.add_destination("7001", capacity=1)
+        s.add_destination("7002", capacity=2)  # the table is full now
+        # 7001 and 7002 are claimed, then 7003 cannot be inserted: the claim raises, and the
+        # two leases it took are free again at once (not held until they expire).
+        with pytest.raises(StateError, match=error_match(be, "full")):
+            s.claim(["7001", "7002", "7003"], "ring", all=True, lease=600)
+        assert [d.busy for d in s.destinations_now()] == [0, 0]
+        assert all(w == 0 for row in held_words(path, 2) for w in row)
+        assert s.claim(["7001"], "next") is not None
+
+
+# A child on a 4 MiB tmpfs of its own (a mount namespace of its own, so nothing outlives it)
+# creates the default 41,640,064-byte file, then writes 2,048 destination slots (a page each).
+_SMALL_TMPFS = r"""
+import os, sys
+import routecore.native, routecore.py
+from routecore.errors import StateError
+be = routecore.native if sys.argv[1] == "native" else routecore.py
+folder = sys.argv[2]
+try:
+    s = be.State.create(os.path.join(folder, "state"))
+except StateError as e:
+    print("refused:", e)
+    print("left:", sorted(os.listdir(folder)))
+    sys.exit(0)
+for i in range(2048):
+    s.add_destination(f"138{i:08d}")
+print("created and written")
+"""
+
+
+def test_create_on_a_full_tmpfs_is_a_state_error_not_a_sigbus(be, tmp_path):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    script = 'mount -t tmpfs -o size=4m tmpfs "$1" && echo mounted && exec "$2" -c "$3" "$4" "$1"'
+    cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
+    try:
+        r = subprocess.run(
+            [*cmd, str(folder), sys.executable, _SMALL_TMPFS, be.name],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except FileNotFoundError:
+        pytest.skip("no unshare command: a small tmpfs cannot be mounted here")
+    if "mounted" not in r.stdout:
+        pytest.skip(f"a tmpfs cannot be mounted here: {r.stderr.strip()}")
+    assert r.returncode == 0, f"the child died (signal {-r.returncode}): {r.stdout} {r.stderr}"
+    assert "refused:" in r.stdout and "cannot allocate" in r.stdout, r.stdout
+    assert "41640064 bytes" in r.stdout, r.stdout
+    assert "left: []" in r.stdout  # no temporary or partial file behind
+
+
+_FILE_SIZE_LIMIT = r"""
+import os, resource, signal, sys
+import routecore.native, routecore.py
+from routecore.errors import StateError
+be = routecore.native if sys.argv[1] == "native" else routecore.py
+folder = sys.argv[2]
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    be.State.create(os.path.join(folder, "state"))
+except StateError as e:
+    print("refused:", e)
+    print("left:", sorted(os.listdir(folder)))
+"""
+
+
+def test_create_beyond_the_file_size_limit_is_a_state_error(be, tmp_path):
+    # Where no tmpfs can be mounted: a file-size limit makes the allocation fail (EFBIG).
+    r = subprocess.run(
+        [sys.executable, "-c", _FILE_SIZE_LIMIT, be.name, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, f"the child died (signal {-r.returncode}): {r.stderr}"
+    assert "refused:" in r.stdout and "too large" in r.stdout.lower(), r.stdout
+    assert "left: []" in r.stdout
+
+
+def _ops_after(name: str, path: str, change: str, out: Any) -> None:
+    """Open, claim, change the file under the mapping, then run the checked operations."""
+    with _backend(name).State.open(path) as s:
+        s.claim(["1001", "1002"], "c", all=True)
+        if change == "truncate":
+            os.truncate(path, 4096)
+        results = []
+        for op in ("reap", "destinations_now", "check"):
+            try:
+                getattr(s, op)()
+                results.append(f"{op}: no error")
+            except StateError as e:
+                results.append(f"{op}: {e}")
+        out.put(results)
+
+
+def test_a_state_file_truncated_under_the_mapping_is_an_error_not_a_sigbus(be, path):
+    be.State.create(path, **SMALL).close()
+    out = CTX.Queue()
+    p = CTX.Process(target=_ops_after, args=(be.name, path, "truncate", out))
+    p.start()
+    p.join(30)
+    assert p.exitcode == 0, f"the process died (exit code {p.exitcode}; -7 is SIGBUS)"
+    for result in out.get(timeout=1):
+        assert "truncated to 4096 bytes" in result and "in place" in result, result
+
+
+def test_a_state_file_copied_over_in_place_is_detected(be, path):
+    s = be.State.create(path, **SMALL)
+    s.claim(["1001"], "c")
+    other = path + ".other"
+    be.State.create(other, **SMALL).close()
+    shutil.copyfile(other, path)  # as `cp other state` does: the same inode, other bytes
+    for op in (s.check, s.reap, s.destinations_now):
+        with pytest.raises(StateError, match="rewritten in place"):
+            op()
+    s.close()
+
+
+def test_a_state_file_replaced_under_an_open_state_is_refused(be, path):
+    s = be.State.create(path, **SMALL)
+    s.claim(["1001"], "c")
+    os.rename(path, path + ".old")
+    be.State.create(path, **SMALL).close()  # a new file where the old one was
+    for op in (s.check, s.reap, s.destinations_now):
+        with pytest.raises(StateError, match="replaced by another file"):
+            op()
+    time.sleep(1.05)  # claims look at the file at most once a second
+    with pytest.raises(StateError, match="replaced by another file"):
+        s.claim(["1002"], "d")
+    os.unlink(path)
+    with pytest.raises(StateError, match="removed"):
+        s.check()
+    s.close()
+
+
+def test_an_unchanged_state_file_passes_the_check(be, path):
+    with be.State.create(path, **SMALL) as s:
+        s.check()
+        s.claim(["1001"], "c")
+        s.bump_generation()  # the mutable header fields may change
+        s.check()
+        with be.State.open(path) as again:
+            again.check()
+
+
+def _pid_namespace() -> int:
+    return os.stat("/proc/self/ns/pid").st_ino
+
+
+NAMESPACE_WORDS = (
+    "one state file cannot be shared across PID namespaces "
+    "(containers must share the host's PID namespace, or use one state file each)"
+)
+
+
+def test_a_state_file_of_another_pid_namespace_is_refused(be, path):
+    be.State.create(path, **SMALL).close()
+    mine = _pid_namespace()
+    assert peek(path, 64, "Q")[0] == mine  # the creator's PID namespace, in the header
+    poke(path, 64, "Q", mine + 1)  # not covered by the header CRC: no CRC to fix
+    with pytest.raises(StateError) as e:
+        be.State.open(path)
+    assert NAMESPACE_WORDS in str(e.value), str(e.value)
+    assert f"pid:[{mine + 1}]" in str(e.value) and f"pid:[{mine}]" in str(e.value)
+    with pytest.raises(StateError, match="PID namespaces"):
+        be.State.create(path, **SMALL)
+    poke(path, 64, "Q", 0)  # unknown (created where /proc was missing): not refused
+    be.State.open(path).close()
+
+
+_OPEN_IN_CHILD = r"""
+import sys
+import routecore.native, routecore.py
+from routecore.errors import StateError
+be = routecore.native if sys.argv[1] == "native" else routecore.py
+try:
+    be.State.open(sys.argv[2]).close()
+    print("opened")
+except StateError as e:
+    print("refused:", e)
+"""
+
+
+def test_a_process_in_another_pid_namespace_is_refused(be, path):
+    be.State.create(path, **SMALL).close()
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc"]
+    try:
+        r = subprocess.run(
+            [*unshare, sys.executable, "-c", _OPEN_IN_CHILD, be.name, path],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except FileNotFoundError:
+        pytest.skip("no unshare command")
+    if "opened" not in r.stdout and "refused" not in r.stdout:
+        pytest.skip(f"no PID namespace can be made here: {r.stderr.strip()}")
+    assert "refused:" in r.stdout and NAMESPACE_WORDS in r.stdout, r.stdout

@@ -11,6 +11,7 @@ Readers (``destination``, ``recall``, ``branch_counts``, ``generation``) do not 
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import math
 import mmap
@@ -60,6 +61,9 @@ UNWRITTEN_GRACE = 10  # seconds: a claim whose fields never got written, or an o
 
 OFF_GENERATION = 48
 OFF_CLAIMS = 56
+OFF_PID_NS = 64  # u64: the PID namespace of the file's creator (0 = unknown)
+OFF_FILE_ID = 72  # u64: a random id chosen at creation
+CHECK_INTERVAL = 1.0  # seconds: a claim looks at the file (State.check) at most this often
 
 MASK32 = 0xFFFFFFFF
 MASK64 = 0xFFFFFFFFFFFFFFFF
@@ -68,6 +72,7 @@ FNV_PRIME = 0x100000001B3
 
 _HEADER = struct.Struct("<4sHHIIIIIIQ")  # bytes [0, 40), covered by the CRC
 _HEADER_TAIL = struct.Struct("<IIQQ")  # CRC, 0, generation, claim counter
+_IDS = struct.Struct("<QQ")  # at 64: PID namespace of the creator, file id
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
@@ -109,14 +114,45 @@ def fnv1a64(data: bytes) -> int:
     return h
 
 
-def header_bytes(destinations: int, memory: int, numbers: int) -> bytes:
-    """The 128-byte header of a new file (generation 0, claim counter 0)."""
+def header_bytes(
+    destinations: int, memory: int, numbers: int, pid_ns: int = 0, file_id: int = 0
+) -> bytes:
+    """The 128-byte header of a new file (generation 0, claim counter 0), naming the creator's
+    PID namespace and the file's id."""
     length = file_length(destinations, memory, numbers)
     head = _HEADER.pack(
         MAGIC, VERSION, HEADER_LEN, destinations, LEASES, memory, numbers, BRANCHES, DAYS, length
     )
     crc = zlib.crc32(head) & MASK32
-    return head + _HEADER_TAIL.pack(crc, 0, 0, 0) + bytes(64)
+    return head + _HEADER_TAIL.pack(crc, 0, 0, 0) + _IDS.pack(pid_ns, file_id) + bytes(48)
+
+
+def _fixed(head: bytes) -> bytes:
+    """The header bytes that never change once the file is made: [0, 48) and [64, 80)."""
+    return bytes(head[:48]) + bytes(head[OFF_PID_NS : OFF_FILE_ID + 8])
+
+
+def pid_namespace() -> int:
+    """The PID namespace of this process: the inode of ``/proc/self/ns/pid`` (0 if unreadable).
+
+    Pids (and so lease owners) mean the same process only within one PID namespace.
+    """
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
+def check_pid_namespace(head: bytes, mine: int, path: str) -> None:
+    """StateError if ``head`` was written in another PID namespace (0 = unknown: passes)."""
+    theirs = _U64.unpack_from(head, OFF_PID_NS)[0]
+    if theirs and mine and theirs != mine:
+        raise StateError(
+            f"{path}: created in PID namespace pid:[{theirs}], and this process is in"
+            f" pid:[{mine}]; leases name their owners by pid, so one state file cannot be shared"
+            " across PID namespaces (containers must share the host's PID namespace, or use one"
+            " state file each)"
+        )
 
 
 def check_sizes(destinations: object, memory: object, numbers: object) -> None:
@@ -331,11 +367,21 @@ class State:
     Open it with :meth:`create` (creates the file if missing) or :meth:`open`.
     """
 
-    def __init__(self, path: str, fd: int, mm: mmap.mmap, sizes: tuple[int, int, int]) -> None:
+    def __init__(
+        self,
+        path: str,
+        fd: int,
+        mm: mmap.mmap,
+        sizes: tuple[int, int, int],
+        identity: tuple[int, int, bytes],
+    ) -> None:
         self._path = path
         self._fd = fd
         self._mm: mmap.mmap | None = mm
         self._d, self._m, self._n = sizes
+        # (device, inode, fixed header bytes) of the file mapped: see check()
+        self._dev, self._ino, self._fixed = identity
+        self._next_check = time.time() + CHECK_INTERVAL
         self._mem_off = memory_offset(self._d)
         self._rows_off = rows_offset(self._d, self._m)
         self._cursors_off = cursors_offset(self._d, self._m, self._n)
@@ -355,9 +401,11 @@ class State:
     ) -> State:
         """Open the state file at ``path``, creating it first if it is missing.
 
-        A new file is written whole under a temporary name in the same directory, then linked
-        to ``path`` (which fails if another process got there first): racing creators end with
-        one valid file. An existing file must have the asked sizes (else StateError).
+        A new file is written whole under a temporary name in the same directory, every block
+        allocated (a file system without room for it is a StateError here, never a SIGBUS at a
+        later write), then linked to ``path`` (which fails if another process got there first):
+        racing creators end with one valid file. An existing file must have the asked sizes
+        (else StateError).
         """
         p = resolve_path(path)
         check_sizes(destinations, memory, numbers)
@@ -374,7 +422,8 @@ class State:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> State:
-        """Open an existing state file; StateError if it is missing, truncated or foreign."""
+        """Open an existing state file; StateError if it is missing, truncated or foreign, or
+        was created in another PID namespace (leases name their owners by pid)."""
         p = resolve_path(path)
         try:
             fd = os.open(p, os.O_RDWR | os.O_CLOEXEC)
@@ -383,9 +432,11 @@ class State:
         except OSError as e:
             raise StateError(f"{p}: cannot open the state file: {e.strerror}") from e
         try:
-            size = os.fstat(fd).st_size
+            st = os.fstat(fd)
+            size = st.st_size
             head = os.pread(fd, HEADER_LEN, 0) if size else b""
             sizes = check_header(head, size, p)
+            check_pid_namespace(head, pid_namespace(), p)
             mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         except OSError as e:
             os.close(fd)
@@ -393,7 +444,57 @@ class State:
         except BaseException:
             os.close(fd)
             raise
-        return cls(p, fd, mm, sizes)
+        return cls(p, fd, mm, sizes, (st.st_dev, st.st_ino, _fixed(head)))
+
+    def check(self) -> None:
+        """StateError if the file is no longer the one mapped, as mapped.
+
+        Truncated or grown (a page past a file's end kills the process that touches it with
+        SIGBUS), rewritten in place (``cp`` over it), removed, or replaced by another file at
+        ``path`` (this process would no longer share its state with the others). Two ``stat``
+        calls and a 64-byte compare; the map is read only once its length is found unchanged.
+        """
+        with self._tlock:
+            self._check_file(self._map())
+
+    def _check_file(self, mm: mmap.mmap) -> None:
+        restart = (
+            "never copy over, truncate or rewrite a live state file; restart the processes"
+            " that use it"
+        )
+        size = os.fstat(self._fd).st_size
+        if size != len(mm):
+            how = "truncated" if size < len(mm) else "grown"
+            raise StateError(
+                f"{self._path}: the state file was {how} to {size} bytes in place while this"
+                f" process maps {len(mm)} bytes: {restart}"
+            )
+        if _fixed(mm[:HEADER_LEN]) != self._fixed:
+            raise StateError(
+                f"{self._path}: the state file was rewritten in place (its header changed):"
+                f" {restart}"
+            )
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            raise StateError(
+                f"{self._path}: the state file was removed since this process opened it: this"
+                " process no longer shares its state with the others; restart it"
+            ) from None
+        except OSError as e:
+            raise StateError(f"{self._path}: {e.strerror}") from e
+        if (st.st_dev, st.st_ino) != (self._dev, self._ino):
+            raise StateError(
+                f"{self._path}: the state file was replaced by another file since this process"
+                " opened it: this process no longer shares its state with the others; reopen"
+                " the state (restart the process)"
+            )
+
+    def _watch(self, mm: mmap.mmap, now: float) -> None:
+        """``_check_file`` at most once a second (the caller holds the lock)."""
+        if now >= self._next_check:
+            self._check_file(mm)
+            self._next_check = now + CHECK_INTERVAL
 
     def close(self) -> None:
         with self._tlock:
@@ -551,7 +652,11 @@ class State:
         return self._read_destination(mm, HEADER_LEN + i * DEST) if found else None
 
     def destinations_now(self) -> list[Destination]:
-        """Every inserted destination, in slot order (``destinations`` is the slot count)."""
+        """Every inserted destination, in slot order (``destinations`` is the slot count).
+
+        Checks the file first (:meth:`check`).
+        """
+        self.check()
         mm = self._map()
         out = []
         for i in range(self._d):
@@ -678,6 +783,7 @@ class State:
         leases: list[tuple[int, int, int]] = []
         with self._locked() as mm:
             now = time.time()
+            self._watch(mm, now)
             now_ms, now_s = int(now * 1000), int(now)
             deadline = min(now_ms + max(int(seconds * 1000), 1), MASK64)
             claim_id = 0
@@ -705,8 +811,11 @@ class State:
                     if not all:
                         break
             except BaseException:
-                for slot, j, _ in leases:  # a full table halfway: give back what was taken
-                    _U64.pack_into(mm, HEADER_LEN + slot * DEST + 96 + j * LEASE, 0)
+                # Part way (a full table): free what was taken before raising, not at expiry.
+                for slot, j, cid in leases:
+                    rec = HEADER_LEN + slot * DEST + 96 + j * LEASE
+                    if _U64.unpack_from(mm, rec)[0] == cid:
+                        _U64.pack_into(mm, rec, 0)  # CAS id -> 0
                 raise
         if not leases:
             return None
@@ -762,9 +871,10 @@ class State:
         return done
 
     def reap(self) -> int:
-        """Reclaim every stale lease of every destination; how many."""
+        """Reclaim every stale lease of every destination; how many. Checks the file first."""
         reaped = 0
         with self._locked() as mm:
+            self._check_file(mm)
             now = time.time()
             now_ms, now_s = int(now * 1000), int(now)
             for i in range(self._d):
@@ -977,6 +1087,27 @@ def _add_u64(mm: mmap.mmap, off: int, value: int) -> None:
     _U64.pack_into(mm, off, (_U64.unpack_from(mm, off)[0] + value) & MASK64)
 
 
+def _allocate(fd: int, path: str, length: int) -> None:
+    """Give the file all its ``length`` bytes now, so that a full file system is an error here
+    and never a SIGBUS at the first write into a page it could not back (a file system without
+    ``fallocate`` gets the length only)."""
+    try:
+        os.posix_fallocate(fd, 0, length)
+    except OSError as e:
+        if e.errno == errno.EOPNOTSUPP:
+            os.ftruncate(fd, length)
+            return
+        hint = (
+            "; free room on its file system or give it more (a tmpfs such as /dev/shm holds at"
+            " most its size= mount option), or create a smaller file"
+            if e.errno in (errno.ENOSPC, errno.EDQUOT)
+            else ""
+        )
+        raise StateError(
+            f"{path}: cannot allocate the state file's {length} bytes: {e.strerror}{hint}"
+        ) from e
+
+
 def _create_file(path: str, destinations: int, memory: int, numbers: int) -> None:
     """Write a whole new file under a temporary name, then link it to ``path`` unless one is
     there already (a racing creator won: its file is as good)."""
@@ -988,8 +1119,11 @@ def _create_file(path: str, destinations: int, memory: int, numbers: int) -> Non
         raise StateError(f"{path}: cannot create the state file: {e.strerror}") from e
     try:
         try:
-            os.ftruncate(fd, file_length(destinations, memory, numbers))
-            os.pwrite(fd, header_bytes(destinations, memory, numbers), 0)
+            _allocate(fd, path, file_length(destinations, memory, numbers))
+            head = header_bytes(
+                destinations, memory, numbers, pid_namespace(), secrets.randbits(64)
+            )
+            os.pwrite(fd, head, 0)
             os.fsync(fd)
         finally:
             os.close(fd)

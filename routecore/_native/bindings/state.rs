@@ -221,9 +221,15 @@ impl State {
         Ok(self
             .f()?
             .destinations()
+            .map_err(state_err)?
             .into_iter()
             .map(Destination::from)
             .collect())
+    }
+    /// StateError if the file is no longer the one mapped, as mapped (truncated, rewritten in
+    /// place, removed or replaced by another file).
+    fn check(&self) -> PyResult<()> {
+        self.f()?.check_file().map_err(state_err)
     }
     /// Whether each number is idle now (unknown numbers count as idle).
     fn idle(&self, numbers: Vec<String>) -> PyResult<Vec<bool>> {
@@ -271,7 +277,7 @@ impl State {
     }
     fn reap(&self, py: Python<'_>) -> PyResult<usize> {
         let f = self.f()?;
-        Ok(py.detach(|| f.reap()))
+        py.detach(|| f.reap()).map_err(state_err)
     }
 
     #[pyo3(signature = (did, caller, destination, at, *, tz = "Asia/Shanghai"))]

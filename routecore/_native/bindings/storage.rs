@@ -43,7 +43,9 @@ impl Storage {
         if len == 0 {
             return Err(LayoutError::new_err(format!("{path}: empty file")));
         }
-        // SAFETY: the map is read-only and the file is never truncated in place.
+        // SAFETY: the map is read-only. Routing images are published by rename, never rewritten
+        // in place (an operator copying over a live image breaks that rule: a page past the end
+        // of a file truncated under the map then raises SIGBUS; `routecore.live` looks for it).
         let map = unsafe { memmap2::Mmap::map(&file) }
             .map_err(|e| PyOSError::new_err(format!("{path}: {e}")))?;
         Ok(Arc::new(Storage::Mapped(map)))

@@ -21,10 +21,30 @@ pub struct ClaimedLease {
 }
 
 /// What `claim` took: one lease per claimed destination, in candidate order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Claim {
     pub numbers: Vec<String>,
     pub leases: Vec<ClaimedLease>,
+}
+
+/// The leases a claim has taken so far: freed again when dropped before the claim completes,
+/// so a claim of every candidate that fails part way (an error, or a panic) holds nothing
+/// until its leases would expire.
+struct Taking<'a> {
+    state: &'a StateFile,
+    claim: Claim,
+}
+
+impl Taking<'_> {
+    fn complete(mut self) -> Claim {
+        std::mem::take(&mut self.claim)
+    }
+}
+
+impl Drop for Taking<'_> {
+    fn drop(&mut self) {
+        self.state.release(&self.claim, None);
+    }
 }
 
 /// A destination as seen now.
@@ -199,6 +219,9 @@ impl StateFile {
     }
 
     /// Claim the first candidate with room (`all = false`) or every one (`all = true`).
+    ///
+    /// An error part way (a candidate that cannot be inserted: the table is full) frees the
+    /// leases already taken before it is returned.
     pub fn claim(
         &self,
         candidates: &[&str],
@@ -210,10 +233,11 @@ impl StateFile {
             check_number("destination", c)?;
         }
         let now = process::now_ms();
+        self.watch(now)?;
         let deadline = now.saturating_add(lease_ms.max(1));
-        let mut claim = Claim {
-            numbers: Vec::new(),
-            leases: Vec::new(),
+        let mut taking = Taking {
+            state: self,
+            claim: Claim::default(),
         };
         for (i, number) in candidates.iter().enumerate() {
             if candidates[..i].contains(number) {
@@ -229,8 +253,8 @@ impl StateFile {
             let taken = (0..capacity)
                 .find(|&l| self.take_lease(slot, l, id, call_id.as_bytes(), deadline, now));
             if let Some(l) = taken {
-                claim.numbers.push(number.to_string());
-                claim.leases.push(ClaimedLease {
+                taking.claim.numbers.push(number.to_string());
+                taking.claim.leases.push(ClaimedLease {
                     slot: slot as u32,
                     lease: l as u32,
                     id,
@@ -240,6 +264,7 @@ impl StateFile {
                 }
             }
         }
+        let claim = taking.complete();
         Ok((!claim.leases.is_empty()).then_some(claim))
     }
 
@@ -294,8 +319,9 @@ impl StateFile {
             .filter(|&s| self.u64_at(self.slot_off(s)).load(Acquire) != 0)
     }
 
-    /// Reclaim every stale lease; how many.
-    pub fn reap(&self) -> usize {
+    /// Reclaim every stale lease; how many. Checks the file first (`check_file`).
+    pub fn reap(&self) -> StateResult<usize> {
+        self.check_file()?;
         let now = process::now_ms();
         let mut reclaimed = 0;
         for slot in self.inserted_slots().collect::<Vec<_>>() {
@@ -313,7 +339,7 @@ impl StateFile {
                 }
             }
         }
-        reclaimed
+        Ok(reclaimed)
     }
 
     fn info(&self, slot: usize, now: u64) -> DestinationInfo {
@@ -343,9 +369,11 @@ impl StateFile {
             .map(|slot| self.info(slot, process::now_ms()))
     }
 
-    pub fn destinations(&self) -> Vec<DestinationInfo> {
+    /// Every inserted destination, in slot order. Checks the file first (`check_file`).
+    pub fn destinations(&self) -> StateResult<Vec<DestinationInfo>> {
+        self.check_file()?;
         let now = process::now_ms();
-        self.inserted_slots().map(|s| self.info(s, now)).collect()
+        Ok(self.inserted_slots().map(|s| self.info(s, now)).collect())
     }
 
     /// Whether each number is idle now: known, online and with a free (or stale) lease.
@@ -460,7 +488,7 @@ mod tests {
         assert_eq!(s.destination("01065528888").unwrap().busy, 30);
         let off = s.lease_off(claims[29].leases[0].slot as usize, 29);
         s.u64_at(off + 32).store(1, Relaxed); // record 29's deadline long past
-        assert_eq!(s.reap(), 1);
+        assert_eq!(s.reap().unwrap(), 1);
         for bad in [0, 101] {
             assert!(s.add_destination("01065528888", Some(bad), None).is_err());
             assert!(s.set_capacity("01065528888", bad).is_err());
@@ -481,12 +509,29 @@ mod tests {
     }
 
     #[test]
+    fn a_half_failed_claim_of_all_frees_what_it_took() {
+        let s = temp_state("half", SMALL);
+        for i in 0..15 {
+            s.add_destination(&format!("2{i:03}"), None, None).unwrap();
+        }
+        s.add_destination("1001", Some(2), None).unwrap(); // 16 of 16: the table is full
+        let e = s
+            .claim(&["1001", "2000", "3000"], "ring", 600_000, true)
+            .unwrap_err();
+        assert!(e.0.contains("full"), "{e}");
+        assert_eq!(s.destination("1001").unwrap().busy, 0);
+        assert_eq!(s.destination("2000").unwrap().busy, 0);
+        let c = s.claim(&["2000"], "next", 600_000, false).unwrap().unwrap();
+        assert_eq!(c.leases[0].lease, 0, "record 0 is free again");
+    }
+
+    #[test]
     fn expired_and_unwritten_leases_are_reclaimed() {
         let s = temp_state("stale", SMALL);
         let c = s.claim(&["1001"], "c", 60_000, false).unwrap().unwrap();
         let off = s.lease_off(c.leases[0].slot as usize, 0);
         s.u64_at(off + 32).store(1, Relaxed); // deadline long past
-        assert_eq!(s.reap(), 1);
+        assert_eq!(s.reap().unwrap(), 1);
         assert_eq!(s.release(&c, None), 0);
         // A claim whose fields were never written, 20 s old: dead between CAS and writes.
         let old = ((process::now_ms() / 1000 - 20) << 32) | 7;
@@ -496,7 +541,7 @@ mod tests {
         let e = s.claim(&["1002"], "e", 60_000, false).unwrap().unwrap();
         let off = s.lease_off(e.leases[0].slot as usize, 0);
         s.u32_at(off + 16).store(0, Relaxed);
-        assert_eq!(s.reap(), 1);
+        assert_eq!(s.reap().unwrap(), 1);
     }
 
     #[test]
@@ -517,6 +562,6 @@ mod tests {
             .unwrap_err()
             .0
             .contains("full"));
-        assert_eq!(s.destinations().len(), 16);
+        assert_eq!(s.destinations().unwrap().len(), 16);
     }
 }

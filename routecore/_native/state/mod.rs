@@ -11,7 +11,8 @@ pub mod process;
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
@@ -47,6 +48,14 @@ pub const MAX_MEMORY: u32 = 1 << 26;
 pub const MAX_NUMBERS: u32 = 1 << 20;
 /// A claim whose fields were never written is taken for dead after this many seconds.
 pub const UNWRITTEN_GRACE_S: u64 = 10;
+/// Header offset of the PID namespace of the file's creator (u64; 0 = unknown).
+pub const OFF_PID_NS: usize = 64;
+/// Header offset of the file id: a random u64 chosen at creation.
+pub const OFF_FILE_ID: usize = 72;
+/// A claim looks at the file (`StateFile::check_file`) at most once in this many milliseconds.
+pub const CHECK_INTERVAL_MS: u64 = 1000;
+/// The header bytes that never change once the file is made: [0, 48) and [64, 80).
+const FIXED_LEN: usize = 64;
 
 /// The longest short string field (numbers, call ids) of the layout.
 const SHORT_CAP: usize = 31;
@@ -147,7 +156,7 @@ pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
     h
 }
 
-fn header_bytes(sizes: &Sizes) -> [u8; HEADER_LEN] {
+fn header_bytes(sizes: &Sizes, pid_ns: u64, file_id: u64) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..4].copy_from_slice(MAGIC);
     h[4..6].copy_from_slice(&VERSION.to_le_bytes());
@@ -161,7 +170,88 @@ fn header_bytes(sizes: &Sizes) -> [u8; HEADER_LEN] {
     h[32..40].copy_from_slice(&sizes.file_len().to_le_bytes());
     let crc = crc32fast::hash(&h[0..40]);
     h[40..44].copy_from_slice(&crc.to_le_bytes());
+    h[OFF_PID_NS..OFF_PID_NS + 8].copy_from_slice(&pid_ns.to_le_bytes());
+    h[OFF_FILE_ID..OFF_FILE_ID + 8].copy_from_slice(&file_id.to_le_bytes());
     h
+}
+
+/// The header bytes that never change once the file is made (see `FIXED_LEN`).
+fn fixed_bytes(h: &[u8]) -> [u8; FIXED_LEN] {
+    let mut out = [0u8; FIXED_LEN];
+    out[..48].copy_from_slice(&h[..48]);
+    out[48..].copy_from_slice(&h[OFF_PID_NS..OFF_FILE_ID + 8]);
+    out
+}
+
+/// A random file id (the time and pid where the kernel gives no random bytes).
+fn new_file_id() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: the kernel writes at most 8 bytes into `b`.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n == b.len() as isize {
+        return u64::from_le_bytes(b);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Refuse a header written in another PID namespace than this process's (0 = unknown: passes).
+pub fn check_pid_namespace(h: &[u8], mine: u64) -> Result<(), String> {
+    let theirs = u64::from_le_bytes(h[OFF_PID_NS..OFF_PID_NS + 8].try_into().unwrap_or([0; 8]));
+    if theirs != 0 && mine != 0 && theirs != mine {
+        return Err(format!(
+            "created in PID namespace pid:[{theirs}], and this process is in pid:[{mine}]; \
+             leases name their owners by pid, so one state file cannot be shared across PID \
+             namespaces (containers must share the host's PID namespace, or use one state \
+             file each)"
+        ));
+    }
+    Ok(())
+}
+
+/// Give `file` all its `len` bytes now, so that a full file system is an error here and never
+/// a SIGBUS at the first write into a page it could not back (a file system without
+/// `fallocate` gets the length only).
+fn allocate(file: &File, len: u64) -> std::io::Result<()> {
+    let len =
+        libc::off_t::try_from(len).map_err(|_| std::io::Error::from_raw_os_error(libc::EFBIG))?;
+    loop {
+        // SAFETY: a valid open descriptor; posix_fallocate returns an error number.
+        match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) } {
+            0 => return Ok(()),
+            libc::EINTR => continue,
+            libc::EOPNOTSUPP => return file.set_len(len as u64),
+            e => return Err(std::io::Error::from_raw_os_error(e)),
+        }
+    }
+}
+
+/// Write a whole new state file at `tmp` (not yet linked into place).
+fn write_new(tmp: &Path, sizes: &Sizes) -> Result<(), String> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(|e| format!("cannot create the state file: {e}"))?;
+    let len = sizes.file_len();
+    allocate(&file, len).map_err(|e| {
+        let hint = match e.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+                "; free room on its file system or give it more (a tmpfs such as /dev/shm \
+                 holds at most its size= mount option), or create a smaller file"
+            }
+            _ => "",
+        };
+        format!("cannot allocate the state file's {len} bytes: {e}{hint}")
+    })?;
+    let header = header_bytes(sizes, process::pid_namespace(), new_file_id());
+    file.write_all_at(&header, 0)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write the state file: {e}"))
 }
 
 /// Check a header; every problem named. `file_len` is the file's actual length.
@@ -231,6 +321,13 @@ pub struct StateFile {
     mem_off: usize,
     rows_off: usize,
     cursors_off: usize,
+    /// (device, inode) of the file mapped: another file put at `path` later is told from it.
+    dev: u64,
+    ino: u64,
+    /// The header's fixed bytes as opened: a file copied over this one in place changes them.
+    fixed: [u8; FIXED_LEN],
+    /// Unix milliseconds after which a claim looks at the file again.
+    next_check_ms: AtomicU64,
 }
 
 // SAFETY: all shared access goes through atomics or through byte copies published by atomics.
@@ -251,13 +348,15 @@ impl StateFile {
             .write(true)
             .open(path)
             .map_err(|e| err(path, e))?;
-        let len = file.metadata().map_err(|e| err(path, e))?.len();
+        let meta = file.metadata().map_err(|e| err(path, e))?;
+        let len = meta.len();
         let mut head = Vec::with_capacity(HEADER_LEN);
         (&mut file)
             .take(HEADER_LEN as u64)
             .read_to_end(&mut head)
             .map_err(|e| err(path, e))?;
         let sizes = parse_header(&head, len).map_err(|e| err(path, e))?;
+        check_pid_namespace(&head, process::pid_namespace()).map_err(|e| err(path, e))?;
         let map = memmap2::MmapOptions::new()
             .len(len as usize)
             .map_raw(&file)
@@ -273,28 +372,97 @@ impl StateFile {
             mem_off,
             rows_off,
             cursors_off,
+            dev: meta.dev(),
+            ino: meta.ino(),
+            fixed: fixed_bytes(&head),
+            next_check_ms: AtomicU64::new(process::now_ms().saturating_add(CHECK_INTERVAL_MS)),
         })
     }
 
-    /// Create the file if it is missing (atomically: a complete file is linked into place, so
-    /// two creators end with one valid file), else open it and check its sizes.
+    /// Whether the file is still the one this process mapped, as it mapped it: not truncated or
+    /// grown (a page past a file's end kills the process that touches it with SIGBUS), not
+    /// rewritten in place (`cp` over it), not removed or replaced by another file at `path`
+    /// (the processes would no longer share their state). Two `stat` calls and a 64-byte
+    /// compare; the file itself is touched only after its length is found unchanged.
+    pub fn check_file(&self) -> StateResult<()> {
+        let restart = "never copy over, truncate or rewrite a live state file; restart the \
+                       processes that use it";
+        let len = self.file.metadata().map_err(|e| err(&self.path, e))?.len();
+        if len != self.map.len() as u64 {
+            let how = if len < self.map.len() as u64 {
+                "truncated"
+            } else {
+                "grown"
+            };
+            return Err(err(
+                &self.path,
+                format!(
+                    "the state file was {how} to {len} bytes in place while this process maps \
+                     {} bytes: {restart}",
+                    self.map.len()
+                ),
+            ));
+        }
+        // The fixed bytes only: [48, 64) is written by other processes all the time.
+        let mut fixed = [0u8; FIXED_LEN];
+        self.read_bytes(0, &mut fixed[..48]);
+        self.read_bytes(OFF_PID_NS, &mut fixed[48..]);
+        if fixed != self.fixed {
+            return Err(err(
+                &self.path,
+                format!("the state file was rewritten in place (its header changed): {restart}"),
+            ));
+        }
+        match std::fs::metadata(&self.path) {
+            Ok(m) if (m.dev(), m.ino()) == (self.dev, self.ino) => Ok(()),
+            Ok(_) => Err(err(
+                &self.path,
+                "the state file was replaced by another file since this process opened it: \
+                 this process no longer shares its state with the others; reopen the state \
+                 (restart the process)",
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(err(
+                &self.path,
+                "the state file was removed since this process opened it: this process no \
+                 longer shares its state with the others; restart it",
+            )),
+            Err(e) => Err(err(&self.path, e)),
+        }
+    }
+
+    /// `check_file`, at most once a second (`now_ms` is the caller's clock): the claim path
+    /// pays one relaxed load, not two system calls a claim.
+    fn watch(&self, now_ms: u64) -> StateResult<()> {
+        if now_ms
+            < self
+                .next_check_ms
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        self.check_file()?;
+        self.next_check_ms.store(
+            now_ms.saturating_add(CHECK_INTERVAL_MS),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok(())
+    }
+
+    /// Create the file if it is missing (atomically: a complete file, every block allocated, is
+    /// linked into place, so two creators end with one valid file), else open it and check its
+    /// sizes.
     pub fn create(path: &Path, sizes: Sizes) -> StateResult<Self> {
         sizes.check().map_err(|e| err(path, e))?;
         if !path.exists() {
+            static MADE: AtomicU64 = AtomicU64::new(0);
             let tmp = path.with_file_name(format!(
-                ".{}.{}.{}.tmp",
+                ".{}.{}.{}.{}.tmp",
                 path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
                 std::process::id(),
-                process::now_ms()
+                process::now_ms(),
+                MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ));
-            let made = (|| -> std::io::Result<()> {
-                let mut f = File::create(&tmp)?;
-                f.write_all(&header_bytes(&sizes))?;
-                f.set_len(sizes.file_len())?;
-                f.sync_all()?;
-                Ok(())
-            })();
-            if let Err(e) = made {
+            if let Err(e) = write_new(&tmp, &sizes) {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(err(path, e));
             }
@@ -511,7 +679,7 @@ pub(crate) mod tests {
 
     #[test]
     fn bad_headers() {
-        let good = header_bytes(&SMALL);
+        let good = header_bytes(&SMALL, 7, 9);
         let len = SMALL.file_len();
         assert!(parse_header(&good, len).is_ok());
         assert!(parse_header(&[], 0).unwrap_err().contains("empty"));
@@ -532,7 +700,7 @@ pub(crate) mod tests {
 
     #[test]
     fn version_2_sizes_in_the_header() {
-        let h = header_bytes(&SMALL);
+        let h = header_bytes(&SMALL, 7, 9);
         assert_eq!(&h[4..6], &2u16.to_le_bytes());
         assert_eq!(&h[12..16], &100u32.to_le_bytes());
         assert_eq!(&h[24..28], &256u32.to_le_bytes());
@@ -563,6 +731,75 @@ pub(crate) mod tests {
             "{e}"
         );
         assert!(StateFile::create(&path, SMALL).is_err());
+    }
+
+    #[test]
+    fn a_new_file_is_allocated_and_names_its_pid_namespace() {
+        let s = temp_state("alloc", SMALL);
+        let meta = std::fs::metadata(s.path()).unwrap();
+        assert!(meta.blocks() * 512 >= SMALL.file_len(), "no hole left");
+        let data = std::fs::read(s.path()).unwrap();
+        let ns = u64::from_le_bytes(data[64..72].try_into().unwrap());
+        assert_eq!(ns, process::pid_namespace());
+        assert_ne!(&data[72..80], &[0u8; 8], "a file id");
+        assert!(data[80..128].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn a_file_of_another_pid_namespace_is_refused() {
+        let h = header_bytes(&SMALL, 7, 9);
+        assert!(check_pid_namespace(&h, 7).is_ok());
+        assert!(
+            check_pid_namespace(&h, 0).is_ok(),
+            "unknown here: not refused"
+        );
+        assert!(check_pid_namespace(&header_bytes(&SMALL, 0, 9), 8).is_ok());
+        let e = check_pid_namespace(&h, 8).unwrap_err();
+        assert!(
+            e.contains("pid:[7]")
+                && e.contains("pid:[8]")
+                && e.contains("cannot be shared across PID namespaces"),
+            "{e}"
+        );
+        let s = temp_state("ns", SMALL);
+        let path = s.path().to_path_buf();
+        drop(s);
+        let mut data = std::fs::read(&path).unwrap();
+        data[64..72].copy_from_slice(&(process::pid_namespace() + 1).to_le_bytes());
+        std::fs::write(&path, &data).unwrap();
+        let e = StateFile::open(&path).unwrap_err().0;
+        assert!(e.contains("cannot be shared across PID namespaces"), "{e}");
+    }
+
+    #[test]
+    fn a_file_changed_under_the_map_is_found_by_the_check() {
+        let s = temp_state("changed", SMALL);
+        s.check_file().unwrap();
+        s.bump_generation(); // a mutable field: no change to the file's identity
+        s.check_file().unwrap();
+        let path = s.path().to_path_buf();
+        // Copied over in place: the same inode and length, another file's header.
+        let other = path.with_file_name("other");
+        drop(StateFile::create(&other, SMALL).unwrap());
+        std::fs::copy(&other, &path).unwrap();
+        assert!(s.check_file().unwrap_err().0.contains("rewritten in place"));
+        // Truncated: refused before the map is read.
+        let t = temp_state("truncated", SMALL);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(t.path())
+            .unwrap()
+            .set_len(4096)
+            .unwrap();
+        let e = t.check_file().unwrap_err().0;
+        assert!(e.contains("truncated to 4096 bytes"), "{e}");
+        // Replaced by another file, then removed.
+        let r = temp_state("replaced", SMALL);
+        std::fs::rename(r.path(), r.path().with_file_name("old")).unwrap();
+        drop(StateFile::create(r.path(), SMALL).unwrap());
+        assert!(r.check_file().unwrap_err().0.contains("replaced"));
+        std::fs::remove_file(r.path()).unwrap();
+        assert!(r.check_file().unwrap_err().0.contains("removed"));
     }
 
     #[test]

@@ -52,6 +52,16 @@ pub fn alive(pid: u32) -> bool {
     r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
+/// The PID namespace of this process: the inode of `/proc/self/ns/pid` (0 if unreadable).
+///
+/// Pids (and so lease owners) mean the same process only within one PID namespace.
+pub fn pid_namespace() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid")
+        .map(|m| m.ino())
+        .unwrap_or(0)
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -78,5 +88,11 @@ mod tests {
         assert!(start > 0);
         assert_eq!(start_time(pid), Some(start));
         assert!(!alive(0));
+    }
+
+    #[test]
+    fn the_pid_namespace_is_the_inode_of_proc_self_ns_pid() {
+        let link = std::fs::read_link("/proc/self/ns/pid").unwrap();
+        assert_eq!(link.to_string_lossy(), format!("pid:[{}]", pid_namespace()));
     }
 }
