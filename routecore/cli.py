@@ -2,8 +2,11 @@
 published image holds, run scripted calls, export reports and purge old recordings.
 
 Exit codes an operator can script against:
-0 done; 1 a flow does not validate; 2 bad usage; 3 the review step is not allowed (wrong state,
-approver is the author, unknown version); 4 another routecore error (a bad image or state file).
+0 done; 1 a flow does not validate (or is not the flow of the number it is drafted under);
+2 bad usage (an unknown option, a date, time or time zone that cannot be used); 3 the review
+step is not allowed (wrong state, approver is the author, unknown version); 4 another routecore
+error (a bad image, state file or store: not a database, another schema, locked).
+Every error is one line on standard error, never a traceback.
 ``--json`` prints machine-readable output on standard output.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +31,10 @@ def _store(args: argparse.Namespace) -> Any:
     from routecore.store import FlowStore
 
     def validate(content: str, source: str) -> Any:
-        return loads_flow(content, source=source, json_format=content.lstrip().startswith("{"))
+        flow, _warnings = loads_flow(
+            content, source=source, json_format=content.lstrip().startswith("{")
+        )
+        return flow
 
     return FlowStore(args.store, validate=validate)
 
@@ -119,15 +126,29 @@ def _version_text(v: Any) -> str:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from routecore.flow.loader import read_flow_file
+    from routecore.flow.issues import FlowIssue
+    from routecore.flow.loader import parse_text, read_flow_text
 
-    content = Path(args.file).read_text(encoding="utf-8")
-    did = args.number
-    if did is None:
-        data, _ = read_flow_file(args.file)
-        did = str(data.get("number")) if isinstance(data, dict) and data.get("number") else None
-    if did is None:
-        did = Path(args.file).stem
+    content, issues = read_flow_text(args.file)
+    if content is None:
+        raise FlowError(issues)
+    data, _ = parse_text(
+        content, source=str(args.file), json_format=content.lstrip().startswith("{")
+    )
+    named = data.get("number") if isinstance(data, dict) else None
+    named = None if named in (None, "") else str(named)
+    if args.number is not None and named is not None and named != args.number:
+        raise FlowError(
+            [
+                FlowIssue(
+                    str(args.file),
+                    "number",
+                    f"this is the flow of {named}, not of {args.number} (--number): "
+                    "a flow is drafted under its own number",
+                )
+            ]
+        )
+    did = args.number or named or Path(args.file).stem
     v = _store(args).draft(did, content, args.author)
     _print(args, _version_dict(v), _version_text(v))
     return EXIT_OK
@@ -170,6 +191,24 @@ def _bump(args: argparse.Namespace) -> None:
         state.bump_generation()
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from routecore.flow.compile import compile_texts
+
+    store = _store(args)
+    wrote = store.sync_image(args.image, compile=compile_texts)
+    live = store.live()
+    if live:
+        _bump(args)
+    if not live:
+        text = f"{args.image}: nothing is live"
+    elif wrote:
+        text = f"{args.image}: rewritten from the store's live versions"
+    else:
+        text = f"{args.image}: agrees with the store's live versions"
+    _print(args, {"image": args.image, "rewritten": wrote, "live": live}, text)
+    return EXIT_OK
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     history = _store(args).history(args.number)
     _print(args, [_version_dict(v) for v in history], "\n".join(map(_version_text, history)))
@@ -203,12 +242,22 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _zone(name: str) -> Any:
+    """The time zone ``name`` (``--tz``), or a usage error naming it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise _Usage(f"unknown time zone: {name!r} (an IANA name: Asia/Shanghai)") from None
+
+
 def _when(text: str | None, tz: str) -> float:
     """``text`` (ISO date or date and time, in ``tz``) as unix seconds; now when None."""
     import time
     from datetime import datetime
-    from zoneinfo import ZoneInfo
 
+    zone = _zone(tz)
     if text is None:
         return time.time()
     try:
@@ -216,8 +265,11 @@ def _when(text: str | None, tz: str) -> float:
     except ValueError:
         raise _Usage(f"not a date or time: {text!r} (2026-11-23 or 2026-11-23T10:00)") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(tz))
-    return moment.timestamp()
+        moment = moment.replace(tzinfo=zone)
+    try:
+        return moment.timestamp()
+    except (OverflowError, ValueError, OSError):  # pragma: no cover - depends on the platform
+        raise _Usage(f"time out of range: {text!r}") from None
 
 
 def _day(text: str | None) -> Any:
@@ -273,6 +325,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from routecore.store import CallStore, day_range, report_rows, write_csv
 
+    _zone(args.tz)
     since, until = day_range(_day(args.since), _day(args.until), args.tz)
     with CallStore(args.calls) as store:
         rows = report_rows(store, args.report, args.number, since, until, tz=args.tz)
@@ -289,14 +342,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     from dataclasses import asdict
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     from routecore.store import CallStore
+    from routecore.store.reports import iso_time
 
+    now = _when(args.now, args.tz)
     with CallStore(args.calls) as store:
         purged = store.purge(
-            _when(args.now, args.tz),
+            now,
             recordings_dir=args.recordings,
             voicemail_dir=args.voicemail,
             recording_months=args.recording_months,
@@ -304,10 +357,10 @@ def cmd_purge(args: argparse.Namespace) -> int:
             tz=args.tz,
             dry_run=args.dry_run,
         )
-    zone = ZoneInfo(args.tz)
+    zone = _zone(args.tz)
     lines = [
         f"{'would remove' if args.dry_run else 'removed'} {p.kind} {p.reference} of {p.did} "
-        f"call {p.call_id} ({datetime.fromtimestamp(p.start, zone):%Y-%m-%d %H:%M}): "
+        f"call {p.call_id} ({iso_time(p.start, zone)[:16].replace('T', ' ')}): "
         f"{len(p.files)} file(s)"
         for p in purged
     ]
@@ -336,7 +389,9 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("draft", help="save a flow file as a new draft version")
     d.add_argument("file")
     d.add_argument("--author", required=True)
-    d.add_argument("--number", help="the 400 number [the flow's own]")
+    d.add_argument(
+        "--number", help="the 400 number: must be the flow's own (exit 1 if not) [the flow's own]"
+    )
     d.set_defaults(run=cmd_draft)
     for name, helptext in (
         ("submit", "submit a draft for review"),
@@ -355,6 +410,16 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--image", default=image_default)
             s.add_argument("--state", help="the state file whose generation to bump")
         s.set_defaults(run=_review)
+    sy = sub.add_parser(
+        "sync",
+        help="rewrite the image from the store's live versions when they differ",
+        description="Compile the store's live versions and, when the image differs (a "
+        "publisher killed after its commit), write it atomically; then bump the state's "
+        "generation so that routing processes map it.",
+    )
+    sy.add_argument("--image", default=image_default)
+    sy.add_argument("--state", help="the state file whose generation to bump")
+    sy.set_defaults(run=cmd_sync)
     h = sub.add_parser("history", help="every version of a number's flow")
     h.add_argument("number")
     h.set_defaults(run=cmd_history)
@@ -394,6 +459,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--outbound", metavar="AGENT", help="B3: an agent's call to the customer")
     sim.set_defaults(run=cmd_simulate)
 
+    from routecore.store.calls import AUDIO_EXTENSIONS
     from routecore.store.reports import REPORTS
 
     rep = sub.add_parser("report", help="export a report of the call records as CSV")
@@ -406,7 +472,15 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("-o", "--output", help="CSV file [standard output]")
     rep.set_defaults(run=cmd_report)
 
-    pg = sub.add_parser("purge", help="remove recordings over 6 months and expired voicemail")
+    pg = sub.add_parser(
+        "purge",
+        help="remove recordings over 6 months and expired voicemail",
+        description="Delete the files of recordings older than --recording-months and of "
+        "voicemail older than --voicemail-days, and mark them purged. Only the kinds whose "
+        "folder is given are purged (nor marked). The files of a reference REF are exactly "
+        f"REF and REF.EXT for EXT in {', '.join(AUDIO_EXTENSIONS)}, regular files directly in "
+        "the folder: nothing is globbed and no symlink is followed.",
+    )
     pg.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
     pg.add_argument("--recordings", help="directory of the recording files")
     pg.add_argument("--voicemail", help="directory of the voicemail files")
@@ -452,8 +526,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"routecore: {e}", file=sys.stderr)
         return EXIT_USAGE
     except (RoutecoreError, OSError) as e:
-        print(f"routecore: {e}", file=sys.stderr)
+        print(f"routecore: {_one_line(e)}", file=sys.stderr)
         return EXIT_ERROR
+    except sqlite3.Error as e:  # a store error the stores did not name (they name most)
+        print(f"routecore: database error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
 
 
 if __name__ == "__main__":

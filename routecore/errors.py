@@ -73,8 +73,12 @@ class ReviewError(RoutecoreError, ValueError):
 
 
 class StoreError(RoutecoreError, ValueError):
-    """A call store cannot be used (not a database, not a call store) or was asked something
-    impossible (a negative retention period, a date range that ends before it starts)."""
+    """A flow or call store cannot be used (not a database, a database of another schema, locked
+    by another process for longer than the busy timeout), was asked something impossible (a
+    negative retention period, a date range that ends before it starts, an unknown time zone, a
+    recording or voicemail reference that is not a plain file name, a purge folder that is not
+    a directory), or an image could not be written after its version went live (the message
+    says how to write it: ``routecore sync``)."""
 
 
 class SelectionError(RoutecoreError, ValueError):
@@ -85,8 +89,10 @@ class StateError(RoutecoreError, ValueError):
     """The shared state file cannot be used, or a state call got a bad argument.
 
     Raised for a missing, empty, truncated, foreign or corrupt state file (nothing is read past
-    its end), sizes that differ from the asked ones, a full table, a number that is not 3-20
-    ASCII digits, an unknown destination, a branch or a time zone out of range.
+    its end), one created in another PID namespace, one that cannot be allocated (a full file
+    system), one changed under the mapping (truncated, rewritten in place, removed or replaced),
+    sizes that differ from the asked ones, a full table, a number that is not 3-20 ASCII digits,
+    an unknown destination, a branch or a time zone out of range.
     """
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 from routecore._backend import get_backend
 from routecore.engine.plan import BRANCH_SLOTS, branch_slots
+from routecore.errors import FlowError
+from routecore.flow.issues import FlowIssue
 from routecore.flow.model import AreaRoute, Flow, TimeRoute
 
 __all__ = [
@@ -94,11 +96,26 @@ def compile_flows(
     progress: Callable[[int], object] | None = None,
     core: Any = None,
 ) -> bytes:
-    """One routing image holding every flow (``progress(n)`` after each flow, if given)."""
+    """One routing image holding every flow (``progress(n)`` after each flow, if given).
+
+    One flow a number: a flow whose sections another flow already gave (two flows of one
+    number) is refused with FlowError, never laid over the first."""
     core = core or get_backend()
     sections: dict[str, bytes] = {}
     for n, flow in enumerate(flows, start=1):
-        sections.update(flow_sections(flow, core))
+        for name, table in flow_sections(flow, core).items():
+            if name in sections:
+                raise FlowError(
+                    [
+                        FlowIssue(
+                            flow.number,
+                            "number",
+                            f"two flows of {flow.number} (section {name}): an image holds one "
+                            "flow a number",
+                        )
+                    ]
+                )
+            sections[name] = table
         if progress is not None:
             progress(n)
     return bytes(core.build_image(sections))
@@ -107,13 +124,26 @@ def compile_flows(
 def compile_texts(contents: Mapping[str, str]) -> bytes:
     """The image of flow documents given as text by number (the store's publish step).
 
-    Each is validated again (FlowError if one fails)."""
+    Each is validated again (FlowError if one fails), and each must be the flow of the number
+    it is given under: a content whose ``number`` is another key's (or any other number) is
+    refused with FlowError, so one number's flow never replaces another's routes."""
     from routecore.flow import loads_flow
 
     flows = []
     for did, text in sorted(contents.items()):
         json_format = text.lstrip().startswith("{")
-        flows.append(loads_flow(text, source=did, json_format=json_format)[0])
+        flow = loads_flow(text, source=did, json_format=json_format)[0]
+        if flow.number != did:
+            raise FlowError(
+                [
+                    FlowIssue(
+                        did,
+                        "number",
+                        f"this is the flow of {flow.number}, given as the flow of {did}",
+                    )
+                ]
+            )
+        flows.append(flow)
     return compile_flows(flows)
 
 

@@ -6,11 +6,17 @@ YAML is read with a small, predictable set of implicit types, close to YAML 1.2'
 (not 570), ``yes``/``no``/``on``/``off`` stay strings, and dates stay ``YYYY-MM-DD`` strings.
 Every mapping key is kept as the text written (``1:`` in a menu is the key ``"1"``). A key given
 twice in one mapping is an error, reported with its path (PyYAML and json keep the last one).
+
+Limits, each reported as a problem of the document (so a ``FlowError``, never another
+exception): a document of more than :data:`MAX_DOCUMENT_BYTES` bytes is not read at all (a
+flow is a few kilobytes; reading 30 MB of YAML takes half a minute), values nested more than
+:data:`MAX_DEPTH` deep (YAML or JSON), and more than a million values (YAML aliases).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,9 +25,13 @@ import yaml
 
 from routecore.flow.issues import FlowIssue, format_path
 
-__all__ = ["parse_text", "read_flow_file"]
+__all__ = ["MAX_DEPTH", "MAX_DOCUMENT_BYTES", "parse_text", "read_flow_file", "read_flow_text"]
 
-_MAX_DEPTH = 64
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+"""The largest flow document read (UTF-8 bytes): 4 MiB, a thousand times a large flow."""
+MAX_DEPTH = 64
+"""How deep values may nest in a flow document."""
+_MAX_DEPTH = MAX_DEPTH
 _MAX_NODES = 1_000_000  # aliases can make a small file expand exponentially
 
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
@@ -124,6 +134,9 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> _Dups:
 
 
 def _json_plain(value: Any, path: list[str | int], conv: _Converter) -> Any:
+    if len(path) > _MAX_DEPTH and isinstance(value, dict | list):
+        conv.issue(path, "nested too deeply")
+        return None
     if isinstance(value, dict):
         for key in getattr(value, "dups", []):
             conv.issue([*path, key], f"key '{key}' is given twice")
@@ -136,6 +149,10 @@ def _json_plain(value: Any, path: list[str | int], conv: _Converter) -> Any:
 def parse_text(text: str, *, source: str, json_format: bool = False) -> tuple[Any, list[FlowIssue]]:
     """Parse YAML (or JSON) text into plain data; ``None`` when it cannot be read at all."""
     conv = _Converter(source)
+    size = _size(text)
+    if size > MAX_DOCUMENT_BYTES:
+        conv.issue([], _too_large(size))
+        return None, conv.issues
     if json_format:
         try:
             raw = json.loads(text, object_pairs_hook=_json_pairs)
@@ -154,11 +171,39 @@ def parse_text(text: str, *, source: str, json_format: bool = False) -> tuple[An
     return conv.convert(nodes[0], []), conv.issues
 
 
+def _size(text: str) -> int:
+    """The UTF-8 bytes of ``text``, or its length when that many characters cannot exceed the
+    limit (a character is at most 4 bytes): a short text is never encoded."""
+    if len(text) * 4 <= MAX_DOCUMENT_BYTES:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _too_large(size: int | None) -> str:
+    got = f"{size} bytes" if size is not None else "larger"
+    return f"the document is {got}: a flow document has at most {MAX_DOCUMENT_BYTES} bytes"
+
+
+def read_flow_text(path: str | Path) -> tuple[str | None, list[FlowIssue]]:
+    """The text of a flow file, or None and the problem: unreadable, not UTF-8, or larger than
+    :data:`MAX_DOCUMENT_BYTES` (never read past that, whatever the file is)."""
+    source = str(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_DOCUMENT_BYTES + 1)
+        if len(raw) > MAX_DOCUMENT_BYTES:
+            size = os.path.getsize(path) if os.path.isfile(path) else None
+            return None, [FlowIssue(source, "", _too_large(size))]
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [FlowIssue(source, "", f"cannot read the file: {exc}")]
+    return text.replace("\r\n", "\n").replace("\r", "\n"), []  # as text mode reads it
+
+
 def read_flow_file(path: str | Path) -> tuple[Any, list[FlowIssue]]:
     """Read and parse a flow file; ``.json`` files are JSON, anything else YAML."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [FlowIssue(source, "", f"cannot read the file: {exc}")]
+    text, issues = read_flow_text(path)
+    if text is None:
+        return None, issues
     return parse_text(text, source=source, json_format=source.lower().endswith(".json"))

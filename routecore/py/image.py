@@ -29,6 +29,9 @@ BLOB_MAGIC = b"RCBL"
 VERSION = 1
 MAX_NAME = 255
 _ENTRY = struct.Struct("<II4sIQQ")
+_FIXED_LEN = HEADER_LEN + 16  # the header, then count, directory, names offset and length
+_BLOB_VERSION = 1
+_BLOB_FIXED_LEN = HEADER_LEN + 8  # the header, then the payload's length and a reserved u32
 
 
 def _table_kind(name: str, data: bytes) -> bytes:
@@ -79,7 +82,7 @@ def build_image(sections: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> 
 
 def blob_table(data: bytes) -> bytes:
     """A table of opaque bytes (``RCBL``): a flow's structure in an image."""
-    w = TableWriter(BLOB_MAGIC, 1)
+    w = TableWriter(BLOB_MAGIC, _BLOB_VERSION)
     w.pack("II", len(data), 0)
     w.raw(bytes(data))
     return w.finish()
@@ -92,6 +95,7 @@ class Image:
 
     def __init__(self, view: memoryview) -> None:
         self._view = view
+        need(view, _FIXED_LEN, "image")
         self._count, self._dir, names_off, names_len = struct.unpack_from("<4I", view, 16)
         need(view, self._dir + self._count * _ENTRY.size, "image")
         need(view, names_off + names_len, "image")
@@ -114,10 +118,16 @@ class Image:
         return int(self._count)
 
     def _name(self, i: int) -> bytes:
+        """The i-th section's name (UTF-8 checked, as the native core's binary search does)."""
         off, n = struct.unpack_from("<II", self._view, self._dir + i * _ENTRY.size)
         if off + n > len(self._names):
             raise LayoutError(f"image: truncated buffer: need {off + n} bytes")
-        return bytes(self._names[off : off + n])
+        raw = bytes(self._names[off : off + n])
+        try:
+            raw.decode()
+        except UnicodeDecodeError:
+            raise corrupt("image", f"string at {off} is not UTF-8") from None
+        return raw
 
     def _entry(self, i: int) -> tuple[bytes, int, int]:
         _, _, kind, _, off, n = _ENTRY.unpack_from(self._view, self._dir + i * _ENTRY.size)
@@ -144,10 +154,7 @@ class Image:
         return self._find(name) is not None
 
     def names(self) -> list[str]:
-        try:
-            return [self._name(i).decode() for i in range(self._count)]
-        except UnicodeDecodeError:
-            raise corrupt("image", "a section name is not UTF-8") from None
+        return [self._name(i).decode() for i in range(self._count)]
 
     def kind(self, name: str) -> str:
         found = self._find(name)
@@ -185,7 +192,8 @@ class Image:
 
     def blob(self, name: str) -> bytes:
         """The payload of a blob section."""
-        view = self._table(name, BLOB_MAGIC)
+        view = open_table(self._table(name, BLOB_MAGIC), BLOB_MAGIC, _BLOB_VERSION, "blob")
+        need(view, _BLOB_FIXED_LEN, "blob")
         n = struct.unpack_from("<I", view, 16)[0]
         if 24 + n > len(view):
             raise corrupt("blob", f"payload of {n} bytes runs past the table")

@@ -11,7 +11,15 @@ from array import array
 from collections.abc import Sequence
 
 from routecore.errors import SegmentDataError, TrieError
-from routecore.py.layout import Buffer, StringPool, TableWriter, corrupt, need, open_table
+from routecore.py.layout import (
+    HEADER_LEN,
+    Buffer,
+    StringPool,
+    TableWriter,
+    corrupt,
+    need,
+    open_table,
+)
 from routecore.py.layout import verify_table as _verify
 from routecore.py.trie import Trie
 from routecore.py.trie import build_bytes as build_trie_bytes
@@ -180,10 +188,21 @@ class SegmentTable:
     ``load_segments(csv=[...], base=True)``; read one in place with ``from_buffer``.
     """
 
-    __slots__ = ("_areas", "_regions", "_strings", "_view", "known", "seg_carrier", "seg_region")
+    __slots__ = (
+        "_areas",
+        "_reg_off",
+        "_region_cache",
+        "_region_n",
+        "_strings",
+        "_view",
+        "known",
+        "seg_carrier",
+        "seg_region",
+    )
 
     def __init__(self, view: memoryview) -> None:
         self._view = view
+        need(view, HEADER_LEN + 48, "segments")
         fields = struct.unpack_from("<12I", view, 16)
         regions, base, count, self.known, reg_off, s_off, s_len, r_off, c_off, t_off, t_len, _ = (
             fields
@@ -199,10 +218,20 @@ class SegmentTable:
         self.seg_region = view[r_off : r_off + 2 * count].cast("H")
         self.seg_carrier = view[c_off : c_off + count]
         self._areas = Trie.from_buffer(view[t_off : t_off + t_len])
-        self._regions: list[Region] = []
-        for i in range(regions):
-            ao, al, po, pl, co, cl = _REGION.unpack_from(view, reg_off + i * _REGION.size)
-            self._regions.append((self._str(ao, al), self._str(po, pl), self._str(co, cl)))
+        # Region strings are read when first asked for (as the native core does), so a
+        # damaged string is a LayoutError of the read that meets it, not of opening.
+        self._region_n = regions
+        self._reg_off = reg_off
+        self._region_cache: dict[int, Region] = {}
+
+    def _region(self, rid: int) -> Region:
+        region = self._region_cache.get(rid)
+        if region is None:
+            at = self._reg_off + rid * _REGION.size
+            ao, al, po, pl, co, cl = _REGION.unpack_from(self._view, at)
+            region = (self._str(ao, al), self._str(po, pl), self._str(co, cl))
+            self._region_cache[rid] = region
+        return region
 
     def _str(self, off: int, n: int) -> str:
         if off + n > len(self._strings):
@@ -234,7 +263,7 @@ class SegmentTable:
 
     def regions(self) -> list[Region]:
         """(area code, province, city) by region id; id 0 is ("", "", "")."""
-        return list(self._regions)
+        return [self._region(i) for i in range(self._region_n)]
 
     def segment(self, segment: int) -> tuple[int, int]:
         """(region id, carrier code) of a 7-digit segment; (0, 0) if unknown."""
@@ -242,7 +271,7 @@ class SegmentTable:
         if not 0 <= i < SEG_COUNT:
             return (0, 0)
         rid = self.seg_region[i]
-        return (rid if rid < len(self._regions) else 0, self.seg_carrier[i])
+        return (rid if rid < self._region_n else 0, self.seg_carrier[i])
 
     def lookup(self, segment: int | str) -> Region | None:
         """(area code, province, city) of a 7-digit segment, or None."""
@@ -251,11 +280,11 @@ class SegmentTable:
         except ValueError:
             return None
         rid, _ = self.segment(seg)
-        return self._regions[rid] if rid else None
+        return self._region(rid) if rid else None
 
     def area(self, digits: str) -> tuple[int, int] | None:
         """(region id, area code length) of the longest area code at the start of ``digits``."""
         m = self._areas.longest(digits)
-        if m is None or not 0 < m[0] < len(self._regions):
+        if m is None or not 0 < m[0] < self._region_n:
             return None
         return m

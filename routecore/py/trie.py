@@ -85,6 +85,7 @@ class Trie:
 
     def __init__(self, view: memoryview) -> None:
         self._view = view
+        need(view, _NODES_OFF, "trie")
         self._nodes, self._entries = struct.unpack_from("<II", view, 16)
         if self._nodes == 0:
             raise corrupt("trie", "no root node")

@@ -5,6 +5,10 @@ SMS in an outbox for a sender service (it is a ``routecore.engine.sms.Notifier``
 reports of ``routecore.store.reports`` and purges what must not be kept: recordings older than 6
 months (B8) and voicemail older than its retention (B5), with the files they name.
 
+A recording or voicemail reference is a plain file name (:func:`is_plain_reference`): checked
+when a record is stored (``add`` refuses another with StoreError) and again when purging, so
+a reference can never name a file outside the folder it is purged from.
+
 Writes are WAL-journalled with ``synchronous=NORMAL``: a crashed process loses nothing it added,
 a power cut may lose the last moments before the last checkpoint (a fsync per call would cap a
 host at a few hundred calls a second). Many processes may add at once.
@@ -12,22 +16,45 @@ host at a few hundred calls a second). Many processes may add at once.
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import math
 import os
-import sqlite3
+import stat
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from routecore.engine import CallRecord
 from routecore.engine.sms import Sms
 from routecore.errors import StoreError
+from routecore.rules import SAFE_NAME_MAX, is_safe_name
 from routecore.store.sqlite import open_db, write_transaction
 
-__all__ = ["CallStore", "Purged", "Rows", "months_before"]
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "REFERENCE_MAX",
+    "CallStore",
+    "Purged",
+    "Rows",
+    "is_plain_reference",
+    "months_before",
+    "zone",
+]
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = (
+    "wav", "WAV", "mp3", "gsm", "ogg", "opus", "sln", "sln16", "ulaw", "alaw", "g722", "g729",
+)  # fmt: skip
+"""The extensions a PBX adapter writes a recording or message with: purge deletes ``ref`` and
+``ref.EXT`` for these only (``rec-1`` never matches ``rec-1.2.wav``, another call's file)."""
+
+REFERENCE_MAX = SAFE_NAME_MAX
+"""Characters a recording or voicemail reference may have."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -76,6 +103,15 @@ ADDED_COLUMNS = {
     "busy": "TEXT NOT NULL DEFAULT '[]'",
     "answered_unlisted": "INTEGER NOT NULL DEFAULT 0",
 }
+# The columns a call store has had since its first release (a database without them is refused).
+TABLES = {
+    "calls": (
+        "did", "start", "call_id", "kind", "caller", "callee", "caller_kind", "caller_area",
+        "answer", "end", "branches", "tried", "answered_by", "talk_seconds", "recorded",
+        "recording", "voicemail", "survey", "outcome", "recording_purged", "voicemail_purged",
+    ),
+    "sms_outbox": ("id", "kind", "did", "to_number", "text", "call_id", "at", "sent"),
+}  # fmt: skip
 _LISTS = ("branches", "tried", "busy")
 _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
 _COLUMNS = ", ".join(f'"{n}"' for n in _RECORD_FIELDS)
@@ -110,19 +146,72 @@ class Purged:
     files: tuple[str, ...]
 
 
+def zone(tz: str) -> ZoneInfo:
+    """The IANA zone ``tz``; StoreError for a name that is not one (or not a safe one)."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError, TypeError):
+        raise StoreError(f"unknown time zone {tz!r} (an IANA name: Asia/Shanghai)") from None
+
+
 def months_before(at: float, months: int, tz: str = "Asia/Shanghai") -> float:
     """The instant ``months`` calendar months before ``at`` in zone ``tz`` (the 31st of a month
-    becomes the last day of a shorter one)."""
-    local = datetime.fromtimestamp(at, ZoneInfo(tz))
+    becomes the last day of a shorter one). Before year 1 it is ``-inf`` (nothing is that
+    old), after year 9999 ``+inf``; an ``at`` after year 9999 is a StoreError."""
+    where = zone(tz)
+    try:
+        local = datetime.fromtimestamp(at, where)
+    except (OverflowError, ValueError, OSError):
+        if at < 0:  # the first hours of year 1 (local) fall before it in UTC
+            return -math.inf
+        raise StoreError(f"the time {at!r} is out of range") from None
     index = local.year * 12 + local.month - 1 - months
     year, month = divmod(index, 12)
+    if year < 1:
+        return -math.inf
+    if year > 9999:
+        return math.inf
     month += 1
     for day in (local.day, 30, 29, 28):
         try:
             return local.replace(year=year, month=month, day=day).timestamp()
         except ValueError:
             continue
+        except OverflowError:  # pragma: no cover - the first or last hours of the calendar
+            return -math.inf if year == 1 else math.inf
     raise AssertionError("unreachable: every month has 28 days")
+
+
+def is_plain_reference(reference: object) -> bool:
+    """Whether ``reference`` is a plain file name a recording or voicemail may have: the
+    engine's safe names (``routecore.rules.is_safe_name``: 1-128 characters of ``A-Z a-z 0-9
+    _ . -`` and Chinese characters, starting with a letter, digit, ``_`` or Chinese character,
+    without ``..``), so every reference a CallSession records is one. No ``/``, NUL, glob
+    character, hidden name, ``.`` or ``..`` (checked here again: purge relies on it)."""
+    return (
+        is_safe_name(reference)
+        and isinstance(reference, str)
+        and os.sep not in reference
+        and "\0" not in reference
+        and reference not in (".", "..")
+    )
+
+
+def _check_record(record: CallRecord) -> None:
+    for kind in ("recording", "voicemail"):
+        ref = getattr(record, kind)
+        if ref is not None and not is_plain_reference(ref):
+            raise StoreError(
+                f"call {record.call_id!r}: {kind} reference {ref!r} is not a plain file name "
+                f"(1-{REFERENCE_MAX} of A-Z a-z 0-9 _ . - and Chinese characters, no '..')"
+            )
+    for name in ("start", "answer", "end"):
+        value = getattr(record, name)
+        if value is None and name != "start":
+            continue
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise StoreError(f"call {record.call_id!r}: {name} {value!r} is not a time")
 
 
 def _row(record: CallRecord) -> tuple[Any, ...]:
@@ -138,18 +227,21 @@ class CallStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
+        self._db = open_db(
+            self.path, SCHEMA, synchronous="NORMAL", what="call store", tables=TABLES
+        )
         try:
-            self._db = open_db(self.path, SCHEMA, synchronous="NORMAL")
             self._add_columns()
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path}: not a call store ({e})") from None
+        except BaseException:
+            self._db.close()
+            raise
 
     def _add_columns(self) -> None:
         """Bring a call store of an earlier release up to date (new columns, with defaults)."""
         have = {r["name"] for r in self._db.execute("PRAGMA table_info(calls)")}
         missing = [(n, decl) for n, decl in ADDED_COLUMNS.items() if n not in have]
         if missing:
-            with write_transaction(self._db):
+            with write_transaction(self._db, self.path, "call store"):
                 have = {r["name"] for r in self._db.execute("PRAGMA table_info(calls)")}
                 for name, decl in missing:
                     if name not in have:  # another process may have added it meanwhile
@@ -167,13 +259,18 @@ class CallStore:
     # -- writing ------------------------------------------------------------------------------
 
     def add(self, record: CallRecord) -> None:
-        """Store one ended call (the same call id and start again replaces it)."""
+        """Store one ended call (the same call id and start again replaces it). A recording or
+        voicemail reference that is not a plain file name (:func:`is_plain_reference`), or a
+        time that is not a finite number, is refused with StoreError."""
         self.add_many([record])
 
     def add_many(self, records: Iterable[CallRecord]) -> None:
-        """Store many ended calls in one transaction."""
+        """Store many ended calls in one transaction (all or, when one is refused, none)."""
+        records = list(records)
+        for record in records:
+            _check_record(record)
         rows = [_row(r) for r in records]
-        with write_transaction(self._db):
+        with write_transaction(self._db, self.path, "call store"):
             self._db.executemany(_INSERT, rows)
 
     def send(self, sms: Sms) -> None:
@@ -193,7 +290,7 @@ class CallStore:
 
     def mark_sent(self, ids: Iterable[int], at: float) -> None:
         """Mark outbox rows delivered at ``at``."""
-        with write_transaction(self._db):
+        with write_transaction(self._db, self.path, "call store"):
             self._db.executemany(
                 "UPDATE sms_outbox SET sent = ? WHERE id = ?", [(at, i) for i in ids]
             )
@@ -284,43 +381,97 @@ class CallStore:
         dry_run: bool = False,
     ) -> list[Purged]:
         """Remove recordings of calls started more than ``recording_months`` calendar months
-        before ``now`` (B8) and voicemail older than ``voicemail_days`` days (B5): delete the
-        files named by their references in the given directories (``ref`` and ``ref.*``),
-        mark them purged, and return what was removed (what would be, with ``dry_run``)."""
+        before ``now`` (B8) and voicemail older than ``voicemail_days`` days (B5), mark them
+        purged, and return what was removed (what would be, with ``dry_run``).
+
+        Only the kinds whose folder is given are purged: without ``recordings_dir`` no
+        recording is deleted *nor marked* (a later run with the folder still removes them),
+        likewise voicemail. A folder that is not a directory is a StoreError. The files of a
+        reference ``ref`` are exactly ``ref`` and ``ref.EXT`` for EXT in
+        :data:`AUDIO_EXTENSIONS`, directly in the folder, regular files only: nothing is
+        globbed, no symlink is followed or deleted, no other call's file matches. A stored
+        reference that is not a plain file name (a record from before the check) is skipped
+        with a warning: nothing deleted, nothing marked."""
         if recording_months < 0 or voicemail_days < 0:
             raise StoreError("purge: retention periods cannot be negative")
-        plans = [
-            ("recording", months_before(now, recording_months, tz), recordings_dir),
-            ("voicemail", now - voicemail_days * 86400.0, voicemail_dir),
-        ]
         out: list[Purged] = []
-        for kind, cutoff, directory in plans:
-            rows = self._db.execute(
-                f"SELECT did, call_id, start, {kind} AS ref FROM calls"
-                f" WHERE {kind} IS NOT NULL AND {kind}_purged IS NULL AND start < ?"
-                " ORDER BY start",
-                (cutoff,),
-            ).fetchall()
-            for r in rows:
-                files = _files(directory, str(r["ref"]))
-                if not dry_run:
-                    for f in files:
-                        Path(f).unlink(missing_ok=True)
-                    self._db.execute(
-                        f"UPDATE calls SET {kind}_purged = ?"
-                        " WHERE did = ? AND start = ? AND call_id = ?",
-                        (now, r["did"], r["start"], r["call_id"]),
-                    )
-                out.append(Purged(kind, r["did"], r["call_id"], r["start"], r["ref"], files))
+        if recordings_dir is not None:
+            cutoff = months_before(now, recording_months, tz)
+            out += self._purge_in("recording", recordings_dir, cutoff, now, dry_run)
+        if voicemail_dir is not None:
+            try:
+                cutoff = now - voicemail_days * 86400.0
+            except OverflowError:  # more days than a float holds: nothing is that old
+                cutoff = -math.inf
+            out += self._purge_in("voicemail", voicemail_dir, cutoff, now, dry_run)
+        return out
+
+    def _purge_in(
+        self,
+        kind: str,
+        directory: str | os.PathLike[str],
+        cutoff: float,
+        now: float,
+        dry_run: bool,
+    ) -> list[Purged]:
+        folder = os.fspath(directory)
+        try:
+            dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise StoreError(f"purge: {folder}: not a directory ({e.strerror})") from None
+        try:
+            return self._purge_files(kind, folder, dfd, cutoff, now, dry_run)
+        finally:
+            os.close(dfd)
+
+    def _purge_files(
+        self, kind: str, folder: str, dfd: int, cutoff: float, now: float, dry_run: bool
+    ) -> list[Purged]:
+        rows = self._db.execute(
+            f"SELECT did, call_id, start, {kind} AS ref FROM calls"
+            f" WHERE {kind} IS NOT NULL AND {kind}_purged IS NULL AND start < ?"
+            " ORDER BY start",
+            (cutoff,),
+        ).fetchall()
+        out: list[Purged] = []
+        for r in rows:
+            ref = r["ref"]
+            if not is_plain_reference(ref):
+                log.warning(
+                    "purge: skipped %s %r of %s call %s: not a plain file name",
+                    kind, ref, r["did"], r["call_id"],
+                )  # fmt: skip
+                continue
+            names = _files(dfd, ref)
+            if not dry_run:
+                for name in names:
+                    try:
+                        os.unlink(name, dir_fd=dfd)
+                    except FileNotFoundError:
+                        pass
+                self._db.execute(
+                    f"UPDATE calls SET {kind}_purged = ?"
+                    " WHERE did = ? AND start = ? AND call_id = ?",
+                    (now, r["did"], r["start"], r["call_id"]),
+                )
+            files = tuple(os.path.join(folder, n) for n in names)
+            out.append(Purged(kind, r["did"], r["call_id"], r["start"], ref, files))
         return out
 
 
-def _files(directory: str | os.PathLike[str] | None, reference: str) -> tuple[str, ...]:
-    """The files of ``reference`` in ``directory``: the name itself and ``name.*``. References
-    are safe names (no separator, no ``..``), so nothing outside ``directory`` matches."""
-    if directory is None:
-        return ()
-    base = Path(directory)
-    found = [base / reference] if (base / reference).is_file() else []
-    found += sorted(p for p in base.glob(f"{reference}.*") if p.is_file())
-    return tuple(str(p) for p in found)
+def _files(dfd: int, reference: str) -> list[str]:
+    """The names of ``reference``'s files in the folder open as ``dfd``: ``reference`` itself
+    and ``reference.EXT`` (EXT in AUDIO_EXTENSIONS) that are regular files, not symlinks."""
+    found = []
+    for name in (reference, *(f"{reference}.{ext}" for ext in AUDIO_EXTENSIONS)):
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as e:  # a name too long for the file system is no file of it
+            if e.errno == errno.ENAMETOOLONG:
+                continue
+            raise
+        if stat.S_ISREG(st.st_mode):
+            found.append(name)
+    return found

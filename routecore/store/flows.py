@@ -4,29 +4,87 @@ published; every published version kept, any of them can be put live again (roll
 The rules a user relies on:
 - a flow that fails validation can never be submitted, approved or published (validation runs
   again at each of those steps, so a validator that got stricter is honoured);
-- the approver is recorded and may not be the author;
-- publishing writes the routing image of every live number atomically and only then commits
-  the new live version; if anything fails on the way, the previous version stays live.
+- a flow is stored under its own number: a version whose flow names another number is refused
+  at each of those steps (FlowError), so it can never replace another number's routes;
+- identities (author, reviewer, publisher) are normalised when stored and compared (NFKC,
+  default-ignorable characters dropped, whitespace collapsed, casefolded; empty refused), so
+  ``Ann``, ``ann `` and ``ａｎｎ`` are one person, and the approver may not be the author;
+- the store is the truth and the image follows it. Publishing compiles every live flow with
+  the new version (a failure changes nothing), commits the new live version, then writes the
+  image from exactly what was committed, all under the image's lock (one publisher at a time).
+  A publisher killed after its commit but before its image is written leaves the store ahead
+  of the image: :meth:`FlowStore.sync_image` (``routecore sync``) compiles the live versions
+  and rewrites the image when it differs, and the next publish or rollback writes the image
+  from the store anyway. Before the commit, a failure or a kill leaves the previous version
+  live and the image untouched.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+import os
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from routecore.errors import ReviewError
-from routecore.store.publish import publish_image
+from routecore.errors import FlowError, ReviewError, StoreError
+from routecore.store.publish import image_lock, publish_image, step
 from routecore.store.sql import Row, SqliteFlowDB
 
-__all__ = ["Compiler", "FlowStore", "FlowVersion", "Validator"]
+__all__ = ["IDENTITY_MAX", "Compiler", "FlowStore", "FlowVersion", "Validator", "identity"]
 
 Validator = Callable[[str, str], Any]
-"""``validate(content, source)``: returns the validated flow or raises FlowError."""
+"""``validate(content, source)``: returns the validated flow or raises FlowError. When the flow
+has a ``number`` (attribute or key), it must be the number the version is stored under."""
 
 Compiler = Callable[[dict[str, str]], bytes]
 """``compile({did: content})``: the routing image of these live flows."""
+
+IDENTITY_MAX = 128
+"""Characters an identity may have once normalised."""
+
+# Default-ignorable characters that are not format characters (Cf, dropped as well): the
+# combining grapheme joiner, Hangul fillers, Mongolian and other variation selectors.
+_IGNORABLE = frozenset(
+    (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0),
+).union(range(0x180B, 0x1810), range(0xFE00, 0xFE10), range(0xE0100, 0xE01F0))
+_REFUSED_CATEGORIES = ("Cc", "Cs", "Co", "Cn")
+
+
+def identity(name: object) -> str:
+    """The normalised form of a person's name as the review workflow stores and compares it:
+    NFKC, default-ignorable characters (zero-width spaces and joiners, direction marks,
+    variation selectors) dropped, runs of whitespace made one space and stripped, casefolded.
+    Raises ReviewError for an empty name, control or unassigned characters, or a name longer
+    than :data:`IDENTITY_MAX` characters."""
+    if not isinstance(name, str):
+        raise ReviewError(f"a name must be text, not {type(name).__name__}")
+    text = unicodedata.normalize("NFKC", name)
+    text = "".join(
+        ch for ch in text if ord(ch) not in _IGNORABLE and unicodedata.category(ch) != "Cf"
+    )
+    text = unicodedata.normalize("NFKC", " ".join(text.split()).casefold())
+    if not text:
+        raise ReviewError(f"a name cannot be empty (got {name!r})")
+    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in text):
+        raise ReviewError(f"name {name!r} has control or unassigned characters")
+    if len(text) > IDENTITY_MAX:
+        raise ReviewError(f"a name has at most {IDENTITY_MAX} characters")
+    return text
+
+
+def _same_person(a: str, b: str) -> bool:
+    """Whether two stored names are one identity (names stored before normalisation too)."""
+    try:
+        return identity(a) == identity(b)
+    except ReviewError:
+        return a == b
+
+
+def _flow_number(flow: Any) -> str | None:
+    number = flow.get("number") if isinstance(flow, Mapping) else getattr(flow, "number", None)
+    return None if number is None else str(number)
 
 
 @dataclass(frozen=True)
@@ -68,7 +126,9 @@ class FlowStore:
         )
 
     def get(self, did: str, version: int) -> FlowVersion:
-        row = self._db.get_version(did, version)
+        """One version (ReviewError when there is no such version, whatever ``version`` is)."""
+        ok = isinstance(version, int) and 0 < version < 2**63 and isinstance(did, str)
+        row = self._db.get_version(did, version) if ok else None
         if row is None:
             raise ReviewError(f"{did}: no version {version}")
         return self._version(row, self._db.live())
@@ -82,8 +142,29 @@ class FlowStore:
             )
         return v
 
+    def _validated(self, v: FlowVersion) -> Any:
+        """Validate a version's content (FlowError) and check it is the flow of its number."""
+        source = f"{v.did} v{v.version}"
+        flow = self._validate(v.content, source)
+        number = _flow_number(flow)
+        if number is not None and number != v.did:
+            from routecore.flow.issues import FlowIssue
+
+            raise FlowError(
+                [
+                    FlowIssue(
+                        source,
+                        "number",
+                        f"this is the flow of {number}, not of {v.did}: "
+                        "a flow is stored under its own number",
+                    )
+                ]
+            )
+        return flow
+
     def draft(self, did: str, content: str, author: str) -> FlowVersion:
         """Save a new version as a draft (drafts may still be invalid)."""
+        author = identity(author)
         with self._db.transaction():
             version = self._db.next_version(did)
             self._db.insert_version(did, version, content, author)
@@ -92,28 +173,35 @@ class FlowStore:
 
     def submit(self, did: str, version: int, who: str) -> FlowVersion:
         """Submit for review; a flow that does not validate is refused (FlowError)."""
+        who = identity(who)
         v = self._step(did, version, ("draft", "rejected"), "submit")
-        self._validate(v.content, f"{did} v{version}")
+        self._validated(v)
         with self._db.transaction():
+            self._step(did, version, ("draft", "rejected"), "submit")
             self._db.set_state(did, version, "submitted", None, None)
             self._db.log(did, version, "submit", who)
         return self.get(did, version)
 
     def approve(self, did: str, version: int, reviewer: str) -> FlowVersion:
+        """Approve a submitted version: the reviewer may not be its author (as identities)."""
+        reviewer = identity(reviewer)
         v = self._step(did, version, ("submitted",), "approve")
-        if reviewer == v.author:
+        if _same_person(reviewer, v.author):
             raise ReviewError(f"{did} v{version}: {reviewer} wrote it and may not approve it")
-        self._validate(v.content, f"{did} v{version}")
+        self._validated(v)
         with self._db.transaction():
+            self._step(did, version, ("submitted",), "approve")
             self._db.set_state(did, version, "approved", reviewer, None)
             self._db.log(did, version, "approve", reviewer)
         return self.get(did, version)
 
     def reject(self, did: str, version: int, reviewer: str, reason: str) -> FlowVersion:
+        reviewer = identity(reviewer)
         v = self._step(did, version, ("submitted",), "reject")
-        if reviewer == v.author:
+        if _same_person(reviewer, v.author):
             raise ReviewError(f"{did} v{version}: {reviewer} wrote it and may not review it")
         with self._db.transaction():
+            self._step(did, version, ("submitted",), "reject")
             self._db.set_state(did, version, "rejected", reviewer, reason)
             self._db.log(did, version, "reject", reviewer, reason)
         return self.get(did, version)
@@ -128,11 +216,12 @@ class FlowStore:
         compile: Compiler,
         on_published: Callable[[], object] | None = None,
     ) -> FlowVersion:
-        """Put an approved version live: compile every live flow with this one, write the
-        image atomically, then commit. ``on_published`` runs after the commit (bump the
-        generation in the shared state there)."""
-        self._step(did, version, ("approved",), "publish")
-        return self._go_live(did, version, publisher, "publish", image_path, compile, on_published)
+        """Put an approved version live: compile every live flow with this one, commit, then
+        write the image from what was committed (see the module's rules). ``on_published``
+        runs once the image is written (bump the generation in the shared state there)."""
+        return self._go_live(
+            did, version, publisher, "publish", ("approved",), image_path, compile, on_published
+        )
 
     def rollback(
         self,
@@ -144,9 +233,17 @@ class FlowStore:
         compile: Compiler,
         on_published: Callable[[], object] | None = None,
     ) -> FlowVersion:
-        """Put an earlier published version live again."""
-        self._step(did, version, ("published",), "roll back to")
-        return self._go_live(did, version, publisher, "rollback", image_path, compile, on_published)
+        """Put an earlier published version live again (as ``publish`` does)."""
+        return self._go_live(
+            did,
+            version,
+            publisher,
+            "rollback",
+            ("published",),
+            image_path,
+            compile,
+            on_published,
+        )
 
     def _go_live(
         self,
@@ -154,29 +251,67 @@ class FlowStore:
         version: int,
         publisher: str,
         action: str,
+        allowed: tuple[str, ...],
         image_path: str,
         compile: Compiler,
         on_published: Callable[[], object] | None,
     ) -> FlowVersion:
-        v = self.get(did, version)
-        self._validate(v.content, f"{did} v{version}")
-        with self._db.transaction():
-            live = self._db.live()
-            live[did] = version
-            contents: dict[str, str] = {}
-            for number, ver in live.items():
-                row = self._db.get_version(number, ver)
-                if row is None:  # pragma: no cover - the live table only names stored versions
-                    raise ReviewError(f"{number}: live version {ver} is missing")
-                contents[number] = row["content"]
-            image = compile(contents)
-            publish_image(image_path, image)
-            self._db.set_live(did, version, publisher)
-            self._db.set_state(did, version, "published", None, None)
-            self._db.log(did, version, action, publisher)
+        publisher = identity(publisher)
+        verb = "publish" if action == "publish" else "roll back to"
+        self._validated(self._step(did, version, allowed, verb))
+        with image_lock(image_path):
+            with self._db.transaction():
+                v = self._step(did, version, allowed, verb)  # as of this transaction
+                contents = self._live_contents()
+                contents[did] = v.content
+                image = compile(contents)
+                step("compiled")
+                self._db.set_live(did, version, publisher)
+                self._db.set_state(did, version, "published", None, None)
+                self._db.log(did, version, action, publisher)
+            step("committed")
+            try:
+                publish_image(image_path, image)
+            except Exception as e:
+                raise StoreError(
+                    f"{did} v{version} is live in the store, but the image {image_path} could "
+                    f"not be written ({e}); `routecore sync --image {image_path}` writes it"
+                ) from e
+            step("image-written")
         if on_published is not None:
             on_published()
         return self.get(did, version)
+
+    def _live_contents(self) -> dict[str, str]:
+        contents: dict[str, str] = {}
+        for number, (ver, content) in self._db.live_contents().items():
+            if content is None:  # pragma: no cover - the live table only names stored versions
+                raise ReviewError(f"{number}: live version {ver} is missing")
+            contents[number] = content
+        return contents
+
+    def sync_image(self, image_path: str | os.PathLike[str], *, compile: Compiler) -> bool:
+        """Make the image at ``image_path`` hold exactly the store's live versions: compile
+        them and, when the file differs from that (or is missing), write it atomically.
+        Returns True when it wrote the image, False when it already agreed (or nothing is
+        live). The one call that repairs an image left behind by a publisher killed after
+        its commit (``routecore sync`` runs it, then bumps the shared state's generation)."""
+        path = os.fspath(image_path)
+        with image_lock(path):
+            contents = self._live_contents()
+            if not contents:
+                return False
+            image = compile(contents)
+            try:
+                if os.path.getsize(path) == len(image):
+                    with open(path, "rb") as f:
+                        if f.read() == image:
+                            return False
+            except FileNotFoundError:
+                pass
+            publish_image(path, image)
+            step("image-written")
+            return True
 
     def history(self, did: str) -> list[FlowVersion]:
         live = self._db.live()

@@ -17,14 +17,13 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import IO
-from zoneinfo import ZoneInfo
 
 from routecore.errors import StoreError
-from routecore.store.calls import CallStore, Rows
+from routecore.store.calls import CallStore, Rows, zone
 
-__all__ = ["REPORTS", "day_range", "report_rows", "write_csv"]
+__all__ = ["REPORTS", "day_range", "iso_time", "report_rows", "write_csv"]
 
 Query = Callable[[CallStore, str | None, float | None, float | None], Rows]
 
@@ -41,15 +40,32 @@ TIME_COLUMNS = ("start", "answer", "end")
 def day_range(
     since: date | None, until: date | None, tz: str = "Asia/Shanghai"
 ) -> tuple[float | None, float | None]:
-    """Unix seconds ``[start of since, end of until)`` in ``tz`` (None: open ended)."""
+    """Unix seconds ``[start of since, end of until)`` in ``tz`` (None: open ended, as is an
+    end after the last day a date can hold, 9999-12-31); StoreError for an unknown zone."""
     if since is not None and until is not None and until < since:
         raise StoreError(f"the range ends ({until}) before it starts ({since})")
-    zone = ZoneInfo(tz)
-    lo = datetime.combine(since, time(), zone).timestamp() if since is not None else None
+    where = zone(tz)
+    lo = _midnight(since, where) if since is not None else None
     hi = None
-    if until is not None:
-        hi = datetime.combine(until + timedelta(days=1), time(), zone).timestamp()
+    if until is not None and until < date.max:
+        hi = _midnight(until + timedelta(days=1), where)
     return lo, hi
+
+
+def _midnight(day: date, where: tzinfo) -> float | None:
+    try:
+        return datetime.combine(day, time(), where).timestamp()
+    except (OverflowError, ValueError, OSError):  # pragma: no cover - depends on the platform
+        return None
+
+
+def iso_time(value: float, where: tzinfo) -> str:
+    """``value`` (unix seconds) as ISO text in zone ``where``, or as the number itself when no
+    date can hold it (a record from a broken clock never stops a report)."""
+    try:
+        return datetime.fromtimestamp(value, where).isoformat(timespec="seconds")
+    except (OverflowError, ValueError, OSError):
+        return repr(value)
 
 
 def report_rows(
@@ -65,13 +81,13 @@ def report_rows(
     query = REPORTS.get(name)
     if query is None:
         raise StoreError(f"unknown report {name!r} (known: {', '.join(REPORTS)})")
-    zone = ZoneInfo(tz)
+    where = zone(tz)
     rows = query(store, did, since, until)
     for row in rows:
         for key, value in row.items():
             if key in TIME_COLUMNS or key.endswith("_purged"):
                 if value is not None:
-                    row[key] = datetime.fromtimestamp(value, zone).isoformat(timespec="seconds")
+                    row[key] = iso_time(value, where)
             elif isinstance(value, list):
                 row[key] = json.dumps(value, ensure_ascii=False)
     return rows

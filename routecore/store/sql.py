@@ -44,20 +44,29 @@ CREATE TABLE IF NOT EXISTS events (
 
 Row = dict[str, Any]
 
+TABLES = {
+    "flow_versions": (
+        "did", "version", "content", "author", "state", "reviewer", "note", "created", "changed",
+    ),
+    "live": ("did", "version", "published", "publisher"),
+    "events": ("id", "did", "version", "action", "who", "at", "note"),
+}  # fmt: skip
+"""The columns each table of a flow store has (a database without them is refused)."""
+
 
 class SqliteFlowDB:
     """Flow versions, the live version of each number and an event log, in one SQLite file."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._db = open_db(path, SCHEMA, synchronous="FULL")
+        self._db = open_db(path, SCHEMA, synchronous="FULL", what="flow store", tables=TABLES)
 
     def close(self) -> None:
         self._db.close()
 
     def transaction(self) -> AbstractContextManager[None]:
         """One write transaction (taken at once, so two writers queue rather than deadlock)."""
-        return write_transaction(self._db)
+        return write_transaction(self._db, self.path, "flow store")
 
     def next_version(self, did: str) -> int:
         row = self._db.execute(
@@ -109,6 +118,15 @@ class SqliteFlowDB:
     def live(self) -> dict[str, int]:
         rows = self._db.execute("SELECT did, version FROM live ORDER BY did").fetchall()
         return {str(r[0]): int(r[1]) for r in rows}
+
+    def live_contents(self) -> dict[str, tuple[int, str | None]]:
+        """Each live number's version and its content (None if that version is missing), read
+        in one statement (one snapshot)."""
+        rows = self._db.execute(
+            "SELECT l.did, l.version, v.content FROM live AS l LEFT JOIN flow_versions AS v"
+            " ON v.did = l.did AND v.version = l.version ORDER BY l.did"
+        ).fetchall()
+        return {str(r[0]): (int(r[1]), None if r[2] is None else str(r[2])) for r in rows}
 
     def log(self, did: str, version: int, action: str, who: str, note: str | None = None) -> None:
         self._db.execute(
