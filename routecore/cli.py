@@ -91,6 +91,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from routecore.flow import load_flow
     from routecore.flow.compile import compile_flows
     from routecore.store import publish_image
+    from routecore.store.publish import image_lock
 
     flows = []
     with _progress(len(args.files), "validate") as bar:
@@ -99,7 +100,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
             bar.update(1)
     with _progress(len(flows), "compile") as bar:
         image = compile_flows(flows, progress=lambda n: bar.update(1))
-    publish_image(args.output, image)
+    with image_lock(args.output):  # never interleaved with a publish to the same file
+        publish_image(args.output, image)
     _print(
         args,
         {"image": args.output, "numbers": len(flows), "bytes": len(image)},
@@ -301,7 +303,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         image = Image.open(args.image)
     script = list(args.steps)
     if args.script:
-        text = sys.stdin.read() if args.script == "-" else Path(args.script).read_text("utf-8")
+        try:
+            if args.script == "-":
+                text = sys.stdin.read()
+            else:
+                text = Path(args.script).read_bytes().decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _Usage(
+                f"--script {args.script}: not UTF-8 text ({e.reason} at byte {e.start})"
+            ) from None
         for line in text.splitlines():
             line = line.split(" #", 1)[0].strip()
             if line and not line.startswith("#"):
@@ -382,7 +392,11 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check flow files, report every error")
     v.add_argument("files", nargs="+")
     v.set_defaults(run=cmd_validate)
-    c = sub.add_parser("compile", help="compile flow files into a routing image")
+    c = sub.add_parser(
+        "compile",
+        help="compile flow files into a routing image (outside the review: for tests and images "
+        "no store manages; never point it at a published image, publish instead)",
+    )
     c.add_argument("files", nargs="+")
     c.add_argument("-o", "--output", default=image_default)
     c.set_defaults(run=cmd_compile)

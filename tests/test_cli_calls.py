@@ -74,6 +74,15 @@ def test_simulate_the_answer_moment(run):
     assert "answer=2026-11-23T10:00:07+08:00 end=2026-11-23T10:01:42+08:00" in out
 
 
+def test_a_script_that_is_not_utf8_is_a_usage_error_not_a_traceback(run, tmp_path):
+    script = tmp_path / "script.txt"
+    script.write_bytes(b"1\n\xff\xfeanswer\n")
+    code, _, err = run("simulate", "4006001003", "13900000000", "--flow", MENU,
+                       "--script", str(script))  # fmt: skip
+    assert code == 2 and "not UTF-8" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_simulate_json_lines_from_a_script_on_stdin(run):
     script = (
         "1   # the service group\nnoanswer\n\n# the second agent answers\nanswer:30\nsurvey:2\n"

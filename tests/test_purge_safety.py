@@ -116,6 +116,27 @@ def test_purge_deletes_exactly_the_calls_own_files_never_another_calls(layout):
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("old", "recent", "files"),
+    [
+        ("rec-1", "rec-1.wav", ["rec-1.wav"]),  # a recent reference that is an old one's REF.EXT
+        ("rec-1", "rec-1", ["rec-1.wav"]),  # a reference a PBX reused after a restart
+        # on a case-insensitive folder REC-1.wav and rec-1.wav are one file: kept on any folder
+        ("REC-1", "rec-1", ["REC-1.wav"]),
+    ],
+)
+def test_purge_never_deletes_a_file_of_a_call_still_within_retention(layout, old, recent, files):
+    rec = layout / "rec"
+    for name in files:
+        (rec / name).write_bytes(b"recent")
+    with CallStore(layout / "calls.db") as store:
+        store.add(CallRecord("c1", "8006001007", "139", start=OLD, recording=old))
+        store.add(CallRecord("c2", "8006001007", "139", start=RECENT, recording=recent))
+        done = store.purge(NOW, recordings_dir=rec)
+    assert [(p.call_id, p.files) for p in done] == [("c1", ())]  # marked, nothing deleted
+    assert all((rec / name).read_bytes() == b"recent" for name in files)
+
+
 def test_purge_never_follows_a_symlink_out_of_its_folder(layout):
     rec = layout / "rec"
     before = _tree(layout / "outside")

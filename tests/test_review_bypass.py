@@ -35,7 +35,19 @@ def store(tmp_path):
 
 @pytest.mark.parametrize(
     "variant",
-    ["ann ", " ann", "Ann", "ANN", "ａｎｎ", "ann\u200b", "a\u200dnn", "ann\ufe0f", "\tann\n"],
+    [
+        "ann ",
+        " ann",
+        "Ann",
+        "ANN",
+        "ａｎｎ",
+        "ann\u200b",
+        "a\u200dnn",
+        "ann\ufe0f",
+        "\tann\n",
+        "ann\u2800",
+        "\u3164ann",
+    ],
 )
 def test_the_author_cannot_approve_under_a_variant_of_their_name(store, variant):
     v = store.draft(A, TEXT_A, "ann")

@@ -389,7 +389,8 @@ class CallStore:
         likewise voicemail. A folder that is not a directory is a StoreError. The files of a
         reference ``ref`` are exactly ``ref`` and ``ref.EXT`` for EXT in
         :data:`AUDIO_EXTENSIONS`, directly in the folder, regular files only: nothing is
-        globbed, no symlink is followed or deleted, no other call's file matches. A stored
+        globbed, no symlink is followed or deleted, and never a file that is also the file of
+        a call still within retention (compared without case). A stored
         reference that is not a plain file name (a record from before the check) is skipped
         with a warning: nothing deleted, nothing marked."""
         if recording_months < 0 or voicemail_days < 0:
@@ -424,6 +425,17 @@ class CallStore:
         finally:
             os.close(dfd)
 
+    def _kept_references(self, kind: str, cutoff: float) -> frozenset[str]:
+        """The references (casefolded) of the calls whose files are still within retention:
+        purge never deletes a file of theirs, whoever else's reference it also matches (a
+        recent ``rec-1.wav`` beside an old ``rec-1``, a reference a PBX reused)."""
+        rows = self._db.execute(
+            f"SELECT {kind} FROM calls WHERE {kind} IS NOT NULL AND {kind}_purged IS NULL"
+            " AND start >= ?",
+            (cutoff,),
+        )
+        return frozenset(str(r[0]).casefold() for r in rows)
+
     def _purge_files(
         self, kind: str, folder: str, dfd: int, cutoff: float, now: float, dry_run: bool
     ) -> list[Purged]:
@@ -434,6 +446,7 @@ class CallStore:
             (cutoff,),
         ).fetchall()
         out: list[Purged] = []
+        kept = self._kept_references(kind, cutoff) if rows else frozenset()
         for r in rows:
             ref = r["ref"]
             if not is_plain_reference(ref):
@@ -442,7 +455,7 @@ class CallStore:
                     kind, ref, r["did"], r["call_id"],
                 )  # fmt: skip
                 continue
-            names = _files(dfd, ref)
+            names = [n for n in _files(dfd, ref) if not _belongs_to(n, kept)]
             if not dry_run:
                 for name in names:
                     try:
@@ -457,6 +470,16 @@ class CallStore:
             files = tuple(os.path.join(folder, n) for n in names)
             out.append(Purged(kind, r["did"], r["call_id"], r["start"], ref, files))
         return out
+
+
+def _belongs_to(name: str, references: frozenset[str]) -> bool:
+    """Whether file ``name`` is one of the files of a reference in ``references`` (casefolded:
+    a case-insensitive folder must not let an old ``REC-1`` take a recent ``rec-1.wav``)."""
+    folded = name.casefold()
+    if folded in references:
+        return True
+    stem, dot, ext = name.rpartition(".")
+    return bool(dot) and ext in AUDIO_EXTENSIONS and stem.casefold() in references
 
 
 def _files(dfd: int, reference: str) -> list[str]:

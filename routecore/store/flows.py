@@ -47,7 +47,7 @@ IDENTITY_MAX = 128
 # Default-ignorable characters that are not format characters (Cf, dropped as well): the
 # combining grapheme joiner, Hangul fillers, Mongolian and other variation selectors.
 _IGNORABLE = frozenset(
-    (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0),
+    (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0),  # 2800: a blank braille
 ).union(range(0x180B, 0x1810), range(0xFE00, 0xFE10), range(0xE0100, 0xE01F0))
 _REFUSED_CATEGORIES = ("Cc", "Cs", "Co", "Cn")
 
