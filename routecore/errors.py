@@ -89,10 +89,10 @@ class StateError(RoutecoreError, ValueError):
     """The shared state file cannot be used, or a state call got a bad argument.
 
     Raised for a missing, empty, truncated, foreign or corrupt state file (nothing is read past
-    its end), one created in another PID namespace, one that cannot be allocated (a full file
-    system), one changed under the mapping (truncated, rewritten in place, removed or replaced),
-    sizes that differ from the asked ones, a full table, a number that is not 3-20 ASCII digits,
-    an unknown destination, a branch or a time zone out of range.
+    its end), one that cannot be allocated (a full file system), one changed under the mapping
+    (truncated, rewritten in place, removed or replaced), sizes that differ from the asked ones,
+    a full table, a number that is not 3-20 ASCII digits, an unknown destination, a branch or a
+    time zone out of range.
     """
 
 

@@ -3,6 +3,10 @@ and on random sequences of operations they give the same answers (the differenti
 
 from __future__ import annotations
 
+import os
+import struct
+import subprocess
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -144,3 +148,36 @@ def test_each_sees_the_others_capacity_30_claims(tmp_path):
     assert b.release(mine[0]) == 1
     assert a.claim(["01065528888"], "a-again").leases[0][1] == mine[0].leases[0][1]
     assert a.claim(["01065528888"], "full") is None and b.claim(["01065528888"], "full") is None
+
+
+def _lease_off(slot: int, lease: int) -> int:
+    return 128 + slot * (96 + 64 * 100) + 96 + lease * 64
+
+
+def test_both_write_and_judge_the_owners_pid_namespace_alike(tmp_path):
+    path = tmp_path / "state"
+    a = native.State.create(path, destinations=16, memory=16, numbers=4)
+    b = ref.State.open(path)
+    mine = os.stat("/proc/self/ns/pid").st_ino & 0xFFFFFFFF
+    ca, cb = a.claim(["1001"], "a"), b.claim(["1002"], "b")
+    data = path.read_bytes()
+    offs = [_lease_off(*c.leases[0][:2]) for c in (ca, cb)]
+    owners = [struct.unpack_from("<IIQ", data, off + 16) for off in offs]
+    assert owners[0] == owners[1]  # pid, PID namespace id, start time: the same bytes
+    assert owners[0][:2] == (os.getpid(), mine)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with open(path, "r+b") as f:  # each record: a dead pid of another namespace
+        for off in offs:
+            f.seek(off + 16)
+            f.write(struct.pack("<II", dead.pid, (mine + 1) & 0xFFFFFFFF or 1))
+    for s in (a, b):  # judged by the deadline alone, by either backend
+        assert s.idle(["1001", "1002"]) == [False, False]
+        assert [s.destination(n).busy for n in ("1001", "1002")] == [1, 1]
+        assert s.reap() == 0
+    with open(path, "r+b") as f:  # the namespace unknown: judged by pid again
+        for off in offs:
+            f.seek(off + 20)
+            f.write(struct.pack("<I", 0))
+    assert a.idle(["1001", "1002"]) == b.idle(["1001", "1002"]) == [True, True]
+    assert b.reap() == 2 and a.reap() == 0

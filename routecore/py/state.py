@@ -61,7 +61,7 @@ UNWRITTEN_GRACE = 10  # seconds: a claim whose fields never got written, or an o
 
 OFF_GENERATION = 48
 OFF_CLAIMS = 56
-OFF_PID_NS = 64  # u64: the PID namespace of the file's creator (0 = unknown)
+OFF_FIXED_TAIL = 64  # the header's second run of fixed bytes: a reserved u64 (0), the file id
 OFF_FILE_ID = 72  # u64: a random id chosen at creation
 CHECK_INTERVAL = 1.0  # seconds: a claim looks at the file (State.check) at most this often
 
@@ -72,7 +72,7 @@ FNV_PRIME = 0x100000001B3
 
 _HEADER = struct.Struct("<4sHHIIIIIIQ")  # bytes [0, 40), covered by the CRC
 _HEADER_TAIL = struct.Struct("<IIQQ")  # CRC, 0, generation, claim counter
-_IDS = struct.Struct("<QQ")  # at 64: PID namespace of the creator, file id
+_IDS = struct.Struct("<QQ")  # at 64: 0 (reserved), file id
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
@@ -80,8 +80,9 @@ _SLOT_NUMBER = struct.Struct("<B23s")  # at 8
 _SLOT_FLAGS = struct.Struct("<II")  # capacity, online at 32
 _SLOT_COUNTERS = struct.Struct("<QQQQ")  # at 40
 SLOT_USED = 72  # u32: the largest capacity the destination ever had
-_LEASE_FIELDS = struct.Struct("<QIIQQ")  # at 8: fields id, pid, 0, start time, deadline
-_LEASE_BODY = struct.Struct("<IIQQB23s")  # at 16: pid, 0, start, deadline, call id
+# at 8: fields id, owner pid, owner's PID namespace id, owner start time, deadline
+_LEASE_FIELDS = struct.Struct("<QIIQQ")
+_LEASE_BODY = struct.Struct("<IIQQB23s")  # at 16: pid, PID namespace, start, deadline, call id
 _MEM_HEAD = struct.Struct("<QQ")  # seq, key
 _MEM_BODY = struct.Struct("<QB15sB23sB23siIQ")  # at 8: key, did, caller, destination, day, 0, when
 _ROW_NUMBER = struct.Struct("<B15s")  # at 8
@@ -114,22 +115,19 @@ def fnv1a64(data: bytes) -> int:
     return h
 
 
-def header_bytes(
-    destinations: int, memory: int, numbers: int, pid_ns: int = 0, file_id: int = 0
-) -> bytes:
-    """The 128-byte header of a new file (generation 0, claim counter 0), naming the creator's
-    PID namespace and the file's id."""
+def header_bytes(destinations: int, memory: int, numbers: int, file_id: int = 0) -> bytes:
+    """The 128-byte header of a new file (generation 0, claim counter 0), naming the file's id."""
     length = file_length(destinations, memory, numbers)
     head = _HEADER.pack(
         MAGIC, VERSION, HEADER_LEN, destinations, LEASES, memory, numbers, BRANCHES, DAYS, length
     )
     crc = zlib.crc32(head) & MASK32
-    return head + _HEADER_TAIL.pack(crc, 0, 0, 0) + _IDS.pack(pid_ns, file_id) + bytes(48)
+    return head + _HEADER_TAIL.pack(crc, 0, 0, 0) + _IDS.pack(0, file_id) + bytes(48)
 
 
 def _fixed(head: bytes) -> bytes:
     """The header bytes that never change once the file is made: [0, 48) and [64, 80)."""
-    return bytes(head[:48]) + bytes(head[OFF_PID_NS : OFF_FILE_ID + 8])
+    return bytes(head[:48]) + bytes(head[OFF_FIXED_TAIL : OFF_FILE_ID + 8])
 
 
 def pid_namespace() -> int:
@@ -143,16 +141,10 @@ def pid_namespace() -> int:
         return 0
 
 
-def check_pid_namespace(head: bytes, mine: int, path: str) -> None:
-    """StateError if ``head`` was written in another PID namespace (0 = unknown: passes)."""
-    theirs = _U64.unpack_from(head, OFF_PID_NS)[0]
-    if theirs and mine and theirs != mine:
-        raise StateError(
-            f"{path}: created in PID namespace pid:[{theirs}], and this process is in"
-            f" pid:[{mine}]; leases name their owners by pid, so one state file cannot be shared"
-            " across PID namespaces (containers must share the host's PID namespace, or use one"
-            " state file each)"
-        )
+def namespace_id(inode: int) -> int:
+    """The id a lease record stores for a PID namespace: the low 32 bits of its inode (0 =
+    unknown)."""
+    return inode & MASK32
 
 
 def check_sizes(destinations: object, memory: object, numbers: object) -> None:
@@ -216,9 +208,16 @@ def check_header(head: bytes, size: int, path: str) -> tuple[int, int, int]:
 
 
 def resolve_path(path: str | os.PathLike[str] | None) -> str:
-    if path is None:
-        return os.environ.get(PATH_ENV) or DEFAULT_PATH
-    return os.fspath(path)
+    """The path to open: ``$ROUTECORE_STATE`` or the default when None, made absolute against
+    the current directory (a process that changes directory later still checks the file it
+    opened)."""
+    p = (os.environ.get(PATH_ENV) or DEFAULT_PATH) if path is None else os.fspath(path)
+    if p and not os.path.isabs(p):
+        try:
+            return os.path.join(os.getcwd(), p)
+        except OSError:
+            return p  # the current directory is gone: the path as given
+    return p
 
 
 def process_start_time(pid: int) -> int | None:
@@ -251,16 +250,26 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-_own: tuple[int, int] = (0, 0)
+_own: tuple[int, int, int] = (0, 0, 0)  # pid, start time, PID namespace id
+
+
+def _own_process() -> tuple[int, int, int]:
+    global _own
+    pid = os.getpid()
+    if _own[0] != pid:
+        _own = (pid, process_start_time(pid) or 0, namespace_id(pid_namespace()))
+    return _own
 
 
 def own_start_time() -> int:
     """This process's start time (0 where /proc is missing); recomputed after a fork."""
-    global _own
-    pid = os.getpid()
-    if _own[0] != pid:
-        _own = (pid, process_start_time(pid) or 0)
-    return _own[1]
+    return _own_process()[1]
+
+
+def own_namespace() -> int:
+    """This process's PID namespace id as a lease record stores it (0 where /proc is missing);
+    recomputed after a fork (a child forked into a new PID namespace has its own)."""
+    return _own_process()[2]
 
 
 @lru_cache(maxsize=64)
@@ -422,8 +431,9 @@ class State:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> State:
-        """Open an existing state file; StateError if it is missing, truncated or foreign, or
-        was created in another PID namespace (leases name their owners by pid)."""
+        """Open an existing state file; StateError if it is missing, truncated or foreign.
+
+        A relative ``path`` is made absolute first (:attr:`path` gives it so)."""
         p = resolve_path(path)
         try:
             fd = os.open(p, os.O_RDWR | os.O_CLOEXEC)
@@ -436,7 +446,6 @@ class State:
             size = st.st_size
             head = os.pread(fd, HEADER_LEN, 0) if size else b""
             sizes = check_header(head, size, p)
-            check_pid_namespace(head, pid_namespace(), p)
             mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         except OSError as e:
             os.close(fd)
@@ -737,11 +746,14 @@ class State:
     # -- leases ------------------------------------------------------------------------------
 
     def _stale(self, mm: mmap.mmap, rec: int, word: int, now_ms: int, now_s: int) -> bool:
-        fields_id, pid, _, start, deadline = _LEASE_FIELDS.unpack_from(mm, rec + 8)
+        fields_id, pid, owner_ns, start, deadline = _LEASE_FIELDS.unpack_from(mm, rec + 8)
         if fields_id != word:  # the owner died between the CAS and the writes, or is writing
             return bool(now_s - (word >> 32) > UNWRITTEN_GRACE)
         if deadline and deadline < now_ms:  # 0: no deadline
             return True
+        mine = own_namespace()
+        if owner_ns and mine and owner_ns != mine:
+            return False  # a pid of another PID namespace: its holder renews the deadline
         if pid == os.getpid() and start == own_start_time():
             return False  # this process's own lease: alive, no system call needed
         if not pid_alive(pid):
@@ -802,8 +814,8 @@ class State:
                     rec = off + 96 + j * LEASE
                     _U64.pack_into(mm, rec, claim_id)  # the claim itself (a CAS 0 -> id)
                     _LEASE_BODY.pack_into(
-                        mm, rec + 16, os.getpid(), 0, own_start_time(), deadline, len(cid_raw),
-                        cid_raw,
+                        mm, rec + 16, os.getpid(), own_namespace(), own_start_time(), deadline,
+                        len(cid_raw), cid_raw,
                     )  # fmt: skip
                     _U64.pack_into(mm, rec + 8, claim_id)  # fields id last
                     numbers.append(number)
@@ -1120,9 +1132,7 @@ def _create_file(path: str, destinations: int, memory: int, numbers: int) -> Non
     try:
         try:
             _allocate(fd, path, file_length(destinations, memory, numbers))
-            head = header_bytes(
-                destinations, memory, numbers, pid_namespace(), secrets.randbits(64)
-            )
+            head = header_bytes(destinations, memory, numbers, secrets.randbits(64))
             os.pwrite(fd, head, 0)
             os.fsync(fd)
         finally:

@@ -160,6 +160,9 @@ impl StateFile {
     }
 
     /// Whether the lease holding claim id `word` belongs to nobody alive any more.
+    ///
+    /// A pid names a process only within its PID namespace: a lease owned in another namespace
+    /// than this process's (both known) is judged by its deadline alone.
     fn stale(&self, off: usize, word: u64, now_ms: u64) -> bool {
         let fields_id = self.u64_at(off + 8).load(Acquire);
         if fields_id != word {
@@ -169,6 +172,11 @@ impl StateFile {
         let deadline = self.u64_at(off + 32).load(Relaxed);
         if deadline != 0 && deadline < now_ms {
             return true;
+        }
+        let owner_ns = self.u32_at(off + 20).load(Relaxed);
+        let my_ns = process::my_namespace();
+        if owner_ns != 0 && my_ns != 0 && owner_ns != my_ns {
+            return false; // its holder renews the deadline while its call goes on
         }
         let pid = self.u32_at(off + 16).load(Relaxed);
         let start = self.u64_at(off + 24).load(Relaxed);
@@ -211,6 +219,8 @@ impl StateFile {
         }
         let (pid, start) = process::me();
         self.u32_at(off + 16).store(pid, Relaxed);
+        self.u32_at(off + 20)
+            .store(process::my_namespace(), Relaxed);
         self.u64_at(off + 24).store(start, Relaxed);
         self.u64_at(off + 32).store(deadline, Relaxed);
         self.write_str(off + 40, call_id, CALL_ID_CAP);
@@ -542,6 +552,43 @@ mod tests {
         let off = s.lease_off(e.leases[0].slot as usize, 0);
         s.u32_at(off + 16).store(0, Relaxed);
         assert_eq!(s.reap().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_lease_records_its_owners_namespace() {
+        let s = temp_state("owner-ns", SMALL);
+        let c = s.claim(&["1001"], "c", 60_000, false).unwrap().unwrap();
+        let off = s.lease_off(c.leases[0].slot as usize, 0);
+        assert_eq!(s.u32_at(off + 20).load(Relaxed), process::my_namespace());
+        assert_ne!(s.u32_at(off + 20).load(Relaxed), 0);
+    }
+
+    #[test]
+    fn a_lease_of_another_namespace_waits_for_its_deadline() {
+        let s = temp_state("other-ns", SMALL);
+        let c = s.claim(&["1001"], "c", 60_000, false).unwrap().unwrap();
+        let off = s.lease_off(c.leases[0].slot as usize, 0);
+        // Pid 0 is never alive here: in this namespace the lease would be stale at once.
+        s.u32_at(off + 16).store(0, Relaxed);
+        s.u32_at(off + 20)
+            .store(process::my_namespace().wrapping_add(1), Relaxed);
+        assert_eq!(
+            s.reap().unwrap(),
+            0,
+            "another namespace's pid means nothing here"
+        );
+        assert_eq!(s.idle(&["1001"]), [false]);
+        assert_eq!(s.destination("1001").unwrap().busy, 1);
+        assert!(s.claim(&["1001"], "d", 60_000, false).unwrap().is_none());
+        // Namespace unknown (0): judged by pid, as before.
+        s.u32_at(off + 20).store(0, Relaxed);
+        assert_eq!(s.idle(&["1001"]), [true]);
+        s.u32_at(off + 20)
+            .store(process::my_namespace().wrapping_add(1), Relaxed);
+        s.u64_at(off + 32).store(1, Relaxed); // its deadline long past
+        assert_eq!(s.idle(&["1001"]), [true]);
+        assert_eq!(s.reap().unwrap(), 1);
+        assert_eq!(s.release(&c, None), 0);
     }
 
     #[test]

@@ -48,10 +48,10 @@ pub const MAX_MEMORY: u32 = 1 << 26;
 pub const MAX_NUMBERS: u32 = 1 << 20;
 /// A claim whose fields were never written is taken for dead after this many seconds.
 pub const UNWRITTEN_GRACE_S: u64 = 10;
-/// Header offset of the PID namespace of the file's creator (u64; 0 = unknown).
-pub const OFF_PID_NS: usize = 64;
-/// Header offset of the file id: a random u64 chosen at creation.
+/// Header offset of the file id: a random u64 chosen at creation ([64, 72) is reserved, 0).
 pub const OFF_FILE_ID: usize = 72;
+/// Where the header's second run of fixed bytes begins: the reserved u64 at 64, the file id.
+const OFF_FIXED_TAIL: usize = 64;
 /// A claim looks at the file (`StateFile::check_file`) at most once in this many milliseconds.
 pub const CHECK_INTERVAL_MS: u64 = 1000;
 /// The header bytes that never change once the file is made: [0, 48) and [64, 80).
@@ -156,7 +156,7 @@ pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
     h
 }
 
-fn header_bytes(sizes: &Sizes, pid_ns: u64, file_id: u64) -> [u8; HEADER_LEN] {
+fn header_bytes(sizes: &Sizes, file_id: u64) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..4].copy_from_slice(MAGIC);
     h[4..6].copy_from_slice(&VERSION.to_le_bytes());
@@ -170,7 +170,6 @@ fn header_bytes(sizes: &Sizes, pid_ns: u64, file_id: u64) -> [u8; HEADER_LEN] {
     h[32..40].copy_from_slice(&sizes.file_len().to_le_bytes());
     let crc = crc32fast::hash(&h[0..40]);
     h[40..44].copy_from_slice(&crc.to_le_bytes());
-    h[OFF_PID_NS..OFF_PID_NS + 8].copy_from_slice(&pid_ns.to_le_bytes());
     h[OFF_FILE_ID..OFF_FILE_ID + 8].copy_from_slice(&file_id.to_le_bytes());
     h
 }
@@ -179,7 +178,7 @@ fn header_bytes(sizes: &Sizes, pid_ns: u64, file_id: u64) -> [u8; HEADER_LEN] {
 fn fixed_bytes(h: &[u8]) -> [u8; FIXED_LEN] {
     let mut out = [0u8; FIXED_LEN];
     out[..48].copy_from_slice(&h[..48]);
-    out[48..].copy_from_slice(&h[OFF_PID_NS..OFF_FILE_ID + 8]);
+    out[48..].copy_from_slice(&h[OFF_FIXED_TAIL..OFF_FILE_ID + 8]);
     out
 }
 
@@ -198,18 +197,17 @@ fn new_file_id() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-/// Refuse a header written in another PID namespace than this process's (0 = unknown: passes).
-pub fn check_pid_namespace(h: &[u8], mine: u64) -> Result<(), String> {
-    let theirs = u64::from_le_bytes(h[OFF_PID_NS..OFF_PID_NS + 8].try_into().unwrap_or([0; 8]));
-    if theirs != 0 && mine != 0 && theirs != mine {
-        return Err(format!(
-            "created in PID namespace pid:[{theirs}], and this process is in pid:[{mine}]; \
-             leases name their owners by pid, so one state file cannot be shared across PID \
-             namespaces (containers must share the host's PID namespace, or use one state \
-             file each)"
-        ));
+/// `path` made absolute against the current directory (as given if it is absolute or empty,
+/// or the current directory is unknown): a process that changes directory later still checks
+/// (`check_file`) the file it opened.
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() || path.as_os_str().is_empty() {
+        return path.to_path_buf();
     }
-    Ok(())
+    match std::env::current_dir() {
+        Ok(dir) => dir.join(path),
+        Err(_) => path.to_path_buf(),
+    }
 }
 
 /// Give `file` all its `len` bytes now, so that a full file system is an error here and never
@@ -248,7 +246,7 @@ fn write_new(tmp: &Path, sizes: &Sizes) -> Result<(), String> {
         };
         format!("cannot allocate the state file's {len} bytes: {e}{hint}")
     })?;
-    let header = header_bytes(sizes, process::pid_namespace(), new_file_id());
+    let header = header_bytes(sizes, new_file_id());
     file.write_all_at(&header, 0)
         .and_then(|()| file.sync_all())
         .map_err(|e| format!("cannot write the state file: {e}"))
@@ -341,8 +339,10 @@ impl fmt::Debug for StateFile {
 }
 
 impl StateFile {
-    /// Open an existing state file, checking its header against its length.
+    /// Open an existing state file, checking its header against its length. A relative `path`
+    /// is made absolute first (`path()` gives it so).
     pub fn open(path: &Path) -> StateResult<Self> {
+        let path = &absolute(path);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -356,7 +356,6 @@ impl StateFile {
             .read_to_end(&mut head)
             .map_err(|e| err(path, e))?;
         let sizes = parse_header(&head, len).map_err(|e| err(path, e))?;
-        check_pid_namespace(&head, process::pid_namespace()).map_err(|e| err(path, e))?;
         let map = memmap2::MmapOptions::new()
             .len(len as usize)
             .map_raw(&file)
@@ -406,7 +405,7 @@ impl StateFile {
         // The fixed bytes only: [48, 64) is written by other processes all the time.
         let mut fixed = [0u8; FIXED_LEN];
         self.read_bytes(0, &mut fixed[..48]);
-        self.read_bytes(OFF_PID_NS, &mut fixed[48..]);
+        self.read_bytes(OFF_FIXED_TAIL, &mut fixed[48..]);
         if fixed != self.fixed {
             return Err(err(
                 &self.path,
@@ -452,6 +451,7 @@ impl StateFile {
     /// linked into place, so two creators end with one valid file), else open it and check its
     /// sizes.
     pub fn create(path: &Path, sizes: Sizes) -> StateResult<Self> {
+        let path = &absolute(path);
         sizes.check().map_err(|e| err(path, e))?;
         if !path.exists() {
             static MADE: AtomicU64 = AtomicU64::new(0);
@@ -679,7 +679,7 @@ pub(crate) mod tests {
 
     #[test]
     fn bad_headers() {
-        let good = header_bytes(&SMALL, 7, 9);
+        let good = header_bytes(&SMALL, 9);
         let len = SMALL.file_len();
         assert!(parse_header(&good, len).is_ok());
         assert!(parse_header(&[], 0).unwrap_err().contains("empty"));
@@ -700,7 +700,7 @@ pub(crate) mod tests {
 
     #[test]
     fn version_2_sizes_in_the_header() {
-        let h = header_bytes(&SMALL, 7, 9);
+        let h = header_bytes(&SMALL, 9);
         assert_eq!(&h[4..6], &2u16.to_le_bytes());
         assert_eq!(&h[12..16], &100u32.to_le_bytes());
         assert_eq!(&h[24..28], &256u32.to_le_bytes());
@@ -734,41 +734,42 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_new_file_is_allocated_and_names_its_pid_namespace() {
+    fn a_new_file_is_allocated_with_a_file_id_and_no_namespace() {
         let s = temp_state("alloc", SMALL);
         let meta = std::fs::metadata(s.path()).unwrap();
         assert!(meta.blocks() * 512 >= SMALL.file_len(), "no hole left");
         let data = std::fs::read(s.path()).unwrap();
-        let ns = u64::from_le_bytes(data[64..72].try_into().unwrap());
-        assert_eq!(ns, process::pid_namespace());
+        assert_eq!(
+            &data[64..72],
+            &[0u8; 8],
+            "reserved: no PID namespace in the header"
+        );
         assert_ne!(&data[72..80], &[0u8; 8], "a file id");
         assert!(data[80..128].iter().all(|&b| b == 0));
     }
 
     #[test]
-    fn a_file_of_another_pid_namespace_is_refused() {
-        let h = header_bytes(&SMALL, 7, 9);
-        assert!(check_pid_namespace(&h, 7).is_ok());
-        assert!(
-            check_pid_namespace(&h, 0).is_ok(),
-            "unknown here: not refused"
-        );
-        assert!(check_pid_namespace(&header_bytes(&SMALL, 0, 9), 8).is_ok());
-        let e = check_pid_namespace(&h, 8).unwrap_err();
-        assert!(
-            e.contains("pid:[7]")
-                && e.contains("pid:[8]")
-                && e.contains("cannot be shared across PID namespaces"),
-            "{e}"
-        );
+    fn a_file_whose_header_names_another_namespace_opens() {
+        // Files made while the header held the creator's namespace: that field is ignored now.
         let s = temp_state("ns", SMALL);
         let path = s.path().to_path_buf();
         drop(s);
         let mut data = std::fs::read(&path).unwrap();
         data[64..72].copy_from_slice(&(process::pid_namespace() + 1).to_le_bytes());
         std::fs::write(&path, &data).unwrap();
-        let e = StateFile::open(&path).unwrap_err().0;
-        assert!(e.contains("cannot be shared across PID namespaces"), "{e}");
+        let s = StateFile::open(&path).unwrap();
+        s.check_file().unwrap();
+        assert!(s.claim(&["1001"], "c", 60_000, false).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_relative_path_is_made_absolute() {
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(absolute(Path::new("a/st.shm")), here.join("a/st.shm"));
+        assert_eq!(absolute(Path::new("/dev/shm/x")), Path::new("/dev/shm/x"));
+        assert_eq!(absolute(Path::new("")), Path::new(""));
+        let s = temp_state("abs", SMALL);
+        assert!(s.path().is_absolute());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub fn parse_start_time(stat: &str) -> Option<u64> {
 
 static ME_PID: AtomicU32 = AtomicU32::new(0);
 static ME_START: AtomicU64 = AtomicU64::new(0);
+static ME_NS: AtomicU32 = AtomicU32::new(0);
 
 extern "C" fn forget_me() {
     ME_PID.store(0, Ordering::Relaxed);
@@ -38,8 +39,21 @@ pub fn me() -> (u32, u64) {
     });
     let pid = std::process::id();
     ME_START.store(start_time(pid).unwrap_or(0), Ordering::Relaxed);
+    ME_NS.store(namespace_id(pid_namespace()), Ordering::Relaxed);
     ME_PID.store(pid, Ordering::Release);
     (pid, ME_START.load(Ordering::Relaxed))
+}
+
+/// This process's PID namespace id as a lease record stores it (`namespace_id`), read with
+/// `me()` (so a child forked into a new PID namespace reads its own).
+pub fn my_namespace() -> u32 {
+    me();
+    ME_NS.load(Ordering::Relaxed)
+}
+
+/// The id a lease record stores for a PID namespace: the low 32 bits of its inode (0: unknown).
+pub fn namespace_id(inode: u64) -> u32 {
+    inode as u32
 }
 
 /// Whether a process with this pid exists (a permission error means it does).
@@ -94,5 +108,8 @@ mod tests {
     fn the_pid_namespace_is_the_inode_of_proc_self_ns_pid() {
         let link = std::fs::read_link("/proc/self/ns/pid").unwrap();
         assert_eq!(link.to_string_lossy(), format!("pid:[{}]", pid_namespace()));
+        assert_eq!(my_namespace(), pid_namespace() as u32);
+        assert_ne!(my_namespace(), 0);
+        assert_eq!(namespace_id(0x1_2345_6789), 0x2345_6789);
     }
 }
