@@ -16,8 +16,9 @@ Leases: a claim is a lease of :data:`LEASE_SECONDS`; the answer moment and every
 renew it (:meth:`Dialer.renew`). A connected call longer than that must be kept alive:
 an adapter sends :class:`~routecore.engine.actions.KeepAlive` at least every
 :data:`KEEPALIVE_EVERY` seconds while it waits for the end of a Dial (a timer in the adapter's
-process; nothing is sent to the PBX). A process that dies loses its leases at once (its pid is
-gone), so the deadline only matters for a process that hangs.
+process; nothing is sent to the PBX). A process that dies loses its leases at once for the
+processes of its PID namespace (its pid is gone); for those of another namespace (containers
+sharing the file), and for a process that hangs, the lease's deadline frees them.
 
 :func:`route` is the same ordering and first claim as a plain function (``routecore.route``).
 """
