@@ -5,7 +5,8 @@ Exit codes an operator can script against:
 0 done; 1 a flow does not validate (or is not the flow of the number it is drafted under);
 2 bad usage (an unknown option, a date, time or time zone that cannot be used); 3 the review
 step is not allowed (wrong state, approver is the author, unknown version); 4 another routecore
-error (a bad image, state file or store: not a database, another schema, locked).
+error (a bad image, state file or store: not a database, another schema, locked; billing: an
+unknown package, a month outside a package's term, a package table that cannot be loaded).
 Every error is one line on standard error, never a traceback.
 ``--json`` prints machine-readable output on standard output.
 """
@@ -378,6 +379,136 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _month(text: str) -> Any:
+    from routecore.billing.months import Month
+    from routecore.errors import BillingError
+
+    try:
+        return Month.parse(text)
+    except BillingError as e:
+        raise _Usage(str(e)) from None
+
+
+def _bill_print(args: argparse.Namespace, item: Any) -> None:
+    from routecore.billing.statement import to_csv, to_dict, to_text
+
+    if args.json:
+        print(json.dumps(to_dict(item), ensure_ascii=False, indent=2))
+    elif args.csv:
+        print(to_csv(item), end="")
+    else:
+        print(to_text(item))
+
+
+def cmd_bill_assign(args: argparse.Namespace) -> int:
+    from routecore.billing import AccountStore, load_packages
+
+    package = load_packages(args.packages).get_package(args.package)
+    start = _month(args.start)
+    with AccountStore(args.store) as accounts:
+        account = accounts.assign(args.number, package, start)
+    _print(
+        args,
+        {
+            "number": account.did,
+            "package": account.package,
+            "from": str(account.start),
+            "to": str(account.last),
+        },
+        f"{account.did}: package {package.name} ({package.id}) from {account.start} "
+        f"to {account.last}",
+    )
+    return EXIT_OK
+
+
+def cmd_bill_statement(args: argparse.Namespace) -> int:
+    from routecore.billing import AccountStore, load_packages, statement, usage
+    from routecore.billing.months import BILLING_TZ
+    from routecore.store.calls import CallStore
+
+    month = _month(args.month)
+    table = load_packages(args.packages)
+    with AccountStore(args.store) as accounts:
+        account = accounts.account(args.number, month)
+    package = table.get_package(account.package)
+    since, until = month.bounds(BILLING_TZ)
+    with CallStore(args.calls) as calls:
+        rows = calls.calls(args.number, since, until)
+    _bill_print(
+        args, statement(args.number, package, account.start, month, usage(rows), _seats(args.seats))
+    )
+    return EXIT_OK
+
+
+def cmd_bill_quote(args: argparse.Namespace) -> int:
+    from routecore.billing import load_packages, quote
+
+    package = load_packages(args.packages).get_package(args.package)
+    _bill_print(args, quote(package, _seats(args.seats)))
+    return EXIT_OK
+
+
+def cmd_bill_packages(args: argparse.Namespace) -> int:
+    from routecore.billing import load_packages, quote
+    from routecore.billing.statement import to_dict
+
+    table = load_packages(args.packages)
+    items = [to_dict(quote(p, 0)) for p in table.values()]
+    lines = [
+        f"{q['package']:10} {q['package_name']:10} {q['rate']} yuan/min, gift {q['gift_total']}, "
+        f"feature credit {q['feature_credit']}/month, {table[q['package']].free_seats} free seats"
+        for q in items
+    ]
+    _print(args, items, "\n".join(lines))
+    return EXIT_OK
+
+
+def _seats(text: str) -> int:
+    """``--seats``: a whole number 0-1000000, or a one-line usage error (exit 2)."""
+    try:
+        seats = int(text)
+    except ValueError:
+        raise _Usage(f"--seats: not a number of seats: {text!r}") from None
+    if not 0 <= seats <= 1_000_000:
+        raise _Usage(f"--seats: seats must be 0-1000000, not {seats}")
+    return seats
+
+
+def _bill_parser(sub: Any, calls_default: str) -> None:
+    b = sub.add_parser(
+        "bill",
+        help="billing (P1-P4): assign packages, monthly statements, quotes",
+        description="Packages, per-minute rates, gift credit and seat fees of the brief (2.3) "
+        "as monthly statements from the call records (Asia/Shanghai months). Seats are not in "
+        "the call records: give them with --seats.",
+    )
+    bsub = b.add_subparsers(dest="bill_command", required=True)
+    pk_help = "an operator's package table (CSV) [the brief's 14 packages]"
+    a = bsub.add_parser("assign", help="give a number a package from a month")
+    a.add_argument("number", help="the 400 number")
+    a.add_argument("package", help="package id or name: 5000-3y or 5000/3年")
+    a.add_argument("--from", dest="start", required=True, help="first month of the term, YYYY-MM")
+    a.set_defaults(run=cmd_bill_assign)
+    st = bsub.add_parser("statement", help="a number's statement for a month")
+    st.add_argument("number", help="the 400 number")
+    st.add_argument("--month", required=True, help="the month, YYYY-MM (Asia/Shanghai)")
+    st.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
+    st.set_defaults(run=cmd_bill_statement)
+    q = bsub.add_parser("quote", help="price a package and seat count without call records")
+    q.add_argument("package", help="package id or name: 5000-3y or 5000/3年")
+    q.set_defaults(run=cmd_bill_quote)
+    ls = bsub.add_parser("packages", help="list the package table")
+    ls.set_defaults(run=cmd_bill_packages)
+    for cmd in (st, q):
+        cmd.add_argument("--seats", default="0", help="seats in the month [0]")
+        cmd.add_argument("--csv", action="store_true", help="CSV output (a header and one row)")
+    for cmd in (a, st, q, ls):
+        cmd.add_argument("--packages", help=pk_help)
+        cmd.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+        )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="routecore", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -504,6 +635,7 @@ def parser() -> argparse.ArgumentParser:
     pg.add_argument("--tz", default="Asia/Shanghai", help=tz_help)
     pg.add_argument("--dry-run", action="store_true", help="list, remove nothing")
     pg.set_defaults(run=cmd_purge)
+    _bill_parser(sub, calls_default)
     for command in sub.choices.values():  # --json after the command too
         command.add_argument(
             "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"

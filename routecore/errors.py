@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActionError",
+    "BillingError",
     "FlowError",
     "LayoutError",
     "ReviewError",
@@ -38,6 +39,12 @@ class ActionError(RoutecoreError, ValueError):
     unknown outcome or cause), and when decoding a dict, JSON or msgpack that is not one (unknown
     ``type``, missing or extra fields, wrong types, garbage bytes). The message names the field.
     """
+
+
+class BillingError(RoutecoreError, ValueError):
+    """Billing cannot be done as asked: a package table that cannot be loaded (the message names
+    the file, line and field), an unknown package, a month outside a package's term, a number
+    with no package, a month or seat count that cannot be used."""
 
 
 class LayoutError(RoutecoreError, ValueError):
