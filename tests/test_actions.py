@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import routecore
 from routecore.engine import actions as A
+from routecore.engine import wire as W
 from routecore.engine.actions import (
     ActionError,
     Answered,
@@ -194,7 +195,7 @@ def test_exported_from_the_package():
         assert name in routecore.__all__
         assert getattr(routecore, name) is getattr(A, name)
     assert issubclass(ActionError, RoutecoreError) and issubclass(ActionError, ValueError)
-    assert set(A.ACTION_TYPES.values()) | set(A.EVENT_TYPES.values()) == {type(x) for x in EXAMPLES}
+    assert set(W.ACTION_TYPES.values()) | set(W.EVENT_TYPES.values()) == {type(x) for x in EXAMPLES}
 
 
 def test_values_are_frozen_slotted_and_hashable():
@@ -208,9 +209,9 @@ def test_values_are_frozen_slotted_and_hashable():
 
 
 def test_dict_shape():
-    assert A.to_dict(Play("welcome")) == {"type": "play", "prompt": "welcome"}
-    assert A.to_dict(Survey()) == {"type": "survey"}
-    assert A.to_dict(Dial(("13800138100",), announce=805)) == {
+    assert W.to_dict(Play("welcome")) == {"type": "play", "prompt": "welcome"}
+    assert W.to_dict(Survey()) == {"type": "survey"}
+    assert W.to_dict(Dial(("13800138100",), announce=805)) == {
         "type": "dial",
         "targets": ["13800138100"],
         "simultaneous": False,
@@ -218,14 +219,14 @@ def test_dict_shape():
         "record": False,
         "announce": 805,
     }
-    assert A.to_dict(CallStarted("4008001234", "13800138000", 1.5, "c1")) == {
+    assert W.to_dict(CallStarted("4008001234", "13800138000", 1.5, "c1")) == {
         "type": "call_started",
         "did": "4008001234",
         "caller": "13800138000",
         "at": 1.5,
         "call_id": "c1",
     }
-    assert json.loads(A.to_json(DialResult("busy"))) == {
+    assert json.loads(W.to_json(DialResult("busy"))) == {
         "type": "dial_result",
         "outcome": "busy",
         "answered_by": None,
@@ -234,60 +235,60 @@ def test_dict_shape():
         "at": None,
     }
     # fields with a default may be left out by the sender (older adapters send no "at")
-    assert A.from_json('{"type":"dial_result","outcome":"busy"}') == DialResult("busy")
-    assert A.from_dict({"type": "caller_hung_up"}) == CallerHungUp()
-    tags = {A.to_dict(x)["type"] for x in EXAMPLES}
-    assert tags == set(A.ACTION_TYPES) | set(A.EVENT_TYPES)
+    assert W.from_json('{"type":"dial_result","outcome":"busy"}') == DialResult("busy")
+    assert W.from_dict({"type": "caller_hung_up"}) == CallerHungUp()
+    tags = {W.to_dict(x)["type"] for x in EXAMPLES}
+    assert tags == set(W.ACTION_TYPES) | set(W.EVENT_TYPES)
 
 
 @pytest.mark.parametrize("x", EXAMPLES, ids=lambda x: type(x).__name__)
 def test_examples_round_trip(x):
-    assert A.from_dict(A.to_dict(x)) == x
-    assert A.from_json(A.to_json(x)) == x
-    assert A.from_json(A.to_json(x).encode()) == x
-    assert A.from_msgpack(A.to_msgpack(x)) == x
+    assert W.from_dict(W.to_dict(x)) == x
+    assert W.from_json(W.to_json(x)) == x
+    assert W.from_json(W.to_json(x).encode()) == x
+    assert W.from_msgpack(W.to_msgpack(x)) == x
 
 
 @FAST
 @given(messages)
 def test_round_trip_every_type(x):
-    assert A.from_dict(A.to_dict(x)) == x
-    assert A.from_json(A.to_json(x)) == x
-    assert A.from_msgpack(A.to_msgpack(x)) == x
-    assert type(A.from_msgpack(A.to_msgpack(x))) is type(x)
+    assert W.from_dict(W.to_dict(x)) == x
+    assert W.from_json(W.to_json(x)) == x
+    assert W.from_msgpack(W.to_msgpack(x)) == x
+    assert type(W.from_msgpack(W.to_msgpack(x))) is type(x)
 
 
 @FAST
 @given(st.lists(messages, max_size=10))
 def test_stream_round_trip(items):
-    data = A.pack_stream(items)
-    assert A.unpack_stream(data) == items
-    assert A.unpack_stream(bytearray(data)) == items
-    assert A.unpack_stream(memoryview(data)) == items
+    data = W.pack_stream(items)
+    assert W.unpack_stream(data) == items
+    assert W.unpack_stream(bytearray(data)) == items
+    assert W.unpack_stream(memoryview(data)) == items
 
 
 def test_stream_refuses_truncated_and_garbage():
-    data = A.pack_stream(EXAMPLES)
-    assert len(A.unpack_stream(data)) == len(EXAMPLES)
+    data = W.pack_stream(EXAMPLES)
+    assert len(W.unpack_stream(data)) == len(EXAMPLES)
     for cut in (1, 2, len(data) // 2, len(data) - 1):
         if cut not in _item_boundaries(EXAMPLES):
             # (a cut header may claim more than the bytes left can hold: refused as unreadable)
             with pytest.raises(ActionError, match="truncated|not readable"):
-                A.unpack_stream(data[:cut])
+                W.unpack_stream(data[:cut])
     with pytest.raises(ActionError, match="truncated"):
-        A.unpack_stream(data + b"\x81")
+        W.unpack_stream(data + b"\x81")
     with pytest.raises(ActionError, match=r"item 1: unknown type 'nope'"):
-        A.unpack_stream(A.pack_stream([Survey()]) + msgpack.packb({"type": "nope"}))
+        W.unpack_stream(W.pack_stream([Survey()]) + msgpack.packb({"type": "nope"}))
     with pytest.raises(ActionError, match="not readable"):
-        A.unpack_stream(b"\xc1")
+        W.unpack_stream(b"\xc1")
     with pytest.raises(ActionError, match="expected bytes"):
-        A.unpack_stream("text")  # type: ignore[arg-type]
+        W.unpack_stream("text")  # type: ignore[arg-type]
 
 
 def _item_boundaries(items: list[Any]) -> set[int]:
     out, pos = {0}, 0
     for x in items:
-        pos += len(A.to_msgpack(x))
+        pos += len(W.to_msgpack(x))
         out.add(pos)
     return out
 
@@ -332,7 +333,7 @@ def test_times_beyond_2106_are_refused_at_decode(at):
     # one valid range for every layer: the state stamps seconds in 32 bits, and a record, a
     # time plan or an SMS of year 10,000 cannot be computed
     with pytest.raises(ActionError, match="not a time"):
-        A.from_json(A.to_json(CallStarted("4008001234", "", 0.0, "c")).replace("0.0", repr(at)))
+        W.from_json(W.to_json(CallStarted("4008001234", "", 0.0, "c")).replace("0.0", repr(at)))
     with pytest.raises(ActionError, match="not a time"):
         Digits("1", at)
     assert CallStarted("4008001234", "", float(2**32 - 1), "c").at == 2**32 - 1
@@ -357,8 +358,8 @@ def test_raw_caller_ids_are_kept_sanitised_never_refused(raw, kept):
     # surrogates dropped, cut to CALLER_MAX, and the result still goes on every wire.
     ev = CallStarted("4008001234", raw, 0, "c1")
     assert ev.caller == kept
-    assert A.from_json(A.to_json(ev)) == ev
-    assert A.from_msgpack(A.to_msgpack(ev)) == ev
+    assert W.from_json(W.to_json(ev)) == ev
+    assert W.from_msgpack(W.to_msgpack(ev)) == ev
 
 
 @pytest.mark.parametrize(
@@ -474,7 +475,7 @@ def test_validation_messages(make, message):
 )
 def test_from_dict_refuses(d, message):
     with pytest.raises(ActionError, match=message):
-        A.from_dict(d)
+        W.from_dict(d)
 
 
 @pytest.mark.parametrize(
@@ -485,16 +486,16 @@ def test_from_dict_refuses(d, message):
 def test_from_dict_huge_numbers_refused(huge):
     """Ints past float range or past Python's int-to-text limit still give an ActionError."""
     for x in EXAMPLES:
-        d = A.to_dict(x)
+        d = W.to_dict(x)
         for key in d:
             if key != "type":
                 with pytest.raises(ActionError):
-                    A.from_dict({**d, key: huge})
+                    W.from_dict({**d, key: huge})
 
 
 def test_to_dict_refuses_other_objects():
     with pytest.raises(ActionError, match="not an Action or Event: dict"):
-        A.to_dict({"type": "play"})  # type: ignore[arg-type]
+        W.to_dict({"type": "play"})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -503,16 +504,16 @@ def test_to_dict_refuses_other_objects():
 )
 def test_from_json_refuses(text):
     with pytest.raises(ActionError):
-        A.from_json(text)
+        W.from_json(text)
 
 
 def test_from_json_wrong_input_types():
     with pytest.raises(ActionError, match="JSON: not readable"):
-        A.from_json(b"\xff\xfe\x00")
+        W.from_json(b"\xff\xfe\x00")
     with pytest.raises(ActionError, match="expected str or bytes, got int"):
-        A.from_json(5)  # type: ignore[arg-type]
+        W.from_json(5)  # type: ignore[arg-type]
     with pytest.raises(ActionError, match="JSON: Infinity is not allowed"):
-        A.from_json('{"type":"call_started","did":"4008001234","caller":"","at":Infinity}')
+        W.from_json('{"type":"call_started","did":"4008001234","caller":"","at":Infinity}')
 
 
 @pytest.mark.parametrize(
@@ -533,17 +534,17 @@ def test_from_json_wrong_input_types():
 )
 def test_from_msgpack_refuses(data):
     with pytest.raises(ActionError):
-        A.from_msgpack(data)
+        W.from_msgpack(data)
     if data:  # an empty stream is a stream of no items
         with pytest.raises(ActionError):
-            A.unpack_stream(data)
+            W.unpack_stream(data)
     else:
-        assert A.unpack_stream(data) == []
+        assert W.unpack_stream(data) == []
 
 
 def test_from_msgpack_wrong_input_type():
     with pytest.raises(ActionError, match="msgpack: expected bytes, got str"):
-        A.from_msgpack("x")  # type: ignore[arg-type]
+        W.from_msgpack("x")  # type: ignore[arg-type]
 
 
 # --- hostile input: only ActionError, ever -------------------------------------------------------
@@ -570,13 +571,13 @@ def _values_of(ints: st.SearchStrategy[int]) -> st.SearchStrategy[Any]:
 _values = _values_of(st.integers())
 _msgpack_values = _values_of(st.integers(-(2**63), 2**64 - 1))  # what msgpack can carry
 
-_tags = st.sampled_from([*A.ACTION_TYPES, *A.EVENT_TYPES, "x", ""])
+_tags = st.sampled_from([*W.ACTION_TYPES, *W.EVENT_TYPES, "x", ""])
 
 
 @st.composite
 def _near_valid_dicts(draw: st.DrawFn, values: st.SearchStrategy[Any] = _values) -> dict[str, Any]:
     """A valid message's dict with one field replaced, removed or added."""
-    d = A.to_dict(draw(messages))
+    d = W.to_dict(draw(messages))
     how = draw(st.sampled_from(["replace", "remove", "add", "tag"]))
     keys = sorted(d)
     if how == "replace":
@@ -600,7 +601,7 @@ def _only_action_error(fn: Any, arg: Any) -> None:
 @FAST
 @given(_near_valid_dicts() | st.dictionaries(st.text(max_size=8), _values, max_size=6) | _values)
 def test_from_dict_raises_only_action_error(d):
-    _only_action_error(A.from_dict, d)
+    _only_action_error(W.from_dict, d)
 
 
 @FAST
@@ -610,7 +611,7 @@ def test_from_dict_raises_only_action_error(d):
     | st.binary(max_size=60)
 )
 def test_from_json_raises_only_action_error(text):
-    _only_action_error(A.from_json, text)
+    _only_action_error(W.from_json, text)
 
 
 def _pack(d: Any) -> bytes:
@@ -623,7 +624,7 @@ def _pack(d: Any) -> bytes:
     | st.dictionaries(st.text(max_size=8), _msgpack_values, max_size=6).map(_pack)
     | st.binary(max_size=80)
     | st.lists(messages, max_size=3)
-    .map(A.pack_stream)
+    .map(W.pack_stream)
     .flatmap(
         lambda b: st.tuples(st.just(b), st.integers(0, len(b)), st.binary(max_size=4)).map(
             lambda t: t[0][: t[1]] + t[2]  # a stream cut anywhere, then junk
@@ -631,10 +632,10 @@ def _pack(d: Any) -> bytes:
     )
 )
 def test_msgpack_decoders_raise_only_action_error(data):
-    _only_action_error(A.from_msgpack, data)
-    _only_action_error(A.unpack_stream, data)
+    _only_action_error(W.from_msgpack, data)
+    _only_action_error(W.unpack_stream, data)
 
 
 def test_chinese_names_of_flows_are_accepted():
     assert Voicemail("销售信箱").box == "销售信箱"
-    assert A.from_json(A.to_json(Play("欢迎词"))) == Play("欢迎词")
+    assert W.from_json(W.to_json(Play("欢迎词"))) == Play("欢迎词")

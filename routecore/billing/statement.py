@@ -17,6 +17,7 @@ from routecore.billing.money import yuan
 from routecore.billing.months import Month
 from routecore.billing.packages import Package
 from routecore.billing.rules import (
+    SeatFees,
     gift_needs_approval,
     gift_part_fen,
     gift_parts_fen,
@@ -99,6 +100,29 @@ class Quote:
     seat_fees_term: int
 
 
+def _rate_fields(package: Package) -> dict[str, Any]:
+    """The rate of a statement and of a quote: printed, charged (P2), and whether P2 set it."""
+    return {
+        "printed_rate": package.printed_rate_fen,
+        "rate": rate_fen(package),
+        "low_price_rule": low_price_rule_applies(package),
+    }
+
+
+def _seat_fields(seats: int, seat: SeatFees) -> dict[str, Any]:
+    """The seats of a statement and of a quote (P4), from ``seat_fees``'s answer."""
+    return {
+        "seats": seats,
+        "free_seats": seat.free,
+        "credit_seats": seat.credit_seats,
+        "paid_seats": seat.paid,
+        "seat_price": seat.price,
+        "seat_fees": seat.fees,
+        "feature_credit": seat.credit_available,
+        "feature_credit_applied": seat.credit_applied,
+    }
+
+
 def statement(
     number: str, package: Package, start: Month, month: Month, usage: Usage, seats: int
 ) -> Statement:
@@ -120,9 +144,7 @@ def statement(
         term_end=str(start.plus(package.months - 1)),
         month_of_term=n,
         months=package.months,
-        printed_rate=package.printed_rate_fen,
-        rate=rate,
-        low_price_rule=low_price_rule_applies(package),
+        **_rate_fields(package),
         inbound_calls=usage.inbound_calls,
         inbound_minutes=usage.inbound_minutes,
         inbound_charges=inbound,
@@ -135,14 +157,7 @@ def statement(
         gift_used=used,
         gift_left=available - used,
         inbound_to_balance=inbound - used,
-        seats=seats,
-        free_seats=seat.free,
-        credit_seats=seat.credit_seats,
-        paid_seats=seat.paid,
-        seat_price=seat.price,
-        seat_fees=seat.fees,
-        feature_credit=seat.credit_available,
-        feature_credit_applied=seat.credit_applied,
+        **_seat_fields(seats, seat),
         total=inbound - used + outbound + seat.fees,
     )
 
@@ -158,21 +173,12 @@ def quote(package: Package, seats: int) -> Quote:
         years=package.years,
         months=package.months,
         number_class=package.number_class,
-        printed_rate=package.printed_rate_fen,
-        rate=rate_fen(package),
-        low_price_rule=low_price_rule_applies(package),
+        **_rate_fields(package),
         gift_total=gift_total_fen(package),
         gift_needs_approval=gift_needs_approval(package),
         gift_first_month=parts[0],
         gift_last_month=parts[-1],
-        seats=seats,
-        free_seats=seat.free,
-        credit_seats=seat.credit_seats,
-        paid_seats=seat.paid,
-        seat_price=seat.price,
-        seat_fees=seat.fees,
-        feature_credit=seat.credit_available,
-        feature_credit_applied=seat.credit_applied,
+        **_seat_fields(seats, seat),
         seat_fees_term=seat.fees * package.months,
     )
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -98,7 +98,7 @@ def _order(
     state: Any,
     group: Any,
     numbers: Sequence[str],
-    *,
+    index: Mapping[str, int],
     seed: int,
     did: str | None,
     caller: str | None,
@@ -107,10 +107,12 @@ def _order(
     memory: bool,
     cursor: int | None,
 ) -> tuple[list[Any], str | None]:
+    """The group's attempts for this call (idle ones and today's remembered agent first, as the
+    group says) and the agent call memory named; ``index`` maps each number to its member."""
     idle = state.idle(numbers)
     preferred = state.recall(did, caller, at, tz=tz) if memory and did and caller else None
-    index = numbers.index(preferred) if preferred in numbers else None
-    return group.attempts(seed=seed, idle=idle, cursor=cursor, preferred=index), preferred
+    pinned = index.get(preferred) if preferred is not None else None
+    return group.attempts(seed=seed, idle=idle, cursor=cursor, preferred=pinned), preferred
 
 
 def route(
@@ -138,17 +140,10 @@ def route(
     numbers: list[str] = list(group.numbers)
     if cursor is None and group.mode == "round_robin":
         cursor = _cursor(state, did, name, len(numbers), seed)
+    index = {n: i for i, n in enumerate(numbers)}
+    now = time.time() if at is None else at
     attempts, preferred = _order(
-        state,
-        group,
-        numbers,
-        seed=seed,
-        did=did,
-        caller=caller,
-        at=time.time() if at is None else at,
-        tz=tz,
-        memory=memory,
-        cursor=cursor,
+        state, group, numbers, index, seed, did, caller, now, tz, memory, cursor
     )
     for i, attempt in enumerate(attempts):
         targets = [numbers[t] for t in attempt.targets]
@@ -191,13 +186,10 @@ class Dialer:
             attempts = node.table.attempts(seed=seed)
         else:
             cursor = _cursor(state, did, node.name, len(numbers), seed) if node.rotate else None
-            preferred = state.recall(did, caller, at, tz=tz) if node.memory and caller else None
-            attempts = node.table.attempts(
-                seed=seed,
-                idle=state.idle(numbers),
-                cursor=cursor,
-                preferred=node.index.get(preferred) if preferred is not None else None,
-            )
+            attempts, _ = _order(
+                state, node.table, numbers, node.index, seed, did, caller, at, tz, node.memory,
+                cursor,
+            )  # fmt: skip
         singles, order = node.singles, []
         for a in attempts:
             t = a.targets

@@ -288,12 +288,13 @@ class CallSession:
         plan = self.plan = plan_for(self.image, ev.did)
         if plan is None:
             return self._end("no_route", "no_route")
-        caller = self._caller = self._classify(caller_number_text(ev.caller))
+        sent = caller_number_text(ev.caller)
+        caller = self._caller = self._classify(sent)
         number = caller.number or None
         rec.caller_number = number
         rec.caller_kind = caller.kind if number else WITHHELD
         rec.caller_area = caller.area_code
-        if plan.blacklist is not None and self._blacklisted(plan.blacklist, number, ev.caller):
+        if plan.blacklist is not None and self._blacklisted(plan.blacklist, number, sent):
             return self._end("blacklisted", "blacklisted")
         self._dialer = Dialer(self.state, ev.call_id)
         actions = self._goto(plan.start)
@@ -302,12 +303,12 @@ class CallSession:
         return actions
 
     @staticmethod
-    def _blacklisted(trie: Any, number: str | None, raw: str) -> bool:
+    def _blacklisted(trie: Any, number: str | None, sent: str) -> bool:
         """B13: the caller's number, or the digits the PBX sent as they were, is listed."""
         if number and trie.lookup(number) is not None:
             return True
-        sent = caller_number_text(raw).lstrip("+")
-        return sent != number and sent.isdigit() and trie.lookup(sent) is not None
+        digits = sent.lstrip("+")
+        return digits != number and digits.isdigit() and trie.lookup(digits) is not None
 
     def _start_outbound(self, ev: OutboundStarted) -> list[Action]:
         """B3: the agent ``ev.agent`` calls the customer; one Dial, then the record."""

@@ -15,7 +15,7 @@ A script is a list of steps, each one Event for the call (the PBX's side of it):
     joined  notjoined                 whether the caller joined the conference
     wait:30          30 seconds pass before the next step
     hangup           the caller hangs up
-    {"type": ...}    any Event as JSON (``routecore.engine.actions``)
+    {"type": ...}    any Event as JSON (``routecore.engine.wire``)
 
 Every step is stamped with the call's clock (the start, plus ``wait`` and talk time). A script
 that ends before the call does ends with the caller hanging up.
@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo
 
 from routecore.engine import CallRecord, CallSession
 from routecore.engine.actions import (
-    EVENT_TYPES,
     Action,
     Answered,
     CallerHungUp,
@@ -48,11 +47,9 @@ from routecore.engine.actions import (
     OutboundStarted,
     SurveyResult,
     VoicemailResult,
-    from_json,
-    to_dict,
-    to_json,
 )
 from routecore.engine.sms import Sms, SmsList
+from routecore.engine.wire import EVENT_TYPES, from_json, to_dict, to_json
 from routecore.errors import ActionError
 
 __all__ = ["Simulation", "json_lines", "parse_step", "simulate", "text_lines"]
@@ -222,7 +219,7 @@ def text_lines(sim: Simulation, tz: str = "Asia/Shanghai") -> Iterator[str]:
 
 
 def json_lines(sim: Simulation) -> Iterator[str]:
-    """The simulation as JSON lines: every Event and Action (``routecore.engine.actions``
+    """The simulation as JSON lines: every Event and Action (``routecore.engine.wire``
     JSON), then ``{"type": "record", ...}`` and one ``{"type": "sms", ...}`` per SMS."""
     for event, actions in sim.steps:
         yield to_json(event)
