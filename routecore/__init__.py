@@ -2,75 +2,119 @@
 
 The public API is re-exported here from the chosen backend: the compiled core
 (``routecore.native``, the default) or the pure-Python reference (``routecore.py``), chosen by
-the environment variable ``ROUTECORE_BACKEND`` (``native`` or ``py``) at import time, or per
-call site with :func:`get_backend`.
+the environment variable ``ROUTECORE_BACKEND`` (``native`` or ``py``) when a name is first
+used, or per call site with :func:`get_backend`. Importing the package loads nothing else: each
+name is imported at its first use.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routecore._backend import BACKENDS, get_backend
-from routecore.batch import KIND_CODES, Classified
-from routecore.engine import CallRecord, CallSession
-from routecore.engine.actions import (
-    Answered,
-    CallerHungUp,
-    CallStarted,
-    Collect,
-    Conference,
-    ConferenceResult,
-    Dial,
-    DialResult,
-    Digits,
-    DropLeg,
-    Hangup,
-    KeepAlive,
-    OutboundStarted,
-    Play,
-    Survey,
-    SurveyResult,
-    Voicemail,
-    VoicemailResult,
-)
-from routecore.engine.dialer import Routed, route
-from routecore.errors import (
-    ActionError,
-    FlowError,
-    LayoutError,
-    RoutecoreError,
-    SegmentDataError,
-    SelectionError,
-    StateError,
-    StoreError,
-    TimePlanError,
-    TrieError,
-)
-from routecore.flow import load_flow
-from routecore.live import LiveImage
 
-_backend = get_backend()
+if TYPE_CHECKING:  # the static view; at run time every name is imported at its first use
+    from routecore.batch import KIND_CODES, Classified
+    from routecore.engine import CallRecord, CallSession
+    from routecore.engine.actions import (
+        Answered,
+        CallerHungUp,
+        CallStarted,
+        Collect,
+        Conference,
+        ConferenceResult,
+        Dial,
+        DialResult,
+        Digits,
+        DropLeg,
+        Hangup,
+        KeepAlive,
+        OutboundStarted,
+        Play,
+        Survey,
+        SurveyResult,
+        Voicemail,
+        VoicemailResult,
+    )
+    from routecore.engine.dialer import Routed, route
+    from routecore.errors import (
+        ActionError,
+        FlowError,
+        LayoutError,
+        RoutecoreError,
+        SegmentDataError,
+        SelectionError,
+        StateError,
+        StoreError,
+        TimePlanError,
+        TrieError,
+    )
+    from routecore.flow import load_flow
+    from routecore.live import LiveImage
+    from routecore.native import (
+        MODES,
+        Attempt,
+        Caller,
+        Claim,
+        Classifier,
+        Destination,
+        Group,
+        Image,
+        SegmentTable,
+        SplitMix64,
+        State,
+        TimePlan,
+        Trie,
+        blob_table,
+        build_image,
+        classify_batch,
+        default_classifier,
+        load_segments,
+    )
 
-BACKEND: str = _backend.NAME
-Caller = _backend.Caller
-Classifier = _backend.Classifier
-Group = _backend.Group
-Attempt = _backend.Attempt
-MODES: tuple[str, ...] = _backend.MODES
-Image = _backend.Image
-build_image = _backend.build_image
-blob_table = _backend.blob_table
-SegmentTable = _backend.SegmentTable
-SplitMix64 = _backend.SplitMix64
-TimePlan = _backend.TimePlan
-State = _backend.State
-Claim = _backend.Claim
-Destination = _backend.Destination
-Trie = _backend.Trie
-load_segments = _backend.load_segments
-default_classifier = _backend.default_classifier
-classify_batch = _backend.classify_batch
+    BACKEND: str
+
+# Where each public name lives. Importing ``routecore`` loads nothing more: a PBX adapter's
+# process-per-call script that routes one call imports the engine and the backend, never the
+# flow models (pydantic), YAML or the command line.
+_HOME = {
+    "KIND_CODES": "routecore.batch",
+    "Classified": "routecore.batch",
+    "CallRecord": "routecore.engine.record",
+    "CallSession": "routecore.engine.session",
+    "Routed": "routecore.engine.dialer",
+    "route": "routecore.engine.dialer",
+    "load_flow": "routecore.flow",
+    "LiveImage": "routecore.live",
+    **dict.fromkeys(
+        (
+            "Answered CallerHungUp CallStarted Collect Conference ConferenceResult Dial "
+            "DialResult Digits DropLeg Hangup KeepAlive OutboundStarted Play Survey "
+            "SurveyResult Voicemail VoicemailResult"
+        ).split(),
+        "routecore.engine.actions",
+    ),
+    **dict.fromkeys(
+        (
+            "ActionError FlowError LayoutError RoutecoreError SegmentDataError SelectionError "
+            "StateError StoreError TimePlanError TrieError"
+        ).split(),
+        "routecore.errors",
+    ),
+}
+_FROM_BACKEND = frozenset(
+    (
+        "Caller Classifier Group Attempt MODES Image build_image blob_table SegmentTable "
+        "SplitMix64 TimePlan State Claim Destination Trie load_segments default_classifier "
+        "classify_batch"
+    ).split()
+)
+
+
+def _backend() -> Any:
+    return get_backend()
 
 
 def set_default_classifier(classifier: Any) -> None:
@@ -78,7 +122,7 @@ def set_default_classifier(classifier: Any) -> None:
 
     (A ``classify`` imported by name before the change keeps the classifier it was bound to.)
     """
-    _backend.set_default_classifier(classifier)
+    _backend().set_default_classifier(classifier)
     globals().pop("classify", None)  # rebound at next use
 
 
@@ -87,11 +131,23 @@ classify: Callable[[str], Any]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "classify":  # bound at first use: loading phone.dat waits until it is needed
-        fn = _backend.classify
-        globals()["classify"] = fn
-        return fn
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    """Each public name at its first use (then kept in the module's namespace)."""
+    if name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
+    elif name in _FROM_BACKEND:
+        value = getattr(_backend(), name)
+    elif name == "BACKEND":
+        value = _backend().NAME
+    elif name == "classify":  # bound at first use: loading phone.dat waits until it is needed
+        value = _backend().classify
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [

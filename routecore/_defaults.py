@@ -6,7 +6,6 @@ from __future__ import annotations
 import mmap
 import os
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from routecore import batch, segment_data
@@ -63,11 +62,14 @@ class Defaults(Generic[T, C]):
                 pass  # missing, unreadable or corrupt: rebuild below
         table = self.load_segments()
         if path is not None:
+            from pathlib import Path  # only to write the cache (once per phone.dat)
+
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                written = Path(path)
+                written.parent.mkdir(parents=True, exist_ok=True)
+                tmp = written.with_name(f"{written.name}.{os.getpid()}.tmp")
                 tmp.write_bytes(table.to_bytes())  # type: ignore[attr-defined]
-                os.replace(tmp, path)
+                os.replace(tmp, written)
             except OSError:
                 pass  # a read-only home: no cache, same answers
         return table
@@ -86,18 +88,28 @@ class Defaults(Generic[T, C]):
         )
 
 
-def _cache_path() -> Path | None:
-    from routecore.py.segments import MAGIC, VERSION  # the table layout both backends write
-
+def _cache_path() -> str | None:
+    """The cache file of the default table (None: no cache). With ``os.path``, not ``pathlib``:
+    a process-per-call script's first classification comes here, and ``pathlib`` (with
+    ``urllib.parse`` and ``ipaddress``) takes milliseconds to import."""
     where = os.environ.get("ROUTECORE_CACHE_DIR")
     if where == "off":
         return None
     if not where:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(_home(), ".cache")
         where = os.path.join(base, "routecore")
     try:
-        st = segment_data.phone_dat_path().stat()
+        st = os.stat(segment_data._phone_dat_file())
     except OSError:
         return None
-    name = f"segments-{MAGIC.decode().lower()}{VERSION}-{st.st_size}-{st.st_mtime_ns}.bin"
-    return Path(where) / name
+    layout = f"{segment_data.TABLE_MAGIC.decode().lower()}{segment_data.TABLE_VERSION}"
+    name = f"segments-{layout}-{st.st_size}-{st.st_mtime_ns}.bin"
+    return os.path.join(where, name)
+
+
+def _home() -> str:
+    """The home directory, as ``pathlib.Path.home()`` finds it (and fails)."""
+    home = os.path.expanduser("~")
+    if home[:1] == "~":
+        raise RuntimeError("Could not determine home directory.")
+    return home

@@ -21,17 +21,26 @@ else raises LayoutError (no good image left to serve) rather than hand out the d
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routecore.errors import LayoutError
 
+if TYPE_CHECKING:
+    import logging
+
 __all__ = ["LiveImage"]
 
-log = logging.getLogger(__name__)
+
+def _log() -> logging.Logger:
+    """This module's logger. ``logging`` is loaded at the first error: a process-per-call
+    script that serves a good image never loads it."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 # (device, inode, size, modification time in ns) of a file: another file, or the same one
 # rewritten in place, differs. _MISSING stands for no file at the path.
@@ -127,7 +136,7 @@ class LiveImage:
                 raise
             return
         if in_place:
-            log.error(
+            _log().error(
                 "%s: the image file was rewritten in place while mapped (%s); serving its new"
                 " content, generation %s",
                 self._path,
@@ -159,15 +168,15 @@ class LiveImage:
             return
         self._bad = ident
         if self._broken is not None:
-            log.error("%s", self._broken)
+            _log().error("%s", self._broken)
         elif self._image is None:
-            log.error(
+            _log().error(
                 "%s: cannot use the image file (%s); no image to serve until a good one lands",
                 self._path,
                 error,
             )
         else:
-            log.error(
+            _log().error(
                 "%s: refused the image file that landed at generation %s (%s); keeps serving"
                 " the image of generation %s",
                 self._path,

@@ -2,14 +2,13 @@
 Actions and Events, and the compiled core, so that a flow that validates never makes a call
 raise and an Event that decodes never makes a later layer raise.
 
-Every check is a whole-string match (``fullmatch``): ``$`` in a Python pattern also matches
-before a trailing newline, which is how ``"box\\n"`` once passed as a name.
+Every check is of the whole string (never a pattern's ``$``, which also matches before a trailing
+newline: that is how ``"box\\n"`` once passed as a name).
 """
 
 from __future__ import annotations
 
 import re
-import zoneinfo
 from functools import lru_cache
 from typing import Final
 
@@ -34,29 +33,48 @@ TIME_MAX: Final = 2**32 - 1
 """The latest time an Event may carry (unix seconds: 2106-02-07), the range every layer keeps to
 (the shared state stamps seconds in 32 bits)."""
 
-_CJK = "\u4e00-\u9fff"
 # A name in a flow (a menu, group, box, destination, prompt): a letter, _ or a Chinese
-# character first, then letters, digits, _ - and Chinese characters.
-_FLOW_NAME = re.compile(rf"[A-Za-z_{_CJK}][A-Za-z0-9_\-{_CJK}]{{0,{FLOW_NAME_MAX - 1}}}")
+# character first, then letters, digits, _ - and Chinese characters:
+# ``[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\-\u4e00-\u9fff]{0,63}``.
 # A name an Action carries to a PBX (prompts, boxes, rooms, call ids, references): nothing a
-# dial string, a command line or a path could be bent by. Every flow name is one.
-_SAFE_NAME = re.compile(rf"[A-Za-z0-9_{_CJK}][A-Za-z0-9_.\-{_CJK}]*")
+# dial string, a command line or a path could be bent by. Every flow name is one:
+# ``[A-Za-z0-9_\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]*``, without ``..``.
+# ASCII text (the common case) is matched by the patterns without the Chinese range (they
+# match the same ASCII strings), other text character by character: a character class over
+# the Chinese range takes milliseconds to compile, paid at the start of every process-per-call
+# script.
+_FLOW_NAME_ASCII = re.compile(rf"[A-Za-z_][A-Za-z0-9_\-]{{0,{FLOW_NAME_MAX - 1}}}")
+_SAFE_NAME_ASCII = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_ALNUM_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _name_chars(value: str, extra: str) -> bool:
+    """Every character of ``value`` is an ASCII letter or digit, one of ``extra`` or a Chinese
+    character (U+4E00-U+9FFF)."""
+    return all(c in _ALNUM_ASCII or c in extra or "\u4e00" <= c <= "\u9fff" for c in value)
 
 
 def is_flow_name(value: object) -> bool:
     """A name a flow gives one of its parts (``FLOW_NAME_MAX`` characters at most)."""
-    return isinstance(value, str) and _FLOW_NAME.fullmatch(value) is not None
+    if not isinstance(value, str):
+        return False
+    if value.isascii():
+        return _FLOW_NAME_ASCII.fullmatch(value) is not None
+    return (
+        len(value) <= FLOW_NAME_MAX
+        and not ("0" <= value[0] <= "9" or value[0] == "-")
+        and _name_chars(value, "_-")
+    )
 
 
 def is_safe_name(value: object) -> bool:
     """A name an Action may carry: 1-128 of ``A-Za-z0-9_.-`` and Chinese characters, not
     starting with ``.`` or ``-``, no ``..``."""
-    return (
-        isinstance(value, str)
-        and len(value) <= SAFE_NAME_MAX
-        and _SAFE_NAME.fullmatch(value) is not None
-        and ".." not in value
-    )
+    if not isinstance(value, str) or len(value) > SAFE_NAME_MAX or ".." in value:
+        return False
+    if value.isascii():
+        return _SAFE_NAME_ASCII.fullmatch(value) is not None
+    return value[0] not in ".-" and _name_chars(value, "_.-")
 
 
 def is_number(value: object) -> bool:
@@ -84,6 +102,8 @@ def is_zone(name: str) -> bool:
         return False
     if name.startswith(("posix/", "right/", "/")) or ".." in name or name == "localtime":
         return False
+    import zoneinfo  # here: a script that never checks a zone does not load it
+
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):

@@ -10,14 +10,29 @@ import csv
 import os
 import re
 from collections.abc import Iterable
-from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from routecore.errors import SegmentDataError
 
-__all__ = ["Row", "load_segments", "phone_dat_path", "read_phone_dat", "read_segment_csv"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "TABLE_MAGIC",
+    "TABLE_VERSION",
+    "Row",
+    "load_segments",
+    "phone_dat_path",
+    "read_phone_dat",
+    "read_segment_csv",
+]
 
 _AREA = re.compile(r"0[1-9][0-9]{1,2}", re.ASCII)
+
+TABLE_MAGIC = b"RCSG"
+"""The magic of a segment table (both backends write the same layout)."""
+TABLE_VERSION = 1
+"""The layout version of a segment table."""
 
 Row = tuple[int, str, str, str]
 """A user row: (segment, area code, province, city)."""
@@ -25,12 +40,22 @@ Row = tuple[int, str, str, str]
 
 def phone_dat_path() -> Path:
     """The ``phone.dat`` shipped by the ``phone`` package (about 500k 7-digit segments)."""
+    from pathlib import Path
+
+    return Path(_phone_dat_file())
+
+
+def _phone_dat_file() -> str:
+    """:func:`phone_dat_path` as a str (what a process-per-call script's first classification
+    stats, without loading ``pathlib``)."""
     import phone  # type: ignore[import-untyped]  # a dependency only for its data file
 
-    return Path(os.path.dirname(phone.__file__)) / "phone.dat"
+    return os.path.join(os.path.dirname(phone.__file__), "phone.dat")
 
 
 def read_phone_dat(path: str | os.PathLike[str] | None = None) -> bytes:
+    from pathlib import Path
+
     p = Path(path) if path is not None else phone_dat_path()
     try:
         return p.read_bytes()

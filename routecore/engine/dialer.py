@@ -26,7 +26,6 @@ sharing the file), and for a process that hangs, the lease's deadline frees them
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,8 +34,6 @@ from typing import Any, Protocol
 from routecore.errors import StateError
 
 __all__ = ["KEEPALIVE_EVERY", "LEASE_SECONDS", "Dialer", "Routed", "route", "write_capacities"]
-
-log = logging.getLogger("routecore.engine")
 
 LEASE_SECONDS = 600.0
 """How long a claim holds without being renewed."""
@@ -217,7 +214,11 @@ class Dialer:
                         state.add_destination(t, capacity=capacity)
             claim = state.claim(targets, self.call_id, lease=LEASE_SECONDS, all=len(targets) > 1)
         except StateError as e:
-            log.error("call %s: no claim on %s: %s", self.call_id, ",".join(targets), e)
+            import logging  # only for this message: a process that logs nothing does not load it
+
+            logging.getLogger("routecore.engine").error(
+                "call %s: no claim on %s: %s", self.call_id, ",".join(targets), e
+            )
             return ()
         if claim is None:
             return ()

@@ -17,7 +17,6 @@ Actions (filled on first use; a dict write is atomic, and two writers write equa
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ from routecore.engine.actions import Collect, Conference, Dial, Play, Voicemail
 from routecore.engine.dialer import flow_capacities
 from routecore.engine.prompts import SYSTEM_PROMPTS
 from routecore.rules import is_zone
-
-log = logging.getLogger("routecore.engine")
 
 __all__ = [
     "BRANCH_SLOTS",
@@ -210,10 +207,17 @@ def _branch_slots(image: Any, did: str, flow: dict[str, Any]) -> dict[str, int]:
 
 def _zone(tz: str | None, did: str) -> str:
     """The flow's zone; one the core does not know (an image compiled before zones were
-    checked) is logged once and replaced by Asia/Shanghai, so no call ever raises over it."""
-    if tz is None or is_zone(tz):
+    checked) is logged once and replaced by Asia/Shanghai, so no call ever raises over it.
+
+    The default zone is taken unchecked: it is what an unknown zone is replaced by anyway, and
+    checking it would load ``zoneinfo`` at the start of every process-per-call script."""
+    if tz is None or tz == DEFAULT_TZ or is_zone(tz):
         return tz or DEFAULT_TZ
-    log.error("%s: unknown time zone %r in the image: counting in %s", did, tz, DEFAULT_TZ)
+    import logging  # only for this message: a process that logs nothing does not load it
+
+    logging.getLogger("routecore.engine").error(
+        "%s: unknown time zone %r in the image: counting in %s", did, tz, DEFAULT_TZ
+    )
     return DEFAULT_TZ
 
 

@@ -36,10 +36,9 @@ shared state: many may run at once in threads or tasks of one process.
 from __future__ import annotations
 
 import enum
-import logging
 import zlib
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from routecore.engine.actions import (
     CAUSES,
@@ -78,11 +77,22 @@ from routecore.engine.plan import (
 )
 from routecore.engine.prompts import SYSTEM_PROMPTS
 from routecore.engine.record import CallRecord
-from routecore.engine.sms import Notifier, post_call_sms
+
+if TYPE_CHECKING:
+    import logging
+
+    from routecore.engine.sms import Notifier
 
 __all__ = ["SYSTEM_PROMPTS", "CallRecord", "CallSession"]
 
-log = logging.getLogger("routecore.engine")
+
+def _log() -> logging.Logger:
+    """The engine's logger. ``logging`` (like the SMS module) is loaded when first needed: a
+    process-per-call script reaches its first PBX command sooner, and most calls log nothing."""
+    import logging
+
+    return logging.getLogger("routecore.engine")
+
 
 MAX_HOPS = 64  # automatic steps between two caller interactions (validation forbids loops)
 VOICEMAIL_OFFER_DIGITS = {"1": "leave", "2": "wait"}
@@ -336,7 +346,7 @@ class CallSession:
                 self._mark_answer(ev)
             who = self._ring.winner or ev.answered_by or self._ring.targets[0]
             if who not in self._ring.targets:  # not the customer dialled: as reported, flagged
-                log.warning("call %s: answered_by %s was not dialled", rec.call_id, who)
+                _log().warning("call %s: answered_by %s was not dialled", rec.call_id, who)
                 rec.answered_unlisted = True
             self._talk(ev, who)
             return self._end("answered", "normal")
@@ -519,7 +529,7 @@ class CallSession:
         ring = self._ring
         assert ring is not None
         if target not in ring.targets:
-            log.warning("call %s: answer from %s, which was not rung", self._call_id, target)
+            _log().warning("call %s: answer from %s, which was not rung", self._call_id, target)
             return []
         if ring.winner is not None:
             return [] if target == ring.winner else [DropLeg(target)]
@@ -568,7 +578,7 @@ class CallSession:
                 winner = reported
                 self._remember(winner)
             else:  # never rung in this attempt: recorded as reported, never credited
-                log.warning("call %s: answered_by %s was not rung", rec.call_id, reported)
+                _log().warning("call %s: answered_by %s was not rung", rec.call_id, reported)
                 rec.answered_unlisted = True
             self._mark_answer(ev)
         if winner is not None or ev.outcome == "answered":
@@ -622,14 +632,16 @@ class CallSession:
             try:
                 self.records.add(rec)
             except Exception:
-                log.exception("call %s: the call record could not be stored", rec.call_id)
+                _log().exception("call %s: the call record could not be stored", rec.call_id)
         if self.notifier is not None:
+            from routecore.engine.sms import post_call_sms  # at a call's end, not at import
+
             flow = self.plan.flow if self.plan is not None else {}
             for sms in post_call_sms(rec, flow, self._classify):
                 try:
                     self.notifier.send(sms)
                 except Exception:
-                    log.exception("call %s: the %s SMS could not be sent", rec.call_id, sms.kind)
+                    _log().exception("call %s: the %s SMS could not be sent", rec.call_id, sms.kind)
 
     def _end(self, outcome: str | None, cause: str) -> list[Action]:
         self._finish(outcome)

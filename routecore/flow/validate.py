@@ -400,7 +400,7 @@ class _Checker:
             base: Loc = ("routes", rname)
             if _OTHERWISE in route.slots:  # pragma: no cover - not a valid slot name
                 continue
-            dates: dict[str, Any] = {
+            dates: dict[Any, Any] = {
                 d: (v if isinstance(v, str) else {s: list(r) for s, r in v.items()})
                 for d, v in route.dates.items()
             }

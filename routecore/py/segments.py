@@ -23,10 +23,10 @@ from routecore.py.layout import (
 from routecore.py.layout import verify_table as _verify
 from routecore.py.trie import Trie
 from routecore.py.trie import build_bytes as build_trie_bytes
-from routecore.segment_data import Row
+from routecore.segment_data import TABLE_MAGIC, TABLE_VERSION, Row
 
-MAGIC = b"RCSG"
-VERSION = 1
+MAGIC = TABLE_MAGIC
+VERSION = TABLE_VERSION
 SEG_BASE = 1_000_000
 SEG_COUNT = 1_000_000
 _REGION = struct.Struct("<6I")

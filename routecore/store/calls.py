@@ -23,7 +23,7 @@ import math
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -215,11 +215,12 @@ def _check_record(record: CallRecord) -> None:
 
 
 def _row(record: CallRecord) -> tuple[Any, ...]:
-    values = list(astuple(record))
-    for name in _LISTS:
-        i = _RECORD_FIELDS.index(name)
-        values[i] = json.dumps(values[i], ensure_ascii=False)
-    return tuple(values)
+    """The record's columns: its fields in order, the lists as JSON (no deep copy: a record is
+    written once per call, on the adapters' hot path)."""
+    return tuple(
+        json.dumps(value, ensure_ascii=False) if name in _LISTS else value
+        for name, value in ((name, getattr(record, name)) for name in _RECORD_FIELDS)
+    )
 
 
 class CallStore:
