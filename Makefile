@@ -5,12 +5,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PYO3_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install test bench lint rust-test py-test flow-schema
+.PHONY: install test bench lint rust-test py-test flow-schema run
 
 install:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps --config-settings editable_mode=compat \
+		-e adapters/asterisk -e adapters/freeswitch
 
 test: lint rust-test py-test
 
@@ -18,16 +20,17 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
-	$(BIN)/ruff check routecore tests bench
-	$(BIN)/ruff format --check routecore tests bench
+	$(BIN)/ruff check routecore tests bench adapters
+	$(BIN)/ruff format --check routecore tests bench adapters
 	$(BIN)/mypy
+	$(BIN)/mypy --strict adapters/asterisk/routecore_asterisk adapters/freeswitch/routecore_freeswitch
 	$(BIN)/python -m mypy.stubtest routecore._native --allowlist .stubtest-allowlist
 
 rust-test:
 	cargo test --quiet
 
 py-test:
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest -q
 
 flow-schema:  # docs/flow.schema.json from the flow models (a test checks it is current)
 	$(BIN)/python -c 'import json, routecore.flow as f; print(json.dumps(f.json_schema(), indent=2, ensure_ascii=False, sort_keys=True))' > docs/flow.schema.json
@@ -39,3 +42,22 @@ bench:  # each suite in a process of its own, so one suite's heap never slows an
 			--benchmark-json=.benchmarks/run-$$(basename $$suite .py).json || exit 1; \
 	done
 	$(BIN)/python bench/report.py .benchmarks/run-*.json
+
+# The main job on embedded defaults: the examples published through the review workflow into a
+# local store and image (run/, once), then the PBX adapter's server on loopback: the FastAGI
+# server (PBX=asterisk, 127.0.0.1:4573) or the ESL outbound server (PBX=freeswitch, :8084).
+PBX ?= asterisk
+RUN := run
+run:
+	@mkdir -p $(RUN)/prompts $(RUN)/recordings
+	@if [ ! -f $(RUN)/routes.img ]; then \
+		for f in examples/*.yaml; do n=$$(basename $$f .yaml); \
+			$(BIN)/routecore --store $(RUN)/routecore.db draft $$f --author demo-author >/dev/null && \
+			$(BIN)/routecore --store $(RUN)/routecore.db submit $$n 1 --by demo-author >/dev/null && \
+			$(BIN)/routecore --store $(RUN)/routecore.db approve $$n 1 --by demo-reviewer >/dev/null && \
+			$(BIN)/routecore --store $(RUN)/routecore.db publish $$n 1 --by demo-publisher \
+				--image $(RUN)/routes.img || exit 1; \
+		done; \
+	fi
+	exec $(BIN)/routecore-$(PBX) serve --image $(RUN)/routes.img --calls $(RUN)/calls.db \
+		--prompts $(RUN)/prompts --recordings $(RUN)/recordings

@@ -1,0 +1,1 @@
+"""Asterisk adapter of routecore: the AGI/FastAGI protocol codec and its two transports."""

@@ -1,0 +1,86 @@
+"""The ``routecore-asterisk`` command: ``serve`` (the FastAGI server) and ``agi`` (one call on
+stdin/stdout, for ``AGI(routecore-asterisk,agi)``). Options: ``routecore.adapter.config``."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from routecore.adapter.config import config_from
+from routecore.errors import RoutecoreError
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["main"]
+
+PORT = 4573
+"""Asterisk's FastAGI port."""
+DIAL = "Local/{number}@destinations"
+"""The default dial template: the ``destinations`` context of docs/asterisk.md."""
+
+
+def _agi(args: Any = None) -> int:
+    """``routecore-asterisk agi [args…]``: Asterisk runs it with the AGI's arguments, which the
+    call also reads from its environment block (``agi_arg_N``). Without options on the command
+    line its options come from the environment, and nothing parses the command line."""
+    from routecore.adapter.config import env_options
+    from routecore_asterisk.agi import run_agi, stderr_logging
+
+    stderr_logging()
+    try:
+        config = config_from(env_options(port=PORT, dial=DIAL) if args is None else args)
+    except RoutecoreError as e:
+        print(f"routecore-asterisk agi: {e}", file=sys.stderr)
+        return 2
+    return run_agi(config)
+
+
+def parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from routecore.adapter.config import add_options
+
+    p = argparse.ArgumentParser(prog="routecore-asterisk", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, helptext in (
+        ("serve", "run the FastAGI server (agi://127.0.0.1:4573/route)"),
+        ("agi", "route the one call on stdin/stdout (process-per-call AGI)"),
+    ):
+        command = sub.add_parser(name, help=helptext)
+        add_options(command, port=PORT, dial=DIAL)
+        if name == "agi":
+            command.add_argument("args", nargs="*", help="the AGI's arguments (also in agi_arg_N)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["agi"] and not any(a.startswith("-") for a in argv[1:]):
+        return _agi()  # a process per call, its options from the environment: no argparse
+    args = parser().parse_args(argv)
+    if args.command == "agi":
+        return _agi(args)
+    try:
+        config = config_from(args)
+    except RoutecoreError as e:
+        print(f"routecore-asterisk: {e}", file=sys.stderr)
+        return 2
+    import logging
+
+    from routecore.adapter.server import serve
+    from routecore_asterisk.fastagi import make_handler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return serve(config, make_handler, name="routecore-asterisk")
+    except OSError as e:
+        print(
+            f"routecore-asterisk: cannot listen on {config.host}:{config.port}: {e}",
+            file=sys.stderr,
+        )
+        return 4
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,306 @@
+"""Actions → AGI commands: what Asterisk does for each Action of the engine (sans-IO).
+
+Each Action becomes a generator (:meth:`Translator.steps`) that yields :class:`Command` s and
+receives each one's :class:`~routecore_asterisk.codec.Reply`; it returns the Event the Action is
+answered with (or None). The FastAGI server and the process-per-call script pump the same
+generators, one with asyncio and one blocking, so both speak exactly the same dialplan.
+
+============  ===============================================================================
+Action        AGI
+============  ===============================================================================
+(media)       ``ANSWER`` once, before the first prompt, recording or conference: a call
+              refused first (blacklist) is never answered (the caller gets SIP 603)
+Play          ``STREAM FILE <file> ""`` (no file: skipped, logged)
+Collect       ``GET DATA <file> <ms> <max>`` (``#`` ends the input; no prompt: ``silence/1``)
+Dial          ``EXEC MixMonitor <file>,b`` when recorded; ``EXEC Dial <t1>&<t2>,<s>,<opts>``
+              at once, or one ``Dial`` per target in order; then ``GET VARIABLE`` of
+              ``DIALSTATUS``, ``DIALEDPEERNUMBER``, ``ANSWEREDTIME``; options ``g`` (the call
+              goes on after the agent hangs up: survey), ``U(rc-answered^<call>^<port>)``
+              (the answer moment, on the FastAGI server), ``A(:<announcement>)`` (B10: the
+              agent's prompt, or ``agent_<id>`` for an agent id)
+DropLeg       nothing here: the answer subroutine's own connection hangs the leg up
+Voicemail     the prompt, then ``RECORD FILE <file> wav "#" <ms> BEEP s=5``
+Conference    ``SET VARIABLE CONFBRIDGE(bridge,max_members)``, ``EXEC ConfBridge <room>``
+Survey        ``GET DATA sys_survey 10000 1`` (1-4, else no rating)
+Hangup        ``EXEC Hangup <cause code>`` (busy 17, no answer 19, blacklisted 21, …)
+============  ===============================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+from routecore.adapter.errors import ChannelGone
+from routecore.adapter.values import call_name, checked
+from routecore.engine.actions import DialOutcome
+from routecore_asterisk import codec
+
+__all__ = ["CAUSE_CODES", "Command", "Translator"]
+
+log = logging.getLogger("routecore.asterisk")
+
+CAUSE_CODES = {
+    "normal": 16,
+    "blacklisted": 21,  # call rejected: SIP 603
+    "no_route": 1,  # unallocated number: SIP 404
+    "busy": 17,  # user busy: SIP 486
+    "no_answer": 19,  # no answer: SIP 480
+    "invalid_input": 16,
+    "error": 41,  # temporary failure: SIP 503
+}
+"""The engine's hang-up causes as Q.850 codes for ``Hangup()``."""
+
+SURVEY_PROMPT = "sys_survey"
+"""B12: the fixed satisfaction prompt ("1 very satisfied … 4 dissatisfied")."""
+SURVEY_TIMEOUT_MS = 10_000
+VOICEMAIL_SILENCE_S = 5
+_DIGITS = re.compile(r"[0-9*#]{0,64}")
+_AUDIO = re.compile(r"\.(wav|sln16|sln|ulaw|alaw|gsm|g722|mp3)$")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One AGI command; ``wait`` False for the ones that take the call's own time (Dial, a
+    recording, a conference), True when the PBX must answer within the reply timeout."""
+
+    line: bytes
+    wait: bool = True
+    after_hangup: bool = False
+
+
+Steps = Generator[Command, "codec.Reply", Any]
+
+
+def _sound(path: str) -> str:
+    """A prompt file as Asterisk names a sound: the path without its audio extension."""
+    return checked(_AUDIO.sub("", path), "prompt file")
+
+
+class Translator:
+    """The Actions of one call, in the context the adapter knows: its 400 number, the flow's
+    prompt files, the media folders and dial templates, and (on the FastAGI server) the port
+    its answer subroutine reports to."""
+
+    def __init__(
+        self, runtime: Any, *, call_id: str, did: str, answer_port: int | None = None
+    ) -> None:
+        self.runtime = runtime
+        self.media = runtime.media
+        self.did = did
+        self.call = call_name(call_id)
+        self.answer_port = answer_port
+        self.answered = False
+        self.recordings = 0
+        self.files: dict[str, str] = {}
+        self.ringing: tuple[list[str], list[str]] = ([], [])  # targets, dial strings
+
+    def use_plan(self, plan: Any) -> None:
+        """The flow's prompt files (``prompts:``), once the session has its plan."""
+        if plan is not None:
+            self.files = dict(plan.flow.get("prompts") or {})
+
+    def prompt(self, name: str | None) -> str | None:
+        if name is None:
+            return None
+        path = self.media.prompt(self.did, name, self.files)
+        return None if path is None else _sound(path)
+
+    # -- one Action ---------------------------------------------------------------------------
+
+    def steps(self, action: Any) -> Steps:
+        """The commands of ``action``; the generator's value is its Event (or None)."""
+        handler = getattr(self, "_" + type(action).__name__.lower(), None)
+        if handler is None:
+            log.warning("call %s: no AGI for %s, skipped", self.call, type(action).__name__)
+            return None
+        return (yield from handler(action))
+
+    def _answer(self) -> Steps:
+        if not self.answered:
+            self.answered = True
+            yield Command(codec.answer())
+
+    def _play(self, action: Any) -> Steps:
+        file = self.prompt(action.prompt)
+        if file is None:
+            return None
+        yield from self._answer()
+        yield Command(codec.stream_file(file))
+        return None
+
+    def _collect(self, action: Any) -> Steps:
+        from routecore.engine.actions import Digits
+
+        yield from self._answer()
+        file = self.prompt(action.prompt) or "silence/1"
+        reply = yield Command(codec.get_data(file, action.timeout * 1000, action.max_digits))
+        return Digits(_digits(reply))
+
+    def _survey(self, action: Any) -> Steps:
+        from routecore.engine.actions import SurveyResult
+
+        yield from self._answer()
+        file = self.prompt(SURVEY_PROMPT) or "silence/1"
+        reply = yield Command(codec.get_data(file, SURVEY_TIMEOUT_MS, 1))
+        key = _digits(reply)
+        return SurveyResult(int(key) if key in ("1", "2", "3", "4") else None)
+
+    def _voicemail(self, action: Any) -> Steps:
+        from routecore.engine.actions import VoicemailResult
+
+        yield from self._answer()
+        file = self.prompt(action.prompt)
+        if file is not None:
+            yield Command(codec.stream_file(file))
+        path, reference = self.media.recording(self.call, suffix="vm")
+        base = checked(path[: -len(".wav")], "voicemail file")
+        reply = yield Command(
+            codec.command(
+                "RECORD",
+                "FILE",
+                base,
+                "wav",
+                "#",
+                str(action.max_seconds * 1000),
+                "BEEP",
+                f"s={VOICEMAIL_SILENCE_S}",
+            ),
+            wait=False,
+        )
+        seconds = (reply.endpos or 0) // 8000
+        if seconds <= 0:
+            return VoicemailResult(None, 0)
+        return VoicemailResult(reference, seconds)
+
+    def _conference(self, action: Any) -> Steps:
+        from routecore.engine.actions import ConferenceResult
+
+        yield from self._answer()
+        room = checked(f"rc-{self.did}-{action.room}", "conference room")
+        yield Command(codec.set_variable("CONFBRIDGE(bridge,max_members)", str(action.max_parties)))
+        yield Command(codec.exec_("ConfBridge", room), wait=False)
+        reply = yield Command(codec.get_variable("CONFBRIDGE_RESULT"), after_hangup=True)
+        return ConferenceResult(joined=(reply.data or "") != "FAILED")
+
+    def _hangup(self, action: Any) -> Steps:
+        yield Command(codec.exec_("Hangup", str(CAUSE_CODES.get(action.cause, 16))))
+        return None
+
+    def _dropleg(self, action: Any) -> Steps:
+        return None  # the answer subroutine's connection drops the leg (see the server)
+        yield  # pragma: no cover - a generator
+
+    # -- Dial ---------------------------------------------------------------------------------
+
+    def _dial(self, action: Any) -> Steps:
+        from routecore.engine.actions import DialResult
+
+        targets = list(action.targets)
+        strings = [self.runtime.dial.dial_string(t) for t in targets]
+        announce = _announcements(action, len(targets))
+        reference = None
+        if action.record:
+            self.recordings += 1
+            path, reference = self.media.recording(self.call, self.recordings)
+            yield from self._answer()
+            yield Command(codec.exec_("MixMonitor", checked(path, "recording file") + ",b"))
+        everyone = list(range(len(targets)))
+        groups = [everyone] if action.simultaneous else [[i] for i in everyone]
+        statuses: list[str] = []
+        result: Any = None
+        for group in groups:
+            options = "g" + self._answer_option()
+            sounds = {announce[i] for i in group}
+            if len(sounds) == 1 and None not in sounds:
+                sound = self._announcement(sounds.pop())
+                if sound is not None:
+                    options += f"A(:{sound})"
+            elif len(sounds) > 1:  # Dial plays one file for whoever answers
+                log.info(
+                    "call %s: targets with different announcements rung at once: none", self.call
+                )
+            self.ringing = ([targets[i] for i in group], [strings[i] for i in group])
+            dial = "&".join(self.ringing[1])
+            yield Command(
+                codec.exec_("Dial", f"{dial},{action.ring_timeout},{options}"), wait=False
+            )
+            status = (yield Command(codec.get_variable("DIALSTATUS"), after_hangup=True)).data or ""
+            statuses.append(status)
+            if status == "ANSWER":
+                peer = (
+                    yield Command(codec.get_variable("DIALEDPEERNUMBER"), after_hangup=True)
+                ).data
+                talk = (yield Command(codec.get_variable("ANSWEREDTIME"), after_hangup=True)).data
+                talk = talk or ""
+                winner = _winner(peer or "", *self.ringing)
+                result = DialResult(
+                    "answered",
+                    answered_by=winner,
+                    talk_seconds=int(talk) if talk.isdigit() else 0,
+                    recording=reference,
+                )
+                break
+        self.ringing = ([], [])
+        if action.record:
+            try:
+                yield Command(codec.exec_("StopMixMonitor", ""), after_hangup=True)
+            except ChannelGone:
+                pass  # the channel and its MixMonitor are gone: the Dial's result still counts
+        if result is None:
+            result = DialResult(_outcome(statuses))
+        return result
+
+    def answering(self, peer: str) -> str | None:
+        """The target of the Dial now ringing that ``DIALEDPEERNUMBER`` names (None: no Dial)."""
+        return _winner(peer, *self.ringing) if self.ringing[0] else None
+
+    def _answer_option(self) -> str:
+        if self.answer_port is None:
+            return ""
+        return f"U(rc-answered^{self.call}^{self.answer_port})"
+
+    def _announcement(self, entry: int | str) -> str | None:
+        """B10: the file Dial's ``A(:file)`` plays to the caller on connect. Dial plays one
+        file, so an agent id is the prompt ``agent_<id>`` (the id read digit by digit, made
+        once per agent: docs/asterisk.md); a prompt name is that prompt."""
+        name = f"agent_{entry}" if isinstance(entry, int) or entry.isdigit() else entry
+        return self.prompt(name)
+
+
+def _digits(reply: codec.Reply) -> str:
+    if reply.result is not None and reply.result < 0:
+        raise ChannelGone("GET DATA failed: the caller is gone")
+    digits = reply.raw_result
+    return digits if _DIGITS.fullmatch(digits) else ""
+
+
+def _announcements(action: Any, n: int) -> list[Any]:
+    if isinstance(action.announce, tuple):
+        return list(action.announce)
+    return [action.announce] * n
+
+
+def _winner(peer: str, targets: list[str], strings: list[str]) -> str:
+    """The target DIALEDPEERNUMBER names (``13800138002@destinations``: the dial string after its
+    technology); the only target when there is one."""
+    for target, string in zip(targets, strings, strict=True):
+        if peer and (string.split("/", 1)[-1] == peer or peer == target):
+            return target
+    for target in targets:
+        if peer.startswith(target):
+            return target
+    if len(targets) == 1:
+        return targets[0]
+    # Not one of the targets: reported as the PBX gave it (the engine flags it, never credits it)
+    number = peer.split("@", 1)[0].rsplit("/", 1)[-1]
+    return number if number.isdigit() else targets[0]
+
+
+def _outcome(statuses: list[str]) -> DialOutcome:
+    if "NOANSWER" in statuses:
+        return "no_answer"
+    return "busy" if "BUSY" in statuses else "failed"

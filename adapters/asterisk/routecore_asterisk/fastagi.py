@@ -1,0 +1,131 @@
+"""The FastAGI server: one connection per call (``agi://host:4573/route``), many calls per
+process, and the answer moment from Dial's ``U()`` subroutine.
+
+Scripts (the path of the ``agi://`` URL):
+
+- ``route`` (or any other): an inbound call to a 400 number;
+- ``outbound?did=<400 number>``: an agent's outbound call (B3) to ``agi_extension``;
+- ``answered?call=<call>``: Dial's ``U(rc-answered^<call>^<port>)`` subroutine, run on the
+  answering channel before the caller is bridged. It arrives on the worker's own answer port
+  (``<port>``: each worker process listens on one, so the answer reaches the process that holds
+  the call), reads ``DIALEDPEERNUMBER``, reports :class:`~routecore.Answered` to the call's
+  session and closes at once (the caller's bridge waits for it). When the engine answers
+  ``DropLeg`` (another target had won), the answering channel is hung up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from routecore.adapter import aio
+from routecore.adapter.call import CallDriver
+from routecore.adapter.errors import AdapterError, ChannelGone
+from routecore.adapter.runtime import Runtime
+from routecore.adapter.server import Server, bind
+from routecore.errors import RoutecoreError
+from routecore_asterisk import codec, dialplan
+from routecore_asterisk.aio import AgiStream
+from routecore_asterisk.calls import first_event
+
+__all__ = ["FastAgi", "make_handler"]
+
+log = logging.getLogger("routecore.asterisk")
+
+
+class FastAgi:
+    """The connection handler of one worker process."""
+
+    def __init__(self, runtime: Runtime, server: Server, answer_port: int | None) -> None:
+        self.runtime = runtime
+        self.server = server
+        self.answer_port = answer_port
+        self.calls: dict[str, tuple[CallDriver, dialplan.Translator]] = {}
+        self.timeout = runtime.config.reply_timeout
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stream = AgiStream(reader, writer)
+        try:
+            env = await stream.read_environment(self.timeout)
+            if env.script == "answered":
+                await self._answered(stream, env)
+            else:
+                await self._call(stream, env)
+        except (AdapterError, OSError) as e:
+            log.warning("FastAGI connection ended: %s", e)
+        finally:
+            await stream.close()
+
+    async def _send(self, stream: AgiStream, command: dialplan.Command) -> codec.Reply:
+        return await stream.send(
+            command.line,
+            self.timeout if command.wait else None,
+            after_hangup=command.after_hangup,
+        )
+
+    async def _call(self, stream: AgiStream, env: codec.AgiEnvironment) -> None:
+        try:
+            first = first_event(env)
+            session = self.runtime.session()
+        except (RoutecoreError, OSError) as e:  # not a 400 number, no image to route with
+            log.warning("call %s refused: %s", env.uniqueid, e)
+            await stream.send(
+                codec.exec_("Hangup", str(dialplan.CAUSE_CODES["error"])), self.timeout
+            )
+            return
+        driver = CallDriver(session, protocol="fastagi", observer=self.server.observer)
+        translator = dialplan.Translator(
+            self.runtime, call_id=first.call_id, did=first.did, answer_port=self.answer_port
+        )
+        self.calls[translator.call] = (driver, translator)
+
+        async def perform(action: Any) -> Any:
+            if session.plan is not None and not translator.files:
+                translator.use_plan(session.plan)
+            steps = translator.steps(action)
+            try:
+                command = next(steps)
+                while True:
+                    driver.first_command()
+                    try:
+                        reply = await self._send(stream, command)
+                    except ChannelGone as gone:  # the Action may still end with its Event
+                        command = steps.throw(gone)
+                    else:
+                        command = steps.send(reply)
+            except StopIteration as done:
+                return done.value
+
+        try:
+            await aio.run(
+                driver, first, perform, keepalive_every=self.runtime.config.keepalive_every
+            )
+        finally:
+            self.calls.pop(translator.call, None)
+
+    async def _answered(self, stream: AgiStream, env: codec.AgiEnvironment) -> None:
+        entry = self.calls.get(env.query.get("call", ""))
+        if entry is None:
+            log.warning("answer for unknown call %r", env.query.get("call"))
+            return
+        driver, translator = entry
+        reply = await stream.send(codec.get_variable("DIALEDPEERNUMBER"), self.timeout)
+        target = translator.answering(reply.data or "")
+        if target is None:
+            return
+        for action in driver.answered(target):
+            if type(action).__name__ == "DropLeg":
+                try:
+                    await stream.send(codec.hangup(), self.timeout)
+                except ChannelGone:
+                    pass
+
+
+async def make_handler(runtime: Runtime, server: Server) -> FastAgi:
+    """The worker's handler, with its own answer port beside the shared one."""
+    sock = bind(runtime.config.host, 0)
+    handler = FastAgi(runtime, server, sock.getsockname()[1])
+    server.handler = handler
+    await server.listen(sock)
+    return handler

@@ -1,0 +1,117 @@
+"""The ``routecore-asterisk`` command: clear refusals of a bad configuration (exit 2), and
+``serve`` as a real process: it says where it listens, routes a call, and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from fakeast import FakeAsterisk, Ring, Scenario, check_call, environment, records, run
+
+from routecore.adapter.runtime import Runtime
+from routecore_asterisk.cli import main
+
+SCRIPT = shutil.which("routecore-asterisk", path=str(Path(sys.executable).parent))
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("ROUTECORE_") and name != "ROUTECORE_CACHE_DIR":
+            monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--listen", "0.0.0.0:0"], "needs --allow"),
+        (["--listen", "[::]:4573"], "needs --allow"),
+        (["--listen", "10.0.0.1:4573", "--allow", ""], "needs --allow"),
+        (["--dial", "x={number}"], "unknown kind 'x'"),
+        (["--dial", "mobile=PJSIP/{number}@trunk"], None),  # fine: stops at --listen below
+        (["--dial", "Local/{number}@a&Local/666@evil"], "cannot go into a PBX command"),
+        (["--dial", "Local/666@destinations"], "needs '{number}' once"),
+        (["--listen", "localhost"], "expected host:port"),
+        (["--listen", "127.0.0.1:70000"], "expected host:port"),
+        (["--allow", "10.0.0.0/33"], "--allow"),
+        (["--workers", "0"], "--workers"),
+        (["--drain", "-1"], "--drain"),
+        (["--metrics", "9464"], "--metrics"),
+    ],
+)
+def test_a_bad_configuration_exits_2_with_a_clear_message(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str | None
+) -> None:
+    if message is None:
+        argv = [*argv, "--listen", "0.0.0.0:1"]
+        message = "needs --allow"
+    assert main(["serve", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("routecore-asterisk: ") and message in err, err
+    assert "Traceback" not in err
+
+
+def test_the_environment_is_read_and_checked_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROUTECORE_LISTEN", "0.0.0.0:4573")
+    assert main(["serve"]) == 2
+    assert "needs --allow" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(SCRIPT is None, reason="routecore-asterisk is not installed")
+def test_serve_listens_routes_a_call_and_stops_on_sigterm(host: Runtime) -> None:
+    c = host.config
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ROUTECORE_")}
+    environ.update(
+        ROUTECORE_IMAGE=c.image,
+        ROUTECORE_STATE=c.state,
+        ROUTECORE_CALLS=str(c.calls),
+        ROUTECORE_PROMPTS=c.prompts,
+        ROUTECORE_RECORDINGS=c.recordings,
+        ROUTECORE_DRAIN="5",
+    )
+    if "ROUTECORE_CACHE_DIR" in os.environ:
+        environ["ROUTECORE_CACHE_DIR"] = os.environ["ROUTECORE_CACHE_DIR"]
+
+    async def body() -> tuple[str, FakeAsterisk, int, float]:
+        assert SCRIPT is not None
+        proc = await asyncio.create_subprocess_exec(
+            SCRIPT,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=environ,
+        )
+        assert proc.stdout is not None
+        try:
+            first = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+            match = re.match(r"routecore-asterisk: listening on 127\.0\.0\.1:(\d+) ", first)
+            assert match is not None, first
+            scenario = Scenario(digits=["1", "1"], rings=[Ring(talk=3)])
+            fake = FakeAsterisk(scenario, environment(uniqueid="served-1"))
+            await fake.call(int(match.group(1)))
+            t0 = asyncio.get_running_loop().time()
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 10)
+            return first, fake, code, asyncio.get_running_loop().time() - t0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+    first, fake, code, stopping = run(body())
+    assert first.endswith("(1 worker(s))\n")
+    check_call(fake)
+    assert fake.commands()[-1] == "EXEC Hangup 16"
+    assert code == 0 and stopping < 5
+    (rec,) = records(host, "served-1")
+    assert rec["outcome"] == "answered" and rec["talk_seconds"] == 3

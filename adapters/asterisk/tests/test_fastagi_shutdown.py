@@ -1,0 +1,121 @@
+"""Graceful shutdown: ``Server.shutdown()`` stops accepting at once, lets the calls in progress
+end for up to ``drain`` seconds, then cancels the rest; a cancelled call still ends properly
+(claims released, record written, socket closed)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from fakeast import (
+    FakeAsterisk,
+    Ring,
+    Scenario,
+    busy,
+    check_call,
+    environment,
+    errors_logged,
+    records,
+    run,
+    serving,
+)
+
+from routecore.adapter.runtime import Runtime
+
+DIAL = 5
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def dialling(fake: FakeAsterisk) -> Callable[[], bool]:
+    return lambda: any(line.startswith(b"EXEC Dial ") for line in fake.lines)
+
+
+def test_shutdown_waits_for_a_call_that_ends_within_drain(host: Runtime) -> None:
+    runtime = Runtime(replace(host.config, drain=5.0))
+    seen: dict[str, object] = {}
+
+    async def body() -> tuple[FakeAsterisk, float]:
+        async with serving(runtime) as served:
+            scenario = Scenario(digits=["1", "1"], rings=[Ring(delay=0.6, talk=1)])
+            fake = FakeAsterisk(scenario, environment(uniqueid="drained"))
+            call = asyncio.create_task(fake.call(served.port))
+            await until(dialling(fake))
+            seen["held"] = busy(runtime)
+            t0 = time.monotonic()
+            stopping = asyncio.create_task(served.server.shutdown())
+            await asyncio.sleep(0.05)
+            try:  # no new call is accepted while the others drain
+                _r, w = await asyncio.open_connection("127.0.0.1", served.port)
+                w.close()
+                seen["new"] = "accepted"
+            except OSError:
+                seen["new"] = "refused"
+            await stopping
+            waited = time.monotonic() - t0
+            await call
+            return fake, waited
+
+    try:
+        with errors_logged() as errors:
+            fake, waited = run(body())
+    finally:
+        runtime.close()
+    assert errors.records == []
+    assert seen["new"] == "refused"
+    assert len(seen["held"]) == 1  # type: ignore[arg-type]
+    assert 0.4 < waited < 3.0, waited
+    check_call(fake)
+    assert fake.commands()[-1] == "EXEC Hangup 16"  # the call ended on its own
+    (rec,) = records(host, "drained")
+    assert rec["outcome"] == "answered" and rec["talk_seconds"] == 1
+    assert busy(host) == {}
+
+
+def test_shutdown_cancels_a_call_still_going_after_drain(host: Runtime) -> None:
+    runtime = Runtime(replace(host.config, drain=0.3))
+
+    async def body() -> tuple[FakeAsterisk, float, dict[str, int]]:
+        async with serving(runtime) as served:
+            # the Dial never ends (a long conversation): only the drain limit ends the call
+            scenario = Scenario(digits=["1", "1"], rings=[Ring()], stall_at=DIAL)
+            fake = FakeAsterisk(scenario, environment(uniqueid="cut"))
+            call = asyncio.create_task(fake.call(served.port))
+            await until(dialling(fake))
+            held = busy(runtime)
+            t0 = time.monotonic()
+            await served.server.shutdown()
+            waited = time.monotonic() - t0
+            await asyncio.wait_for(call, 5)
+            assert not served.server.tasks
+            return fake, waited, held
+
+    try:
+        with errors_logged() as errors:
+            fake, waited, held = run(body())
+    finally:
+        runtime.close()
+    assert errors.records == []
+    assert list(held.values()) == [1]
+    assert 0.25 < waited < 2.0, waited
+    assert fake.closed_by_server and not fake.stalled_server
+    assert len(fake.lines) == DIAL + 1
+    assert busy(host) == {}, "the cancelled call kept its claim"
+    (rec,) = records(host, "cut")
+    assert rec["outcome"] == "caller_hung_up" and rec["end"] is not None
+
+
+def test_shutdown_with_no_call_returns_at_once(host: Runtime) -> None:
+    async def body() -> float:
+        async with serving(host) as served:
+            t0 = time.monotonic()
+            await served.server.shutdown()
+            return time.monotonic() - t0
+
+    assert run(body()) < 0.5

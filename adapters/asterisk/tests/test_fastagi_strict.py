@@ -1,0 +1,380 @@
+"""What a hostile or broken peer cannot do to the FastAGI server: inject a command through a
+caller ID or a reply, wedge a call with a malformed or stalled conversation, hold a claim, or
+reach the server from outside loopback and ``--allow``."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from fakeast import (
+    FakeAsterisk,
+    Ring,
+    Scenario,
+    Served,
+    busy,
+    check_call,
+    environment,
+    errors_logged,
+    records,
+    run,
+    serving,
+)
+
+from routecore.adapter.config import AdapterConfig
+from routecore.adapter.dialstrings import DialTemplates
+from routecore.adapter.runtime import Runtime
+from routecore.adapter.server import Server, bind
+from routecore_asterisk.fastagi import make_handler
+
+MARKERS = ("evil", "666", "SHELL", "\x1b", "\r")
+
+
+@pytest.fixture
+def quick(host: Runtime) -> Iterator[Runtime]:
+    """A Runtime on ``host``'s files whose PBX must answer a short command within 0.3 s."""
+    runtime = Runtime(replace(host.config, reply_timeout=0.3))
+    yield runtime
+    runtime.close()
+    runtime.state.close()
+
+
+# ---------------------------------------------------------------- caller IDs
+
+
+HOSTILE = [
+    b"13800138000\nEXEC Dial Local/666@evil",  # a line end: the environment is malformed
+    "13800138000&Local/666@evil",
+    "13800138000,666,gM(evil)",
+    "13800138000|666",
+    '"evil 666" <13800138000>',
+    "13800138000;evil=666",
+    "${SHELL}666",
+    "{evil}666",
+    "\x01\x02\x1b[31mevil\x7f666",
+    "13800138000\revil 666",
+    "13800138000 evil 666",
+    "\u2028evil666\u00a0",
+    "😀evil666",
+    "../../etc/passwd666evil",
+    "",
+    "1" * 3000 + "evil666",
+]
+
+
+@pytest.mark.parametrize("caller", HOSTILE, ids=range(len(HOSTILE)))
+@pytest.mark.parametrize(
+    ("did", "digits"),
+    [("4006001003", ["1", "1"]), ("4006001005", []), ("8006001007", ["1", "1"])],
+)
+def test_no_caller_id_reaches_a_command(
+    host: Runtime, caller: str | bytes, did: str, digits: list[str]
+) -> None:
+    async def body() -> list[FakeAsterisk]:
+        async with serving(host) as served:
+            out = []
+            for n in range(2):  # the second call of the same caller: call memory
+                env = environment(caller=caller, callername=caller, dnid=did, uniqueid=f"inj-{n}")
+                scenario = Scenario(digits=list(digits), rings=[Ring(), Ring()])
+                out.append(await served.call(scenario, env))
+            return out
+
+    with errors_logged() as errors:
+        fakes = run(body())
+    assert errors.records == []
+    for fake in fakes:
+        check_call(fake, *MARKERS)
+    assert busy(host) == {}
+    if isinstance(caller, bytes):
+        assert fakes[0].lines == [] and records(host) == []
+    else:
+        rows = records(host)
+        assert len(rows) == 2 and all("\n" not in r["caller"] for r in rows)
+
+
+def test_a_hostile_call_id_names_no_file_and_no_subroutine(host: Runtime) -> None:
+    env = environment(dnid="8006001007", uniqueid="evil^666)${SHELL},b&x")
+
+    async def body() -> FakeAsterisk:
+        async with serving(host) as served:
+            return await served.call(Scenario(digits=["1", "1"], rings=[Ring()]), env)
+
+    fake = run(body())
+    check_call(fake, *MARKERS)
+    assert fake.answers and fake.answers[0].lines == [b"GET VARIABLE DIALEDPEERNUMBER\n"]
+    (rec,) = records(host)
+    assert rec["call_id"].startswith("call-") and rec["recording"] == rec["call_id"] + ".wav"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        environment(
+            script="outbound?did=4006001003",
+            caller="801",
+            extension="13912345678&Local/666@evil",
+        ),
+        environment(script="outbound?did=4006001003%26666", caller="801", extension="139"),
+        environment(script="route?did=4006001003,666", uniqueid="q"),
+        environment(dnid="4006001003&666", extension="evil"),
+    ],
+)
+def test_hostile_numbers_are_refused(host: Runtime, env: bytes) -> None:
+    async def body() -> FakeAsterisk:
+        async with serving(host) as served:
+            return await served.call(Scenario(), env)
+
+    fake = run(body())
+    check_call(fake, *MARKERS)
+    assert fake.commands() == ["EXEC Hangup 41"]
+    assert records(host) == []
+
+
+def test_hostile_replies_reach_no_command(host: Runtime) -> None:
+    class Hostile(FakeAsterisk):
+        async def _reply(self, line: bytes, *, answering: bool = True) -> bytes:
+            if line.startswith(b"GET DATA "):
+                return b"200 result=1&Local/666@evil\n"
+            if line == b"GET VARIABLE DIALEDPEERNUMBER\n":
+                return b"200 result=1 (Local/666@evil&x)\n"
+            if line == b"GET VARIABLE ANSWEREDTIME\n":
+                return b"200 result=1 (${SHELL})\n"
+            return await super()._reply(line, answering=answering)
+
+    async def body() -> FakeAsterisk:
+        async with serving(host) as served:
+            fake = await Hostile(Scenario(rings=[Ring()] * 9), environment()).call(served.port)
+            await served.settle()
+            return fake
+
+    fake = run(body())
+    check_call(fake, *MARKERS)
+    (rec,) = records(host)
+    assert rec["answered_by"] is None or rec["answered_by"].isdigit()
+    assert busy(host) == {}
+
+
+# ---------------------------------------------------------------- malformed conversations
+
+
+GOOD = environment(uniqueid="good")
+ENV_BODY = GOOD[:-1]  # without the closing empty line
+
+MALFORMED = {
+    "no blank line, then EOF": (ENV_BODY, True),
+    "no blank line, then silence": (ENV_BODY, False),
+    "truncated mid-line": (GOOD[:200], True),
+    "line too long": (b"agi_network: yes\nagi_callerid: " + b"1" * 5000 + b"\n\n", False),
+    "too many headers": (b"".join(b"agi_x%d: 1\n" % i for i in range(200)) + b"\n", False),
+    "not AGI": (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", False),
+    "empty environment": (b"\n", False),
+    "repeated header": (b"agi_network: yes\nagi_network: yes\n\n", False),
+    "bad query": (
+        environment(script="route?" + "&".join(f"a{i}=1" for i in range(100))),
+        False,
+    ),
+    "nothing at all, EOF": (b"", True),
+}
+
+
+def test_malformed_environments_are_closed_and_the_server_goes_on(quick: Runtime) -> None:
+    async def body() -> dict[str, FakeAsterisk]:
+        out: dict[str, FakeAsterisk] = {}
+        async with serving(quick) as served:
+            for name, (data, eof) in MALFORMED.items():
+                scenario = Scenario(cut_at=len(data) if eof else None)
+                out[name] = await FakeAsterisk(scenario, data, wait=3).call(served.port)
+                await served.settle()
+            out["good"] = await served.call(Scenario(digits=["2"], rings=[Ring()]), GOOD)
+        return out
+
+    with errors_logged() as errors:
+        fakes = run(body())
+    assert errors.records == []
+    good = fakes.pop("good")
+    for name, fake in fakes.items():
+        assert fake.closed_by_server and not fake.stalled_server, name
+        assert fake.lines == [], name
+    check_call(good)
+    assert [r["call_id"] for r in records(quick)] == ["good"]
+    assert busy(quick) == {}
+
+
+def test_a_stalled_peer_is_dropped_and_another_call_goes_on(quick: Runtime) -> None:
+    """The stalled call leaves after 0.3 s with its claim released; a call in progress on
+    the same server meanwhile completes normally."""
+
+    async def body() -> tuple[FakeAsterisk, FakeAsterisk, FakeAsterisk, Served]:
+        async with serving(quick) as served:
+            menu = FakeAsterisk(Scenario(digits=["1"], stall_at=3), environment(uniqueid="s1"))
+            after_answer = FakeAsterisk(  # stalls with the agent's claim held
+                Scenario(digits=["2"], rings=[Ring()], stall_at=5), environment(uniqueid="s2")
+            )
+            normal = FakeAsterisk(
+                Scenario(digits=["1", "1"], rings=[Ring(delay=0.8)]), environment(uniqueid="ok")
+            )
+            await asyncio.gather(
+                menu.call(served.port), after_answer.call(served.port), normal.call(served.port)
+            )
+            await served.settle()
+            return menu, after_answer, normal, served
+
+    with errors_logged() as errors:
+        menu, after_answer, normal, _ = run(body())
+    assert errors.records == []
+    for fake in (menu, after_answer):
+        assert fake.closed_by_server and not fake.stalled_server
+    assert len(menu.lines) == 4 and len(after_answer.lines) == 6
+    assert after_answer.commands()[-1] == "GET VARIABLE DIALSTATUS"
+    check_call(normal)
+    assert normal.commands()[-1] == "EXEC Hangup 16"
+    assert busy(quick) == {}
+    rows = {r["call_id"]: r for r in records(quick)}
+    assert sorted(rows) == ["ok", "s1", "s2"]
+    assert rows["ok"]["outcome"] == "answered"
+    assert rows["s2"]["answer"] is not None  # the answer moment was recorded before the stall
+
+
+def test_a_stalled_answer_subroutine_does_not_hold_the_call(quick: Runtime) -> None:
+    class Mute(FakeAsterisk):
+        async def answer(self, port: int, call: str, number: str, strings: list[str]) -> Any:
+            reader, writer = await asyncio.open_connection(self.host, port)
+            writer.write(environment(script=f"answered?call={call}", uniqueid="u"))
+            data = await asyncio.wait_for(reader.read(), 5)  # never answered: server closes
+            writer.close()
+            return data
+
+    async def body() -> FakeAsterisk:
+        async with serving(quick) as served:
+            fake = Mute(Scenario(digits=["2"], rings=[Ring()]), environment(uniqueid="m"))
+            await fake.call(served.port)
+            await served.settle()
+            return fake
+
+    fake = run(body())
+    assert fake.answers == [b"GET VARIABLE DIALEDPEERNUMBER\n"]
+    assert fake.closed_by_server and fake.commands()[-1] == "EXEC Hangup 16"
+    assert busy(quick) == {}
+    assert records(quick)[0]["outcome"] == "answered"
+
+
+def test_multi_line_520_and_510_replies_end_the_call(host: Runtime) -> None:
+    class Refusing(FakeAsterisk):
+        async def _reply(self, line: bytes, *, answering: bool = True) -> bytes:
+            if line.startswith(b"GET DATA "):
+                return (
+                    b"520-Invalid command syntax.  Proper usage follows:\n"
+                    b" Usage: GET DATA <file to be streamed> [timeout] [maxdigits]\n"
+                    b"520 End of proper usage.\n"
+                )
+            return await super()._reply(line, answering=answering)
+
+    async def body() -> FakeAsterisk:
+        async with serving(host) as served:
+            fake = await Refusing(Scenario(), environment(uniqueid="r")).call(served.port)
+            await served.settle()
+            return fake
+
+    with errors_logged() as errors:
+        fake = run(body())
+    assert errors.records == []
+    assert fake.closed_by_server and fake.commands()[-1].startswith("GET DATA ")
+    assert len(records(host, "r")) == 1 and busy(host) == {}
+
+
+# ---------------------------------------------------------------- peers
+
+
+def _dial() -> DialTemplates:
+    return DialTemplates({"default": "Local/{number}@destinations"})
+
+
+@pytest.mark.parametrize(
+    ("peer", "allow", "ok"),
+    [
+        ("127.0.0.1", (), True),
+        ("127.8.9.10", (), True),
+        ("::1", (), True),
+        ("::ffff:127.0.0.1", (), True),  # an IPv4 peer on a dual-stack socket
+        ("192.0.2.7", (), False),
+        ("192.0.2.7", ("192.0.2.0/24",), True),
+        ("::ffff:192.0.2.7", ("192.0.2.0/24",), True),
+        ("::ffff:192.0.2.7", (), False),
+        ("198.51.100.1", ("192.0.2.0/24",), False),
+        ("2001:db8::5", ("2001:db8::/64",), True),
+        ("2001:db8:1::5", ("2001:db8::/64",), False),
+        ("fe80::1%eth0", (), False),
+        ("fe80::1%eth0", ("fe80::/10",), True),
+        ("0.0.0.0", (), False),
+        ("", (), False),
+        ("localhost", (), False),
+        ("not an address", ("0.0.0.0/0",), False),
+    ],
+)
+def test_allowed_peers(peer: str, allow: tuple[str, ...], ok: bool) -> None:
+    config = AdapterConfig(dial=_dial(), allow=tuple(ipaddress.ip_network(a) for a in allow))
+    assert config.allowed(peer) is ok
+
+
+def _outside_address() -> str | None:
+    """An address of this host that is not loopback (None when it has none)."""
+    for probe in ("198.51.100.1", "10.255.255.254", "192.0.2.1"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.connect((probe, 9))  # no packet is sent: only the route is looked up
+            except OSError:
+                continue
+            address = s.getsockname()[0]
+        if not ipaddress.ip_address(address).is_loopback:
+            return str(address)
+    return None
+
+
+def _serve_at(host: Runtime, listen: str, allow: tuple[str, ...], connect: str) -> Any:
+    config = replace(host.config, host=listen, allow=tuple(ipaddress.ip_network(a) for a in allow))
+    runtime = Runtime(config)
+
+    async def body() -> tuple[FakeAsterisk, int]:
+        server = Server(config, None)  # type: ignore[arg-type]
+        await make_handler(runtime, server)
+        sock = bind(listen, 0)
+        await server.listen(sock)
+        try:
+            fake = FakeAsterisk(Scenario(digits=["2"], rings=[Ring()]), GOOD, host=connect)
+            await fake.call(sock.getsockname()[1])
+            return fake, server.refused
+        finally:
+            await server.shutdown()
+
+    try:
+        return run(body())
+    finally:
+        runtime.close()
+
+
+def test_a_peer_outside_loopback_and_allow_is_closed_before_a_byte(host: Runtime) -> None:
+    address = _outside_address()
+    if address is None:
+        pytest.skip("this host has no address outside loopback")
+    fake, refused = _serve_at(host, "0.0.0.0", (), address)
+    assert refused == 1 and fake.lines == [] and fake.closed_by_server
+    assert records(host) == []
+    fake, refused = _serve_at(host, "0.0.0.0", (f"{address}/32",), address)
+    assert refused == 0 and fake.commands()[-1] == "EXEC Hangup 16"
+
+
+def test_loopback_reaches_a_dual_stack_server(host: Runtime) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        bind("::", 0).close()
+    except OSError:
+        pytest.skip("cannot listen on ::")
+    fake, refused = _serve_at(host, "::", ("192.0.2.0/24",), "127.0.0.1")
+    assert refused == 0, "127.0.0.1 arrives as ::ffff:127.0.0.1 on a dual-stack socket"
+    assert fake.commands()[-1] == "EXEC Hangup 16"

@@ -1,0 +1,176 @@
+"""One call as an adapter drives it: the session, the answer moment, keep-alives, the end of
+the call whatever ends it, and its one log line.
+
+An adapter makes a :class:`CallDriver` per call and pumps :meth:`CallDriver.steps`: each step
+is an Action to carry out on the channel, answered with the Event it produced (or None). The
+loop that pumps is :func:`routecore.adapter.blocking.run` (a process per call) or
+:func:`routecore.adapter.aio.run` (a server); both end every call through
+:meth:`CallDriver.guard`, so a hang-up, a protocol error, a timeout or a bug in the adapter
+ends the session (every claim released, one record) and never escapes to the server.
+
+The call's log line (logger ``routecore.call``, level INFO) is one JSON object: ``call``,
+``protocol``, ``did``, ``caller``, ``outcome``, ``answered_by``, ``talk_seconds``, ``setup_ms``
+(connection to first command), ``decide_ms`` (time in the engine), ``seconds`` (the whole
+call), ``error`` (what broke it, when something did).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from routecore.adapter.errors import AdapterError, ChannelGone
+
+__all__ = ["CallDriver", "Observer"]
+
+log = logging.getLogger("routecore.adapter")
+call_log = logging.getLogger("routecore.call")
+
+
+class Observer(Protocol):
+    """What a server counts (``routecore.adapter.metrics``); a process per call has none."""
+
+    def call_started(self) -> None: ...
+    def setup(self, seconds: float) -> None: ...
+    def decision(self, seconds: float) -> None: ...
+    def call_ended(self, outcome: str, error: str | None) -> None: ...
+
+
+class CallDriver:
+    """One call's session (from ``runtime.session()``) and its bookkeeping."""
+
+    __slots__ = (
+        "_begun",
+        "_decide",
+        "_error",
+        "_setup",
+        "call_id",
+        "caller",
+        "did",
+        "ended",
+        "observer",
+        "protocol",
+        "session",
+    )
+
+    def __init__(self, session: Any, *, protocol: str, observer: Observer | None = None) -> None:
+        self.session = session
+        self.protocol = protocol
+        self.observer = observer
+        self.call_id = ""
+        self.did = ""
+        self.caller = ""
+        self.ended = False
+        self._begun = time.monotonic()
+        self._setup: float | None = None
+        self._decide = 0.0
+        self._error: str | None = None
+        if observer is not None:
+            observer.call_started()
+
+    # -- the engine ---------------------------------------------------------------------------
+
+    def handle(self, event: Any) -> list[Any]:
+        """The session's Actions for ``event``, timed."""
+        t = time.perf_counter()
+        actions: list[Any] = self.session.handle(event)
+        spent = time.perf_counter() - t
+        self._decide += spent
+        if self.observer is not None:
+            self.observer.decision(spent)
+        return actions
+
+    def steps(self, first: Any) -> Generator[Any, Any, None]:
+        """The Actions of the call from its first Event on; send each one's Event (or None)."""
+        self.call_id = first.call_id
+        self.did = first.did
+        self.caller = str(getattr(first, "caller", None) or getattr(first, "agent", ""))
+        queue = deque(self.handle(first))
+        while queue:
+            event = yield queue.popleft()
+            if event is not None:
+                queue.extend(self.handle(event))
+
+    def answered(self, target: str) -> list[Any]:
+        """The answer moment: ``target`` picked up (B9). Actions to carry out now (``DropLeg``
+        when another target had won)."""
+        from routecore.engine.actions import Answered
+
+        if self.ended:
+            return []
+        return self.handle(Answered(target, at=time.time()))
+
+    def keep_alive(self) -> None:
+        """Renew the call's leases (the adapter's timer while a Dial waits)."""
+        from routecore.engine.actions import KeepAlive
+
+        if not self.ended:
+            self.handle(KeepAlive(at=time.time()))
+
+    def first_command(self) -> None:
+        """The first command went to the PBX: the call's setup time ends here."""
+        if self._setup is None:
+            self._setup = time.monotonic() - self._begun
+            if self.observer is not None:
+                self.observer.setup(self._setup)
+
+    # -- the end ------------------------------------------------------------------------------
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Whatever leaves this block (the call's end, a hang-up, an error) ends the call."""
+        try:
+            yield
+        except ChannelGone:
+            pass
+        except AdapterError as e:
+            self._error = f"{type(e).__name__}: {e}"
+            log.warning("call %s: %s", self.call_id or "?", self._error)
+        except Exception as e:  # a bug must end this call, never the server
+            self._error = f"{type(e).__name__}: {e}"
+            log.exception("call %s failed", self.call_id or "?")
+        finally:
+            self.end()
+
+    def end(self) -> None:
+        """End the session if it still runs (the caller is gone: every claim is released, the
+        record written), then log the call's line. Idempotent."""
+        if self.ended:
+            return
+        self.ended = True
+        from routecore.engine.actions import CallerHungUp
+
+        session = self.session
+        if session.record is not None and not session.done:
+            try:
+                self.handle(CallerHungUp(at=time.time()))
+            except Exception:
+                log.exception("call %s: ending the session failed", self.call_id)
+        record = session.record
+        outcome = getattr(record, "outcome", None) or ("error" if self._error else "not_started")
+        if self.observer is not None:
+            self.observer.call_ended(outcome, self._error)
+        if call_log.isEnabledFor(logging.INFO):
+            call_log.info(json.dumps(self.summary(outcome), ensure_ascii=False))
+
+    def summary(self, outcome: str) -> dict[str, Any]:
+        """The call's log line as a dict."""
+        record = self.session.record
+        return {
+            "call": self.call_id,
+            "protocol": self.protocol,
+            "did": self.did,
+            "caller": self.caller,
+            "outcome": outcome,
+            "answered_by": getattr(record, "answered_by", None),
+            "talk_seconds": getattr(record, "talk_seconds", 0),
+            "setup_ms": None if self._setup is None else round(self._setup * 1e3, 3),
+            "decide_ms": round(self._decide * 1e3, 3),
+            "seconds": round(time.monotonic() - self._begun, 3),
+            "error": self._error,
+        }

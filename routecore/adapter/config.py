@@ -1,0 +1,185 @@
+"""The options of both adapter servers, from the command line or the environment.
+
+Every option has an environment variable (the command line wins) and an embedded default:
+
+=================  ======================  =================================================
+option             environment             default
+=================  ======================  =================================================
+``--image``        ``ROUTECORE_IMAGE``     ``routes.img`` (written by ``routecore publish``)
+``--state``        ``ROUTECORE_STATE``     ``/dev/shm/routecore-state`` (made when missing)
+``--calls``        ``ROUTECORE_CALLS``     ``calls.db`` (the call records; ``none``: keep none)
+``--prompts``      ``ROUTECORE_PROMPTS``   ``prompts``
+``--recordings``   ``ROUTECORE_RECORDINGS`` ``recordings``
+``--dial``         ``ROUTECORE_DIAL``      the adapter's default template (``kind=template``…)
+``--listen``       ``ROUTECORE_LISTEN``    ``127.0.0.1:<the PBX's port>``
+``--allow``        ``ROUTECORE_ALLOW``     none: loopback peers only
+``--workers``      ``ROUTECORE_WORKERS``   1 (one process per core: ``--workers 2``)
+``--metrics``      ``ROUTECORE_METRICS``   none (``127.0.0.1:9464``: Prometheus; worker i on
+                                           port + i)
+``--drain``        ``ROUTECORE_DRAIN``     60 s a SIGTERM waits for calls to end
+=================  ======================  =================================================
+
+The PBX connects without authentication (FastAGI, ESL outbound), so a server listens on
+loopback unless told otherwise, and listening elsewhere needs ``--allow`` (addresses or
+networks of the PBX hosts); a peer outside it is closed before a byte is read.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from routecore.adapter.dialstrings import DialTemplates
+from routecore.adapter.errors import AdapterError
+from routecore.adapter.values import checked
+
+if TYPE_CHECKING:  # argparse and ipaddress are imported where used: a process per call needs
+    import argparse  # neither (its options come from the environment)
+    import ipaddress
+
+    Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+__all__ = ["AdapterConfig", "add_options", "config_from", "env_options"]
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    """What an adapter server (or a process-per-call script) runs with."""
+
+    dial: DialTemplates
+    image: str = "routes.img"
+    state: str = "/dev/shm/routecore-state"
+    calls: str | None = "calls.db"
+    prompts: str = "prompts"
+    recordings: str = "recordings"
+    host: str = "127.0.0.1"
+    port: int = 0
+    allow: tuple[Network, ...] = field(default=())
+    workers: int = 1
+    metrics: tuple[str, int] | None = None
+    drain: float = 60.0
+    reply_timeout: float = 30.0
+    """Seconds a PBX may take to answer a short command (a Dial or a recording has none)."""
+    keepalive_every: float = 300.0
+
+    def allowed(self, peer: str) -> bool:
+        """A peer address may talk to the server: loopback, or inside ``allow``."""
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address(peer.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # an IPv4 peer of a dual-stack socket (``[::]``)
+        if address.is_loopback:
+            return True
+        return any(address in network for network in self.allow)
+
+
+def env_options(*, port: int, dial: str) -> SimpleNamespace:
+    """The options as the environment (or the embedded defaults) gives them: what
+    :func:`config_from` takes, without a command line (a process-per-call script)."""
+    env = os.environ.get
+    return SimpleNamespace(
+        image=env("ROUTECORE_IMAGE", "routes.img"),
+        state=env("ROUTECORE_STATE", "/dev/shm/routecore-state"),
+        calls=env("ROUTECORE_CALLS", "calls.db"),
+        prompts=env("ROUTECORE_PROMPTS", "prompts"),
+        recordings=env("ROUTECORE_RECORDINGS", "recordings"),
+        dial=None,
+        dial_default=dial,
+        listen=env("ROUTECORE_LISTEN", f"127.0.0.1:{port}"),
+        allow=env("ROUTECORE_ALLOW", ""),
+        workers=env("ROUTECORE_WORKERS", "1"),
+        metrics=env("ROUTECORE_METRICS", ""),
+        drain=env("ROUTECORE_DRAIN", "60"),
+    )
+
+
+def add_options(parser: argparse.ArgumentParser, *, port: int, dial: str) -> None:
+    """The shared options (see the module), with ``port`` and ``dial`` as the adapter's own
+    defaults."""
+    d = env_options(port=port, dial=dial)
+    add = parser.add_argument
+    add("--image", default=d.image, help="the routing image")
+    add("--state", default=d.state, help="the shared state file")
+    add("--calls", default=d.calls, help="the call store ('none': keep no records)")
+    add("--prompts", default=d.prompts, help="the prompt folder")
+    add("--recordings", default=d.recordings, help="the recording folder")
+    add(
+        "--dial",
+        action="append",
+        default=None,
+        metavar="KIND=TEMPLATE",
+        help=f"dial template, repeatable (kinds: default extension mobile landline service "
+        f"international) [{dial}]",
+    )
+    parser.set_defaults(dial_default=dial)
+    add("--listen", default=d.listen, help="host:port")
+    add("--allow", default=d.allow, help="PBX addresses/networks, commas")
+    add("--workers", default=d.workers, help="server processes [1]")
+    add("--metrics", default=d.metrics, help="host:port of /metrics")
+    add("--drain", default=d.drain, help="seconds a SIGTERM lets calls end [60]")
+
+
+def _number(text: Any, what: str, kind: type[int] | type[float]) -> Any:
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        raise AdapterError(f"{what}: not a number: {text!r}") from None
+
+
+def _host_port(text: str, what: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise AdapterError(f"{what}: expected host:port, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def config_from(args: argparse.Namespace | SimpleNamespace) -> AdapterConfig:
+    """The configuration of parsed options (or :func:`env_options`); a clear
+    :class:`AdapterError` for a bad one."""
+    import ipaddress
+
+    specs = args.dial if args.dial is not None else os.environ.get("ROUTECORE_DIAL", "").split()
+    workers = _number(args.workers, "--workers", int)
+    drain = _number(args.drain, "--drain", float)
+    host, port = _host_port(args.listen, "--listen")
+    try:
+        words = [a.strip() for a in args.allow.split(",") if a.strip()]
+        allow = tuple(ipaddress.ip_network(a, strict=False) for a in words)
+    except ValueError as e:
+        raise AdapterError(f"--allow: {e}") from None
+    try:
+        local = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = host == "localhost"
+    if not local and not allow:
+        raise AdapterError(
+            f"--listen {host}: the PBX connects without authentication; listening off loopback "
+            "needs --allow with the PBX hosts' addresses"
+        )
+    if not 1 <= workers <= 64:
+        raise AdapterError(f"--workers: 1-64, got {workers}")
+    if not 0 <= drain <= 86400:
+        raise AdapterError(f"--drain: 0-86400 seconds, got {drain}")
+    calls = None if args.calls in ("", "none") else args.calls
+    for folder, what in ((args.prompts, "--prompts"), (args.recordings, "--recordings")):
+        checked(os.path.abspath(folder), what)  # they go into PBX commands
+    return AdapterConfig(
+        dial=DialTemplates.parse(specs, args.dial_default),
+        image=args.image,
+        state=args.state,
+        calls=calls,
+        prompts=args.prompts,
+        recordings=args.recordings,
+        host=host,
+        port=port,
+        allow=allow,
+        workers=workers,
+        metrics=_host_port(args.metrics, "--metrics") if args.metrics else None,
+        drain=drain,
+    )

@@ -1,0 +1,186 @@
+"""The asyncio server both adapters run: one task per PBX connection, many calls per process.
+
+- **Peers**: a connection from outside loopback and the ``--allow`` list is closed before a
+  byte is read (FastAGI and ESL outbound carry no authentication).
+- **Both cores**: ``workers`` > 1 forks that many processes after binding; they share the
+  listening socket (the kernel hands each connection to one of them). Each opens its own
+  :class:`~routecore.adapter.runtime.Runtime` after the fork.
+- **Graceful shutdown**: SIGTERM or SIGINT stops accepting, lets the calls in progress end for
+  up to ``drain`` seconds, then cancels the rest (each cancelled call ends: claims released,
+  record written) and closes the runtime. The parent of workers passes the signal on and waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from routecore.adapter.call import Observer
+from routecore.adapter.config import AdapterConfig
+from routecore.adapter.runtime import Runtime
+
+__all__ = ["Handler", "Server", "serve"]
+
+log = logging.getLogger("routecore.adapter")
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+"""Serves one PBX connection (the reader and writer are closed by the server afterwards)."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: one the system picks)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+class Server:
+    """The connections of one worker process: accept, check the peer, run the handler."""
+
+    def __init__(self, config: AdapterConfig, handler: Handler) -> None:
+        self.config = config
+        self.handler = handler
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.refused = 0
+        self.observer: Observer | None = None
+        """Counts the calls (the worker's Metrics when ``--metrics`` is given)."""
+        self._servers: list[asyncio.AbstractServer] = []
+
+    async def listen(self, sock: socket.socket) -> asyncio.AbstractServer:
+        """Serve connections arriving on ``sock`` (more than one socket may be served)."""
+        server = await asyncio.start_server(self._connected, sock=sock, limit=1 << 16)
+        self._servers.append(server)
+        return server
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        address = peer[0] if isinstance(peer, tuple) else ""
+        if not self.config.allowed(address):
+            self.refused += 1
+            log.warning("connection from %s refused: not loopback nor in --allow", address)
+            writer.close()
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        try:
+            await self.handler(reader, writer)
+        except Exception:  # the handler ends its call itself; this is the last guard
+            log.exception("connection from %s failed", address)
+        finally:
+            self.tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def shutdown(self) -> None:
+        """Stop accepting; let calls end for ``drain`` seconds; cancel the rest."""
+        for server in self._servers:
+            server.close()
+        pending = set(self.tasks)
+        if pending:
+            log.info("draining %d calls for up to %.0f s", len(pending), self.config.drain)
+            _done, pending = await asyncio.wait(pending, timeout=self.config.drain)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+
+
+MakeHandler = Callable[[Runtime, Server], Awaitable[Handler]]
+
+
+async def _worker(
+    config: AdapterConfig, sock: socket.socket, make: MakeHandler, index: int
+) -> None:
+    runtime = Runtime(config)
+    server = Server(config, _unset_handler)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    endpoint = None
+    try:
+        if config.metrics is not None:
+            from routecore.adapter.metrics import Metrics, start_http
+
+            metrics = Metrics(runtime.state)
+            server.observer = metrics
+            endpoint = start_http(config.metrics[0], config.metrics[1] + index, metrics)
+        server.handler = await make(runtime, server)
+        await server.listen(sock)
+        await stop.wait()
+        await server.shutdown()
+    finally:
+        if endpoint is not None:
+            endpoint.shutdown()
+        runtime.close()
+
+
+def _run(main: Awaitable[None]) -> None:
+    """Run ``main`` on uvloop when it is installed (libuv's loop: about twice the connections
+    per second of the standard one), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)  # type: ignore[arg-type]
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)  # type: ignore[arg-type]
+
+
+async def _unset_handler(_reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+    raise RuntimeError("no handler")  # pragma: no cover - replaced before listening
+
+
+def serve(config: AdapterConfig, make: MakeHandler, *, name: str) -> int:
+    """Run the server until SIGTERM/SIGINT (see the module); ``make(runtime, server)`` builds
+    the connection handler in each worker. Returns the process exit status."""
+    sock = bind(config.host, config.port)
+    host, port = sock.getsockname()[:2]
+    print(f"{name}: listening on {host}:{port} ({config.workers} worker(s))", flush=True)
+    if config.workers == 1:
+        _run(_worker(config, sock, make, 0))
+        return 0
+    children = []
+    for index in range(config.workers):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                _run(_worker(config, sock, make, index))
+            except BaseException:
+                log.exception("worker %d failed", index)
+                code = 1
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        children.append(pid)
+    sock.close()
+
+    def forward(signum: int, _frame: Any) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for child in children:
+        _pid, code = os.waitpid(child, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    return 0 if status == 0 else 1
