@@ -139,12 +139,29 @@ def _host_port(text: str, what: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def config_from(args: argparse.Namespace | SimpleNamespace) -> AdapterConfig:
+def config_from(
+    args: argparse.Namespace | SimpleNamespace, *, serving: bool = True
+) -> AdapterConfig:
     """The configuration of parsed options (or :func:`env_options`); a clear
-    :class:`AdapterError` for a bad one."""
+    :class:`AdapterError` for a bad one. ``serving`` False: a process per call, which listens
+    nowhere (the server options are neither read nor checked)."""
+    specs = args.dial if args.dial is not None else os.environ.get("ROUTECORE_DIAL", "").split()
+    calls = None if args.calls in ("", "none") else args.calls
+    for folder, what in ((args.prompts, "--prompts"), (args.recordings, "--recordings")):
+        checked(os.path.abspath(folder), what)  # they go into PBX commands
+    config = AdapterConfig(
+        dial=DialTemplates.parse(specs, args.dial_default),
+        image=args.image,
+        state=args.state,
+        calls=calls,
+        prompts=args.prompts,
+        recordings=args.recordings,
+    )
+    if not serving:
+        return config
+    import dataclasses
     import ipaddress
 
-    specs = args.dial if args.dial is not None else os.environ.get("ROUTECORE_DIAL", "").split()
     workers = _number(args.workers, "--workers", int)
     drain = _number(args.drain, "--drain", float)
     host, port = _host_port(args.listen, "--listen")
@@ -166,16 +183,8 @@ def config_from(args: argparse.Namespace | SimpleNamespace) -> AdapterConfig:
         raise AdapterError(f"--workers: 1-64, got {workers}")
     if not 0 <= drain <= 86400:
         raise AdapterError(f"--drain: 0-86400 seconds, got {drain}")
-    calls = None if args.calls in ("", "none") else args.calls
-    for folder, what in ((args.prompts, "--prompts"), (args.recordings, "--recordings")):
-        checked(os.path.abspath(folder), what)  # they go into PBX commands
-    return AdapterConfig(
-        dial=DialTemplates.parse(specs, args.dial_default),
-        image=args.image,
-        state=args.state,
-        calls=calls,
-        prompts=args.prompts,
-        recordings=args.recordings,
+    return dataclasses.replace(
+        config,
         host=host,
         port=port,
         allow=allow,

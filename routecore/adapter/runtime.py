@@ -32,7 +32,7 @@ def open_state(path: str) -> Any:
 class Runtime:
     """One process's shared pieces (see the module). ``close`` releases them."""
 
-    def __init__(self, config: AdapterConfig) -> None:
+    def __init__(self, config: AdapterConfig, *, open_store: bool = True) -> None:
         from routecore.live import LiveImage
 
         self.config = config
@@ -40,19 +40,33 @@ class Runtime:
         self.image = LiveImage(config.image, self.state)
         self.media = MediaFiles(config.prompts, config.recordings)
         self.dial = config.dial
-        self.calls: Any = None
-        if config.calls is not None:
+        self._calls: Any = None
+        if open_store:
+            self.calls  # noqa: B018 - a server finds an unusable call store at its start
+
+    @property
+    def calls(self) -> Any:
+        """The call store (None: records are not kept), opened at its first use: a process per
+        call opens it when the call ends, after its first command went out."""
+        if self._calls is None and self.config.calls is not None:
             from routecore.store.calls import CallStore
 
-            self.calls = CallStore(config.calls)
+            self._calls = CallStore(self.config.calls)
+        return self._calls
+
+    def add(self, record: Any) -> None:
+        """Keep a call's record (what a CallSession's ``records`` receives)."""
+        store = self.calls
+        if store is not None:
+            store.add(record)
 
     def session(self) -> Any:
         """A new CallSession on the image current now, recording into the call store."""
         from routecore.engine.session import CallSession
 
-        return CallSession(self.image.current(), self.state, records=self.calls)
+        return CallSession(self.image.current(), self.state, records=self)
 
     def close(self) -> None:
-        if self.calls is not None:
-            self.calls.close()
-            self.calls = None
+        if self._calls is not None:
+            self._calls.close()
+            self._calls = None

@@ -135,6 +135,8 @@ def _run(main: Awaitable[None]) -> None:
     """Run ``main`` on uvloop when it is installed (libuv's loop: about twice the connections
     per second of the standard one), else on asyncio's own loop."""
     try:
+        if os.environ.get("ROUTECORE_LOOP") == "asyncio":  # the standard loop, by choice
+            raise ImportError
         import uvloop
     except ImportError:
         asyncio.run(main)  # type: ignore[arg-type]

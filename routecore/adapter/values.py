@@ -11,7 +11,6 @@ lists), ``= # ! ? < > ~``. The adapters join checked values with the separators 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Final
 
@@ -38,4 +37,6 @@ def call_name(call_id: str) -> str:
     characters (``rcpbx-1796174071.0``, a UUID), else ``call-`` and a digest of it."""
     if _NAME.fullmatch(call_id) is not None and ".." not in call_id:
         return call_id
+    import hashlib  # rarely needed: PBX call ids are plain names
+
     return "call-" + hashlib.sha256(call_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -40,7 +40,7 @@ def run_agi(config: AdapterConfig, stdin: int | None = None, stdout: int | None 
     try:
         env = stream.read_environment(timeout)
         first = first_event(env)
-        runtime = Runtime(config)
+        runtime = Runtime(config, open_store=False)
     except (AdapterError, RoutecoreError, OSError) as e:
         log.warning("AGI call refused: %s", e)
         try:

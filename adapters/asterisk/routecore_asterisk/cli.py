@@ -29,7 +29,8 @@ def _agi(args: Any = None) -> int:
 
     stderr_logging()
     try:
-        config = config_from(env_options(port=PORT, dial=DIAL) if args is None else args)
+        options = env_options(port=PORT, dial=DIAL) if args is None else args
+        config = config_from(options, serving=False)
     except RoutecoreError as e:
         print(f"routecore-asterisk agi: {e}", file=sys.stderr)
         return 2

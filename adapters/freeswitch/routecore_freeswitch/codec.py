@@ -74,6 +74,10 @@ def _content_length(value: str) -> int:
     return int(digits)
 
 
+def _unquote(value: str) -> str:
+    return unquote(value) if "%" in value else value
+
+
 def _to_dict(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in pairs:
@@ -85,43 +89,72 @@ def _to_dict(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 class Event:
     """A parsed ``text/event-plain`` event.
 
-    ``headers`` are URL-decoded, ``raw_headers`` as received; ``body`` is the event's own body
-    (announced by a ``Content-Length`` among its headers), empty for most events.
+    ``text`` is its header block as received (decoded as UTF-8), one ``Name: value`` per line
+    between newlines; a header is looked up and URL-decoded when it is read (:meth:`get`,
+    :meth:`variable`), so an event of ~170 headers costs one check of its block, and only the
+    few headers an adapter reads are decoded. ``raw_headers`` and ``headers`` give them all
+    (the first of a repeated name wins, as in FreeSWITCH). ``body`` is the event's own body
+    (announced by a ``Content-Length`` among its headers), empty for most.
     """
 
-    headers: dict[str, str]
-    raw_headers: dict[str, str] = field(repr=False)
+    text: str = field(repr=False)
     body: bytes = b""
+
+    @classmethod
+    def of(cls, headers: dict[str, str], body: bytes = b"") -> Event:
+        """An event of these (URL-encoded) header values."""
+        return cls("\n" + "".join(f"{n}: {v}\n" for n, v in headers.items()), body)
+
+    @property
+    def raw_headers(self) -> dict[str, str]:
+        """Every header as received (URL-encoded)."""
+        return _to_dict(_split_header(line) for line in self.text.split("\n") if line)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Every header, URL-decoded."""
+        return {name: _unquote(value) for name, value in self.raw_headers.items()}
 
     @classmethod
     def parse(cls, data: bytes) -> Event:
         """Parse an event-plain body; raise ProtocolError when it is malformed."""
         head, sep, rest = data.partition(b"\n\n")
-        lines = head.split(b"\n")
-        if lines and lines[-1] == b"":  # a block whose blank line is the body's last byte
-            lines.pop()
-        if len(lines) > MAX_HEADERS:
+        if head.endswith(b"\n"):  # a block whose blank line is the body's last byte
+            head = head[:-1]
+        text = "\n" + _decode(head) + "\n" if head else "\n"
+        if head and ("\n:" in text or any(":" not in line for line in text[1:-1].split("\n"))):
+            line = next(line for line in text[1:-1].split("\n") if line.find(":") < 1)
+            raise ProtocolError(f"malformed header line {line[:80]!r}")
+        if text.count("\n") - 1 > MAX_HEADERS:
             raise ProtocolError(f"event has more than {MAX_HEADERS} headers")
-        raw = _to_dict(_split_header(_decode(line)) for line in lines)
-        body = b""
-        length = raw.get("Content-Length")
+        event = cls(text)
+        length = event.find("Content-Length")
         if length is not None:
             size = _content_length(length)
             if not sep or len(rest) < size or rest[size:].strip(b"\n"):
                 raise ProtocolError("event body does not match its Content-Length")
-            body = rest[:size]
-        elif rest.strip(b"\n"):
+            return cls(text, rest[:size])
+        if rest.strip(b"\n"):
             raise ProtocolError("event has bytes after its headers but no Content-Length")
-        decoded = {name: unquote(value) for name, value in raw.items()}
-        return cls(headers=decoded, raw_headers=raw, body=body)
+        return event
+
+    def find(self, name: str) -> str | None:
+        """The URL-decoded value of header ``name``, or None when the event has none."""
+        text = self.text
+        at = text.find(f"\n{name}:")
+        if at < 0:
+            return None
+        start = at + len(name) + 2
+        return _unquote(text[start : text.index("\n", start)].lstrip(" "))
 
     def get(self, name: str, default: str = "") -> str:
         """The URL-decoded value of header ``name``, or ``default``."""
-        return self.headers.get(name, default)
+        value = self.find(name)
+        return default if value is None else value
 
     def variable(self, name: str, default: str = "") -> str:
         """The channel variable ``name`` (header ``variable_<name>``), or ``default``."""
-        return self.headers.get(f"variable_{name}", default)
+        return self.get(f"variable_{name}", default)
 
     @property
     def name(self) -> str:

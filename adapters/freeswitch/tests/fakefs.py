@@ -402,6 +402,14 @@ class FakeFreeSwitch:
     async def _app_unset(self, arg: str, hang: bool) -> None:
         self.vars.pop(arg, None)
 
+    async def _app_multiset(self, arg: str, hang: bool) -> None:
+        for word in arg.split(" "):
+            await self._app_set(word, hang)
+
+    async def _app_multiunset(self, arg: str, hang: bool) -> None:
+        for word in arg.split(" "):
+            await self._app_unset(word, hang)
+
     async def _app_playback(self, arg: str, hang: bool) -> str:
         return "FILE PLAYED"
 

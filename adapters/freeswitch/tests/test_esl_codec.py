@@ -306,6 +306,21 @@ def test_malformed_header_lines() -> None:
     assert one_frame(b"\n\nA:b\nB:   c\nC:\n\n").headers == {"A": "b", "B": "c", "C": ""}
 
 
+def test_malformed_event_lines() -> None:
+    """An event body's lines are checked whole although only the headers read are decoded."""
+    for body in (b"Event-Name: X\nno colon here\n\n", b"Event-Name: X\n: no name\n\n"):
+        with pytest.raises(ProtocolError):
+            Event.parse(body)
+    event = Event.parse(b"Event-Name: CHANNEL_X\nA: %2BOK%0A\nB:c:d\nA: second\n\n")
+    assert (event.name, event.get("A"), event.get("B"), event.get("Z", "-")) == (
+        "CHANNEL_X",
+        "+OK\n",
+        "c:d",
+        "-",
+    )
+    assert event.raw_headers == {"Event-Name": "CHANNEL_X", "A": "%2BOK%0A", "B": "c:d"}
+
+
 def test_truncated_stream(fs_chunks: list[bytes]) -> None:
     stream = b"".join(fs_chunks)
     for cut in (1, len(fs_chunks[0]) - 1, len(fs_chunks[0]) + 10, len(stream) - 1):

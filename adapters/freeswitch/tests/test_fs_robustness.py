@@ -110,7 +110,7 @@ def _word_ok(app: str, word: str) -> bool:
         return True
     if word.startswith("file_string://"):
         return all(_atom(w) for w in word.removeprefix("file_string://").split("!"))
-    if app == "set" and "=" in word:
+    if app in ("set", "multiset") and "=" in word:
         name, value = word.split("=", 1)
         return _atom(name) and (_atom(value) or _word_ok("file", value))
     if app == "bridge":
