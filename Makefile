@@ -11,7 +11,7 @@ install:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps --config-settings editable_mode=compat \
+	$(BIN)/pip install --quiet --config-settings editable_mode=compat \
 		-e adapters/asterisk -e adapters/freeswitch
 
 test: lint rust-test py-test
