@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +76,12 @@ def agi_env(n: int, script: str = "route", extra: str = "") -> bytes:
     return "".join(f"{k}: {v}\n" for k, v in lines).encode() + b"\n"
 
 
-async def agi_call(port: int, n: int, setups: list[float]) -> bool:
+_numbers = iter(range(10**9))
+
+
+async def agi_call(port: int, setups: list[float]) -> bool:
+    """One call as Asterisk makes it (FastAGI), the answer subroutine's connection included."""
+    n = next(_numbers)
     t0 = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(agi_env(n))
@@ -140,21 +146,27 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-async def load(port: int, seconds: float, concurrency: int, pids: list[int]) -> dict[str, float]:
+Call = Callable[[int, list[float]], Awaitable[bool]]
+"""One scripted call to the server on a port, noting its setup time; True when it completed."""
+
+
+async def load(
+    call: Call, port: int, seconds: float, concurrency: int, pids: list[int]
+) -> dict[str, float]:
+    """``concurrency`` callers calling again and again for ``seconds``: the figures."""
     setups: list[float] = []
     done = failed = 0
-    counter = iter(range(10**9))
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
         nonlocal done, failed
         while time.perf_counter() < deadline:
-            ok = await agi_call(port, next(counter), setups)
+            ok = await call(port, setups)
             done += ok
             failed += not ok
 
     for _ in range(20):  # warm up: the plan built, the segment table mapped
-        await agi_call(port, next(counter), [])
+        await call(port, [])
     cpu0 = cpu_seconds(pids)
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -169,6 +181,23 @@ async def load(port: int, seconds: float, concurrency: int, pids: list[int]) -> 
         "p99_ms": setups[int(len(setups) * 0.99)] * 1e3,
         "cpu_ms_per_call": cpu / max(done + failed, 1) * 1e3,
     }
+
+
+def serve_and_load(pbx: str, call: Call, args: argparse.Namespace, env: dict[str, str]) -> None:
+    """Start ``routecore-<pbx> serve`` for each load of ``args.concurrency`` and report it."""
+    command = [str(BIN / f"routecore-{pbx}"), "serve", "--listen", "127.0.0.1:0"]
+    command += ["--workers", str(args.workers)]
+    for concurrency in args.concurrency:
+        proc, port = start_server(command, env)
+        try:
+            time.sleep(0.3)
+            pids = [proc.pid, *children(proc.pid)]
+            figures = asyncio.run(load(call, port, args.seconds, concurrency, pids))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=70)
+        what = "FastAGI" if pbx == "asterisk" else "ESL outbound"
+        report(f"{what}, {args.workers} worker(s)", concurrency, args.seconds, figures)
 
 
 def start_server(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
@@ -243,27 +272,11 @@ def main() -> int:
         "server and fake PBX share them"
     )
     if args.pbx == "freeswitch":
-        from pbx_load_esl import esl_load  # the ESL side of this benchmark
+        from pbx_load_esl import esl_call  # the ESL side of this benchmark
 
-        return esl_load(args, env)
-    command = [
-        str(BIN / "routecore-asterisk"),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--workers",
-        str(args.workers),
-    ]
-    for concurrency in args.concurrency:
-        proc, port = start_server(command, env)
-        try:
-            time.sleep(0.3)
-            pids = [proc.pid, *children(proc.pid)]
-            figures = asyncio.run(load(port, args.seconds, concurrency, pids))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=70)
-        report(f"FastAGI, {args.workers} worker(s)", concurrency, args.seconds, figures)
+        serve_and_load("freeswitch", esl_call, args, env)
+        return 0
+    serve_and_load("asterisk", agi_call, args, env)
     times = agi_start(folder, image, env, args.agi_runs)
     print(f"process-per-call AGI, start to first command over {len(times)} runs:")
     median, p90 = statistics.median(times), times[int(len(times) * 0.9)]

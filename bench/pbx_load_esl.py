@@ -5,18 +5,14 @@ sends the real 1.10 frames of the transcript (events of 3-11 KB, as FreeSWITCH d
 from __future__ import annotations
 
 import ast
-import asyncio
-import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "adapters" / "freeswitch" / "tests"))
 
 from fakefs import Bridge, FakeFreeSwitch, Script, Templates  # noqa: E402
-from pbx_load import BIN, children, cpu_seconds, report, start_server  # noqa: E402
 
 
 def templates() -> Templates:
@@ -46,62 +42,16 @@ class _Timed(FakeFreeSwitch):
         return await super().run(port)
 
 
-async def _load(port: int, seconds: float, concurrency: int, pids: list[int]) -> dict[str, float]:
-    t = templates()
-    setups: list[float] = []
-    done = failed = 0
-    deadline = time.perf_counter() + seconds
-
-    async def call() -> bool:
-        fake = _Timed(t, Script(keys=["1", "1"], bridges=[Bridge()]))
-        await fake.run(port)
-        if fake.setup is not None:
-            setups.append(fake.setup)
-        return fake.closed_by_server and any(e.app == "bridge" for e in fake.executed)
-
-    async def worker() -> None:
-        nonlocal done, failed
-        while time.perf_counter() < deadline:
-            ok = await call()
-            done += ok
-            failed += not ok
-
-    for _ in range(20):
-        await call()
-    setups.clear()
-    cpu0 = cpu_seconds(pids)
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall = time.perf_counter() - t0
-    cpu = cpu_seconds(pids) - cpu0
-    setups.sort()
-    return {
-        "calls": done,
-        "failed": failed,
-        "calls_per_s": done / wall,
-        "p50_ms": statistics.median(setups) * 1e3,
-        "p99_ms": setups[int(len(setups) * 0.99)] * 1e3,
-        "cpu_ms_per_call": cpu / max(done + failed, 1) * 1e3,
-    }
+_templates: list[Templates] = []
 
 
-def esl_load(args: Any, env: dict[str, str]) -> int:
-    command = [
-        str(BIN / "routecore-freeswitch"),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--workers",
-        str(args.workers),
-    ]
-    for concurrency in args.concurrency:
-        proc, port = start_server(command, env)
-        try:
-            time.sleep(0.3)
-            pids = [proc.pid, *children(proc.pid)]
-            figures = asyncio.run(_load(port, args.seconds, concurrency, pids))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=70)
-        report(f"ESL outbound, {args.workers} worker(s)", concurrency, args.seconds, figures)
-    return 0
+async def esl_call(port: int, setups: list[float]) -> bool:
+    """One call as FreeSWITCH's ``socket`` application makes it: menu keys 1 and 1, a bridge
+    that the first target answers, the hang-up."""
+    if not _templates:
+        _templates.append(templates())
+    fake = _Timed(_templates[0], Script(keys=["1", "1"], bridges=[Bridge()]))
+    await fake.run(port)
+    if fake.setup is not None:
+        setups.append(fake.setup)
+    return fake.closed_by_server and any(e.app == "bridge" for e in fake.executed)

@@ -26,7 +26,7 @@ from routecore.adapter.call import Observer
 from routecore.adapter.config import AdapterConfig
 from routecore.adapter.runtime import Runtime
 
-__all__ = ["Handler", "Server", "serve"]
+__all__ = ["Handler", "Server", "serve", "serve_command"]
 
 log = logging.getLogger("routecore.adapter")
 
@@ -186,3 +186,22 @@ def serve(config: AdapterConfig, make: MakeHandler, *, name: str) -> int:
         _pid, code = os.waitpid(child, 0)
         status = status or os.waitstatus_to_exitcode(code)
     return 0 if status == 0 else 1
+
+
+def serve_command(args: Any, make: MakeHandler, *, name: str) -> int:
+    """An adapter's ``serve`` command from its parsed options: log lines to stderr, then
+    :func:`serve`. Exit status 2 (and one line) for bad options, 4 when it cannot listen."""
+    from routecore.adapter.config import config_from
+    from routecore.errors import RoutecoreError
+
+    try:
+        config = config_from(args)
+    except RoutecoreError as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return serve(config, make, name=name)
+    except OSError as e:
+        print(f"{name}: cannot listen on {config.host}:{config.port}: {e}", file=sys.stderr)
+        return 4

@@ -62,25 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "agi":
         return _agi(args)
-    try:
-        config = config_from(args)
-    except RoutecoreError as e:
-        print(f"routecore-asterisk: {e}", file=sys.stderr)
-        return 2
-    import logging
-
-    from routecore.adapter.server import serve
+    from routecore.adapter.server import serve_command
     from routecore_asterisk.fastagi import make_handler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        return serve(config, make_handler, name="routecore-asterisk")
-    except OSError as e:
-        print(
-            f"routecore-asterisk: cannot listen on {config.host}:{config.port}: {e}",
-            file=sys.stderr,
-        )
-        return 4
+    return serve_command(args, make_handler, name="routecore-asterisk")
 
 
 if __name__ == "__main__":

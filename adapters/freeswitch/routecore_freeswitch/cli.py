@@ -5,11 +5,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from routecore.adapter.config import add_options, config_from
-from routecore.errors import RoutecoreError
+from routecore.adapter.config import add_options
 
 __all__ = ["DIAL", "PORT", "main"]
 
@@ -32,23 +30,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        config = config_from(args)
-    except RoutecoreError as e:
-        print(f"routecore-freeswitch: {e}", file=sys.stderr)
-        return 2
-    from routecore.adapter.server import serve
+    from routecore.adapter.server import serve_command
     from routecore_freeswitch.server import make_handler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        return serve(config, make_handler, name="routecore-freeswitch")
-    except OSError as e:
-        print(
-            f"routecore-freeswitch: cannot listen on {config.host}:{config.port}: {e}",
-            file=sys.stderr,
-        )
-        return 4
+    return serve_command(args, make_handler, name="routecore-freeswitch")
 
 
 if __name__ == "__main__":  # pragma: no cover
