@@ -7,7 +7,18 @@ export PYO3_PYTHON := $(abspath $(BIN)/python)
 
 .PHONY: install test bench lint rust-test py-test flow-schema run
 
+# Debian packages the tests need: redis-server (the shared state across hosts) and iproute2
+# (network namespaces for the many-hosts test); installed when missing.
+DEBS := redis-server iproute2
+
 install:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo=sudo; fi; \
+		echo "installing Debian packages:$$missing"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			$$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install -e '.[dev]'

@@ -49,7 +49,7 @@ ENV_LINES = [
     ("agi_priority", "2"),
     ("agi_accountcode", ""),
 ]
-_U = re.compile(rb"U\(rc-answered\^([^^]+)\^(\d+)\)")
+_U = re.compile(rb"U\(rc-answered\^([^^]+)\^(\d+)\^[^^)]+\)")
 _PEER = re.compile(rb"Local/(\d+)@")
 
 

@@ -9,7 +9,15 @@ from typing import Any
 
 from routecore.adapter.call import CallDriver
 
-__all__ = ["run"]
+__all__ = ["in_conversation", "run"]
+
+_DIALLING: dict[asyncio.Task[Any], CallDriver] = {}  # calls now in a Dial, by their task
+
+
+def in_conversation() -> set[asyncio.Task[Any]]:
+    """The tasks of calls whose Dial was answered and goes on: a conversation (a server that
+    shuts down waits for these rather than cut them)."""
+    return {task for task, driver in _DIALLING.items() if driver.talking}
 
 
 async def _renew(driver: CallDriver, every: float) -> None:
@@ -36,9 +44,15 @@ async def run(
         while action is not None:
             if isinstance(action, Dial):
                 renew = asyncio.create_task(_renew(driver, keepalive_every))
+                task = asyncio.current_task()
+                if task is not None:
+                    _DIALLING[task] = driver
                 try:
                     event = await perform(action)
                 finally:
+                    driver.talking = False
+                    if task is not None:
+                        _DIALLING.pop(task, None)
                     renew.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await renew

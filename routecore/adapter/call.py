@@ -56,6 +56,7 @@ class CallDriver:
         "observer",
         "protocol",
         "session",
+        "talking",
     )
 
     def __init__(self, session: Any, *, protocol: str, observer: Observer | None = None) -> None:
@@ -66,6 +67,8 @@ class CallDriver:
         self.did = ""
         self.caller = ""
         self.ended = False
+        self.talking = False
+        """An agent answered the Dial now in progress (the conversation goes on)."""
         self._begun = time.monotonic()
         self._setup: float | None = None
         self._decide = 0.0
@@ -103,6 +106,7 @@ class CallDriver:
 
         if self.ended:
             return []
+        self.talking = True
         return self.handle(Answered(target, at=time.time()))
 
     def keep_alive(self) -> None:

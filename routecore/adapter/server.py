@@ -6,8 +6,13 @@
   listening socket (the kernel hands each connection to one of them). Each opens its own
   :class:`~routecore.adapter.runtime.Runtime` after the fork.
 - **Graceful shutdown**: SIGTERM or SIGINT stops accepting, lets the calls in progress end for
-  up to ``drain`` seconds, then cancels the rest (each cancelled call ends: claims released,
-  record written) and closes the runtime. The parent of workers passes the signal on and waits.
+  up to ``drain`` seconds, then cancels those not in a conversation (each cancelled call ends:
+  claims released, record written). A conversation (a Dial an agent answered) is never cut by a
+  deploy: the PBX bridges it whatever the adapter does, so its agent stays claimed until it
+  ends; the server waits for it, unless a second SIGTERM/SIGINT says not to. Then it closes the
+  runtime. The parent of workers passes the signals on and waits.
+- **Dead peers**: TCP keep-alive on every connection (60 s idle, then 6 probes 10 s apart), so
+  a PBX host that vanishes mid-Dial ends its calls within ~2 minutes instead of never.
 """
 
 from __future__ import annotations
@@ -56,11 +61,14 @@ class Server:
         self.observer: Observer | None = None
         """Counts the calls (the worker's Metrics when ``--metrics`` is given)."""
         self._servers: list[asyncio.AbstractServer] = []
+        self._late: list[asyncio.AbstractServer] = []
 
-    async def listen(self, sock: socket.socket) -> asyncio.AbstractServer:
-        """Serve connections arriving on ``sock`` (more than one socket may be served)."""
+    async def listen(self, sock: socket.socket, *, late: bool = False) -> asyncio.AbstractServer:
+        """Serve connections arriving on ``sock`` (more than one socket may be served). ``late``:
+        keep accepting while the calls drain at shutdown (connections that belong to calls in
+        progress, such as Asterisk's answer subroutine)."""
         server = await asyncio.start_server(self._connected, sock=sock, limit=1 << 16)
-        self._servers.append(server)
+        (self._late if late else self._servers).append(server)
         return server
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -71,6 +79,7 @@ class Server:
             log.warning("connection from %s refused: not loopback nor in --allow", address)
             writer.close()
             return
+        _keep_alive(writer)
         task = asyncio.current_task()
         assert task is not None
         self.tasks.add(task)
@@ -84,21 +93,49 @@ class Server:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def shutdown(self) -> None:
-        """Stop accepting; let calls end for ``drain`` seconds; cancel the rest."""
+    async def shutdown(self, force: asyncio.Event | None = None) -> None:
+        """Stop accepting; let calls end for ``drain`` seconds; cancel those not in a
+        conversation; wait for the conversations until they end or ``force`` is set (without
+        ``force``, cancel them too)."""
+        from routecore.adapter.aio import in_conversation
+
         for server in self._servers:
             server.close()
         pending = set(self.tasks)
         if pending:
             log.info("draining %d calls for up to %.0f s", len(pending), self.config.drain)
             _done, pending = await asyncio.wait(pending, timeout=self.config.drain)
+        talking = pending & in_conversation()
+        if talking and force is not None and not force.is_set():
+            log.info("waiting for %d conversations to end (signal again to cut them)", len(talking))
+            for task in pending - talking:
+                task.cancel()
+            forced = asyncio.create_task(force.wait())
+            while talking and not forced.done():
+                done, _ = await asyncio.wait({*talking, forced}, return_when="FIRST_COMPLETED")
+                talking -= done
+            forced.cancel()
+            pending = {task for task in pending if not task.done()}
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5)
-        for server in self._servers:
+        for server in self._late:
+            server.close()
+        for server in self._servers + self._late:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
+
+
+def _keep_alive(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)
 
 
 MakeHandler = Callable[[Runtime, Server], Awaitable[Handler]]
@@ -108,11 +145,17 @@ async def _worker(
     config: AdapterConfig, sock: socket.socket, make: MakeHandler, index: int
 ) -> None:
     runtime = Runtime(config)
+    runtime.start_writer()
     server = Server(config, _unset_handler)
     stop = asyncio.Event()
+    force = asyncio.Event()  # a second signal: cut the conversations too
     loop = asyncio.get_running_loop()
+
+    def signalled() -> None:
+        (force if stop.is_set() else stop).set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signalled)
     endpoint = None
     try:
         if config.metrics is not None:
@@ -124,7 +167,7 @@ async def _worker(
         server.handler = await make(runtime, server)
         await server.listen(sock)
         await stop.wait()
-        await server.shutdown()
+        await server.shutdown(force)
     finally:
         if endpoint is not None:
             endpoint.shutdown()

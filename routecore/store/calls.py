@@ -226,10 +226,17 @@ def _row(record: CallRecord) -> tuple[Any, ...]:
 class CallStore:
     """Call records, the SMS outbox, reports and purging over the SQLite file ``path``."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, threads: bool = False) -> None:
+        """``threads``: the store may be used from another thread than the one that opened it
+        (one at a time), as an adapter's writer thread does."""
         self.path = str(path)
         self._db = open_db(
-            self.path, SCHEMA, synchronous="NORMAL", what="call store", tables=TABLES
+            self.path,
+            SCHEMA,
+            synchronous="NORMAL",
+            what="call store",
+            tables=TABLES,
+            threads=threads,
         )
         try:
             self._add_columns()

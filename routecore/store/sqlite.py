@@ -63,6 +63,7 @@ def open_db(
     *,
     what: str,
     tables: Mapping[str, Iterable[str]],
+    threads: bool = False,
 ) -> sqlite3.Connection:
     """``path`` opened for many processes (WAL, ``BUSY_TIMEOUT`` s busy timeout, rows as
     ``sqlite3.Row``) with ``schema`` applied; ``synchronous`` is ``FULL`` or ``NORMAL``.
@@ -70,9 +71,13 @@ def open_db(
     ``what`` names the store in messages; ``tables`` maps each table of ``schema`` to the
     columns it must have. A new or empty file gets the schema; a database that holds other
     tables only, or one of these tables without its columns, is refused (StoreError), as is
-    a file that is not a database or stays locked."""
+    a file that is not a database or stays locked. ``threads``: the connection may be used
+    from another thread than the one that opened it (one at a time: SQLite is built
+    serialized here)."""
     try:
-        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        db = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=not threads
+        )
     except sqlite3.Error as e:
         raise store_error(path, what, e) from None
     try:

@@ -15,7 +15,7 @@ Collect       ``GET DATA <file> <ms> <max>`` (``#`` ends the input; no prompt: `
 Dial          ``EXEC MixMonitor <file>,b`` when recorded; ``EXEC Dial <t1>&<t2>,<s>,<opts>``
               at once, or one ``Dial`` per target in order; then ``GET VARIABLE`` of
               ``DIALSTATUS``, ``DIALEDPEERNUMBER``, ``ANSWEREDTIME``; options ``g`` (the call
-              goes on after the agent hangs up: survey), ``U(rc-answered^<call>^<port>)``
+              goes on after the agent hangs up: survey), ``U(rc-answered^<call>^<port>^<host>)``
               (the answer moment, on the FastAGI server), ``A(:<announcement>)`` (B10: the
               agent's prompt, or ``agent_<id>`` for an agent id)
 DropLeg       nothing here: the answer subroutine's own connection hangs the leg up
@@ -86,13 +86,20 @@ class Translator:
     its answer subroutine reports to."""
 
     def __init__(
-        self, runtime: Any, *, call_id: str, did: str, answer_port: int | None = None
+        self,
+        runtime: Any,
+        *,
+        call_id: str,
+        did: str,
+        answer_port: int | None = None,
+        answer_host: str = "127.0.0.1",
     ) -> None:
         self.runtime = runtime
         self.media = runtime.media
         self.did = did
         self.call = call_name(call_id)
         self.answer_port = answer_port
+        self.answer_host = checked(answer_host, "answer host")
         self.answered = False
         self.recordings = 0
         self.files: dict[str, str] = {}
@@ -230,6 +237,8 @@ class Translator:
             )
             status = (yield Command(codec.get_variable("DIALSTATUS"), after_hangup=True)).data or ""
             statuses.append(status)
+            if status == "CANCEL":  # the caller hung up while the targets rang
+                raise ChannelGone("the caller hung up during the Dial")
             if status == "ANSWER":
                 peer = (
                     yield Command(codec.get_variable("DIALEDPEERNUMBER"), after_hangup=True)
@@ -261,7 +270,7 @@ class Translator:
     def _answer_option(self) -> str:
         if self.answer_port is None:
             return ""
-        return f"U(rc-answered^{self.call}^{self.answer_port})"
+        return f"U(rc-answered^{self.call}^{self.answer_port}^{self.answer_host})"
 
     def _announcement(self, entry: int | str) -> str | None:
         """B10: the file Dial's ``A(:file)`` plays to the caller on connect. Dial plays one

@@ -5,12 +5,14 @@ Scripts (the path of the ``agi://`` URL):
 
 - ``route`` (or any other): an inbound call to a 400 number;
 - ``outbound?did=<400 number>``: an agent's outbound call (B3) to ``agi_extension``;
-- ``answered?call=<call>``: Dial's ``U(rc-answered^<call>^<port>)`` subroutine, run on the
-  answering channel before the caller is bridged. It arrives on the worker's own answer port
+- ``answered?call=<call>``: Dial's ``U(rc-answered^<call>^<port>^<host>)`` subroutine, run on
+  the answering channel before the caller is bridged. It arrives on the worker's own answer port
   (``<port>``: each worker process listens on one, so the answer reaches the process that holds
-  the call), reads ``DIALEDPEERNUMBER``, reports :class:`~routecore.Answered` to the call's
-  session and closes at once (the caller's bridge waits for it). When the engine answers
-  ``DropLeg`` (another target had won), the answering channel is hung up.
+  the call; ``<host>``: the address Asterisk reached the call's own connection at), reads
+  ``DIALEDPEERNUMBER``, reports :class:`~routecore.Answered` to the call's session and closes
+  at once (the caller's bridge waits for it). When the engine answers ``DropLeg`` (another
+  target had won), the answering channel is hung up. The answer ports keep accepting while
+  the calls drain at shutdown.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ class FastAgi:
             if env.script == "answered":
                 await self._answered(stream, env)
             else:
-                await self._call(stream, env)
+                local = writer.get_extra_info("sockname")
+                await self._call(stream, env, local[0] if isinstance(local, tuple) else None)
         except (AdapterError, OSError) as e:
             log.warning("FastAGI connection ended: %s", e)
         finally:
@@ -64,7 +67,7 @@ class FastAgi:
             after_hangup=command.after_hangup,
         )
 
-    async def _call(self, stream: AgiStream, env: codec.AgiEnvironment) -> None:
+    async def _call(self, stream: AgiStream, env: codec.AgiEnvironment, local: str | None) -> None:
         try:
             first = first_event(env)
             session = self.runtime.session()
@@ -76,7 +79,11 @@ class FastAgi:
             return
         driver = CallDriver(session, protocol="fastagi", observer=self.server.observer)
         translator = dialplan.Translator(
-            self.runtime, call_id=first.call_id, did=first.did, answer_port=self.answer_port
+            self.runtime,
+            call_id=first.call_id,
+            did=first.did,
+            answer_port=self.answer_port,
+            answer_host=_answer_host(local),
         )
         self.calls[translator.call] = (driver, translator)
 
@@ -103,6 +110,7 @@ class FastAgi:
             )
         finally:
             self.calls.pop(translator.call, None)
+        await self.runtime.written()  # the record is stored before the connection goes
 
     async def _answered(self, stream: AgiStream, env: codec.AgiEnvironment) -> None:
         entry = self.calls.get(env.query.get("call", ""))
@@ -122,10 +130,19 @@ class FastAgi:
                     pass
 
 
+def _answer_host(local: str | None) -> str:
+    """Where Asterisk reaches this worker's answer port: the address it reached the call at
+    (an IPv4-mapped IPv6 address as IPv4; IPv6 itself cannot go into an ``agi://`` URL built
+    by the dialplan, so such a call reports its answer to loopback)."""
+    if not local or ":" in local.removeprefix("::ffff:"):
+        return "127.0.0.1"
+    return local.removeprefix("::ffff:")
+
+
 async def make_handler(runtime: Runtime, server: Server) -> FastAgi:
     """The worker's handler, with its own answer port beside the shared one."""
     sock = bind(runtime.config.host, 0)
     handler = FastAgi(runtime, server, sock.getsockname()[1])
     server.handler = handler
-    await server.listen(sock)
+    await server.listen(sock, late=True)  # open until the calls have drained
     return handler

@@ -8,7 +8,7 @@ asterisk-22-fastagi.log`` shows it.
   ends (:class:`Ring`), when the caller hangs up (``HANGUP`` inline, then 511s), when the PBX
   stalls or its input is cut;
 - :class:`FakeAsterisk` answers each command line per the scenario, runs Dial's
-  ``U(rc-answered^<call>^<port>)`` answer subroutine as a second FastAGI connection when a
+  ``U(rc-answered^<call>^<port>^<host>)`` answer subroutine as a second FastAGI connection when a
   target answers, logs every line the server sent, and after the server's own ``EXEC Hangup``
   / ``HANGUP`` answers ``200 result=1`` and ``HANGUP`` and waits for the server to close the
   socket: like the real Asterisk it never closes first;
@@ -152,7 +152,7 @@ class Scenario:
 
 
 _DIAL = re.compile(rb"^EXEC Dial (\S+)\n$")
-_U = re.compile(r"U\(rc-answered\^([^^()]+)\^(\d+)\)")
+_U = re.compile(r"U\(rc-answered\^([^^()]+)\^(\d+)\^127\.0\.0\.1\)")
 
 
 class FakeAsterisk:
@@ -439,7 +439,8 @@ GRAMMAR = [
         r'EXEC StopMixMonitor ""',
         rf"RECORD FILE {_V} wav # \d+ BEEP s=5",
         r"EXEC Hangup \d+",
-        rf"EXEC Dial {_V}(&{_V})*,\d+,g(U\(rc-answered\^{_NAME}\^\d+\))?(A\(:{_V}\))?",
+        rf"EXEC Dial {_V}(&{_V})*,\d+,g"
+        rf"(U\(rc-answered\^{_NAME}\^\d+\^127\.0\.0\.1\))?(A\(:{_V}\))?",
     )
 ]
 

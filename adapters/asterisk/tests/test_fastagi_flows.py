@@ -57,7 +57,7 @@ def paths(host: Runtime) -> tuple[str, str]:
 
 def dial_line(targets: list[str], seconds: int, call_id: str, port: int, extra: str = "") -> str:
     dial = "&".join(f"Local/{t}@destinations" for t in targets)
-    return f"EXEC Dial {dial},{seconds},gU(rc-answered^{call_id}^{port}){extra}"
+    return f"EXEC Dial {dial},{seconds},gU(rc-answered^{call_id}^{port}^127.0.0.1){extra}"
 
 
 ANSWERED = ["GET VARIABLE DIALSTATUS", "GET VARIABLE DIALEDPEERNUMBER", "GET VARIABLE ANSWEREDTIME"]
@@ -608,7 +608,7 @@ def test_dial_templates_per_kind_of_number(host: Runtime) -> None:
         fake, port = call(runtime, scenario, environment(dnid="4006001001", uniqueid="k-1"))
     finally:
         runtime.close()
-    u = f"gU(rc-answered^k-1^{port})"
+    u = f"gU(rc-answered^k-1^{port}^127.0.0.1)"
     assert fake.dials() == [
         f"EXEC Dial PJSIP/13800138000@trunk,20,{u}",  # a mobile: through the trunk
         f"EXEC Dial Local/01065528888@destinations,20,{u}",  # a landline: the default
@@ -646,3 +646,28 @@ def test_a_long_dial_renews_its_claims_and_ends_normally(
     assert len(renewals) >= 3 and set(renewals) == {"long"}  # every 0.05 s while dialling
     rec = one_record(host, "long")
     assert rec["outcome"] == "answered" and rec["talk_seconds"] == 600
+
+
+def test_a_server_writes_records_and_sms_off_its_event_loop(host: Runtime) -> None:
+    """B2: the post-call SMS of a flow that has one is queued in the store's outbox; in a server
+    records and SMS are written by the worker's writer thread (never on the event loop), and a
+    call's connection closes only once both are stored."""
+    host.start_writer()
+    caller = "13912345678"  # a mobile: it can get an SMS
+    scenario = Scenario(digits=["1", "2"], rings=[Ring(talk=5)])
+    call(host, scenario, environment(dnid="8006001007", uniqueid="sms-1", caller=caller))
+    rec = one_record(host, "sms-1")  # stored when the call ended, not eventually
+    assert rec["outcome"] == "answered"
+    outbox = host.calls.pending_sms()
+    assert [(row["kind"], row["to_number"]) for row in outbox] == [("hangup", caller)]
+
+
+def test_a_caller_who_hangs_up_while_the_targets_ring_ends_the_call(host: Runtime) -> None:
+    """Asterisk's DIALSTATUS CANCEL: the caller hung up during the Dial. The call ends there:
+    no other target is tried (or offered), and the record says the caller hung up."""
+    scenario = Scenario(digits=["1", "1"], rings=[Ring(status="CANCEL", result=-1), Ring()])
+    fake, _ = call(host, scenario, environment(uniqueid="cancel-1"))
+    assert len(fake.dials()) == 1
+    rec = one_record(host, "cancel-1")
+    assert rec["outcome"] == "caller_hung_up" and len(rec["tried"]) == 1
+    assert busy(host) == {}

@@ -119,3 +119,54 @@ def test_shutdown_with_no_call_returns_at_once(host: Runtime) -> None:
             return time.monotonic() - t0
 
     assert run(body()) < 0.5
+
+
+def test_a_conversation_outlasts_the_drain_and_a_second_signal_cuts_the_rest(
+    host: Runtime,
+) -> None:
+    """A deploy never frees an agent who is talking: Asterisk bridges the conversation whatever
+    the adapter does. After ``drain`` the server cancels the calls not in a conversation and
+    waits for the conversations; the one that ends on its own keeps its answer and talk time,
+    and a second signal (``force``) cuts the one still talking."""
+    runtime = Runtime(replace(host.config, drain=0.2))
+
+    async def body() -> tuple[float, dict[str, int], dict[str, int]]:
+        async with serving(runtime) as served:
+            # conversations of 1.0 s and of ever (a stall after the answer)
+            talk = FakeAsterisk(
+                Scenario(digits=["1", "1"], rings=[Ring(talk=1, delay=1.0)]),
+                environment(uniqueid="talking"),
+            )
+            ring = FakeAsterisk(
+                Scenario(digits=["2"], rings=[Ring(delay=30.0)]),
+                environment(uniqueid="long", caller="13900139000"),
+            )
+            calls = [asyncio.create_task(f.call(served.port)) for f in (talk, ring)]
+            await until(lambda: len(busy(runtime)) == 2)
+            await until(lambda: len(talk.answers) == 1 and len(ring.answers) == 1)
+            held = busy(runtime)
+            force = asyncio.Event()
+            t0 = time.monotonic()
+            stopping = asyncio.create_task(served.server.shutdown(force))
+            await asyncio.wait_for(calls[0], 5)  # the first conversation ends on its own
+            after_first = busy(runtime)
+            assert not stopping.done()  # the other one still talks: the server waits
+            force.set()
+            await asyncio.wait_for(stopping, 5)
+            calls[1].cancel()  # the fake Asterisk still "talks" (its Dial reply is 30 s away)
+            return time.monotonic() - t0, held, after_first
+
+    try:
+        with errors_logged() as errors:
+            waited, held, after_first = run(body())
+    finally:
+        runtime.close()
+    assert errors.records == []
+    assert sorted(held.values()) == [1, 1]
+    assert len(after_first) == 1  # the talking agent of the other call is still claimed
+    assert waited > 0.8, waited  # far beyond drain: the conversation was waited for
+    (rec,) = records(host, "talking")
+    assert rec["outcome"] == "answered" and rec["talk_seconds"] == 1
+    (cut,) = records(host, "long")
+    assert cut["answer"] is not None  # cut by the second signal, its answer kept
+    assert busy(host) == {}

@@ -33,6 +33,9 @@ EVENT_QUEUE_SIZE = 1024
 READ_SIZE = 65536
 """Bytes asked of the socket per read."""
 
+NOTICE_GRACE = 2.0
+"""Seconds an application still waiting for its completion is given after the disconnect
+notice (FreeSWITCH sends it after the channel's last events): then it never ran."""
 _REPLY_TYPES = ("command/reply", "api/response")
 _HANGUP_EVENTS = ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE")
 
@@ -148,7 +151,16 @@ class EslConnection:
         index, reply = await self._request(data, replied)
         _raise_for(reply, f"execute {app}")
         while True:
-            stamp, event = await self._next(when, f"execute {app}")
+            limit = when
+            if self.disconnected:  # the channel is gone: its last events are in, or nearly
+                grace = asyncio.get_running_loop().time() + NOTICE_GRACE
+                limit = grace if limit is None else min(limit, grace)
+            try:
+                stamp, event = await self._next(limit, f"execute {app}", notice=True)
+            except ProtocolError:
+                if self.disconnected:  # FreeSWITCH took the sendmsg but never ran it
+                    raise ChannelGone(f"{app} did not run: the channel is gone") from None
+                raise
             if stamp < index:
                 continue
             if event.name == "CHANNEL_EXECUTE_COMPLETE" and event.application_uuid == app_uuid:
@@ -222,7 +234,7 @@ class EslConnection:
             if isinstance(item, AdapterError):
                 self._end_taken = True
                 return True
-            if on_event is not None:
+            if on_event is not None and item[1] is not _NOTICE:
                 on_event(item[1])
 
     async def close(self) -> None:
@@ -286,15 +298,20 @@ class EslConnection:
             # FIFO, so a late reply is matched to it and dropped.
             future.cancel()
 
-    async def _next(self, when: float | None, what: str) -> tuple[int, Event]:
-        if self._end_taken and self._end is not None:
-            raise _fresh(self._end)
-        async with _deadline(when, what):
-            item = await self._events.get()
-        if isinstance(item, AdapterError):
-            self._end_taken = True
-            raise _fresh(item)
-        return item
+    async def _next(
+        self, when: float | None, what: str, *, notice: bool = False
+    ) -> tuple[int, Event]:
+        """The next event (``notice``: the disconnect notice's marker too, see ``_NOTICE``)."""
+        while True:
+            if self._end_taken and self._end is not None:
+                raise _fresh(self._end)
+            async with _deadline(when, what):
+                item = await self._events.get()
+            if isinstance(item, AdapterError):
+                self._end_taken = True
+                raise _fresh(item)
+            if notice or item[1] is not _NOTICE:
+                return item
 
     async def _read_loop(self) -> None:
         end: AdapterError
@@ -341,6 +358,7 @@ class EslConnection:
             self.hung_up = True
             self.linger = frame.headers.get("Content-Disposition") == "linger"
             self._notice.set()
+            await self._events.put((self._replies, _NOTICE))  # wakes an execute that waits
         # log/data, text/rude-rejection and unknown types: nothing waits for them.
 
     def _stop(self, end: AdapterError) -> None:
@@ -354,6 +372,10 @@ class EslConnection:
                 future.set_exception(_fresh(self._end))
         with contextlib.suppress(Exception):
             self._writer.close()
+
+
+_NOTICE = Event("\nEvent-Name: DISCONNECT_NOTICE\n")
+"""Not a FreeSWITCH event: the disconnect notice's place among the events, for waiters."""
 
 
 def _raise_for(reply: Frame, what: str) -> None:

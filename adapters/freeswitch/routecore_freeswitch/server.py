@@ -75,6 +75,7 @@ class EslServer:
             return await apps.perform(action)
 
         await aio.run(driver, first, perform, keepalive_every=self.runtime.config.keepalive_every)
+        await self.runtime.written()  # the record is stored before the connection goes
         await self._end(conn)
 
     async def _end(self, conn: EslConnection) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from routecore.adapter.errors import ChannelGone, ProtocolError
 from routecore_freeswitch.codec import Event
-from routecore_freeswitch.connection import EslConnection
+from routecore_freeswitch.connection import NOTICE_GRACE, EslConnection
 
 Transcript = list[tuple[str, bytes]]
 Handler = Callable[[EslConnection], Awaitable[Any]]
@@ -482,3 +482,32 @@ def test_execute_reply_timeout_bounds_the_reply_only() -> None:
     late = lambda uuid: event_frame("CHANNEL_EXECUTE_COMPLETE", Application_UUID=uuid)  # noqa: E731
     result, _ = run(slow, None, CONNECT_REPLY, None, OK, late)
     assert result == "CHANNEL_EXECUTE_COMPLETE"
+
+
+def test_an_application_that_never_ran_ends_after_the_disconnect_notice() -> None:
+    """FreeSWITCH answers a sendmsg ``+OK`` when it queues it; a caller who hung up just
+    before gets no CHANNEL_EXECUTE_COMPLETE for it, only the channel's last events, the notice,
+    and (after ``linger``) a socket left open. A bridge that waits without a bound must end
+    then, or its claims would be renewed for ever."""
+
+    async def handler(conn: EslConnection) -> Any:
+        await conn.connect(timeout=2)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            await conn.execute("bridge", "user/1001", timeout=None)
+        except ChannelGone:
+            return "gone", conn.hung_up, loop.time() - start < NOTICE_GRACE + 2
+        return "completed"
+
+    result, _ = run(
+        handler,
+        None,
+        CONNECT_REPLY,
+        None,
+        OK,
+        event_frame("CHANNEL_HANGUP", Hangup_Cause="NORMAL_CLEARING"),
+        event_frame("CHANNEL_HANGUP_COMPLETE"),
+        NOTICE,
+    )
+    assert result == ("gone", True, True)
