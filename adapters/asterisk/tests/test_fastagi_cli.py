@@ -8,7 +8,9 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -80,13 +82,19 @@ def test_serve_listens_routes_a_call_and_stops_on_sigterm(host: Runtime) -> None
     if "ROUTECORE_CACHE_DIR" in os.environ:
         environ["ROUTECORE_CACHE_DIR"] = os.environ["ROUTECORE_CACHE_DIR"]
 
-    async def body() -> tuple[str, FakeAsterisk, int, float]:
+    with socket.socket() as probe:  # a free port for the metrics endpoint
+        probe.bind(("127.0.0.1", 0))
+        metrics_port = probe.getsockname()[1]
+
+    async def body() -> tuple[str, FakeAsterisk, int, float, str]:
         assert SCRIPT is not None
         proc = await asyncio.create_subprocess_exec(
             SCRIPT,
             "serve",
             "--listen",
             "127.0.0.1:0",
+            "--metrics",
+            f"127.0.0.1:{metrics_port}",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=environ,
@@ -99,17 +107,29 @@ def test_serve_listens_routes_a_call_and_stops_on_sigterm(host: Runtime) -> None
             scenario = Scenario(digits=["1", "1"], rings=[Ring(talk=3)])
             fake = FakeAsterisk(scenario, environment(uniqueid="served-1"))
             await fake.call(int(match.group(1)))
+            url = f"http://127.0.0.1:{metrics_port}/metrics"
+            scraped = await asyncio.to_thread(
+                lambda: urllib.request.urlopen(url, timeout=5).read().decode()
+            )
             t0 = asyncio.get_running_loop().time()
             proc.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(proc.wait(), 10)
-            return first, fake, code, asyncio.get_running_loop().time() - t0
+            return first, fake, code, asyncio.get_running_loop().time() - t0, scraped
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
 
-    first, fake, code, stopping = run(body())
+    first, fake, code, stopping, scraped = run(body())
     assert first.endswith("(1 worker(s))\n")
+    # the Prometheus endpoint: the worker's own counts, and the shared state's
+    assert 'routecore_calls_total{outcome="answered"} 1.0' in scraped
+    assert "routecore_active_calls 0.0" in scraped
+    assert "routecore_setup_seconds_count 1.0" in scraped
+    assert "routecore_destinations_busy 0.0" in scraped
+    assert re.search(
+        r'routecore_destination_answered_total\{destination="1380013800[12]"\} 1\.0', scraped
+    )
     check_call(fake)
     assert fake.commands()[-1] == "EXEC Hangup 16"
     assert code == 0 and stopping < 5
