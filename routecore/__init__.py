@@ -73,6 +73,7 @@ if TYPE_CHECKING:  # the static view; at run time every name is imported at its 
         default_classifier,
         load_segments,
     )
+    from routecore.state import open_state
 
     BACKEND: str
 
@@ -88,6 +89,7 @@ _HOME = {
     "route": "routecore.engine.dialer",
     "load_flow": "routecore.flow",
     "LiveImage": "routecore.live",
+    "open_state": "routecore.state",
     **dict.fromkeys(
         (
             "Answered CallerHungUp CallStarted Collect Conference ConferenceResult Dial "
@@ -208,6 +210,7 @@ __all__ = [
     "get_backend",
     "load_flow",
     "load_segments",
+    "open_state",
     "route",
     "set_default_classifier",
 ]

@@ -184,14 +184,24 @@ def _review(args: argparse.Namespace) -> int:
 def _bump(args: argparse.Namespace) -> None:
     """Give the destinations the host's state knows the published capacities, then tell every
     routing process on this host to map the new image at its next call."""
-    from routecore import Image, State
+    from routecore import Image
     from routecore.engine.dialer import write_capacities
+    from routecore.state import is_url
 
     path = args.state or os.environ.get("ROUTECORE_STATE") or "/dev/shm/routecore-state"
-    if args.state or os.path.exists(path):
-        state = State.open(path)
-        write_capacities(state, Image.open(args.image))
-        state.bump_generation()
+    if args.state or is_url(path) or os.path.exists(path):
+        with _open_state(path) as state:
+            write_capacities(state, Image.open(args.image))
+            state.bump_generation()
+
+
+def _open_state(location: str) -> Any:
+    """The existing state at ``location``: a state file (StateError when missing) or a Redis
+    store (``redis://…``, ``rediss://…``, ``unix://…``)."""
+    from routecore import State
+    from routecore.state import is_url, open_state
+
+    return open_state(location) if is_url(location) else State.open(location)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -291,7 +301,7 @@ class _Usage(Exception):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from routecore import Image, State
+    from routecore import Image
     from routecore.engine.actions import CallStarted, OutboundStarted
     from routecore.engine.simulate import json_lines, simulate, text_lines
 
@@ -318,7 +328,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             if line and not line.startswith("#"):
                 script.append(line)
     at = _when(args.at, args.tz)
-    state = State.open(args.state) if args.state else None
+    state = _open_state(args.state) if args.state else None
     try:
         start: Any = (
             OutboundStarted(args.number, args.outbound, args.caller, at, args.call_id)
@@ -553,7 +563,9 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--reason", required=True)
         if name in ("publish", "rollback"):
             s.add_argument("--image", default=image_default)
-            s.add_argument("--state", help="the state file whose generation to bump")
+            s.add_argument(
+                "--state", help="the state (file or redis:// URL) whose generation to bump"
+            )
         s.set_defaults(run=_review)
     sy = sub.add_parser(
         "sync",
@@ -563,7 +575,7 @@ def parser() -> argparse.ArgumentParser:
         "generation so that routing processes map it.",
     )
     sy.add_argument("--image", default=image_default)
-    sy.add_argument("--state", help="the state file whose generation to bump")
+    sy.add_argument("--state", help="the state (file or redis:// URL) whose generation to bump")
     sy.set_defaults(run=cmd_sync)
     h = sub.add_parser("history", help="every version of a number's flow")
     h.add_argument("number")
@@ -598,7 +610,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--at", help="when the call starts [now]")
     sim.add_argument("--tz", default="Asia/Shanghai", help=tz_help)
-    sim.add_argument("--state", help="a state file to use [a temporary one]")
+    sim.add_argument("--state", help="a state to use (a file or a redis:// URL) [a temporary file]")
     sim.add_argument("--seed", type=int, default=1, help="selection seed [1]")
     sim.add_argument("--call-id", default="sim-1")
     sim.add_argument("--outbound", metavar="AGENT", help="B3: an agent's call to the customer")

@@ -6,7 +6,8 @@ Every option has an environment variable (the command line wins) and an embedded
 option             environment             default
 =================  ======================  =================================================
 ``--image``        ``ROUTECORE_IMAGE``     ``routes.img`` (written by ``routecore publish``)
-``--state``        ``ROUTECORE_STATE``     ``/dev/shm/routecore-state`` (made when missing)
+``--state``        ``ROUTECORE_STATE``     ``/dev/shm/routecore-state`` (made when missing), or
+                                           ``redis://host:port/db`` shared by many hosts
 ``--calls``        ``ROUTECORE_CALLS``     ``calls.db`` (the call records; ``none``: keep none)
 ``--prompts``      ``ROUTECORE_PROMPTS``   ``prompts``
 ``--recordings``   ``ROUTECORE_RECORDINGS`` ``recordings``
@@ -105,7 +106,11 @@ def add_options(parser: argparse.ArgumentParser, *, port: int, dial: str) -> Non
     d = env_options(port=port, dial=dial)
     add = parser.add_argument
     add("--image", default=d.image, help="the routing image")
-    add("--state", default=d.state, help="the shared state file")
+    add(
+        "--state",
+        default=d.state,
+        help="the shared state: a file, or redis://host:port/db (rediss, unix) for many hosts",
+    )
     add("--calls", default=d.calls, help="the call store ('none': keep no records)")
     add("--prompts", default=d.prompts, help="the prompt folder")
     add("--recordings", default=d.recordings, help="the recording folder")

@@ -1,0 +1,923 @@
+"""The shared call state of many hosts, on Redis (or Valkey): the API of ``routecore.State``.
+
+``RedisState(url)`` is what :func:`routecore.open_state` returns for ``redis://host:port/db``,
+``rediss://…`` (TLS) and ``unix:///path?db=N``. It keeps the semantics of the state file
+(``routecore/py/state.py`` is the reference; ``docs/state-redis.md`` gives the layout and the
+differences) on a server every host shares:
+
+- every read-modify-write is one Redis Function (``redis_functions.lua``, loaded with
+  ``FUNCTION LOAD REPLACE`` when the store is opened, and again whenever Redis answers
+  "Function not found": a restarted Redis that lost them);
+- a lease is a member of the destination's sorted set, its score the deadline in the server's
+  milliseconds, with an owner (host id, pid, process start time, PID namespace, call id) and a
+  fencing token from ``INCR`` that release and extend require: a late release from a host
+  whose lease expired and was claimed again frees nothing of the new holder;
+- call memory expires at 24:00 of the number's zone (``EXAT``); branch counters are one hash
+  per 400 number and day (``HINCRBY``), kept 8 days like the file's.
+
+When Redis cannot be used (refused, timed out, read-only, out of memory), no call waits more
+than about ``timeout`` seconds (0.1 s by default: socket and connect timeouts, no retries but one
+immediate retry of a connection the server closed), and then ``retry_after`` seconds pass
+without trying. Meanwhile, with ``fail="open"`` (the default), a call rings in its group's
+order: ``claim`` returns a :class:`RedisClaim` of the first candidate (every candidate with
+``all``) holding no lease (``degraded`` is True), its release and extend do nothing, ``idle``
+says idle, ``recall`` None, ``next_cursor`` None (the call rotates by its own seed), counters and
+memories are dropped and ``generation`` is the last one read. With ``fail="closed"`` ``claim``
+returns None: the call finds everyone busy. Each such event is counted
+(:attr:`RedisState.degraded_count`) and logged (``routecore.state``, at most once every 10 s).
+Administrative calls (set_online, set_capacity, set/bump_generation, destinations_now, reap,
+branch_counts, check) raise :class:`StateUnavailable` instead. redis-py reconnects by itself at
+the next command.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import resources
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import numpy.typing as npt
+import redis
+from redis.backoff import NoBackoff
+from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.retry import Retry
+
+from routecore.errors import StateError
+from routecore.py.state import (
+    BRANCHES,
+    DAYS,
+    DEFAULT_TZ,
+    GROUP_CAP,
+    _branch,
+    _capacity,
+    _seconds,
+    _zone,
+    caller_bytes,
+    did_bytes,
+    local_day,
+    number_bytes,
+    own_namespace,
+    own_start_time,
+    pid_alive,
+    process_start_time,
+)
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "DEFAULT_TIMEOUT",
+    "LIBRARY",
+    "RedisClaim",
+    "RedisDestination",
+    "RedisLease",
+    "RedisState",
+    "StateUnavailable",
+]
+
+log = logging.getLogger("routecore.state")
+
+LIBRARY = "routecore_1"  # the Redis Functions library (redis_functions.lua)
+_F = "rc1_"  # its functions' prefix
+DEFAULT_PREFIX = "rc:"
+DEFAULT_TIMEOUT = 0.1  # seconds: socket and connect timeouts of every command
+DEFAULT_RETRY_AFTER = 0.5  # seconds without trying after Redis could not be used
+LOG_EVERY = 10.0  # seconds between two log lines about an unusable Redis
+MAX_GENERATION = (1 << 63) - 1  # a Redis integer is signed 64-bit
+HOST_ENV = "ROUTECORE_HOST_ID"
+_CHUNK = 512  # destinations per function call of the whole-table reads
+_EPOCH = date(1970, 1, 1).toordinal()
+_OWN_PARAMS = ("prefix", "fail", "timeout", "retry_after")
+
+# Errors that mean "Redis cannot be used now": the rule of fail open / closed applies.
+_UNUSABLE: tuple[type[Exception], ...] = (
+    redis.ConnectionError,  # refused, reset, closed, loading, authentication
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,  # a replica after a failover
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    OSError,
+)
+_BUSY = ("BUSY", "MASTERDOWN", "NOREPLICAS", "LOADING")  # replies of a server not ready
+
+T = TypeVar("T")
+
+Fail = Literal["open", "closed"]
+
+
+class StateUnavailable(StateError):
+    """Redis cannot be used now (an administrative call; calls fail open or closed)."""
+
+
+class _Unusable(Exception):
+    """Redis could not be used for one operation. ``sent``: the command may have run."""
+
+    def __init__(self, message: str, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+@dataclass(frozen=True)
+class RedisClaim:
+    """Leases taken by one :meth:`RedisState.claim`: ``numbers[i]`` is held by ``leases[i]``,
+    ``(0, 0, token)`` (the token is the claim's fencing number, the same for each lease).
+
+    ``degraded``: taken while Redis could not be used (fail open): it holds no lease and its
+    release and extend do nothing.
+    """
+
+    numbers: tuple[str, ...]
+    call_id: str
+    leases: tuple[tuple[int, int, int], ...]
+    degraded: bool = False
+    # The owner of a degraded claim whose command may have run (a timeout after sending): its
+    # release frees whatever that owner got (the reply that would have named the token is lost).
+    orphan: str = field(default="", repr=False)
+
+    @property
+    def token(self) -> int:
+        """The fencing token (0 for a degraded claim)."""
+        return self.leases[0][2] if self.leases else 0
+
+
+@dataclass(frozen=True)
+class RedisDestination:
+    """One destination as read now (``busy``: its live leases)."""
+
+    number: str
+    capacity: int
+    online: bool
+    busy: int
+    offered: int
+    answered: int
+    unanswered: int
+    talk_seconds: int
+
+
+@dataclass(frozen=True)
+class RedisLease:
+    """A live lease: its token, deadline (unix seconds, server time) and owner."""
+
+    token: int
+    deadline: float
+    host: str
+    pid: int
+    start: int
+    namespace: int
+    call_id: str
+
+
+_NO_LINGER = struct.pack("ii", 1, 0)
+
+
+class _Abortive:
+    """A TCP connection closed by a reset (SO_LINGER 0): the request in its send buffer when
+    it timed out is dropped, never delivered once the network is back (the kernel would go on
+    retransmitting it after a graceful close), so a call given up on takes nothing later."""
+
+    def _connect(self) -> socket.socket:
+        sock: socket.socket = super()._connect()  # type: ignore[misc]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _NO_LINGER)
+        return sock
+
+
+class _TCP(_Abortive, Connection):
+    pass
+
+
+class _TLS(_Abortive, SSLConnection):
+    pass
+
+
+def _connection_class(url: str) -> type[Any]:
+    scheme = url.split(":", 1)[0].lower()
+    return {"rediss": _TLS, "unix": UnixDomainSocketConnection}.get(scheme, _TCP)
+
+
+def _load_library() -> str:
+    return resources.files("routecore.state").joinpath("redis_functions.lua").read_text("utf-8")
+
+
+def host_id() -> str:
+    """This host's id in lease owners: ``$ROUTECORE_HOST_ID`` or the host name."""
+    return os.environ.get(HOST_ENV) or socket.gethostname()
+
+
+def _owner(host: str, call_id: str) -> str:
+    return f"{host}\t{os.getpid()}\t{own_start_time()}\t{own_namespace()}\t{call_id}"
+
+
+def _parse_owner(raw: str) -> tuple[str, int, int, int, str]:
+    parts = raw.split("\t", 4)
+    if len(parts) != 5:
+        return raw, 0, 0, 0, ""
+    host, pid, start, ns, call_id = parts
+    try:
+        return host, int(pid), int(start), int(ns), call_id
+    except ValueError:
+        return host, 0, 0, 0, call_id
+
+
+def _midnight(day: int, tz: str) -> float:
+    """Unix time of 24:00 at the end of local day ``day`` (days since 1970-01-01) in ``tz``."""
+    try:
+        d = date.fromordinal(_EPOCH + day + 1)
+    except (ValueError, OverflowError):
+        return math.inf
+    return datetime(d.year, d.month, d.day, tzinfo=_zone(tz)).timestamp()
+
+
+def _day_name(day: int) -> str:
+    return date.fromordinal(_EPOCH + day).isoformat()
+
+
+def _text(raw: Any) -> str:
+    return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """(the URL for redis-py, routecore's own query parameters: prefix, fail, timeout,
+    retry_after)."""
+    base, _, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    own = {k: v for k, v in pairs if k in _OWN_PARAMS}
+    rest = [(k, v) for k, v in pairs if k not in _OWN_PARAMS]
+    return (f"{base}?{urlencode(rest)}" if rest else base), own
+
+
+def redact(url: str) -> str:
+    """The URL without its password (in the authority or a ``password=`` parameter)."""
+    parts = urlsplit(url)
+    if "password=" in parts.query:
+        query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
+        parts = parts._replace(query=urlencode(query, safe="*"))
+        url = urlunsplit(parts)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _positive(value: object, what: str) -> float:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise StateError(f"{what} must be a number of seconds > 0, not {value!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise StateError(f"{what} must be a number of seconds > 0, not {value!r}")
+    return seconds
+
+
+class RedisState:
+    """The shared call state on a Redis server (see the module).
+
+    ``url``: ``redis://[user:password@]host:port/db``, ``rediss://…`` or
+    ``unix:///path?db=N``; its query may also give ``prefix``, ``fail``, ``timeout`` and
+    ``retry_after`` (keyword arguments given here win). ``prefix`` starts every key (``rc:``;
+    use a hash tag such as ``{rc}:`` on a Redis Cluster). ``client``: a ready ``redis.Redis``
+    to use instead of one made from ``url`` (its timeouts are then its own).
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str | None = None,
+        fail: Fail | None = None,
+        timeout: float | None = None,
+        retry_after: float | None = None,
+        client: redis.Redis | None = None,
+    ) -> None:
+        if not isinstance(url, str):
+            raise StateError(f"a Redis URL must be a string, not {url!r}")
+        plain, own = split_url(url)
+        chosen_fail = fail if fail is not None else own.get("fail", "open")
+        if chosen_fail not in ("open", "closed"):
+            raise StateError(f"fail must be 'open' or 'closed', not {chosen_fail!r}")
+        self._fail: Fail = "open" if chosen_fail == "open" else "closed"
+        self._prefix = prefix if prefix is not None else own.get("prefix", DEFAULT_PREFIX)
+        if not isinstance(self._prefix, str):
+            raise StateError(f"prefix must be a string, not {self._prefix!r}")
+        self.timeout = _positive(
+            timeout if timeout is not None else own.get("timeout", DEFAULT_TIMEOUT), "timeout"
+        )
+        self.retry_after = _positive(
+            retry_after if retry_after is not None else own.get("retry_after", DEFAULT_RETRY_AFTER),
+            "retry_after",
+        )
+        self._url = url
+        self._path = redact(url)
+        if client is None:
+            try:
+                cls = _connection_class(plain)
+                tcp = {} if cls is UnixDomainSocketConnection else {"socket_keepalive": True}
+                client = redis.Redis.from_url(
+                    plain,
+                    connection_class=cls,
+                    socket_timeout=self.timeout,
+                    socket_connect_timeout=self.timeout,
+                    retry=Retry(NoBackoff(), 0),
+                    **tcp,
+                )
+            except ValueError as e:
+                raise StateError(f"{self._path}: not a Redis URL: {e}") from None
+        self._r: redis.Redis | None = client
+        self._host = host_id()
+        p = self._prefix.encode()
+        self._k_seq = p + b"seq"
+        self._k_gen = p + b"gen"
+        self._k_dests = p + b"dests"
+        self._p_dest = p + b"d:"
+        self._p_lease = p + b"l:"
+        self._p_memory = p + b"m:"
+        self._p_count = p + b"c:"
+        self._p_cursor = p + b"r:"
+        self.degraded_count = 0
+        """How many operations went by the unreachable rule (fail open or closed)."""
+        self._down_until = -math.inf  # monotonic time before which Redis is not tried
+        self._logged_at = -math.inf
+        self._unlogged = 0
+        self._generation = 0  # the last generation read: served while Redis cannot be used
+        self._orphans: list[tuple[tuple[str, ...], str]] = []  # claims whose reply was lost
+        self._lock = threading.Lock()
+        self._library = _load_library()
+        try:
+            self._do(self._load, force=True)
+        except _Unusable as e:
+            self._degraded("loading the functions", e)  # loaded at the first call that can
+
+    # -- the connection --------------------------------------------------------------------
+
+    def _client(self) -> redis.Redis:
+        r = self._r
+        if r is None:
+            raise StateError(f"{self._path}: the state is closed")
+        return r
+
+    def _cmd(self, *args: Any) -> Any:
+        return self._client().execute_command(*args)  # type: ignore[no-untyped-call]
+
+    def _load(self) -> None:
+        try:
+            self._cmd("FUNCTION", "LOAD", "REPLACE", self._library)
+        except redis.ResponseError as e:
+            if isinstance(e, _UNUSABLE) or str(e).startswith(_BUSY):
+                raise
+            raise StateError(f"{self._path}: cannot load routecore's Redis functions: {e}") from e
+
+    def _do(self, fn: Callable[[], T], *, force: bool = False) -> T:
+        """``fn()`` against Redis. A connection the server closed (a restart) is retried once at
+        once (redis-py reconnects); anything that says Redis cannot be used now raises
+        _Unusable and keeps Redis untried for ``retry_after`` seconds (unless ``force``)."""
+        if not force and time.monotonic() < self._down_until:
+            raise _Unusable("unusable moments ago; not tried", sent=False)
+        try:
+            try:
+                return fn()
+            except redis.ConnectionError as e:
+                if isinstance(e, redis.exceptions.BusyLoadingError | redis.AuthenticationError):
+                    raise
+                return fn()  # a pooled connection closed by the server: once more, anew
+        except _UNUSABLE as e:
+            self._down_until = time.monotonic() + self.retry_after
+            # a failed connect sent nothing; any other failure may follow a request that ran
+            unsent = "connecting to" in str(e) or "refused" in str(e)
+            raise _Unusable(f"{type(e).__name__}: {e}", sent=not unsent) from e
+        except redis.ResponseError as e:
+            if str(e).startswith(_BUSY):
+                self._down_until = time.monotonic() + self.retry_after
+                raise _Unusable(f"{type(e).__name__}: {e}", sent=True) from e
+            raise StateError(f"{self._path}: Redis refused the command: {e}") from e
+        except redis.RedisError as e:
+            raise StateError(f"{self._path}: {type(e).__name__}: {e}") from e
+
+    def _fcall(
+        self, name: str, keys: Sequence[bytes], args: Sequence[Any], ro: bool = False
+    ) -> Any:
+        command = "FCALL_RO" if ro else "FCALL"
+        call = (command, _F + name, len(keys), *keys, *args)
+
+        def run() -> Any:
+            try:
+                return self._cmd(*call)
+            except redis.ResponseError as e:
+                if "function not found" not in str(e).lower():
+                    raise
+                self._load()  # a Redis that lost its functions (restarted, FUNCTION FLUSH)
+                return self._cmd(*call)
+
+        return self._do(run)
+
+    def _degraded(self, what: str, error: BaseException) -> None:
+        """Count (and log, at most once every LOG_EVERY seconds) one operation that went by
+        the unreachable rule."""
+        with self._lock:
+            self.degraded_count += 1
+            self._unlogged += 1
+            now = time.monotonic()
+            if now - self._logged_at < LOG_EVERY:
+                return
+            self._logged_at, n, self._unlogged = now, self._unlogged, 0
+        rule = "failing open" if self._fail == "open" else "failing closed"
+        log.warning(
+            "%s: Redis cannot be used (%s): %s, %s; %d such operation(s) since the last message",
+            self._path,
+            error,
+            what,
+            rule,
+            n,
+        )
+
+    def _unavailable(self, what: str, error: _Unusable) -> StateUnavailable:
+        return StateUnavailable(f"{self._path}: Redis cannot be used to {what}: {error}")
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def _pair(self, raw: bytes) -> tuple[bytes, bytes]:
+        return self._p_dest + raw, self._p_lease + raw
+
+    def _pairs(self, raws: Sequence[bytes]) -> list[bytes]:
+        keys: list[bytes] = []
+        for raw in raws:
+            keys.extend(self._pair(raw))
+        return keys
+
+    # -- opening and closing ---------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The URL this store was opened with, without its password."""
+        return self._path
+
+    @property
+    def location(self) -> str:
+        return self._path
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    @property
+    def fail(self) -> Fail:
+        return self._fail
+
+    @property
+    def client(self) -> redis.Redis:
+        """The redis-py client (for tools and tests)."""
+        return self._client()
+
+    def check(self) -> None:
+        """StateUnavailable unless Redis answers now (tried even within ``retry_after``)."""
+        self._client()
+        try:
+            self._do(lambda: self._cmd("PING"), force=True)
+        except _Unusable as e:
+            raise self._unavailable("answer a PING", e) from None
+        self._down_until = -math.inf
+
+    def close(self) -> None:
+        r, self._r = self._r, None
+        if r is not None:
+            r.close()
+
+    def __enter__(self) -> RedisState:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        closed = "" if self._r is not None else ", closed"
+        return f"RedisState({self._path!r}, prefix={self._prefix!r}, fail={self._fail!r}{closed})"
+
+    # -- generation ------------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """The published image's generation (the last one read while Redis cannot be used)."""
+        self._client()
+        try:
+            raw = self._do(lambda: self._cmd("GET", self._k_gen))
+        except _Unusable as e:
+            self._degraded("generation", e)
+            return self._generation
+        self._generation = int(raw) if raw is not None else 0
+        return self._generation
+
+    def set_generation(self, generation: int) -> None:
+        if (
+            not isinstance(generation, int)
+            or isinstance(generation, bool)
+            or not 0 <= generation <= MAX_GENERATION
+        ):
+            raise StateError(
+                f"generation must be an integer in 0..2**63-1 (a Redis integer), not {generation!r}"
+            )
+        try:
+            self._do(lambda: self._cmd("SET", self._k_gen, generation))
+        except _Unusable as e:
+            raise self._unavailable("set the generation", e) from None
+        self._generation = generation
+
+    def bump_generation(self) -> int:
+        try:
+            g = int(self._do(lambda: self._cmd("INCR", self._k_gen)))
+        except _Unusable as e:
+            raise self._unavailable("bump the generation", e) from None
+        self._generation = g
+        return g
+
+    # -- destinations ----------------------------------------------------------------------
+
+    def add_destination(self, number: str, *, capacity: int = 1, online: bool = True) -> None:
+        """Insert the destination, or update its capacity and online flag. Dropped (counted)
+        while Redis cannot be used: the next call's claim inserts it."""
+        raw = number_bytes(number)
+        cap = _capacity(capacity)
+        keys = (self._p_dest + raw, self._k_dests)
+        try:
+            self._fcall("set", keys, ("add", raw, cap, 1 if online else 0))
+        except _Unusable as e:
+            self._degraded("add_destination", e)
+
+    def _set(self, number: str, what: str, value: int) -> None:
+        raw = number_bytes(number)
+        keys = (self._p_dest + raw, self._k_dests)
+        try:
+            done = self._fcall("set", keys, (what, raw, value))
+        except _Unusable as e:
+            raise self._unavailable(f"set the {what} of {number}", e) from None
+        if not done:
+            raise StateError(f"unknown destination {number!r}")
+
+    def set_online(self, number: str, online: bool) -> None:
+        self._set(number, "online", 1 if online else 0)
+
+    def set_capacity(self, number: str, capacity: int) -> None:
+        number_bytes(number)
+        self._set(number, "capacity", _capacity(capacity))
+
+    def _read(self, raws: Sequence[bytes]) -> list[RedisDestination | None]:
+        out: list[RedisDestination | None] = []
+        for i in range(0, len(raws), _CHUNK):
+            chunk = raws[i : i + _CHUNK]
+            rows = self._fcall("destinations", self._pairs(chunk), (), ro=True)
+            for raw, row in zip(chunk, rows, strict=True):
+                if not row:
+                    out.append(None)
+                    continue
+                capacity, online, offered, answered, unanswered, talk, busy = map(int, row)
+                out.append(
+                    RedisDestination(
+                        raw.decode("ascii"),
+                        capacity,
+                        online == 1,
+                        busy,
+                        offered,
+                        answered,
+                        unanswered,
+                        talk,
+                    )
+                )
+        return out
+
+    def destination(self, number: str) -> RedisDestination | None:
+        """The destination as read now; None when unknown (or while Redis cannot be used)."""
+        raw = number_bytes(number)
+        try:
+            return self._read([raw])[0]
+        except _Unusable as e:
+            self._degraded("destination", e)
+            return None
+
+    def _numbers(self) -> list[bytes]:
+        return sorted(self._do(lambda: self._cmd("SMEMBERS", self._k_dests)))
+
+    def destinations_now(self) -> list[RedisDestination]:
+        """Every destination, by number. StateUnavailable while Redis cannot be used."""
+        try:
+            return [d for d in self._read(self._numbers()) if d is not None]
+        except _Unusable as e:
+            raise self._unavailable("read the destinations", e) from None
+
+    def idle(self, numbers: Sequence[str]) -> list[bool]:
+        """Whether each number has room now: online with fewer live leases than its capacity.
+        An unknown number counts as idle; so does every number while Redis cannot be used."""
+        if isinstance(numbers, str | bytes):
+            raise StateError("numbers must be a sequence of numbers, not one string")
+        numbers = list(numbers)
+        asked: list[bytes] = []
+        where: list[int] = []
+        for i, number in enumerate(numbers):
+            try:
+                asked.append(number_bytes(number))
+                where.append(i)
+            except StateError:
+                pass  # never inserted: idle
+        out = [True] * len(numbers)
+        if not asked:
+            return out
+        try:
+            got = self._fcall("idle", self._pairs(asked), (), ro=True)
+        except _Unusable as e:
+            self._degraded("idle", e)
+            return out
+        for i, flag in zip(where, got, strict=True):
+            out[i] = flag == 1
+        return out
+
+    def record_attempt(self, number: str, *, answered: bool, talk_seconds: int = 0) -> None:
+        """Count one attempt on ``number`` (an unknown number is inserted, as ``claim`` does).
+        Dropped (counted) while Redis cannot be used."""
+        raw = number_bytes(number)
+        if (
+            not isinstance(talk_seconds, int)
+            or isinstance(talk_seconds, bool)
+            or not 0 <= talk_seconds <= 0xFFFFFFFF
+        ):
+            raise StateError(f"talk_seconds must be an integer in 0..2**32-1, not {talk_seconds!r}")
+        keys = (self._p_dest + raw, self._k_dests)
+        try:
+            self._fcall("attempt", keys, (raw, 1 if answered else 0, talk_seconds))
+        except _Unusable as e:
+            self._degraded("record_attempt", e)
+
+    # -- leases ----------------------------------------------------------------------------
+
+    def claim(
+        self,
+        candidates: Sequence[str],
+        call_id: str,
+        *,
+        lease: float = 600.0,
+        all: bool = False,
+    ) -> RedisClaim | None:
+        """Take a lease on the first candidate with room (or, ``all=True``, on every one).
+
+        A candidate has room when it is online and holds fewer live leases than its capacity
+        (expired ones are dropped on the way). Unknown candidates are inserted (capacity 1,
+        online); a candidate given twice counts once. None if none has room. While Redis
+        cannot be used: a degraded claim (fail open) or None (fail closed).
+        """
+        if isinstance(candidates, str | bytes):
+            raise StateError("candidates must be a sequence of numbers, not one string")
+        wanted: dict[str, bytes] = {}
+        for number in candidates:
+            raw = number_bytes(number)
+            wanted.setdefault(number, raw)
+        if not isinstance(call_id, str):
+            raise StateError(f"call_id must be a string, not {call_id!r}")
+        seconds = _seconds(lease, "lease")
+        if not wanted:
+            return None
+        if self._orphans:
+            self._forget_orphans()
+        owner = _owner(self._host, call_id)
+        raws = list(wanted.values())
+        keys = [self._k_seq, self._k_dests, *self._pairs(raws)]
+        args = (max(int(seconds * 1000), 1), 1 if all else 0, owner, *raws)
+        try:
+            reply = self._fcall("claim", keys, args)
+        except _Unusable as e:
+            self._degraded("claim", e)
+            numbers = tuple(wanted) if all else (next(iter(wanted)),)
+            if self._fail == "closed":
+                if e.sent:
+                    self._orphans.append((tuple(wanted), owner))
+                return None
+            return RedisClaim(numbers, call_id, (), True, owner if e.sent else "")
+        if reply is None:
+            return None
+        token = int(reply[0])
+        numbers = tuple(_text(n) for n in reply[1:])
+        return RedisClaim(numbers, call_id, tuple((0, 0, token) for _ in numbers))
+
+    def _tokens(self, claim: Any, keep: str | None) -> dict[int, list[bytes]]:
+        """The destinations of ``claim`` but ``keep``, by token."""
+        by_token: dict[int, list[bytes]] = {}
+        try:
+            pairs = list(zip(claim.numbers, claim.leases, strict=False))
+        except (AttributeError, TypeError):
+            raise StateError(f"not a claim: {claim!r}") from None
+        for number, lease in pairs:
+            if number == keep or not isinstance(number, str):
+                continue
+            try:
+                raw, token = number_bytes(number), int(lease[2])
+            except (StateError, TypeError, ValueError, IndexError):
+                continue  # cannot be held here
+            by_token.setdefault(token, []).append(raw)
+        return by_token
+
+    def release(self, claim: Any, *, keep: str | None = None) -> int:
+        """Free every lease of ``claim`` but the one on ``keep``; how many were freed.
+
+        Only leases still held by the claim's token are freed: releasing again frees 0, and so
+        does the release of a lease that expired and was claimed by another call since.
+        """
+        if getattr(claim, "degraded", False):
+            orphan = getattr(claim, "orphan", "")
+            if orphan:
+                numbers = [n for n in claim.numbers if n != keep]
+                self._forget(numbers, orphan)
+            return 0
+        freed = 0
+        for token, raws in self._tokens(claim, keep).items():
+            try:
+                freed += int(self._fcall("release", self._pairs(raws), (token,)))
+            except _Unusable as e:
+                self._degraded("release", e)  # the leases expire by their deadline
+        return freed
+
+    def extend(self, claim: Any, seconds: float) -> int:
+        """Set the deadline of every lease the claim still holds to now + ``seconds`` (server
+        time); how many."""
+        by_token = {} if getattr(claim, "degraded", False) else self._tokens(claim, None)
+        ms = int(_seconds(seconds, "seconds") * 1000)
+        done = 0
+        for token, raws in by_token.items():
+            try:
+                done += int(self._fcall("extend", self._pairs(raws), (token, ms)))
+            except _Unusable as e:
+                self._degraded("extend", e)
+        return done
+
+    def _forget(self, numbers: Sequence[str], owner: str) -> int:
+        raws = [number_bytes(n) for n in numbers]
+        if not raws:
+            return 0
+        try:
+            return int(self._fcall("forget", self._pairs(raws), (owner,)))
+        except _Unusable as e:
+            self._degraded("release", e)
+            return 0
+
+    def _forget_orphans(self) -> None:
+        """Free the leases of fail-closed claims whose reply was lost (once Redis answers)."""
+        while self._orphans and time.monotonic() >= self._down_until:
+            numbers, owner = self._orphans[0]
+            try:
+                self._fcall("forget", self._pairs([number_bytes(n) for n in numbers]), (owner,))
+            except _Unusable:
+                return
+            self._orphans.pop(0)
+
+    def leases(self, number: str) -> list[RedisLease]:
+        """The live leases of ``number`` with their owners (a look for tools and tests)."""
+        raw = number_bytes(number)
+        try:
+            reply = self._fcall("leases", self._pair(raw), (), ro=True)
+        except _Unusable as e:
+            raise self._unavailable(f"read the leases of {number}", e) from None
+        out = []
+        for i in range(1, len(reply), 3):
+            host, pid, start, ns, call_id = _parse_owner(_text(reply[i + 2]))
+            deadline = int(float(reply[i + 1])) / 1000
+            out.append(RedisLease(int(reply[i]), deadline, host, pid, start, ns, call_id))
+        return out
+
+    def reap(self) -> int:
+        """Drop every expired lease, and the leases of processes of this host (and PID
+        namespace) that are gone; how many. StateUnavailable while Redis cannot be used."""
+        try:
+            numbers = self._numbers()
+            reaped = 0
+            for i in range(0, len(numbers), _CHUNK):
+                reaped += int(self._fcall("reap", self._pairs(numbers[i : i + _CHUNK]), ()))
+            for number in numbers:
+                reaped += self._reap_dead(number)
+        except _Unusable as e:
+            raise self._unavailable("reap leases", e) from None
+        return reaped
+
+    def _reap_dead(self, raw: bytes) -> int:
+        reply = self._fcall("leases", self._pair(raw), (), ro=True)
+        mine = own_namespace()
+        freed = 0
+        for i in range(1, len(reply), 3):
+            host, pid, start, ns, _ = _parse_owner(_text(reply[i + 2]))
+            if host != self._host or not pid or (ns and mine and ns != mine):
+                continue  # another host's, or another PID namespace's: its deadline frees it
+            if pid == os.getpid() and start == own_start_time():
+                continue
+            running = process_start_time(pid) if pid_alive(pid) else None
+            if running is None or (start and running != start):
+                freed += int(self._fcall("release", self._pair(raw), (int(reply[i]),)))
+        return freed
+
+    # -- call memory -----------------------------------------------------------------------
+
+    def remember(
+        self, did: str, caller: str, destination: str, at: float, *, tz: str = DEFAULT_TZ
+    ) -> None:
+        """Remember that ``caller``'s call to ``did`` was answered by ``destination`` at ``at``;
+        the key expires at 24:00 of that day in ``tz`` (a day already over is not written).
+        Dropped (counted) while Redis cannot be used."""
+        d, c, dest = did_bytes(did), caller_bytes(caller), number_bytes(destination)
+        day = local_day(at, tz)
+        end = _midnight(day, tz)
+        if end <= time.time():
+            return  # that day is over in tz: the memory would answer nothing
+        key = self._p_memory + d + b":" + c
+        value = str(day).encode() + b":" + dest
+        expire = () if math.isinf(end) else ("EXAT", math.ceil(end))
+        try:
+            self._do(lambda: self._cmd("SET", key, value, *expire))
+        except _Unusable as e:
+            self._degraded("remember", e)
+
+    def recall(self, did: str, caller: str, at: float, *, tz: str = DEFAULT_TZ) -> str | None:
+        """The destination remembered for (``did``, ``caller``) on the day of ``at``, or None
+        (also while Redis cannot be used)."""
+        d, c = did_bytes(did), caller_bytes(caller)
+        day = local_day(at, tz)
+        key = self._p_memory + d + b":" + c
+        try:
+            raw = self._do(lambda: self._cmd("GET", key))
+        except _Unusable as e:
+            self._degraded("recall", e)
+            return None
+        if raw is None:
+            return None
+        stamp, _, dest = bytes(raw).partition(b":")
+        if stamp != str(day).encode() or not 3 <= len(dest) <= 20:
+            return None
+        return dest.decode("ascii", "replace")
+
+    def memory_key(self, did: str, caller: str) -> bytes:
+        """The Redis key of the call memory of (``did``, ``caller``)."""
+        return self._p_memory + did_bytes(did) + b":" + caller_bytes(caller)
+
+    # -- counters --------------------------------------------------------------------------
+
+    def counter_key(self, did: str, at: float, *, tz: str = DEFAULT_TZ) -> bytes:
+        """The Redis key of ``did``'s branch counts on the local day of ``at``."""
+        return self._p_count + did_bytes(did) + b":" + _day_name(local_day(at, tz)).encode()
+
+    def count_branch(self, did: str, branch: int, at: float, *, tz: str = DEFAULT_TZ) -> None:
+        """Count one call of ``did`` to ``branch`` (0..255) on the local day of ``at``. The
+        day's counts are kept 8 days (to 24:00 of the 8th); a count for a day no longer kept,
+        or made while Redis cannot be used, is dropped."""
+        raw = did_bytes(did)
+        b = _branch(branch)
+        day = local_day(at, tz)
+        end = _midnight(day + DAYS - 1, tz)
+        if end <= time.time():
+            return  # that day is no longer kept
+        key = self._p_count + raw + b":" + _day_name(day).encode()
+        expire = min(math.ceil(end), 1 << 40)
+        try:
+            self._fcall("count", (key,), (b, expire))
+        except _Unusable as e:
+            self._degraded("count_branch", e)
+
+    def branch_counts(self, did: str, at: float, *, tz: str = DEFAULT_TZ) -> npt.NDArray[np.uint32]:
+        """The counts of ``did``'s branches on the local day of ``at`` (zeros if none)."""
+        key = self.counter_key(did, at, tz=tz)
+        try:
+            got = self._do(lambda: self._cmd("HGETALL", key))
+        except _Unusable as e:
+            raise self._unavailable(f"read the branch counts of {did}", e) from None
+        out = np.zeros(BRANCHES, dtype=np.uint32)
+        for b, n in dict(got).items():
+            i = int(b)
+            if 0 <= i < BRANCHES:
+                out[i] = min(int(n), 0xFFFFFFFF)
+        return out
+
+    # -- round-robin cursors ---------------------------------------------------------------
+
+    def next_cursor(self, did: str, group: str) -> int | None:
+        """The round-robin cursor of ``group`` on ``did``: its value now, and 1 more after
+        (0, 1, 2, … from any host). None while Redis cannot be used: the caller then rotates
+        by a seed of its own."""
+        raw = did_bytes(did)
+        if not isinstance(group, str) or not 1 <= len(group) <= GROUP_CAP:
+            raise StateError(f"a group name must be 1 to {GROUP_CAP} characters, not {group!r}")
+        name = group.encode("utf-8", "surrogatepass")
+        try:
+            value = self._do(lambda: self._cmd("HINCRBY", self._p_cursor + raw, name, 1))
+        except _Unusable as e:
+            self._degraded("next_cursor", e)
+            return None
+        return int(value) - 1
