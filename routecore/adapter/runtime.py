@@ -10,16 +10,16 @@ connection go, so a record is stored when its call is over. A process per call w
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from routecore.adapter.config import AdapterConfig
 from routecore.adapter.media import MediaFiles
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a process per call imports no asyncio (~50 ms) nor thread pool
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from routecore.state import StateStore
 
 __all__ = ["Runtime", "open_state"]
@@ -94,11 +94,15 @@ class Runtime:
     def start_writer(self) -> None:
         """Write records and SMS from a thread of their own (a server's event loop must never
         wait for SQLite)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="routecore-calls")
 
     async def written(self) -> None:
         """Until every record and SMS handed over so far is stored."""
+        import asyncio
+
         pending = [asyncio.wrap_future(f) for f in list(self._pending)]
         if pending:
             await asyncio.wait(pending)

@@ -8,6 +8,7 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,20 @@ def test_sighup_during_a_recorded_conversation_keeps_the_recording(host: Runtime
     assert rec["outcome"] == "answered" and rec["talk_seconds"] == 40
     assert rec["recording"] == "p-7.wav" and rec["survey"] is None
     assert busy(host) == {}
+
+
+def test_the_call_path_imports_nothing_it_does_not_need() -> None:
+    """A process per call starts fast: its whole path to the first command (the command line's
+    ``agi`` branch, the runtime, the engine, the dialplan) loads no asyncio (~50 ms), no flow
+    models (pydantic), no YAML, no argparse and no Redis client."""
+    code = (
+        "import sys\n"
+        "import routecore_asterisk.cli, routecore_asterisk.agi, routecore.adapter.runtime\n"
+        "import routecore.engine.session, routecore.native, routecore.live\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for heavy in ("asyncio", "pydantic", "yaml", "argparse", "redis", "numpy"):
+        assert heavy not in out, heavy
