@@ -28,9 +28,9 @@ install:
 test: lint rust-test py-test
 
 lint:
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets --features python -- -D warnings
+	cargo fmt --all --check
+	cargo clippy -p routecore-core --all-targets -- -D warnings
+	cargo clippy -p routecore-py --all-targets --features pyo3/extension-module -- -D warnings
 	$(BIN)/ruff check routecore tests bench adapters
 	$(BIN)/ruff format --check routecore tests bench adapters
 	$(BIN)/mypy
@@ -38,7 +38,7 @@ lint:
 	$(BIN)/python -m mypy.stubtest routecore._native --allowlist .stubtest-allowlist
 
 rust-test:
-	cargo test --quiet
+	cargo test --workspace --quiet
 
 py-test:
 	$(BIN)/python -m pytest -q

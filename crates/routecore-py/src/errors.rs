@@ -3,7 +3,7 @@
 
 use pyo3::PyErr;
 
-use crate::layout::LayoutError as CoreLayoutError;
+use routecore_core::layout::LayoutError as CoreLayoutError;
 
 pyo3::import_exception!(routecore.errors, LayoutError);
 pyo3::import_exception!(routecore.errors, SegmentDataError);

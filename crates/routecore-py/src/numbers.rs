@@ -1,6 +1,6 @@
-//! `routecore._native.SegmentTable`, `Classifier` and `Caller`: conversions around
-//! `crate::segments` and `crate::numbers`. Python strings of regions, kinds and carriers are
-//! made once per classifier, so a classification allocates only the Caller and its number.
+//! `routecore._native.Classifier` and `Caller`: conversions around `routecore_core::numbers`.
+//! Python strings of regions, kinds and carriers are made once per classifier, so a
+//! classification allocates only the Caller and its number.
 
 use std::sync::Arc;
 
@@ -8,110 +8,13 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::basic::CompareOp;
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString, PyTuple, PyType};
+use pyo3::types::{PyString, PyTuple};
 
-use super::errors::{layout_err, SegmentDataError};
-use super::storage::{extend, Storage};
-use crate::layout::verify_table;
-use crate::numbers::{self, KIND_NAMES};
-use crate::segments::{self, Row, SegmentView, CARRIERS};
-
-#[pyclass(module = "routecore._native", name = "SegmentTable", frozen)]
-pub struct SegmentTable {
-    view: SegmentView<'static>,
-    storage: Arc<Storage>,
-}
-
-impl SegmentTable {
-    pub fn from_storage(storage: Arc<Storage>, start: usize) -> PyResult<Self> {
-        // SAFETY: the Arc is kept in the same object as the view.
-        let bytes = unsafe { extend(storage.bytes().get(start..).unwrap_or(&[])) };
-        let view = SegmentView::open(bytes).map_err(layout_err)?;
-        Ok(SegmentTable { view, storage })
-    }
-}
-
-fn region_tuple(view: &SegmentView<'_>, id: u16) -> PyResult<(String, String, String)> {
-    let r = view.region(id).map_err(layout_err)?;
-    Ok((r.area_code.into(), r.province.into(), r.city.into()))
-}
-
-#[pymethods]
-impl SegmentTable {
-    #[classmethod]
-    #[pyo3(signature = (phone_dat = None, rows = Vec::new()))]
-    fn build(
-        _cls: &Bound<'_, PyType>,
-        phone_dat: Option<&[u8]>,
-        rows: Vec<(u32, String, String, String)>,
-    ) -> PyResult<Self> {
-        let base = match phone_dat {
-            Some(data) => segments::parse_phone_dat(data).map_err(SegmentDataError::new_err)?,
-            None => Vec::new(),
-        };
-        let overlay: Vec<Row> = rows
-            .into_iter()
-            .map(|(segment, area_code, province, city)| Row {
-                segment,
-                carrier: 0,
-                area_code,
-                province,
-                city,
-            })
-            .collect();
-        let table = segments::build(&base, &overlay).map_err(SegmentDataError::new_err)?;
-        SegmentTable::from_storage(Storage::owned(table), 0)
-    }
-
-    #[classmethod]
-    fn from_buffer(_cls: &Bound<'_, PyType>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
-        SegmentTable::from_storage(Storage::from_python(data)?, 0)
-    }
-
-    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.view.bytes())
-    }
-
-    fn verify(&self) -> PyResult<()> {
-        verify_table(self.view.bytes(), "segments").map_err(layout_err)
-    }
-
-    fn __len__(&self) -> usize {
-        self.view.known() as usize
-    }
-
-    fn regions(&self) -> PyResult<Vec<(String, String, String)>> {
-        (0..self.view.region_count())
-            .map(|id| region_tuple(&self.view, id as u16))
-            .collect()
-    }
-
-    fn segment(&self, segment: i64) -> (u16, u8) {
-        match u32::try_from(segment) {
-            Ok(s) => self.view.segment(s),
-            Err(_) => (0, 0),
-        }
-    }
-
-    fn lookup(&self, segment: &Bound<'_, PyAny>) -> PyResult<Option<(String, String, String)>> {
-        let seg: Option<i64> = match segment.extract::<i64>() {
-            Ok(v) => Some(v),
-            Err(_) => segment
-                .extract::<String>()
-                .ok()
-                .and_then(|s| s.trim().parse().ok()),
-        };
-        let (rid, _) = seg.map(|s| self.segment(s)).unwrap_or((0, 0));
-        if rid == 0 {
-            return Ok(None);
-        }
-        region_tuple(&self.view, rid).map(Some)
-    }
-
-    fn area(&self, digits: &str) -> Option<(u16, usize)> {
-        self.view.area(digits.as_bytes())
-    }
-}
+use crate::errors::layout_err;
+use crate::segments::SegmentTable;
+use crate::storage::Storage;
+use routecore_core::numbers::{self, KIND_NAMES};
+use routecore_core::segments::{SegmentView, CARRIERS};
 
 /// A classified caller number (see `routecore.py.numbers.Caller`).
 #[pyclass(module = "routecore._native", name = "Caller", frozen)]
@@ -305,7 +208,7 @@ impl Classifier {
         itemsize: usize,
     ) -> PyResult<BatchArrays<'py>> {
         let buf = PyBuffer::<u8>::get(data)?;
-        if !buf.is_c_contiguous() || itemsize == 0 || buf.len_bytes() % itemsize != 0 {
+        if !buf.is_c_contiguous() {
             return Err(pyo3::exceptions::PyValueError::new_err(
                 "expected a contiguous buffer of fixed-width items",
             ));
@@ -313,25 +216,19 @@ impl Classifier {
         // SAFETY: contiguous and held (pinned) for the whole call.
         let bytes =
             unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes()) };
-        let n = bytes.len() / itemsize;
         let view = self.view;
-        let (kinds, regions) = py.detach(|| {
-            let mut kinds = Vec::with_capacity(n);
-            let mut regions = Vec::with_capacity(n);
-            for item in bytes.chunks_exact(itemsize) {
-                let end = item.iter().position(|&b| b == 0).unwrap_or(item.len());
-                let c = numbers::classify_region(&view, &item[..end]);
-                kinds.push(c.kind as u8);
-                regions.push(c.region);
-            }
-            (kinds, regions)
-        });
+        let (kinds, regions) = py
+            .detach(|| numbers::classify_fixed(&view, bytes, itemsize))
+            .ok_or_else(|| {
+                pyo3::exceptions::PyValueError::new_err(
+                    "expected a contiguous buffer of fixed-width items",
+                )
+            })?;
         Ok((kinds.into_pyarray(py), regions.into_pyarray(py)))
     }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<SegmentTable>()?;
     m.add_class::<Caller>()?;
     m.add_class::<Classifier>()
 }

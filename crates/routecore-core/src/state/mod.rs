@@ -18,7 +18,7 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
 
-pub use dest::{Claim, ClaimedLease, DestinationInfo};
+pub use dest::{lease_ms, Claim, ClaimedLease, DestinationInfo};
 use header::{fixed_bytes, header_bytes};
 pub use header::{parse_header, Sizes};
 pub use memory::local_day;

@@ -53,6 +53,32 @@ pub fn bad_count(n: usize) -> SelectionError {
     ))
 }
 
+/// An attempt of a call checked: its targets (indexes 0..MAX_DESTINATIONS, at least one) and
+/// ring timeout (1..=MAX_RING_TIMEOUT seconds), as stored.
+pub fn attempt(targets: &[i64], timeout: i64) -> SelectionResult<(Vec<u8>, u16)> {
+    if targets.is_empty() {
+        return Err(SelectionError(
+            "an attempt needs at least one target".to_string(),
+        ));
+    }
+    let mut out = Vec::with_capacity(targets.len());
+    for &t in targets {
+        if !(0..MAX_DESTINATIONS as i64).contains(&t) {
+            return Err(SelectionError(format!(
+                "attempt target {t} is not an index 0..{}",
+                MAX_DESTINATIONS - 1
+            )));
+        }
+        out.push(t as u8);
+    }
+    if !(1..=MAX_RING_TIMEOUT).contains(&timeout) {
+        return Err(SelectionError(format!(
+            "attempt timeout must be 1 to {MAX_RING_TIMEOUT} seconds, got {timeout}"
+        )));
+    }
+    Ok((out, timeout as u16))
+}
+
 fn valid_number(s: &[u8]) -> bool {
     (3..=20).contains(&s.len()) && s.iter().all(u8::is_ascii_digit)
 }
@@ -268,6 +294,24 @@ impl<'a> GroupTable<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempts_are_checked() {
+        assert_eq!(attempt(&[0, 99], 600), Ok((vec![0, 99], 600)));
+        assert_eq!(attempt(&[3], 1), Ok((vec![3], 1)));
+        let msg = |t: &[i64], s: i64| attempt(t, s).unwrap_err().0;
+        assert_eq!(msg(&[], 20), "an attempt needs at least one target");
+        assert_eq!(msg(&[100], 20), "attempt target 100 is not an index 0..99");
+        assert_eq!(msg(&[-1], 20), "attempt target -1 is not an index 0..99");
+        assert_eq!(
+            msg(&[1], 0),
+            "attempt timeout must be 1 to 600 seconds, got 0"
+        );
+        assert_eq!(
+            msg(&[1], 601),
+            "attempt timeout must be 1 to 600 seconds, got 601"
+        );
+    }
 
     fn sample() -> Vec<u8> {
         build(

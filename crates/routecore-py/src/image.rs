@@ -1,18 +1,17 @@
-//! `routecore._native.Image` and `build_image`: conversions around `crate::image`.
+//! `routecore._native.Image` and `build_image`: conversions around `routecore_core::image`.
 
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyMapping, PyType};
 
-use super::errors::{layout_err, LayoutError};
-use super::numbers::SegmentTable;
-use super::select::Group;
-use super::storage::{extend, Storage};
-use super::timeplan::TimePlan;
-use super::trie::Trie;
-use crate::image::{self, ImageView};
-use crate::layout::{verify_table, LayoutError as CoreLayoutError};
+use crate::errors::{layout_err, LayoutError};
+use crate::group::Group;
+use crate::segments::SegmentTable;
+use crate::storage::{extend, Storage};
+use crate::timeplan::TimePlan;
+use crate::trie::Trie;
+use routecore_core::image::{self, ImageView};
 
 #[pyclass(module = "routecore._native", name = "Image", frozen)]
 pub struct Image {
@@ -28,10 +27,9 @@ impl Image {
         Ok(Image { view, storage })
     }
 
-    /// Offset of a section of the given kind in the storage.
+    /// Offset of a section of the given kind in the storage (the image starts at 0).
     fn offset(&self, name: &str, kind: &[u8; 4]) -> PyResult<usize> {
-        let table = self.view.table(name, kind).map_err(layout_err)?;
-        Ok(table.as_ptr() as usize - self.view.bytes().as_ptr() as usize)
+        Ok(self.view.section_of(name, kind).map_err(layout_err)?.offset)
     }
 }
 
@@ -63,7 +61,7 @@ impl Image {
     /// Map an image file read-only.
     #[classmethod]
     fn open(_cls: &Bound<'_, PyType>, path: std::path::PathBuf) -> PyResult<Self> {
-        Image::from_storage(Storage::map_file(&path.to_string_lossy())?)
+        Image::from_storage(Storage::map_file(&path)?)
     }
 
     #[classmethod]
@@ -97,10 +95,7 @@ impl Image {
     /// A copy of a section's bytes.
     fn section<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
         match self.view.find(name).map_err(layout_err)? {
-            Some(s) => Ok(PyBytes::new(
-                py,
-                &self.view.bytes()[s.offset..s.offset + s.len],
-            )),
+            Some(s) => Ok(PyBytes::new(py, self.view.section_bytes(s))),
             None => Err(pyo3::exceptions::PyKeyError::new_err(name.to_string())),
         }
     }
@@ -108,8 +103,7 @@ impl Image {
     /// The CRC-32 of the image's body, as stored in its header.
     #[getter]
     fn content_hash(&self) -> u32 {
-        let b = self.view.bytes();
-        u32::from_le_bytes([b[12], b[13], b[14], b[15]])
+        self.view.content_hash()
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
@@ -118,49 +112,46 @@ impl Image {
 
     /// Check the checksum of the image and of every section (reads everything).
     fn verify(&self) -> PyResult<()> {
-        verify_table(self.view.bytes(), "image").map_err(layout_err)?;
-        for i in 0..self.view.len() {
-            let s = self.view.entry(i).map_err(layout_err)?;
-            verify_table(&self.view.bytes()[s.offset..s.offset + s.len], "section")
-                .map_err(|e: CoreLayoutError| layout_err(e))?;
-        }
-        Ok(())
+        self.view.verify().map_err(layout_err)
     }
 
     /// The payload of a blob section (a copy).
     fn blob<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
         let table = self
             .view
-            .table(name, crate::blob::MAGIC)
+            .table(name, routecore_core::blob::MAGIC)
             .map_err(layout_err)?;
         Ok(PyBytes::new(
             py,
-            crate::blob::payload(table).map_err(layout_err)?,
+            routecore_core::blob::payload(table).map_err(layout_err)?,
         ))
     }
 
     fn trie(&self, name: &str) -> PyResult<Trie> {
-        Trie::from_storage(self.storage.clone(), self.offset(name, crate::trie::MAGIC)?)
+        Trie::from_storage(
+            self.storage.clone(),
+            self.offset(name, routecore_core::trie::MAGIC)?,
+        )
     }
 
     fn group(&self, name: &str) -> PyResult<Group> {
         Group::from_storage(
             self.storage.clone(),
-            self.offset(name, crate::group::MAGIC)?,
+            self.offset(name, routecore_core::group::MAGIC)?,
         )
     }
 
     fn time_plan(&self, name: &str) -> PyResult<TimePlan> {
         TimePlan::from_storage(
             self.storage.clone(),
-            self.offset(name, crate::timeplan::MAGIC)?,
+            self.offset(name, routecore_core::timeplan::MAGIC)?,
         )
     }
 
     fn segments(&self, name: &str) -> PyResult<SegmentTable> {
         SegmentTable::from_storage(
             self.storage.clone(),
-            self.offset(name, crate::segments::MAGIC)?,
+            self.offset(name, routecore_core::segments::MAGIC)?,
         )
     }
 }
@@ -168,7 +159,7 @@ impl Image {
 /// A blob table holding `data` (for `build_image`).
 #[pyfunction]
 pub fn blob_table<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
-    PyBytes::new(py, &crate::blob::build(data))
+    PyBytes::new(py, &routecore_core::blob::build(data))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

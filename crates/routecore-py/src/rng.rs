@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 
-use crate::rng;
+use routecore_core::rng;
 
 #[pyclass(module = "routecore._native", name = "SplitMix64")]
 pub struct SplitMix64 {

@@ -210,9 +210,15 @@ pub fn body_crc(table: &[u8]) -> u32 {
     crc32fast::hash(table.get(HEADER_LEN..).unwrap_or(&[]))
 }
 
+/// The CRC-32 stored in a table's header (offset 12): the table's content hash, read without
+/// touching the body.
+pub fn stored_crc(table: &[u8], what: &'static str) -> LayoutResult<u32> {
+    Bytes::new(table, what).u32(12)
+}
+
 /// Check the stored CRC-32 of a table opened with [`open_table`].
 pub fn verify_table(table: &[u8], what: &'static str) -> LayoutResult<()> {
-    let stored = Bytes::new(table, what).u32(12)?;
+    let stored = stored_crc(table, what)?;
     let actual = body_crc(table);
     if stored != actual {
         return Err(corrupt(

@@ -423,10 +423,38 @@ impl StateFile {
     }
 }
 
+/// A lease given in seconds as milliseconds (rounded up): positive and finite, under 10⁹ s.
+pub fn lease_ms(seconds: f64) -> StateResult<u64> {
+    if !(seconds.is_finite() && seconds > 0.0 && seconds < 1e9) {
+        return Err(StateError(format!(
+            "lease must be positive seconds, not {seconds}"
+        )));
+    }
+    Ok((seconds * 1000.0).ceil() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{temp_state, SMALL};
     use super::*;
+
+    #[test]
+    fn leases_in_seconds_become_whole_milliseconds() {
+        assert_eq!(lease_ms(600.0), Ok(600_000));
+        assert_eq!(lease_ms(0.0001), Ok(1));
+        assert_eq!(lease_ms(1.0005), Ok(1001));
+        for bad in [0.0, -1.0, 1e9, f64::NAN, f64::INFINITY] {
+            let e = lease_ms(bad).unwrap_err();
+            assert!(
+                e.0.starts_with("lease must be positive seconds"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(
+            lease_ms(-2.5).unwrap_err().0,
+            "lease must be positive seconds, not -2.5"
+        );
+    }
 
     #[test]
     fn claim_release_capacity_and_online() {

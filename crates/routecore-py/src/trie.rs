@@ -1,14 +1,14 @@
-//! `routecore._native.Trie`: conversions around `crate::trie`.
+//! `routecore._native.Trie`: conversions around `routecore_core::trie`.
 
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyMapping};
 
-use super::errors::{layout_err, TrieError};
-use super::storage::{extend, Storage};
-use crate::layout::verify_table;
-use crate::trie::{self, TrieView};
+use crate::errors::{layout_err, TrieError};
+use crate::storage::{extend, Storage};
+use routecore_core::layout::verify_table;
+use routecore_core::trie::{self, TrieView};
 
 #[pyclass(module = "routecore._native", name = "Trie", frozen)]
 pub struct Trie {

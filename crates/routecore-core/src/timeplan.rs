@@ -842,9 +842,60 @@ pub fn days_from_ymd(y: i32, m: u32, d: u32) -> Option<i32> {
     NaiveDate::from_ymd_opt(y, m, d).map(|d| d.num_days_from_ce() - UNIX_ORDINAL)
 }
 
+/// Epoch seconds of an instant given as float seconds, floored; `None` when it is not finite or
+/// lies outside [`MIN_EPOCH`], [`MAX_EPOCH`].
+pub fn epoch_from_f64(v: f64) -> Option<i64> {
+    if !v.is_finite() || v < MIN_EPOCH as f64 || v >= MAX_EPOCH as f64 + 1.0 {
+        return None;
+    }
+    Some(v.floor() as i64)
+}
+
+/// Epoch seconds (floored) of a wall-clock time and its offset from UTC: `days` since
+/// 1970-01-01 of the local date ([`days_from_ymd`]), the time of day, and the offset in
+/// microseconds (east of UTC positive), as an aware `datetime` gives them.
+pub fn epoch_from_local(days: i32, hms: (u32, u32, u32), micros: u32, offset_micros: i64) -> i64 {
+    let (h, mi, s) = (i64::from(hms.0), i64::from(hms.1), i64::from(hms.2));
+    let local = (i64::from(days) * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000 + i64::from(micros);
+    (local - offset_micros).div_euclid(1_000_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epochs_from_floats_and_from_aware_wall_clocks() {
+        assert_eq!(epoch_from_f64(1.9), Some(1));
+        assert_eq!(epoch_from_f64(-0.5), Some(-1));
+        assert_eq!(epoch_from_f64(MIN_EPOCH as f64), Some(MIN_EPOCH));
+        assert_eq!(epoch_from_f64(MAX_EPOCH as f64 + 0.5), Some(MAX_EPOCH));
+        assert_eq!(epoch_from_f64(MAX_EPOCH as f64 + 1.0), None);
+        assert_eq!(epoch_from_f64(MIN_EPOCH as f64 - 1.0), None);
+        assert_eq!(epoch_from_f64(f64::NAN), None);
+        assert_eq!(epoch_from_f64(f64::INFINITY), None);
+        let day = days_from_ymd(2026, 10, 1).unwrap();
+        let midnight_utc = i64::from(day) * 86_400;
+        // 08:00:00 at +08:00 is midnight UTC; half a second later is still that second.
+        assert_eq!(
+            epoch_from_local(day, (8, 0, 0), 0, 8 * 3_600_000_000),
+            midnight_utc
+        );
+        assert_eq!(
+            epoch_from_local(day, (8, 0, 0), 500_000, 8 * 3_600_000_000),
+            midnight_utc
+        );
+        // A negative offset, and an offset with seconds: floored, never rounded up.
+        assert_eq!(
+            epoch_from_local(day, (0, 0, 0), 0, -5 * 3_600_000_000),
+            midnight_utc + 5 * 3600
+        );
+        assert_eq!(
+            epoch_from_local(day, (0, 0, 0), 0, 500_000),
+            midnight_utc - 1
+        );
+        assert_eq!(epoch_from_local(-1, (23, 59, 59), 999_999, 0), -1);
+    }
 
     fn spec(slots: &[(&str, &[&str])], default: Option<&str>) -> PlanSpec {
         PlanSpec {

@@ -1,5 +1,6 @@
 //! `routecore._native.Group`, `Attempt` and `MODES`: conversions and registration only.
-//! The table layout lives in `group.rs`, the ordering in `select.rs`.
+//! The table layout and the check of an attempt live in `routecore_core::group`, the ordering
+//! in `routecore_core::select`.
 
 use std::sync::Arc;
 
@@ -9,10 +10,10 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyList, PyString, PyTuple};
 
-use super::errors::{layout_err, SelectionError};
-use super::storage::{extend, Storage};
-use crate::group::{self, GroupTable};
-use crate::select::{self, Request, MAX_DESTINATIONS, MODES};
+use crate::errors::{layout_err, SelectionError};
+use crate::storage::{extend, Storage};
+use routecore_core::group::{self, GroupTable};
+use routecore_core::select::{self, Request, MAX_DESTINATIONS, MODES};
 
 fn selection_err(e: select::SelectionError) -> PyErr {
     SelectionError::new_err(e.0)
@@ -36,30 +37,10 @@ pub struct Attempt {
 impl Attempt {
     #[new]
     fn new(targets: Vec<i64>, timeout: i64) -> PyResult<Self> {
-        if targets.is_empty() {
-            return Err(SelectionError::new_err(
-                "an attempt needs at least one target",
-            ));
-        }
-        let mut out = Vec::with_capacity(targets.len());
-        for t in targets {
-            if !(0..MAX_DESTINATIONS as i64).contains(&t) {
-                return Err(SelectionError::new_err(format!(
-                    "attempt target {t} is not an index 0..{}",
-                    MAX_DESTINATIONS - 1
-                )));
-            }
-            out.push(t as u8);
-        }
-        if !(1..=group::MAX_RING_TIMEOUT).contains(&timeout) {
-            return Err(SelectionError::new_err(format!(
-                "attempt timeout must be 1 to {} seconds, got {timeout}",
-                group::MAX_RING_TIMEOUT
-            )));
-        }
+        let (targets, timeout) = group::attempt(&targets, timeout).map_err(selection_err)?;
         Ok(Attempt {
-            targets: out.into_boxed_slice(),
-            timeout: timeout as u16,
+            targets: targets.into_boxed_slice(),
+            timeout,
         })
     }
 

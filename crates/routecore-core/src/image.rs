@@ -12,8 +12,14 @@
 //! Opening reads the header and checks the directory's bounds: O(1) whatever the image holds.
 //! Finding a section is a binary search of the directory; its entry is checked when found.
 
+use std::fs::File;
+use std::path::Path;
+
+pub use memmap2::Mmap;
+
 use crate::layout::{
-    corrupt, open_table, Bytes, LayoutError, LayoutResult, TableWriter, HEADER_LEN,
+    corrupt, open_table, stored_crc, verify_table, Bytes, LayoutError, LayoutResult, TableWriter,
+    HEADER_LEN,
 };
 
 pub const MAGIC: &[u8; 4] = b"RCIM";
@@ -187,8 +193,8 @@ impl<'a> ImageView<'a> {
         Ok(None)
     }
 
-    /// The bytes of a section of the expected kind, or an error naming what is wrong.
-    pub fn table(&self, name: &str, kind: &[u8; 4]) -> LayoutResult<&'a [u8]> {
+    /// The section of that name and the expected kind, or an error naming what is wrong.
+    pub fn section_of(&self, name: &str, kind: &[u8; 4]) -> LayoutResult<Section> {
         let s = self
             .find(name)?
             .ok_or_else(|| corrupt("image", format!("no section named '{name}'")))?;
@@ -198,8 +204,65 @@ impl<'a> ImageView<'a> {
                 found: s.kind.to_vec(),
             });
         }
-        Ok(&self.data[s.offset..s.offset + s.len])
+        Ok(s)
     }
+
+    /// The bytes of a section of the expected kind, or an error naming what is wrong.
+    pub fn table(&self, name: &str, kind: &[u8; 4]) -> LayoutResult<&'a [u8]> {
+        self.section_of(name, kind).map(|s| self.section_bytes(s))
+    }
+
+    /// The bytes of a section found in this image (`entry` checked its bounds).
+    pub fn section_bytes(&self, s: Section) -> &'a [u8] {
+        &self.data[s.offset..s.offset + s.len]
+    }
+
+    /// The image's content hash: the CRC-32 of its body as stored in its header (O(1); the
+    /// body is not read, [`ImageView::verify`] checks it).
+    pub fn content_hash(&self) -> u32 {
+        // `open` checked the header, so the field is there.
+        stored_crc(self.data, "image").unwrap_or(0)
+    }
+
+    /// Check the checksum of the image and of every section (reads everything).
+    pub fn verify(&self) -> LayoutResult<()> {
+        verify_table(self.data, "image")?;
+        for i in 0..self.count {
+            verify_table(self.section_bytes(self.entry(i)?), "section")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why an image file cannot be mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapError {
+    /// Opening, reading the size of or mapping the file failed (the message names the path).
+    Io(String),
+    /// The file is empty: no image (yet).
+    Empty(String),
+}
+
+impl std::fmt::Display for MapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MapError::Io(m) | MapError::Empty(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Map an image file read-only. Routing images are replaced by rename, never rewritten in place.
+pub fn map_file(path: &Path) -> Result<Mmap, MapError> {
+    let shown = path.display();
+    let io = |e: std::io::Error| MapError::Io(format!("{shown}: {e}"));
+    let file = File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.len() == 0 {
+        return Err(MapError::Empty(format!("{shown}: empty file")));
+    }
+    // SAFETY: the map is read-only. Routing images are published by rename, never rewritten
+    // in place (an operator copying over a live image breaks that rule: a page past the end
+    // of a file truncated under the map then raises SIGBUS; `routecore.live` looks for it).
+    unsafe { Mmap::map(&file) }.map_err(io)
 }
 
 #[cfg(test)]
@@ -254,6 +317,44 @@ mod tests {
         assert!(v.find("x").is_err());
         img[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(ImageView::open(&img).is_err());
+    }
+
+    #[test]
+    fn content_hash_is_the_header_crc_and_verify_reads_every_section() {
+        let (a, b) = (trie("010", 1), trie("0755", 2));
+        let mut img = build(&[("a".into(), &a), ("b".into(), &b)]).unwrap();
+        let v = ImageView::open(&img).unwrap();
+        assert_eq!(v.content_hash(), crate::layout::body_crc(&img));
+        v.verify().unwrap();
+        let s = v.section_of("b", trie::MAGIC).unwrap();
+        assert_eq!(v.section_bytes(s), &b[..]);
+        assert!(matches!(
+            v.section_of("b", b"RCSG"),
+            Err(LayoutError::BadMagic { .. })
+        ));
+        // A flipped byte inside a section: the image's CRC and the section's both catch it.
+        let last = img.len() - 1;
+        img[last] ^= 1;
+        let v = ImageView::open(&img).unwrap();
+        assert_ne!(v.content_hash(), crate::layout::body_crc(&img));
+        assert!(v.verify().is_err());
+    }
+
+    #[test]
+    fn map_file_maps_an_image_and_refuses_an_empty_or_missing_file() {
+        let dir = std::env::temp_dir().join(format!("routecore-image-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (full, empty) = (dir.join("routes.img"), dir.join("empty.img"));
+        let img = build(&[("x".into(), &trie("1", 1))]).unwrap();
+        std::fs::write(&full, &img).unwrap();
+        std::fs::write(&empty, b"").unwrap();
+        assert_eq!(&map_file(&full).unwrap()[..], &img[..]);
+        assert!(matches!(map_file(&empty), Err(MapError::Empty(m)) if m.ends_with("empty file")));
+        assert!(matches!(
+            map_file(&dir.join("missing.img")),
+            Err(MapError::Io(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,18 +1,19 @@
 //! Where a table's bytes live: a copy, a memory map of a file, or a Python buffer
 //! (bytes, mmap.mmap, memoryview…) held for as long as the table object lives.
 
-use std::fs::File;
+use std::path::Path;
 use std::sync::Arc;
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 
-use super::errors::LayoutError;
+use crate::errors::LayoutError;
+use routecore_core::image::{self, MapError, Mmap};
 
 pub enum Storage {
     Owned(Box<[u8]>),
-    Mapped(memmap2::Mmap),
+    Mapped(Mmap),
     Python(PyBuffer<u8>),
 }
 
@@ -33,22 +34,13 @@ impl Storage {
         Arc::new(Storage::Owned(data.into_boxed_slice()))
     }
 
-    /// Map a file read-only. Routing images are replaced by rename, never rewritten in place.
-    pub fn map_file(path: &str) -> PyResult<Arc<Storage>> {
-        let file = File::open(path).map_err(|e| PyOSError::new_err(format!("{path}: {e}")))?;
-        let len = file
-            .metadata()
-            .map_err(|e| PyOSError::new_err(format!("{path}: {e}")))?
-            .len();
-        if len == 0 {
-            return Err(LayoutError::new_err(format!("{path}: empty file")));
+    /// Map an image file read-only (`routecore_core::image::map_file`).
+    pub fn map_file(path: &Path) -> PyResult<Arc<Storage>> {
+        match image::map_file(path) {
+            Ok(map) => Ok(Arc::new(Storage::Mapped(map))),
+            Err(e @ MapError::Io(_)) => Err(PyOSError::new_err(e.to_string())),
+            Err(e @ MapError::Empty(_)) => Err(LayoutError::new_err(e.to_string())),
         }
-        // SAFETY: the map is read-only. Routing images are published by rename, never rewritten
-        // in place (an operator copying over a live image breaks that rule: a page past the end
-        // of a file truncated under the map then raises SIGBUS; `routecore.live` looks for it).
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| PyOSError::new_err(format!("{path}: {e}")))?;
-        Ok(Arc::new(Storage::Mapped(map)))
     }
 
     /// Hold a Python object's buffer and read it in place.

@@ -181,6 +181,29 @@ pub fn classify_region(seg: &SegmentView<'_>, input: &[u8]) -> Classified {
     classify_with::<false>(seg, input)
 }
 
+/// The batch path: `data` holds `data.len() / itemsize` fixed-width byte strings, each padded
+/// with NULs (a NumPy `S` array's memory). Returns the kind code and region id of each, or
+/// `None` when `itemsize` is 0 or does not divide the length.
+pub fn classify_fixed(
+    seg: &SegmentView<'_>,
+    data: &[u8],
+    itemsize: usize,
+) -> Option<(Vec<u8>, Vec<u16>)> {
+    if itemsize == 0 || data.len() % itemsize != 0 {
+        return None;
+    }
+    let n = data.len() / itemsize;
+    let mut kinds = Vec::with_capacity(n);
+    let mut regions = Vec::with_capacity(n);
+    for item in data.chunks_exact(itemsize) {
+        let end = item.iter().position(|&b| b == 0).unwrap_or(item.len());
+        let c = classify_region(seg, &item[..end]);
+        kinds.push(c.kind as u8);
+        regions.push(c.region);
+    }
+    Some((kinds, regions))
+}
+
 #[inline(always)]
 fn classify_with<const C: bool>(seg: &SegmentView<'_>, input: &[u8]) -> Classified {
     if input.len() > MAX_INPUT {
@@ -252,6 +275,41 @@ mod tests {
             &[],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn classify_fixed_reads_nul_padded_items() {
+        let t = table();
+        let v = SegmentView::open(&t).unwrap();
+        let mut data = Vec::new();
+        for item in ["13800138000", "+86 135-0000-1234", "", "abc", "4006001001"] {
+            let mut field = [0u8; 20];
+            field[..item.len()].copy_from_slice(item.as_bytes());
+            data.extend_from_slice(&field);
+        }
+        let (kinds, regions) = classify_fixed(&v, &data, 20).unwrap();
+        let one = |s: &str| {
+            let c = classify_region(&v, s.as_bytes());
+            (c.kind as u8, c.region)
+        };
+        let expected: Vec<(u8, u16)> =
+            ["13800138000", "+86 135-0000-1234", "", "abc", "4006001001"]
+                .into_iter()
+                .map(one)
+                .collect();
+        assert_eq!(
+            kinds.iter().copied().zip(regions).collect::<Vec<_>>(),
+            expected
+        );
+        assert_eq!(kinds[0], Kind::Mobile as u8);
+        assert_eq!(kinds[3], Kind::Invalid as u8);
+        assert_eq!(kinds[4], Kind::Service as u8);
+        // An item filling its whole width has no NUL.
+        let (kinds, _) = classify_fixed(&v, b"13800138000", 11).unwrap();
+        assert_eq!(kinds, [Kind::Mobile as u8]);
+        assert_eq!(classify_fixed(&v, b"", 4), Some((vec![], vec![])));
+        assert_eq!(classify_fixed(&v, b"123", 0), None);
+        assert_eq!(classify_fixed(&v, b"12345", 2), None);
     }
 
     fn check(input: &str, kind: Kind, number: &str) {

@@ -1,4 +1,5 @@
-//! `routecore._native.State`, `Claim` and `Destination`: conversions around `crate::state`.
+//! `routecore._native.State`, `Claim` and `Destination`: conversions around
+//! `routecore_core::state`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,8 +9,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple, PyType};
 
-use super::errors::StateError;
-use crate::state::{self, local_day, ClaimedLease, Sizes, StateFile};
+use crate::errors::StateError;
+use routecore_core::state::{self, local_day, ClaimedLease, Sizes, StateFile};
 
 fn state_err(e: state::StateError) -> PyErr {
     StateError::new_err(e.0)
@@ -21,12 +22,7 @@ fn small(value: i64, what: &str) -> PyResult<u32> {
 }
 
 fn lease_ms(seconds: f64) -> PyResult<u64> {
-    if !(seconds.is_finite() && seconds > 0.0 && seconds < 1e9) {
-        return Err(StateError::new_err(format!(
-            "lease must be positive seconds, not {seconds}"
-        )));
-    }
-    Ok((seconds * 1000.0).ceil() as u64)
+    state::lease_ms(seconds).map_err(state_err)
 }
 
 /// A claim: one lease on each claimed destination.

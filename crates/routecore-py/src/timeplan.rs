@@ -1,4 +1,6 @@
-//! `routecore._native.TimePlan`: conversions around `crate::timeplan`, no logic.
+//! `routecore._native.TimePlan`: conversions around `routecore_core::timeplan`. One call goes
+//! back into Python: `build` without a calendar takes China's from
+//! `routecore.calendar.china_calendar()` (the holidays come from the `chinesecalendar` package).
 
 use std::sync::Arc;
 
@@ -11,9 +13,9 @@ use pyo3::types::{
     PyString, PyTimeAccess, PyTzInfoAccess,
 };
 
-use super::errors::{layout_err, TimePlanError};
-use super::storage::{extend, Storage};
-use crate::timeplan::{self, DateSpec, LookupError, PlanSpec, TimePlanView};
+use crate::errors::{layout_err, TimePlanError};
+use crate::storage::{extend, Storage};
+use routecore_core::timeplan::{self, DateSpec, LookupError, PlanSpec, TimePlanView};
 
 #[pyclass(module = "routecore._native", name = "TimePlan", frozen)]
 pub struct TimePlan {
@@ -133,12 +135,10 @@ fn date_entries(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(String, DateSpec)>> {
 /// Seconds since the epoch of an int or a float (floored).
 fn epoch_of(when: &Bound<'_, PyAny>) -> PyResult<i64> {
     if let Ok(f) = when.cast::<PyFloat>() {
-        let v = f.value();
-        if !v.is_finite() || v < timeplan::MIN_EPOCH as f64 || v >= timeplan::MAX_EPOCH as f64 + 1.0
-        {
-            return Err(out_of_range(&when.str()?.to_string()));
-        }
-        return Ok(v.floor() as i64);
+        return match timeplan::epoch_from_f64(f.value()) {
+            Some(t) => Ok(t),
+            None => Err(out_of_range(&when.str()?.to_string())),
+        };
     }
     match when.extract::<i64>() {
         Ok(v) => Ok(v),
@@ -241,12 +241,15 @@ impl TimePlan {
                     .map_err(layout_err)?
             } else {
                 let offset = offset.cast::<PyDelta>()?;
-                let (s, us) = (dt.get_second() as i64, dt.get_microsecond() as i64);
-                let local = (days as i64 * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000 + us;
                 let off = (offset.get_days() as i64 * 86_400 + offset.get_seconds() as i64)
                     * 1_000_000
                     + offset.get_microseconds() as i64;
-                let t = (local - off).div_euclid(1_000_000);
+                let hms = (
+                    dt.get_hour().into(),
+                    dt.get_minute().into(),
+                    dt.get_second().into(),
+                );
+                let t = timeplan::epoch_from_local(days, hms, dt.get_microsecond(), off);
                 self.view.slot_id_at(t).map_err(lookup_err)?
             }
         } else {
@@ -255,7 +258,12 @@ impl TimePlan {
         self.names(when.py())?
             .get(slot as usize)
             .map(|s| s.clone_ref(when.py()))
-            .ok_or_else(|| layout_err(crate::layout::corrupt("time plan", "slot out of range")))
+            .ok_or_else(|| {
+                layout_err(routecore_core::layout::corrupt(
+                    "time plan",
+                    "slot out of range",
+                ))
+            })
     }
 
     fn slot_ids_at<'py>(
