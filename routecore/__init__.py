@@ -5,6 +5,11 @@ The public API is re-exported here from the chosen backend: the compiled core
 the environment variable ``ROUTECORE_BACKEND`` (``native`` or ``py``) when a name is first
 used, or per call site with :func:`get_backend`. Importing the package loads nothing else: each
 name is imported at its first use.
+
+Without the compiled core (a source tree nobody built), importing the package raises
+:class:`~routecore.errors.NativeImportError`, an ImportError saying how to build it (``make
+install`` or ``maturin develop --release``), unless ``ROUTECORE_BACKEND=py`` chooses the
+pure-Python reference, which needs no build.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from routecore._backend import BACKENDS, get_backend
+from routecore._backend import BACKENDS, check_default_backend, get_backend
+
+check_default_backend()  # no compiled core, and the environment wants it: say how to build it
+del check_default_backend
 
 if TYPE_CHECKING:  # the static view; at run time every name is imported at its first use
     from routecore.batch import KIND_CODES, Classified

@@ -1,5 +1,5 @@
 """The per-backend conveniences built on a backend's classes: loading segment tables, the
-default classifier (phone.dat, loaded at first use) and module-level ``classify``."""
+default classifier (phone.dat, loaded at first use) and module-level ``classify`` (B6)."""
 
 from __future__ import annotations
 

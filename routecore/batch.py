@@ -1,4 +1,4 @@
-"""NumPy batch entry points: classify many caller numbers at once (arrays in, arrays out).
+"""NumPy batch entry points: classify many caller numbers at once, arrays in and out (B6).
 
 For bulk simulation and capacity planning. Shared by both backends: the numbers are laid out
 as fixed-width byte strings and handed to the backend classifier's ``_classify_fixed``.

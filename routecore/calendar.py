@@ -1,4 +1,4 @@
-"""China's public holidays and make-up working days, shared by both backends.
+"""China's public holidays and make-up working days, shared by both backends (B7).
 
 The dates come from the ``chinesecalendar`` package (import name ``chinese_calendar``), which
 knows the State Council's schedule for the years it ships (2004 to 2026 in version 1.11).

@@ -1,5 +1,6 @@
 """The ``routecore`` command: validate and compile flows, review and publish them, show what a
-published image holds, run scripted calls, export reports and purge old recordings.
+published image holds, run scripted calls, export reports, purge old recordings and voicemail,
+bill (B5, B8, B11, B12, B15, F1, P1, P2, P3, P4).
 
 Exit codes an operator can script against:
 0 done; 1 a flow does not validate (or is not the flow of the number it is drafted under);
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from routecore.errors import ActionError, FlowError, ReviewError, RoutecoreError
+from routecore.rules import DEFAULT_TZ
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REVIEW, EXIT_ERROR = 0, 1, 2, 3, 4
 
@@ -262,7 +264,7 @@ def _zone(name: str) -> Any:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise _Usage(f"unknown time zone: {name!r} (an IANA name: Asia/Shanghai)") from None
+        raise _Usage(f"unknown time zone: {name!r} (an IANA name: {DEFAULT_TZ})") from None
 
 
 def _when(text: str | None, tz: str) -> float:
@@ -489,7 +491,7 @@ def _bill_parser(sub: Any, calls_default: str) -> None:
         "bill",
         help="billing (P1-P4): assign packages, monthly statements, quotes",
         description="Packages, per-minute rates, gift credit and seat fees of the brief (2.3) "
-        "as monthly statements from the call records (Asia/Shanghai months). Seats are not in "
+        f"as monthly statements from the call records ({DEFAULT_TZ} months). Seats are not in "
         "the call records: give them with --seats.",
     )
     bsub = b.add_subparsers(dest="bill_command", required=True)
@@ -501,7 +503,7 @@ def _bill_parser(sub: Any, calls_default: str) -> None:
     a.set_defaults(run=cmd_bill_assign)
     st = bsub.add_parser("statement", help="a number's statement for a month")
     st.add_argument("number", help="the 400 number")
-    st.add_argument("--month", required=True, help="the month, YYYY-MM (Asia/Shanghai)")
+    st.add_argument("--month", required=True, help=f"the month, YYYY-MM ({DEFAULT_TZ})")
     st.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
     st.set_defaults(run=cmd_bill_statement)
     q = bsub.add_parser("quote", help="price a package and seat count without call records")
@@ -591,7 +593,7 @@ def parser() -> argparse.ArgumentParser:
     sh.set_defaults(run=cmd_show)
 
     calls_default = os.environ.get("ROUTECORE_CALLS", "calls.db")
-    tz_help = "time zone of dates and times [Asia/Shanghai]"
+    tz_help = f"time zone of dates and times [{DEFAULT_TZ}]"
     sim = sub.add_parser(
         "simulate",
         help="run a scripted call and print each Action",
@@ -609,7 +611,7 @@ def parser() -> argparse.ArgumentParser:
         "--flow", action="append", help="a flow file to try before publishing (repeatable)"
     )
     sim.add_argument("--at", help="when the call starts [now]")
-    sim.add_argument("--tz", default="Asia/Shanghai", help=tz_help)
+    sim.add_argument("--tz", default=DEFAULT_TZ, help=tz_help)
     sim.add_argument("--state", help="a state to use (a file or a redis:// URL) [a temporary file]")
     sim.add_argument("--seed", type=int, default=1, help="selection seed [1]")
     sim.add_argument("--call-id", default="sim-1")
@@ -624,7 +626,7 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--number", help="one 400 number [all]")
     rep.add_argument("--from", dest="since", help="first day, 2026-11-01 [the first call]")
     rep.add_argument("--to", dest="until", help="last day, included [the last call]")
-    rep.add_argument("--tz", default="Asia/Shanghai", help=tz_help)
+    rep.add_argument("--tz", default=DEFAULT_TZ, help=tz_help)
     rep.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
     rep.add_argument("-o", "--output", help="CSV file [standard output]")
     rep.set_defaults(run=cmd_report)
@@ -644,7 +646,7 @@ def parser() -> argparse.ArgumentParser:
     pg.add_argument("--recording-months", type=int, default=6, help="keep recordings [6]")
     pg.add_argument("--voicemail-days", type=int, default=30, help="keep voicemail [30]")
     pg.add_argument("--now", help="purge as of this time [now]")
-    pg.add_argument("--tz", default="Asia/Shanghai", help=tz_help)
+    pg.add_argument("--tz", default=DEFAULT_TZ, help=tz_help)
     pg.add_argument("--dry-run", action="store_true", help="list, remove nothing")
     pg.set_defaults(run=cmd_purge)
     _bill_parser(sub, calls_default)

@@ -16,6 +16,7 @@ __all__ = [
     "BillingError",
     "FlowError",
     "LayoutError",
+    "NativeImportError",
     "ReviewError",
     "RoutecoreError",
     "SegmentDataError",
@@ -53,6 +54,13 @@ class LayoutError(RoutecoreError, ValueError):
     Raised for a truncated buffer, a foreign one (wrong magic), another layout version, or a
     table whose content contradicts its header. Nothing is read past the buffer's end.
     """
+
+
+class NativeImportError(RoutecoreError, ImportError):
+    """The compiled core ``routecore._native`` is not built, or cannot be loaded, and the native
+    backend was asked for (the default: ``import routecore`` raises it unless
+    ``ROUTECORE_BACKEND=py``). The message says how to build it: ``make install`` or
+    ``maturin develop --release`` in the source tree."""
 
 
 class SegmentDataError(RoutecoreError, ValueError):

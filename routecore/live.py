@@ -1,4 +1,4 @@
-"""The live routing image of a process: mapped again at the next call after a publish.
+"""The live routing image of a process: mapped again at the next call after a publish (F1).
 
 Publishing writes a new image file by rename and bumps the generation in the shared state.
 ``LiveImage.current()`` compares that generation with the one it looked at last and, when it

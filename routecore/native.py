@@ -9,24 +9,30 @@ from collections.abc import Callable
 from typing import Any
 
 from routecore._defaults import Defaults
-from routecore._native import (
-    MODES,
-    STATE_BRANCHES,
-    Attempt,
-    Caller,
-    Claim,
-    Classifier,
-    Destination,
-    Group,
-    Image,
-    SegmentTable,
-    SplitMix64,
-    State,
-    TimePlan,
-    Trie,
-    blob_table,
-    build_image,
-)
+
+try:
+    from routecore._native import (
+        MODES,
+        STATE_BRANCHES,
+        Attempt,
+        Caller,
+        Claim,
+        Classifier,
+        Destination,
+        Group,
+        Image,
+        SegmentTable,
+        SplitMix64,
+        State,
+        TimePlan,
+        Trie,
+        blob_table,
+        build_image,
+    )
+except ImportError as e:  # not built (or not loadable): say how to build it
+    from routecore._backend import native_error
+
+    raise native_error(e) from e
 from routecore.batch import KIND_CODES, Classified
 
 NAME = "native"

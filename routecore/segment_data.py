@@ -1,4 +1,4 @@
-"""Where segment data comes from: the ``phone`` package's ``phone.dat`` and user CSV files.
+"""Where segment data comes from: the ``phone`` package's ``phone.dat`` and user CSV files (B6).
 
 Shared by both backends: this module reads files and checks CSV rows; each backend's
 ``SegmentTable.build`` parses phone.dat itself and lays the rows over it.

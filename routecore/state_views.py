@@ -1,4 +1,4 @@
-"""NumPy views over a state file's counters, for either backend, without stopping writers.
+"""NumPy views over a state file's counters, for either backend, without stopping writers (B11).
 
 Each view maps the file read-only on its own (``state.path``) and reads the counters in place:
 writes made afterwards by any process show through, nothing is copied. A view keeps its mapping

@@ -1,8 +1,9 @@
-"""The protocol-neutral base of routecore's PBX adapters (B1-B15, V1-V4, F2 on a real PBX).
+"""The protocol-neutral base of routecore's PBX adapters: what Asterisk's and FreeSWITCH's share.
 
-Both adapters (``routecore-asterisk``, ``routecore-freeswitch``) translate their protocol into
-``routecore.CallSession`` Events and its Actions into PBX commands; everything else they share
-lives here, so neither holds a copy of the other:
+Both adapters (``routecore-asterisk``, ``routecore-freeswitch``) carry the engine's calls onto a
+real PBX (``docs/features.md`` says where each feature is handled): they translate their protocol
+into ``routecore.CallSession`` Events and its Actions into PBX commands; everything else they
+share lives here, so neither holds a copy of the other:
 
 - :mod:`~routecore.adapter.values`: the one check every value put into a PBX command passes;
 - :mod:`~routecore.adapter.dialstrings`: dial-string templates per kind of number;

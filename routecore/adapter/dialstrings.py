@@ -1,4 +1,4 @@
-"""Dial-string templates per kind of number (B9): which PBX channel rings a destination.
+"""Dial-string templates per kind of number: which PBX channel rings a destination (B1).
 
 A template is a checked value (:func:`routecore.adapter.values.checked`) with ``{number}``
 once, e.g. ``PJSIP/{number}@trunk`` or ``Local/{number}@destinations`` on Asterisk,

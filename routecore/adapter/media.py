@@ -1,5 +1,4 @@
-"""Where prompts and recordings are on disk (F2 prompts per 400 number, B8 recordings, B5
-voicemail).
+"""Where prompts, recordings and voicemail are on disk (B5, B8, F2).
 
 Prompts: the file the number's flow names for the prompt (``prompts: {welcome: welcome.wav}``)
 in ``<prompts>/<400 number>/`` (uploaded with the flow), else

@@ -1,5 +1,5 @@
-"""Billing of 400 numbers (brief 2.3, P1-P4): packages, per-minute rates, gift credit and seat
-fees, as monthly statements from the call records.
+"""Billing of 400 numbers (brief 2.3): packages, per-minute rates, gift credit and seat fees,
+as monthly statements from the call records (P1, P2, P3, P4).
 
 One concern per module: ``packages`` (P1, the table), ``rules`` (P2-P4 and call charges),
 ``usage`` (call records to minutes), ``months`` (Asia/Shanghai months), ``accounts`` (a number's

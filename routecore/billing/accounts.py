@@ -1,4 +1,6 @@
-"""Accounts: which package a 400 number has and from which month, in the flow store's SQLite file.
+"""Accounts: which package a 400 number has and from which month, in the flow store (P1).
+
+The accounts are kept in the flow store's SQLite file.
 
 A table ``billing_accounts`` is added to the flow store (created when missing, as the store's
 own tables are). A number may have several terms (a renewal starts a new one); the term that

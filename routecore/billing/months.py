@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from routecore.errors import BillingError
+from routecore.rules import DEFAULT_TZ
 
 __all__ = ["BILLING_TZ", "Month"]
 
-BILLING_TZ = "Asia/Shanghai"
+BILLING_TZ: Final = DEFAULT_TZ
+"""The zone of billing months: China's, :data:`routecore.rules.DEFAULT_TZ`."""
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 

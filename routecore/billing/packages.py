@@ -1,4 +1,4 @@
-"""P1: the packages of the brief (2.3 售卖套餐), shipped as ``packages.csv``, or an operator's own.
+"""The packages of the brief (2.3 售卖套餐), shipped as ``packages.csv``, or an operator's own (P1).
 
 Columns of a package table (CSV, UTF-8, header first)::
 

@@ -1,6 +1,7 @@
-"""The charging rules of the brief (2.3, 注意事项 1-4), one function each, money in fen.
+"""The charging rules of the brief (2.3, 注意事项 1-4), money in fen (P2, P3, P4).
 
-P2 (rate), P3 (gift credit), P4 (seat fees) and the call charges. Every function is pure.
+The rate (P2), the gift credit (P3), the seat fees (P4) and the call charges, one function each.
+Every function is pure.
 """
 
 from __future__ import annotations

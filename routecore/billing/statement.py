@@ -1,4 +1,4 @@
-"""Monthly statements (P1-P4 together) and quotes, and how they are printed: text, JSON, CSV.
+"""Monthly statements and quotes, and how they are printed: text, JSON, CSV (P1, P2, P3, P4).
 
 A statement is one 400 number's month: the package and its rate, the connected calls and their
 billable minutes, the inbound charges paid first by the month's gift credit, the outbound
@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from routecore.billing.money import yuan
-from routecore.billing.months import Month
+from routecore.billing.months import BILLING_TZ, Month
 from routecore.billing.packages import Package
 from routecore.billing.rules import (
     SeatFees,
@@ -240,7 +240,7 @@ def to_text(item: Statement | Quote) -> str:
         ]
     else:
         lines = [
-            f"statement           {item.number} {item.month} (Asia/Shanghai)",
+            f"statement           {item.number} {item.month} ({BILLING_TZ})",
             f"package             {item.package_name} ({item.package}), month {item.month_of_term} "
             f"of {item.months} ({item.term_start} to {item.term_end})",
             f"rate                {_rate_text(item)}",

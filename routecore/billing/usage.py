@@ -1,4 +1,4 @@
-"""A month's calls of one number, from the call records, as billable minutes and charges.
+"""A month's calls of one number as billable minutes and charges, from the call records (P1, P3).
 
 Only connected calls are charged: ``answer`` set, on their connected time ``talk_seconds``
 (started minutes rounded up, :func:`routecore.billing.rules.billable_minutes`). ``inbound``

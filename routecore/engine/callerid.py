@@ -1,4 +1,4 @@
-"""Caller IDs as PBXs send them (B6): sanitised for the record, reduced to the number in them.
+"""Caller IDs as PBXs send them: sanitised for the record, reduced to the number in them (B6).
 
 Asterisk's ``agi_callerid`` and FreeSWITCH's ``Caller-Caller-ID-Number`` carry whatever the
 network delivered: ``13800138000``, ``+86 138-0013-8000``, ``"Zhang San" <13800138000>``,

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routecore.errors import StateError
+from routecore.rules import DEFAULT_TZ
 from routecore.state.protocol import StateStore
 
 __all__ = ["KEEPALIVE_EVERY", "LEASE_SECONDS", "Dialer", "Routed", "route", "write_capacities"]
@@ -107,7 +108,7 @@ def route(
     did: str | None = None,
     caller: str | None = None,
     at: float | None = None,
-    tz: str = "Asia/Shanghai",
+    tz: str = DEFAULT_TZ,
     memory: bool = True,
     cursor: int | None = None,
     name: str | None = None,

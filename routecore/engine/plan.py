@@ -1,4 +1,5 @@
-"""The plan of one 400 number's flow: built once per (image, number), walked by every call.
+"""The plan of one 400 number's flow: built once per (image, number), walked by every call (B5,
+B6, B7, B9, B10, B11, B14, V1, V4, F2).
 
 The compiler wrote the flow into the image as JSON beside its tables (``routecore.flow.compile``).
 A :class:`Plan` turns that into nodes with everything a call needs already resolved: the tries,
@@ -25,7 +26,7 @@ from typing import Any
 from routecore.engine.actions import Collect, Conference, Dial, Play, Voicemail
 from routecore.engine.dialer import flow_capacities
 from routecore.engine.prompts import SYSTEM_PROMPTS
-from routecore.rules import is_zone
+from routecore.rules import DEFAULT_TZ, is_zone
 
 __all__ = [
     "BRANCH_SLOTS",
@@ -47,7 +48,6 @@ OFFER_TIMEOUT = 5  # seconds to answer "1 leave a message, 2 keep waiting"
 PASSWORD_TIMEOUT = 10  # seconds to key a conference password
 PASSWORD_DIGITS = 8
 EXTENSION_DIGITS = 6  # the longest extension when they are not of a fixed length
-DEFAULT_TZ = "Asia/Shanghai"
 BRANCH_SLOTS = 256
 """Live branch counters per 400 number in the shared state (a counter row's branches)."""
 PLAN_IMAGES = 8  # images whose plans are kept (the one built for least recently goes first)
@@ -207,7 +207,8 @@ def _branch_slots(image: Any, did: str, flow: dict[str, Any]) -> dict[str, int]:
 
 def _zone(tz: str | None, did: str) -> str:
     """The flow's zone; one the core does not know (an image compiled before zones were
-    checked) is logged once and replaced by Asia/Shanghai, so no call ever raises over it.
+    checked) is logged once and replaced by :data:`~routecore.rules.DEFAULT_TZ`, so no call ever
+    raises over it.
 
     The default zone is taken unchecked: it is what an unknown zone is replaced by anyway, and
     checking it would load ``zoneinfo`` at the start of every process-per-call script."""

@@ -1,5 +1,6 @@
 """``CallSession``: one call through the published flow of its 400 number, Events in and Actions
-out (``routecore.engine.actions``), so PBX adapters stay thin.
+out (``routecore.engine.actions``), so PBX adapters stay thin (B3, B4, B5, B6, B7, B8, B9, B10,
+B11, B12, B13, B14, V1, V4, F2).
 
 The session walks the number's :class:`~routecore.engine.plan.Plan` (built once per image) and
 leaves every claim on the shared state to its :class:`~routecore.engine.dialer.Dialer`. What one

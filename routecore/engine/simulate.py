@@ -51,6 +51,7 @@ from routecore.engine.actions import (
 from routecore.engine.sms import Sms, SmsList
 from routecore.engine.wire import EVENT_TYPES, from_json, to_dict, to_json
 from routecore.errors import ActionError
+from routecore.rules import DEFAULT_TZ
 
 __all__ = ["Simulation", "json_lines", "parse_step", "simulate", "text_lines"]
 
@@ -197,7 +198,7 @@ def _line(message: Action | Event) -> str:
     return f"{d['type']} {_fields(d)}".rstrip()
 
 
-def text_lines(sim: Simulation, tz: str = "Asia/Shanghai") -> Iterator[str]:
+def text_lines(sim: Simulation, tz: str = DEFAULT_TZ) -> Iterator[str]:
     """The simulation for a person: ``+Ns > event`` then ``< action`` lines, then the record
     and the SMS."""
     zone = ZoneInfo(tz)

@@ -1,4 +1,4 @@
-"""Post-call SMS: what the engine asks to be sent when a call ends, and who sends it.
+"""Post-call SMS: what the engine asks to be sent when a call ends, and who sends it (B2, B3).
 
 Two messages (FEATURES B2, B3), decided here from the CallRecord and the number's flow:
 
@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from routecore.engine.callerid import caller_number_text, default_classify
+from routecore.rules import DEFAULT_TZ
 
 __all__ = ["Notifier", "Sms", "SmsList", "missed_call_text", "post_call_sms", "signed"]
 
@@ -71,7 +72,7 @@ def missed_call_text(flow: dict[str, Any], did: str, at: float) -> str:
     """B3's text: enterprise name, 400 number and call time (minute, the number's zone)."""
     sms = flow["sms"]
     name = flow.get("name") or sms["signature"].strip("【】[] ")
-    when = datetime.fromtimestamp(at, ZoneInfo(flow.get("timezone", "Asia/Shanghai")))
+    when = datetime.fromtimestamp(at, ZoneInfo(flow.get("timezone", DEFAULT_TZ)))
     return signed(
         sms["signature"],
         f"您好，{name}（{did}）于{when:%Y-%m-%d %H:%M}致电您未接通，如需帮助请回拨{did}。",

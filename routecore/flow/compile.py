@@ -1,4 +1,6 @@
-"""The flow compiler: validated flows → one routing image (``routecore.build_image``).
+"""The flow compiler: validated flows → one routing image (B6, B7, B9, B11, B13, V1).
+
+The image is built by ``routecore.build_image``.
 
 Sections of a number ``did`` (all read in place; a call for one number touches only its own):
 - ``{did}/flow``: the validated flow as JSON in a blob table: the structure the call engine

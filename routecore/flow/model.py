@@ -1,4 +1,6 @@
-"""The typed objects of a flow document (pydantic v2 models), one per section of the format.
+"""The typed objects of a flow document (pydantic v2 models), one per section of the format,
+each the settings of a feature (B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B12, B13, B14, V1, V3,
+V4, F2).
 
 These models check each value on its own (types, ranges, digits, phone numbers, names); the
 rules that look across the document (references, cycles, limits, time-plan overlaps) live in
@@ -21,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from routecore.rules import is_flow_name
+from routecore.rules import DEFAULT_TZ, is_flow_name
 
 __all__ = [
     "MODES",
@@ -381,7 +383,7 @@ class Flow(_Model):
     name: Annotated[str, StringConstraints(max_length=100)] | None = Field(
         default=None, description="Enterprise name."
     )
-    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "Asia/Shanghai"
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = DEFAULT_TZ
     start: Target = Field(description="Where every call goes after the greeting.")
     greeting: PromptRef | None = Field(default=None, description="B4: welcome prompt.")
     prompts: dict[Name, Annotated[str, StringConstraints(pattern=PROMPT_FILE_PATTERN)]] = Field(

@@ -1,4 +1,5 @@
-"""Flow validation: plain data -> a typed :class:`Flow`, with every problem found at once.
+"""Flow validation: plain data -> a typed :class:`Flow`, with every problem found at once (B1,
+B7, B11, B14, V1, F2).
 
 Two passes. First each value on its own, by the pydantic models (``model.py``): every entry of
 every section is validated separately, so one broken group does not hide the problems of the
@@ -44,7 +45,7 @@ from routecore.flow.model import (
     TimeRoute,
     Voicemail,
 )
-from routecore.rules import is_flow_name, is_zone
+from routecore.rules import DEFAULT_TZ, is_flow_name, is_zone
 
 __all__ = [
     "MAX_DESTINATIONS",
@@ -390,10 +391,8 @@ class _Checker:
 
         tz = flow.timezone
         if not is_zone(tz):
-            self.add(
-                ("timezone",), f"unknown time zone '{tz}' (an IANA zone such as Asia/Shanghai)"
-            )
-            tz = "Asia/Shanghai"
+            self.add(("timezone",), f"unknown time zone '{tz}' (an IANA zone such as {DEFAULT_TZ})")
+            tz = DEFAULT_TZ
         for rname, route in flow.routes.items():
             if not isinstance(route, TimeRoute):
                 continue

@@ -1,4 +1,4 @@
-"""The ring group table in plain Python: the twin of ``routecore/_native/group.rs``.
+"""The ring group table in plain Python: the twin of ``crates/routecore-core/src/group.rs``.
 
 Layout (magic ``b"RCGR"``, version 1), every integer little-endian::
 

@@ -1,4 +1,4 @@
-"""The routing image, plainly: the twin of ``routecore/_native/image.rs``.
+"""The routing image, plainly: the twin of ``crates/routecore-core/src/image.rs``.
 
 Named tables concatenated into one file; opening reads the header only, a section is found by
 binary search of the sorted directory. See the Rust file for the layout.

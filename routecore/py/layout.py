@@ -1,4 +1,4 @@
-"""The flat table layout, in plain Python: the twin of ``routecore/_native/layout.rs``.
+"""The flat table layout, in plain Python: the twin of ``crates/routecore-core/src/layout.rs``.
 
 Every table starts with a 16-byte header: magic (4 bytes), layout version (u16 LE), flags
 (u16), total length (u32, a multiple of 8) and the CRC-32 of the body (u32). Reads are

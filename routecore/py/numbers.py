@@ -1,4 +1,4 @@
-"""Caller numbers, plainly: the twin of ``routecore/_native/numbers.rs``.
+"""Caller numbers, plainly: the twin of ``crates/routecore-core/src/numbers.rs``.
 
 See that file for the rules; both backends give the same Caller for every string.
 """

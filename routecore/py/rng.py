@@ -1,4 +1,4 @@
-"""SplitMix64, bit for bit as ``routecore/_native/rng.rs``: same seed, same sequence."""
+"""SplitMix64, bit for bit as ``crates/routecore-core/src/rng.rs``: same seed, same sequence."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The number-segment table, plainly: the twin of ``routecore/_native/segments.rs``.
+"""The number-segment table, plainly: the twin of ``crates/routecore-core/src/segments.rs``.
 
 Same bytes from the same data, same answers. See that file for the layout.
 """

@@ -1,4 +1,4 @@
-"""Ring selection in plain Python: the twin of ``routecore/_native/select.rs``.
+"""Ring selection in plain Python: the twin of ``crates/routecore-core/src/select.rs``.
 
 The attempts of one call to a group (features B9 idle-first and V3 call memory):
 

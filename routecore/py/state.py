@@ -1,4 +1,5 @@
-"""The shared call state, plainly: the twin of ``routecore/_native/state/`` (same file, same API).
+"""The shared call state, plainly: the twin of ``crates/routecore-core/src/state/`` (same file,
+same API).
 
 One file (``docs/state-format.md``, ``RCST`` layout version 2) mapped read-write by every routing
 process of a host: destination claims with leases, call memory, counters, round-robin cursors and
@@ -33,10 +34,10 @@ import numpy as np
 import numpy.typing as npt
 
 from routecore.errors import StateError
+from routecore.rules import DEFAULT_TZ
 
 DEFAULT_PATH = "/dev/shm/routecore-state"
 PATH_ENV = "ROUTECORE_STATE"
-DEFAULT_TZ = "Asia/Shanghai"
 
 MAGIC = b"RCST"
 VERSION = 2

@@ -1,4 +1,4 @@
-"""Time plans in plain Python: the twin of ``routecore/_native/timeplan.rs``.
+"""Time plans in plain Python: the twin of ``crates/routecore-core/src/timeplan.rs``.
 
 Same rules, same problems in the same order, byte-identical tables; see :class:`TimePlan`.
 """
@@ -26,6 +26,7 @@ from routecore.py.layout import (
     open_table,
     verify_table,
 )
+from routecore.rules import DEFAULT_TZ
 
 __all__ = ["MAX_EPOCH", "MIN_EPOCH", "TimePlan"]
 
@@ -523,7 +524,7 @@ class TimePlan:
         cls,
         slots: Mapping[str, Sequence[str]],
         *,
-        tz: str = "Asia/Shanghai",
+        tz: str = DEFAULT_TZ,
         default: str | None = None,
         calendar: Iterable[tuple[date, str]] | None = None,
         dates: Mapping[str | date, str | Mapping[str, Sequence[str]]] | None = None,
@@ -589,7 +590,8 @@ class TimePlan:
         return cls(buf)
 
     def to_bytes(self) -> bytes:
-        """The table: the common header, then the layout of ``routecore/_native/timeplan.rs``."""
+        """The table: the common header, then the layout of
+        ``crates/routecore-core/src/timeplan.rs``."""
         return bytes(self._view)
 
     def verify(self) -> None:

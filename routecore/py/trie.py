@@ -1,4 +1,5 @@
-"""Digit trie, plainly: the twin of ``routecore/_native/trie.rs`` (same bytes, same answers)."""
+"""Digit trie, plainly: the twin of ``crates/routecore-core/src/trie.rs`` (same bytes, same
+answers)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
+from routecore.rules import DEFAULT_TZ
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -85,16 +87,12 @@ class StateStore(Protocol):
 
     # -- call memory, counters, cursors ----------------------------------------------------
     def remember(
-        self, did: str, caller: str, destination: str, at: float, *, tz: str = "Asia/Shanghai"
+        self, did: str, caller: str, destination: str, at: float, *, tz: str = DEFAULT_TZ
     ) -> None: ...
-    def recall(
-        self, did: str, caller: str, at: float, *, tz: str = "Asia/Shanghai"
-    ) -> str | None: ...
-    def count_branch(
-        self, did: str, branch: int, at: float, *, tz: str = "Asia/Shanghai"
-    ) -> None: ...
+    def recall(self, did: str, caller: str, at: float, *, tz: str = DEFAULT_TZ) -> str | None: ...
+    def count_branch(self, did: str, branch: int, at: float, *, tz: str = DEFAULT_TZ) -> None: ...
     def branch_counts(
-        self, did: str, at: float, *, tz: str = "Asia/Shanghai"
+        self, did: str, at: float, *, tz: str = DEFAULT_TZ
     ) -> npt.NDArray[np.uint32]: ...
     def next_cursor(self, did: str, group: str) -> int | None: ...
 

@@ -1,4 +1,5 @@
-"""The shared call state of many hosts, on Redis (or Valkey): the API of ``routecore.State``.
+"""The shared call state of many hosts, on Redis (or Valkey): the API of ``routecore.State``
+(B9, B11, V3).
 
 ``RedisState(url)`` is what :func:`routecore.open_state` returns for ``redis://host:port/db``,
 ``rediss://…`` (TLS) and ``unix:///path?db=N``. It keeps the semantics of the state file
@@ -58,7 +59,6 @@ from routecore.errors import StateError
 from routecore.py.state import (
     BRANCHES,
     DAYS,
-    DEFAULT_TZ,
     GROUP_CAP,
     _branch,
     _capacity,
@@ -73,6 +73,7 @@ from routecore.py.state import (
     pid_alive,
     process_start_time,
 )
+from routecore.rules import DEFAULT_TZ
 
 __all__ = [
     "DEFAULT_PREFIX",

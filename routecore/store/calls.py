@@ -1,4 +1,5 @@
-"""Call records (CDRs), their reports and their retention, in one SQLite file.
+"""Call records (CDRs), their reports and their retention, in one SQLite file (B2, B3, B5, B8,
+B11, B12).
 
 ``CallStore`` receives every ended call from ``CallSession`` (``records=``), keeps the post-call
 SMS in an outbox for a sender service (it is a ``routecore.engine.sms.Notifier``), answers the
@@ -31,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from routecore.engine import CallRecord
 from routecore.engine.sms import Sms
 from routecore.errors import StoreError
-from routecore.rules import SAFE_NAME_MAX, is_safe_name
+from routecore.rules import DEFAULT_TZ, SAFE_NAME_MAX, is_safe_name
 from routecore.store.sqlite import open_db, write_transaction
 
 __all__ = [
@@ -151,10 +152,10 @@ def zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError, TypeError):
-        raise StoreError(f"unknown time zone {tz!r} (an IANA name: Asia/Shanghai)") from None
+        raise StoreError(f"unknown time zone {tz!r} (an IANA name: {DEFAULT_TZ})") from None
 
 
-def months_before(at: float, months: int, tz: str = "Asia/Shanghai") -> float:
+def months_before(at: float, months: int, tz: str = DEFAULT_TZ) -> float:
     """The instant ``months`` calendar months before ``at`` in zone ``tz`` (the 31st of a month
     becomes the last day of a shorter one). Before year 1 it is ``-inf`` (nothing is that
     old), after year 9999 ``+inf``; an ``at`` after year 9999 is a StoreError."""
@@ -385,7 +386,7 @@ class CallStore:
         voicemail_dir: str | os.PathLike[str] | None = None,
         recording_months: int = 6,
         voicemail_days: int = 30,
-        tz: str = "Asia/Shanghai",
+        tz: str = DEFAULT_TZ,
         dry_run: bool = False,
     ) -> list[Purged]:
         """Remove recordings of calls started more than ``recording_months`` calendar months

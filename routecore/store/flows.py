@@ -1,5 +1,5 @@
-"""Flow versions and their review (F1): draft → submitted → approved (or rejected) →
-published; every published version kept, any of them can be put live again (rollback).
+"""Flow versions and their review: draft → submitted → approved (or rejected) → published;
+every published version kept, any of them can be put live again by a rollback (F1).
 
 The rules a user relies on:
 - a flow that fails validation can never be submitted, approved or published (validation runs

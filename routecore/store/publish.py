@@ -1,4 +1,4 @@
-"""Writing a routing image so that readers see the old file or the new one, never a mix.
+"""Writing a routing image so that readers see the old file or the new one, never a mix (F1).
 
 The temporary file is created exclusively (``O_CREAT | O_EXCL | O_NOFOLLOW``, a random name in
 the image's folder): a file or symlink planted at a name the writer could predict is never

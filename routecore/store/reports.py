@@ -1,4 +1,5 @@
-"""The reports of the call store, as rows and as CSV (``routecore report``).
+"""The reports of the call store, as rows and as CSV, ``routecore report`` (B5, B8, B11, B12,
+B15).
 
 =============  ======================================================================
 ``calls``      every call record (B11/B12 context, billing): one row a call
@@ -21,6 +22,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import IO
 
 from routecore.errors import StoreError
+from routecore.rules import DEFAULT_TZ
 from routecore.store.calls import CallStore, Rows, zone
 
 __all__ = ["REPORTS", "day_range", "iso_time", "report_rows", "write_csv"]
@@ -38,7 +40,7 @@ TIME_COLUMNS = ("start", "answer", "end")
 
 
 def day_range(
-    since: date | None, until: date | None, tz: str = "Asia/Shanghai"
+    since: date | None, until: date | None, tz: str = DEFAULT_TZ
 ) -> tuple[float | None, float | None]:
     """Unix seconds ``[start of since, end of until)`` in ``tz`` (None: open ended, as is an
     end after the last day a date can hold, 9999-12-31); StoreError for an unknown zone."""
@@ -75,7 +77,7 @@ def report_rows(
     since: float | None = None,
     until: float | None = None,
     *,
-    tz: str = "Asia/Shanghai",
+    tz: str = DEFAULT_TZ,
 ) -> Rows:
     """The rows of report ``name``; times become ISO text in ``tz``, lists JSON text."""
     query = REPORTS.get(name)

@@ -1,4 +1,4 @@
-"""The SQL of the flow store, in one narrow class: everything the workflow asks of a database.
+"""The SQL of the flow store in one narrow class: what the review workflow asks of a database (F1).
 
 SQLite by default (one file). Another database (PostgreSQL) follows by giving the same methods
 over its own driver; the workflow in ``flows.py`` never writes SQL.

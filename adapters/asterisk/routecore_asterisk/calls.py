@@ -1,4 +1,5 @@
-"""One AGI call's first Event, from the ``agi_*`` environment (both transports)."""
+"""One AGI call's first Event, from the ``agi_*`` environment (both transports): an inbound
+call, or an agent's outbound call (B3)."""
 
 from __future__ import annotations
 

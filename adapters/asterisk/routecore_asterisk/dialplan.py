@@ -1,4 +1,5 @@
-"""Actions → AGI commands: what Asterisk does for each Action of the engine (sans-IO).
+"""Actions → AGI commands: what Asterisk does for each Action of the engine, sans-IO (B5, B8,
+B9, B10, B12, B13, B14, V4).
 
 Each Action becomes a generator (:meth:`Translator.steps`) that yields :class:`Command` s and
 receives each one's :class:`~routecore_asterisk.codec.Reply`; it returns the Event the Action is

@@ -1,5 +1,5 @@
 """The FastAGI server: one connection per call (``agi://host:4573/route``), many calls per
-process, and the answer moment from Dial's ``U()`` subroutine.
+process, agents' outbound calls, and the answer moment from Dial's ``U()`` subroutine (B3, B9).
 
 Scripts (the path of the ``agi://`` URL):
 

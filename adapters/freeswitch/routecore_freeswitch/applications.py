@@ -1,4 +1,5 @@
-"""Actions → FreeSWITCH dialplan applications, run on the call's own channel over ESL.
+"""Actions → FreeSWITCH dialplan applications, run on the call's own channel over ESL (B5, B8,
+B9, B10, B12, B13, B14, V4).
 
 Each Action becomes one or more ``sendmsg`` executes (:meth:`EslConnection.execute`: a fresh
 ``Event-UUID``, ``event-lock: true``, the wait for its CHANNEL_EXECUTE_COMPLETE), and the Event

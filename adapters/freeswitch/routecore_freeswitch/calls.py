@@ -1,4 +1,5 @@
-"""One ESL call's first Event, from the channel data of the reply to ``connect``."""
+"""One ESL call's first Event, from the channel data of the reply to ``connect``: an inbound
+call, or an agent's outbound call (B3)."""
 
 from __future__ import annotations
 
