@@ -25,7 +25,7 @@ from pathlib import Path
 
 CALL = """
 import sys, tempfile
-import routecore.native as backend
+import routecore.backend.native as backend
 try:
     from routecore.engine.actions import CallStarted, Digits, DialResult, CallerHungUp
 except ImportError:  # a tree from before the engine package

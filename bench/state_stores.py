@@ -53,9 +53,9 @@ def open_store(location: str) -> Any:
     except ImportError:
         if location.startswith(("redis://", "rediss://", "unix://")):
             raise
-        import routecore.native
+        import routecore.backend.native
 
-        return routecore.native.State.open(location)
+        return routecore.backend.native.State.open(location)
     return open_state(location)
 
 
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.procs < 2 or args.seconds <= 0 or args.samples < 100:
         p.error("--procs >= 2, --seconds > 0, --samples >= 100")
 
-    import routecore.native
+    import routecore.backend.native
 
     skipped: list[str] = []
     rows: dict[str, dict[str, Any]] = {}
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     capacity = args.procs + 1  # every claim finds room: a pair is a claim and its release
     with tempfile.TemporaryDirectory(prefix="routecore-bench-") as tmp:
         shm_path = os.path.join(tmp, "state")
-        routecore.native.State.create(shm_path).close()
+        routecore.backend.native.State.create(shm_path).close()
         locations = {"shm": shm_path}
         redis_cm = None
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import routecore.native
+import routecore.backend.native
 import routecore.py
 from routecore.engine import CallSession
 from routecore.engine.actions import (
@@ -29,7 +29,7 @@ from routecore.engine.actions import (
 from routecore.flow import validate_flow
 from routecore.flow.compile import compile_flows
 
-BACKENDS = {"native": routecore.native, "py": routecore.py}
+BACKENDS = {"native": routecore.backend.native, "py": routecore.py}
 CALLS = 200  # calls per round: the harness's own overhead is spread over them
 START = 1_795_000_000.0  # a Wednesday, 2026-11-18 15:46 in Shanghai
 

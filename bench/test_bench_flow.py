@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-import routecore.native
+import routecore.backend.native
 import routecore.py
 from routecore.flow import validate_flow
 from routecore.flow.compile import compile_flows
 
-BACKENDS = {"native": routecore.native, "py": routecore.py}
+BACKENDS = {"native": routecore.backend.native, "py": routecore.py}
 NUMBERS = {"native": 10_000, "py": 200}  # the reference compiles a sample
 
 

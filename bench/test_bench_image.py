@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-import routecore.native
+import routecore.backend.native
 import routecore.py
 
-BACKENDS = {"native": routecore.native, "py": routecore.py}
+BACKENDS = {"native": routecore.backend.native, "py": routecore.py}
 
 
 def _image(backend: Any, sections: int) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import routecore.native
+import routecore.backend.native
 import routecore.py
 
 NUMBER = "13800138000"
@@ -37,7 +37,7 @@ def _phonenumbers() -> Callable[[str], Any]:
 
 
 ONE = {
-    "native": lambda: routecore.native.default_classifier().classify,
+    "native": lambda: routecore.backend.native.default_classifier().classify,
     "py": lambda: routecore.py.default_classifier().classify,
     "phone.find": _phone_find,
     "phonenumbers": _phonenumbers,
@@ -88,7 +88,7 @@ def test_classify_batch(benchmark: Any, impl: str) -> None:
 
         benchmark.pedantic(run, rounds=3, iterations=1)
         return
-    backend = routecore.native if impl == "native" else routecore.py
+    backend = routecore.backend.native if impl == "native" else routecore.py
     backend.default_classifier()
     out = benchmark.pedantic(backend.classify_batch, args=(numbers,), rounds=5, iterations=1)
     assert out.kind.shape == (n,)

@@ -9,10 +9,10 @@ from types import ModuleType
 
 import pytest
 
-import routecore.native
+import routecore.backend.native
 import routecore.py
 
-BACKENDS = {"native": routecore.native, "py": routecore.py}
+BACKENDS = {"native": routecore.backend.native, "py": routecore.py}
 N = 100
 DESTINATIONS = [(f"138{i:08d}", 1 + (i * 37) % 100) for i in range(N)]
 IDLE = [i % 3 != 0 for i in range(N)]

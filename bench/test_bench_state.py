@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-import routecore.native
+import routecore.backend.native
 import routecore.py
 
-BACKENDS = {"native": routecore.native, "py": routecore.py}
+BACKENDS = {"native": routecore.backend.native, "py": routecore.py}
 CANDIDATES = ["13800138001", "13800138002", "13800138003", "13800138004"]
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-import routecore.native
+import routecore.backend.native
 import routecore.py
 
-BACKENDS = {"native": routecore.native, "py": routecore.py}
+BACKENDS = {"native": routecore.backend.native, "py": routecore.py}
 NUMBERS = [f"138{i:08d}" for i in range(100)]
 SECONDS = 2.0
 

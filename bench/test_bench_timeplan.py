@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-import routecore.native as native
+import routecore.backend.native as native
 import routecore.py as ref
 
 BACKENDS = {"native": native, "py": ref}

@@ -1,10 +1,10 @@
 """routecore: the call-routing engine of a 400-number cloud call center.
 
 The public API is re-exported here from the chosen backend: the compiled core
-(``routecore.native``, the default) or the pure-Python reference (``routecore.py``), chosen by
-the environment variable ``ROUTECORE_BACKEND`` (``native`` or ``py``) when a name is first
-used, or per call site with :func:`get_backend`. Importing the package loads nothing else: each
-name is imported at its first use.
+(``routecore.backend.native``, the default) or the pure-Python reference (``routecore.py``),
+chosen by the environment variable ``ROUTECORE_BACKEND`` (``native`` or ``py``) when a name is
+first used, or per call site with :func:`get_backend`. Importing the package loads nothing
+else: each name is imported at its first use.
 
 Without the compiled core (a source tree nobody built), importing the package raises
 :class:`~routecore.errors.NativeImportError`, an ImportError saying how to build it (``make
@@ -18,13 +18,33 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from routecore._backend import BACKENDS, check_default_backend, get_backend
+from routecore.backend import BACKENDS, check_default_backend, get_backend
 
 check_default_backend()  # no compiled core, and the environment wants it: say how to build it
 del check_default_backend
 
 if TYPE_CHECKING:  # the static view; at run time every name is imported at its first use
-    from routecore.batch import KIND_CODES, Classified
+    from routecore.backend.batch import KIND_CODES, Classified
+    from routecore.backend.native import (
+        MODES,
+        Attempt,
+        Caller,
+        Claim,
+        Classifier,
+        Destination,
+        Group,
+        Image,
+        SegmentTable,
+        SplitMix64,
+        State,
+        TimePlan,
+        Trie,
+        blob_table,
+        build_image,
+        classify_batch,
+        default_classifier,
+        load_segments,
+    )
     from routecore.engine import CallRecord, CallSession
     from routecore.engine.actions import (
         Answered,
@@ -60,28 +80,8 @@ if TYPE_CHECKING:  # the static view; at run time every name is imported at its 
         TrieError,
     )
     from routecore.flow import load_flow
-    from routecore.live import LiveImage
-    from routecore.native import (
-        MODES,
-        Attempt,
-        Caller,
-        Claim,
-        Classifier,
-        Destination,
-        Group,
-        Image,
-        SegmentTable,
-        SplitMix64,
-        State,
-        TimePlan,
-        Trie,
-        blob_table,
-        build_image,
-        classify_batch,
-        default_classifier,
-        load_segments,
-    )
     from routecore.state import open_state
+    from routecore.state.live import LiveImage
 
     BACKEND: str
 
@@ -89,14 +89,14 @@ if TYPE_CHECKING:  # the static view; at run time every name is imported at its 
 # process-per-call script that routes one call imports the engine and the backend, never the
 # flow models (pydantic), YAML or the command line.
 _HOME = {
-    "KIND_CODES": "routecore.batch",
-    "Classified": "routecore.batch",
+    "KIND_CODES": "routecore.backend.batch",
+    "Classified": "routecore.backend.batch",
     "CallRecord": "routecore.engine.record",
     "CallSession": "routecore.engine.session",
     "Routed": "routecore.engine.dialer",
     "route": "routecore.engine.dialer",
     "load_flow": "routecore.flow",
-    "LiveImage": "routecore.live",
+    "LiveImage": "routecore.state.live",
     "open_state": "routecore.state",
     **dict.fromkeys(
         (

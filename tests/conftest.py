@@ -11,11 +11,11 @@ import pytest
 # The built segment table is cached per test run, not in the user's ~/.cache.
 os.environ.setdefault("ROUTECORE_CACHE_DIR", tempfile.mkdtemp(prefix="routecore-cache-"))
 
-import routecore.native
+import routecore.backend.native
 import routecore.py
 
 
 @pytest.fixture(params=["native", "py"])
 def backend(request: pytest.FixtureRequest) -> ModuleType:
-    """The backend module under test: ``routecore.native`` or ``routecore.py``."""
-    return routecore.native if request.param == "native" else routecore.py
+    """The backend module under test: ``routecore.backend.native`` or ``routecore.py``."""
+    return routecore.backend.native if request.param == "native" else routecore.py

@@ -126,7 +126,7 @@ def test_without_the_answer_event_everything_is_released_at_the_end(backend, sta
 
 
 CONCURRENT_CALLER = """
-import sys, routecore.{backend} as b
+import sys, {backend} as b
 state = b.State.open(sys.argv[1])
 claim = state.claim(sys.argv[2:], "other-process", all=True)
 print(",".join(claim.numbers) if claim is not None else "-")
@@ -136,7 +136,7 @@ print(",".join(claim.numbers) if claim is not None else "-")
 def test_the_answer_moment_is_seen_by_another_process(backend, state):
     image = image_of(backend, flow_with())
     s, _ = start(backend, image, state)
-    script = CONCURRENT_CALLER.format(backend=backend.NAME)
+    script = CONCURRENT_CALLER.format(backend=backend.__name__)
     run = [sys.executable, "-c", script, state.path, *PHONES]
     assert subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip() == "-"
     s.handle(Answered(PHONES[0]))
@@ -228,7 +228,7 @@ def test_a_full_destination_table_makes_the_call_busy_never_an_exception(backend
 # --- 3. round robin ---
 
 ROTATE = """
-import sys, routecore.{backend} as b
+import sys, {backend} as b
 from routecore.engine.session import CallSession
 from routecore.engine.actions import CallStarted, CallerHungUp
 image = b.Image.open(sys.argv[1]); state = b.State.open(sys.argv[2])
@@ -254,7 +254,7 @@ def test_round_robin_rotates_across_calls_processes_and_publishes(backend, state
     assert rotation(backend, image, state, 4) == [PHONES[0], PHONES[1], PHONES[2], PHONES[0]]
     path = tmp_path / "routes.img"
     path.write_bytes(image_bytes(backend, flow))
-    script = ROTATE.format(backend=backend.NAME, did=DID)
+    script = ROTATE.format(backend=backend.__name__, did=DID)
     run = [sys.executable, "-c", script, str(path), state.path, "1"]
     out = subprocess.run(run, capture_output=True, text=True, check=True).stdout.split()
     assert out == [PHONES[1]]  # a process per call carries on the rotation

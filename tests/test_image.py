@@ -10,10 +10,10 @@ import random
 import pytest
 
 import routecore
-import routecore.native as native
+import routecore.backend.native as native
 import routecore.py as ref
 from routecore.errors import LayoutError
-from routecore.live import LiveImage
+from routecore.state.live import LiveImage
 
 
 def tables(backend):
@@ -131,7 +131,7 @@ def test_group_section(backend):
 def test_blob_sections(backend):
     payload = b'{"greeting": "welcome.wav"}'
     table = backend.blob_table(payload)
-    other = routecore.py.blob_table(payload) if backend is routecore.native else table
+    other = routecore.py.blob_table(payload) if backend is routecore.backend.native else table
     assert table == other  # the same bytes from both backends
     image = backend.Image.from_buffer(backend.build_image({"4008001234/flow": table}))
     assert image.blob("4008001234/flow") == payload
@@ -158,7 +158,9 @@ def _publish(path, data):
 
 
 def _errors(caplog):
-    return [r for r in caplog.records if r.name == "routecore.live" and r.levelno >= logging.ERROR]
+    return [
+        r for r in caplog.records if r.name == "routecore.state.live" and r.levelno >= logging.ERROR
+    ]
 
 
 def test_live_image_keeps_the_last_good_image_when_a_bad_one_lands(backend, tmp_path, caplog):
@@ -170,7 +172,7 @@ def test_live_image_keeps_the_last_good_image_when_a_bad_one_lands(backend, tmp_
     good = _image(backend, 2)
     flipped = bytearray(good)
     flipped[-9] ^= 0xFF  # a body byte: the header reads fine, the checksum does not
-    caplog.set_level(logging.ERROR, logger="routecore.live")
+    caplog.set_level(logging.ERROR, logger="routecore.state.live")
     for bad in (good[: len(good) // 2], bytes(flipped), b"", b"not an image at all"):
         caplog.clear()
         _publish(path, bad)
@@ -194,7 +196,7 @@ def test_live_image_recovers_when_a_good_image_lands_without_a_new_generation(
     _publish(path, _image(backend, 1))
     live = LiveImage(path, state, backend.Image, check_every=0)
     assert live.current().trie("areas").lookup("010") == 1
-    caplog.set_level(logging.ERROR, logger="routecore.live")
+    caplog.set_level(logging.ERROR, logger="routecore.state.live")
     _publish(path, b"RCIM" + bytes(60))
     state.bump_generation()
     assert live.current().trie("areas").lookup("010") == 1

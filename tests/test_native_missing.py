@@ -86,7 +86,7 @@ def test_the_error_is_an_import_error_and_a_routecore_error(tree: Path) -> None:
 
 def test_the_pure_python_backend_needs_no_build(tree: Path) -> None:
     """With ``ROUTECORE_BACKEND=py`` everything works; asking for the native backend by name
-    (``get_backend("native")``, ``import routecore.native``) raises the same clear error."""
+    (``get_backend("native")``, ``import routecore.backend.native``) raises the same clear error."""
     code = f"""
 import routecore
 from routecore.errors import NativeImportError, RoutecoreError
@@ -100,7 +100,10 @@ image = routecore.Image.from_buffer(compile_flows([load_flow({str(EXAMPLE)!r})])
 assert image.names()
 argv = ["simulate", "--flow", {str(EXAMPLE)!r}, "4006001002", "13800138000", "answer", "hangup"]
 assert main(argv) == 0
-for ask in (lambda: routecore.get_backend("native"), lambda: __import__("routecore.native")):
+for ask in (
+    lambda: routecore.get_backend("native"),
+    lambda: __import__("routecore.backend.native"),
+):
     try:
         ask()
     except NativeImportError as e:

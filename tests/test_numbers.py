@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import routecore
-import routecore.native as native
+import routecore.backend.native as native
 import routecore.py as ref
 from routecore.errors import LayoutError, SegmentDataError
 
@@ -252,7 +252,7 @@ def test_bad_segment_buffers(backend, both_default):
 
 
 def test_default_table_is_cached_and_a_bad_cache_is_rebuilt(backend, tmp_path, monkeypatch):
-    from routecore._defaults import Defaults
+    from routecore.backend.defaults import Defaults
 
     monkeypatch.setenv("ROUTECORE_CACHE_DIR", str(tmp_path))
     first = Defaults(backend.SegmentTable, backend.Classifier).cached_default_segments()

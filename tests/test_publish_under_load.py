@@ -12,7 +12,7 @@ from pathlib import Path
 import routecore
 from routecore.flow import loads_flow
 from routecore.flow.compile import compile_texts
-from routecore.live import LiveImage
+from routecore.state.live import LiveImage
 from routecore.store import FlowStore
 
 BRANCHES = Path(__file__).resolve().parent.parent / "examples" / "4006001001.yaml"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-import routecore.native as native
+import routecore.backend.native as native
 import routecore.py as ref
 
 

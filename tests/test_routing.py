@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-import routecore.native
+import routecore.backend.native
 import routecore.py
 from routecore.engine.dialer import route
 
@@ -16,7 +16,7 @@ GROUP = ["13800138000", "13900139000", "02161234567"]
 
 @pytest.fixture(params=["native", "py"])
 def be(request):
-    backend = routecore.native if request.param == "native" else routecore.py
+    backend = routecore.backend.native if request.param == "native" else routecore.py
     if not hasattr(backend, "State"):
         pytest.skip(f"{request.param} backend has no State yet")
     return backend
@@ -77,7 +77,7 @@ def test_nothing_idle_gives_no_claim(be, tmp_path):
 
 
 def _race(backend_name, path, barrier, results):
-    backend = routecore.native if backend_name == "native" else routecore.py
+    backend = routecore.backend.native if backend_name == "native" else routecore.py
     state = backend.State.open(path)
     group = backend.Group.build(GROUP, mode="random")
     barrier.wait()

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import routecore
-import routecore.native as native
+import routecore.backend.native as native
 import routecore.py as ref
 from routecore.errors import LayoutError, SelectionError
 

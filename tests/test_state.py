@@ -31,10 +31,10 @@ import pytest
 
 import routecore
 import routecore._native
-import routecore.native
+import routecore.backend.native
 import routecore.py
-from routecore import state_views
 from routecore.errors import RoutecoreError, StateError
+from routecore.state import views as state_views
 
 HEADER = 128
 LEASES = 100  # lease records per destination: the largest capacity
@@ -58,7 +58,7 @@ class Backend:
 
 
 def _backend(name: str) -> Backend:
-    module = routecore.native if name == "native" else routecore.py
+    module = routecore.backend.native if name == "native" else routecore.py
     return Backend(name, module.State)
 
 
@@ -885,7 +885,7 @@ def local_day(t: float) -> int:
 
 def test_the_branch_bound_is_exported():
     assert routecore._native.STATE_BRANCHES == routecore.py.state.STATE_BRANCHES == BRANCHES
-    assert routecore.native.STATE_BRANCHES == routecore.py.STATE_BRANCHES == BRANCHES
+    assert routecore.backend.native.STATE_BRANCHES == routecore.py.STATE_BRANCHES == BRANCHES
 
 
 def test_next_cursor_counts_up(st):
@@ -1013,9 +1013,9 @@ def test_a_half_failed_claim_of_all_releases_the_leases_it_took(be, path):
 # creates the default 41,640,064-byte file, then writes 2,048 destination slots (a page each).
 _SMALL_TMPFS = r"""
 import os, sys
-import routecore.native, routecore.py
+import routecore.backend.native, routecore.py
 from routecore.errors import StateError
-be = routecore.native if sys.argv[1] == "native" else routecore.py
+be = routecore.backend.native if sys.argv[1] == "native" else routecore.py
 folder = sys.argv[2]
 try:
     s = be.State.create(os.path.join(folder, "state"))
@@ -1053,9 +1053,9 @@ def test_create_on_a_full_tmpfs_is_a_state_error_not_a_sigbus(be, tmp_path):
 
 _FILE_SIZE_LIMIT = r"""
 import os, resource, signal, sys
-import routecore.native, routecore.py
+import routecore.backend.native, routecore.py
 from routecore.errors import StateError
-be = routecore.native if sys.argv[1] == "native" else routecore.py
+be = routecore.backend.native if sys.argv[1] == "native" else routecore.py
 folder = sys.argv[2]
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
@@ -1190,8 +1190,8 @@ def test_a_lease_of_another_pid_namespace_is_reclaimed_by_its_deadline_only(be, 
 
 _HOLD_IN_CHILD = r"""
 import json, os, sys
-import routecore.native, routecore.py
-be = routecore.native if sys.argv[1] == "native" else routecore.py
+import routecore.backend.native, routecore.py
+be = routecore.backend.native if sys.argv[1] == "native" else routecore.py
 s = be.State.open(sys.argv[2])
 c = s.claim(["9301"], "in-the-child", lease=60)
 made = be.State.create(sys.argv[3], destinations=16, memory=16, numbers=8)

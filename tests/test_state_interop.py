@@ -10,9 +10,9 @@ import subprocess
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import routecore.native as native
+import routecore.backend.native as native
 import routecore.py as ref
-from routecore import state_views
+from routecore.state import views as state_views
 
 NOW = 1_764_000_000.0  # a fixed instant (2025-11-25 00:00 UTC); days change within the ops
 

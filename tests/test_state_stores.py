@@ -32,7 +32,7 @@ import pytest
 
 import routecore
 import routecore._native
-import routecore.native
+import routecore.backend.native
 import routecore.py
 import routecore.py.state
 from routecore.errors import StateError
@@ -151,7 +151,7 @@ def _prefix() -> str:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """The store under test: the native state file, or a RedisState with a prefix of its own."""
     if request.param == "shm":
-        s: Any = routecore.native.State.create(str(tmp_path / "state"), **SMALL)
+        s: Any = routecore.backend.native.State.create(str(tmp_path / "state"), **SMALL)
     else:
         srv: RedisServer = request.getfixturevalue("redis_server")
         s = RedisState(srv.url, prefix=_prefix())
@@ -172,7 +172,7 @@ def is_redis(store: Any) -> bool:
 
 def _open_like(kind: str, where: str, prefix: str) -> Any:
     if kind == "shm":
-        return routecore.native.State.open(where)
+        return routecore.backend.native.State.open(where)
     return RedisState(where, prefix=prefix)
 
 
@@ -784,7 +784,7 @@ def test_open_state_opens_either_store(redis_server, tmp_path, monkeypatch):
     assert routecore.open_state is open_state
     path = tmp_path / "made-when-missing"
     with open_state(path) as s:
-        assert isinstance(s, routecore.native.State) and s.path == str(path)
+        assert isinstance(s, routecore.backend.native.State) and s.path == str(path)
     with open_state(str(path), backend="py") as s:
         assert isinstance(s, routecore.py.State)
     prefix = _prefix()
@@ -826,7 +826,7 @@ def test_a_complete_call_through_call_session_on_redis(rs):
     from routecore.flow import validate_flow
     from routecore.flow.compile import compile_flows
 
-    backend = routecore.native
+    backend = routecore.backend.native
     phones = ["13800138001", "13800138002", "13800138003"]
     did, caller = "4006009001", "13900139000"
     flow = {

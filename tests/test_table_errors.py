@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import routecore.native
+import routecore.backend.native
 import routecore.py
 from routecore.errors import LayoutError
 
@@ -33,7 +33,7 @@ KINDS = ("Trie", "Group", "TimePlan", "Image", "SegmentTable")
 def good(kind: str) -> bytes:
     """A valid table of ``kind`` (the same bytes on both backends)."""
     out = {}
-    for core in (routecore.native, routecore.py):
+    for core in (routecore.backend.native, routecore.py):
         trie = core.Trie.build({"10": 1, "755": 2}, exact={"13800138000": 3}).to_bytes()
         group = core.Group.build([("13800138000", 2), "075512345678"], mode="weighted")
         plan = core.TimePlan.build(
@@ -159,7 +159,7 @@ def damaged(draw: st.DrawFn) -> Case:
 @given(case=damaged())
 def test_both_backends_raise_the_same_layout_error_for_every_malformed_table(case):
     kind, _how, data = case
-    native = outcome(routecore.native, kind, data)
+    native = outcome(routecore.backend.native, kind, data)
     py = outcome(routecore.py, kind, data)
     assert py == native
 
@@ -170,7 +170,7 @@ def test_a_header_with_no_room_for_the_fixed_fields_is_a_layout_error(kind):
     data = bytearray(good(kind)[:16])
     struct.pack_into("<I", data, 8, 16)
     struct.pack_into("<I", data, 12, zlib.crc32(b"") & 0xFFFFFFFF)
-    for core in (routecore.native, routecore.py):
+    for core in (routecore.backend.native, routecore.py):
         with pytest.raises(LayoutError):
             getattr(core, kind).from_buffer(bytes(data))
 
@@ -181,5 +181,5 @@ def test_every_truncation_of_a_table_is_the_same_on_both_backends(kind):
     cuts = range(len(data)) if len(data) < 4096 else [*range(512), *range(512, len(data), 65_537)]
     for cut in cuts:
         assert outcome(routecore.py, kind, data[:cut]) == outcome(
-            routecore.native, kind, data[:cut]
+            routecore.backend.native, kind, data[:cut]
         ), cut

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import routecore
-import routecore.native as native
+import routecore.backend.native as native
 import routecore.py as ref
-from routecore.calendar import china_calendar
+from routecore.data.holidays import china_calendar
 from routecore.errors import LayoutError, TimePlanError
 
 SH = ZoneInfo("Asia/Shanghai")

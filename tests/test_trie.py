@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import routecore.native as native
+import routecore.backend.native as native
 import routecore.py as ref
 from routecore.errors import LayoutError, TrieError
 

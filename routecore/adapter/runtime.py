@@ -40,7 +40,7 @@ class Runtime:
     """One process's shared pieces (see the module). ``close`` releases them."""
 
     def __init__(self, config: AdapterConfig, *, open_store: bool = True) -> None:
-        from routecore.live import LiveImage
+        from routecore.state.live import LiveImage
 
         self.config = config
         self.state = open_state(config.state)

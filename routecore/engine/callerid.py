@@ -50,6 +50,6 @@ def caller_number_text(raw: str) -> str:
 def default_classify() -> Callable[[str], Any]:
     """The default backend's ``classify`` (as ``routecore.classify``, without importing the
     package root), looked up at each call so ``set_default_classifier`` takes effect."""
-    from routecore._backend import get_backend
+    from routecore.backend import get_backend
 
     return get_backend().classify  # type: ignore[no-any-return]

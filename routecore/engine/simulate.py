@@ -172,7 +172,7 @@ class _state:
     def __enter__(self) -> Any:
         if self.given is not None:
             return self.given
-        from routecore._backend import get_backend
+        from routecore.backend import get_backend
 
         self.tmp = tempfile.TemporaryDirectory(prefix="routecore-sim-")
         return get_backend().State.create(str(Path(self.tmp.name) / "state"))

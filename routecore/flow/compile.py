@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from routecore._backend import get_backend
+from routecore.backend import get_backend
 from routecore.engine.plan import BRANCH_SLOTS, branch_slots
 from routecore.errors import FlowError
 from routecore.flow.issues import FlowIssue
@@ -61,7 +61,7 @@ def time_plan(route: TimeRoute, tz: str, core: Any = None) -> Any:
 
 def flow_sections(flow: Flow, core: Any = None) -> dict[str, bytes]:
     """The image sections of one validated flow, built with ``core`` (a backend module:
-    ``routecore.native`` or ``routecore.py``; the package's own by default)."""
+    ``routecore.backend.native`` or ``routecore.py``; the package's own by default)."""
     core = core or get_backend()
     did = flow.number
     text = flow.model_dump_json()

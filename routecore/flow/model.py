@@ -70,9 +70,9 @@ def _int_to_text(value: Any) -> Any:
 
 
 def _phone(value: str) -> str:
-    import routecore  # at call time: routecore imports this package
+    from routecore.backend import get_backend  # at call time: the backend loads at first use
 
-    caller = routecore.classify(value)
+    caller = get_backend().classify(value)
     if caller.kind not in ("mobile", "landline"):
         raise PydanticCustomError(
             "phone_number",
@@ -111,9 +111,9 @@ def _area(value: str) -> str:
     if value in PROVINCES:
         return value
     if value.isascii() and value.isdigit() and value.startswith("0") and 3 <= len(value) <= 4:
-        import routecore
+        from routecore.backend import get_backend
 
-        if routecore.classify(value + "23456789").area_code == value:
+        if get_backend().classify(value + "23456789").area_code == value:
             return value
         raise PydanticCustomError("area", "unknown area code '{area}'", {"area": value})
     raise PydanticCustomError(
@@ -146,9 +146,9 @@ def _extension_target(value: str) -> str:
     mobile or a landline with its area code)."""
     if is_flow_name(value):
         return value
-    import routecore  # at call time: routecore imports this package
+    from routecore.backend import get_backend  # at call time: the backend loads at first use
 
-    caller = routecore.classify(value)
+    caller = get_backend().classify(value)
     if caller.kind in ("mobile", "landline") and caller.area_code is not None:
         return str(caller.number)
     return value

@@ -341,7 +341,7 @@ class _Checker:
         ext = flow.extensions
         if ext is None:
             return
-        import routecore
+        from routecore.backend import get_backend
 
         if len(ext.numbers) > MAX_EXTENSIONS:
             self.add(
@@ -371,7 +371,7 @@ class _Checker:
                         self.add((*loc, i), f"unknown destination '{target}'")
                     key = target
                 else:
-                    caller = routecore.classify(target)
+                    caller = get_backend().classify(target)
                     if caller.kind not in ("mobile", "landline") or caller.area_code is None:
                         self.add(
                             (*loc, i),
@@ -387,7 +387,7 @@ class _Checker:
                 seen.add(key)
 
     def check_time_routes(self, flow: Flow) -> None:
-        import routecore
+        from routecore.backend import get_backend
 
         tz = flow.timezone
         if not is_zone(tz):
@@ -404,7 +404,7 @@ class _Checker:
                 for d, v in route.dates.items()
             }
             try:
-                routecore.TimePlan.build(
+                get_backend().TimePlan.build(
                     {s: list(slot.when) for s, slot in route.slots.items()},
                     tz=tz,
                     default=_OTHERWISE if route.otherwise is not None else None,

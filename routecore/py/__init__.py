@@ -5,8 +5,8 @@ its baseline. Select it with ``ROUTECORE_BACKEND=py`` or ``routecore.get_backend
 
 from __future__ import annotations
 
-from routecore._defaults import Defaults
-from routecore.batch import KIND_CODES, Classified
+from routecore.backend.batch import KIND_CODES, Classified
+from routecore.backend.defaults import Defaults
 from routecore.py.group import Group
 from routecore.py.image import Image, blob_table, build_image
 from routecore.py.numbers import Caller, Classifier

@@ -10,6 +10,7 @@ import sys
 from array import array
 from collections.abc import Sequence
 
+from routecore.data.segments import TABLE_MAGIC, TABLE_VERSION, Row
 from routecore.errors import SegmentDataError, TrieError
 from routecore.py.layout import (
     HEADER_LEN,
@@ -23,7 +24,6 @@ from routecore.py.layout import (
 from routecore.py.layout import verify_table as _verify
 from routecore.py.trie import Trie
 from routecore.py.trie import build_bytes as build_trie_bytes
-from routecore.segment_data import TABLE_MAGIC, TABLE_VERSION, Row
 
 MAGIC = TABLE_MAGIC
 VERSION = TABLE_VERSION

@@ -542,7 +542,7 @@ class TimePlan:
         There are eight day profiles, ``mon``..``sun`` and ``holiday``; if no rule names
         ``holiday`` the holiday profile is a copy of sunday's (spill from saturday included).
         ``calendar`` lists ``(date, "holiday" | "workday")``; ``None`` means China's calendar
-        (:func:`routecore.calendar.china_calendar`). A holiday uses the holiday profile, a
+        (:func:`routecore.data.holidays.china_calendar`). A holiday uses the holiday profile, a
         make-up working day the profile of the weekday ``workday_as``. ``dates`` overrides the
         calendar per date (a ``date`` or ``"YYYY-MM-DD"``): a profile name (``mon``..``sun``,
         ``holiday``, ``workday``) or a mapping slot -> ``["HH:MM-HH:MM", ...]`` giving the whole
@@ -553,7 +553,7 @@ class TimePlan:
         with their days and minutes.
         """
         if calendar is None:
-            from routecore.calendar import china_calendar
+            from routecore.data.holidays import china_calendar
 
             calendar = china_calendar()
         cal: list[tuple[str, str]] = []

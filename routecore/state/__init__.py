@@ -71,7 +71,7 @@ def open_state(
         return RedisState(where, fail=fail)
     if not where:
         raise StateError("an empty state location: give a path or a redis:// URL")
-    from routecore._backend import get_backend
+    from routecore.backend import get_backend
 
     state_cls: Any = get_backend(backend).State
     if not os.path.exists(where):

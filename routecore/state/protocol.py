@@ -3,7 +3,7 @@
 Two stores satisfy it: the state file of one host (``routecore.State`` of either backend, see
 ``docs/state-format.md``) and the Redis store of many hosts (:class:`routecore.state.redis.
 RedisState`, see ``docs/state-redis.md``). :func:`routecore.open_state` opens either from a
-location. The engine (``routecore.engine.dialer``), the live image (``routecore.live``), the
+location. The engine (``routecore.engine.dialer``), the live image (``routecore.state.live``), the
 adapters (``routecore.adapter``) and the command line use nothing else of a state.
 """
 

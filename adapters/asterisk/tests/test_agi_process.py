@@ -208,7 +208,7 @@ def test_the_call_path_imports_nothing_it_does_not_need() -> None:
     code = (
         "import sys\n"
         "import routecore_asterisk.cli, routecore_asterisk.agi, routecore.adapter.runtime\n"
-        "import routecore.engine.session, routecore.native, routecore.live\n"
+        "import routecore.engine.session, routecore.backend.native, routecore.state.live\n"
         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )
     out = subprocess.run(

@@ -261,7 +261,7 @@ pub fn map_file(path: &Path) -> Result<Mmap, MapError> {
     }
     // SAFETY: the map is read-only. Routing images are published by rename, never rewritten
     // in place (an operator copying over a live image breaks that rule: a page past the end
-    // of a file truncated under the map then raises SIGBUS; `routecore.live` looks for it).
+    // of a file truncated under the map then raises SIGBUS; `routecore.state.live` looks for it).
     unsafe { Mmap::map(&file) }.map_err(io)
 }
 

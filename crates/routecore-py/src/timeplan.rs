@@ -1,6 +1,7 @@
 //! `routecore._native.TimePlan`: conversions around `routecore_core::timeplan`. One call goes
 //! back into Python: `build` without a calendar takes China's from
-//! `routecore.calendar.china_calendar()` (the holidays come from the `chinesecalendar` package).
+//! `routecore.data.holidays.china_calendar()` (the holidays come from the `chinesecalendar`
+//! package).
 
 use std::sync::Arc;
 
@@ -168,7 +169,7 @@ impl TimePlan {
         let calendar = match calendar {
             Some(c) => calendar_entries(c)?,
             None => calendar_entries(
-                &py.import("routecore.calendar")?
+                &py.import("routecore.data.holidays")?
                     .getattr("china_calendar")?
                     .call0()?,
             )?,

@@ -16,6 +16,7 @@ from types import ModuleType
 from routecore.errors import NativeImportError, RoutecoreError
 
 BACKENDS = ("native", "py")
+_MODULES = {"native": "routecore.backend.native", "py": "routecore.py"}
 ENV = "ROUTECORE_BACKEND"
 BUILD = (
     "build it in the source tree with `make install` (the development setup) or "
@@ -25,16 +26,16 @@ BUILD = (
 
 
 def get_backend(name: str | None = None) -> ModuleType:
-    """The backend module ``routecore.native`` or ``routecore.py``.
+    """The backend module ``routecore.backend.native`` or ``routecore.py``.
 
     ``name`` defaults to the environment variable ``ROUTECORE_BACKEND``, then ``native``.
     """
     chosen = name if name is not None else os.environ.get(ENV, "native")
     if chosen not in BACKENDS:
         raise RoutecoreError(f"unknown backend {chosen!r}: choose one of {', '.join(BACKENDS)}")
-    if chosen == "native" and "routecore.native" not in sys.modules:
+    if chosen == "native" and "routecore.backend.native" not in sys.modules:
         require_native()
-    return importlib.import_module(f"routecore.{chosen}")
+    return importlib.import_module(_MODULES[chosen])
 
 
 def check_default_backend() -> None:
@@ -67,7 +68,7 @@ def native_error(cause: ImportError | None = None) -> NativeImportError:
     """The error to raise when the compiled core is not built, or when importing it failed
     with ``cause`` although it is there (built for another Python, a broken build)."""
     if cause is None or not native_built():
-        where = os.path.dirname(os.path.abspath(__file__))
+        where = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         message = f"routecore's compiled core is not built (no routecore._native in {where})"
     else:
         message = f"routecore's compiled core cannot be loaded ({cause}): rebuild it"

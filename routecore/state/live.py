@@ -7,7 +7,7 @@ whole (``verify``: every checksum) before serving it. An ``Image`` already hande
 (its mapping holds the old file), so a call in progress finishes on the image it started with.
 
 A file that cannot be served (truncated, corrupt, not an image, missing) is refused: one error is
-logged for it (``routecore.live``), once, and the last good image goes on serving; a good file
+logged for it (``routecore.state.live``), once, and the last good image goes on serving; a good file
 landing later is picked up, at the next generation or, while a refused file is at the path, at
 the next look at the path.
 
@@ -73,7 +73,9 @@ class LiveImage:
         check_every: float = 1.0,
     ) -> None:
         if image_cls is None:
-            from routecore import Image as image_cls
+            from routecore.backend import get_backend
+
+            image_cls = get_backend().Image
         self._path = os.fspath(path)
         self._state = state
         self._image_cls = image_cls

@@ -8,7 +8,8 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from routecore import batch, segment_data
+from routecore.backend import batch
+from routecore.data import segments as segment_data
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -81,7 +82,7 @@ class Defaults(Generic[T, C]):
     def classify_batch(
         self, numbers: Sequence[str] | Any, classifier: C | None = None
     ) -> batch.Classified:
-        """Classify an array of numbers (see :func:`routecore.batch.classify_batch`)."""
+        """Classify an array of numbers (see :func:`routecore.backend.batch.classify_batch`)."""
         return batch.classify_batch(
             classifier if classifier is not None else self.default_classifier(),  # type: ignore[arg-type]
             numbers,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from routecore._defaults import Defaults
+from routecore.backend.defaults import Defaults
 
 try:
     from routecore._native import (
@@ -30,10 +30,10 @@ try:
         build_image,
     )
 except ImportError as e:  # not built (or not loadable): say how to build it
-    from routecore._backend import native_error
+    from routecore.backend import native_error
 
     raise native_error(e) from e
-from routecore.batch import KIND_CODES, Classified
+from routecore.backend.batch import KIND_CODES, Classified
 
 NAME = "native"
 

@@ -1,0 +1,472 @@
+"""The shared call state, plainly: mirrors ``crates/routecore-core/src/state/mod.rs``, the twin
+of the whole ``state/`` (same file, same API).
+
+One file (``docs/state-format.md``, ``RCST`` layout version 2) mapped read-write by every routing
+process of a host: destination claims with leases, call memory, counters, round-robin cursors and
+the published image generation. The compiled core changes it with atomics; this twin holds an
+exclusive ``flock`` on the file around every operation that reads then writes (the kernel drops
+it when the holder dies), and still writes the fields in the order of the spec, so a lock-free
+reader could follow.
+Readers (``destination``, ``recall``, ``branch_counts``, ``generation``) do not lock.
+
+Split as the Rust state is: ``header`` (the layout and the header), ``dest`` (destinations and
+their claims), ``memory`` (call memory), ``counters`` (branch counters), ``cursors``
+(round-robin cursors), ``process`` (process identity); here the file is opened, created, checked
+and locked, and :class:`State` gathers the operations of those modules as its methods.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import mmap
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+from routecore.errors import StateError
+from routecore.py.state import counters as _counters
+from routecore.py.state import cursors as _cursors
+from routecore.py.state import dest as _dest
+from routecore.py.state import memory as _memory
+from routecore.py.state.counters import _branch as _branch
+from routecore.py.state.cursors import GROUP_CAP
+from routecore.py.state.dest import SLOT_USED, Claim, Destination
+from routecore.py.state.dest import _capacity as _capacity
+from routecore.py.state.dest import _seconds as _seconds
+from routecore.py.state.header import (
+    _U64,
+    BRANCHES,
+    CURSOR,
+    CURSORS_PER_ROW,
+    DAYS,
+    DEST,
+    FNV_OFFSET,
+    FNV_PRIME,
+    HEADER_LEN,
+    LEASE,
+    LEASES,
+    MAGIC,
+    MASK32,
+    MASK64,
+    MAX_DESTINATIONS,
+    MAX_MEMORY,
+    MAX_NUMBERS,
+    MEM,
+    OFF_CLAIMS,
+    OFF_FILE_ID,
+    OFF_FIXED_TAIL,
+    OFF_GENERATION,
+    ROW,
+    STATE_BRANCHES,
+    UNWRITTEN_GRACE,
+    VERSION,
+    _fixed,
+    check_header,
+    check_sizes,
+    cursors_offset,
+    did_bytes,
+    file_length,
+    fnv1a64,
+    header_bytes,
+    memory_offset,
+    number_bytes,
+    rows_offset,
+)
+from routecore.py.state.memory import MAX_TIME, MEM_PROBES, caller_bytes, local_day
+from routecore.py.state.memory import _zone as _zone
+from routecore.py.state.process import (
+    namespace_id,
+    own_namespace,
+    own_start_time,
+    pid_alive,
+    pid_namespace,
+    process_start_time,
+)
+
+__all__ = [
+    "BRANCHES",
+    "CHECK_INTERVAL",
+    "CURSOR",
+    "CURSORS_PER_ROW",
+    "DAYS",
+    "DEFAULT_PATH",
+    "DEST",
+    "FNV_OFFSET",
+    "FNV_PRIME",
+    "GROUP_CAP",
+    "HEADER_LEN",
+    "LEASE",
+    "LEASES",
+    "MAGIC",
+    "MASK32",
+    "MASK64",
+    "MAX_DESTINATIONS",
+    "MAX_MEMORY",
+    "MAX_NUMBERS",
+    "MAX_TIME",
+    "MEM",
+    "MEM_PROBES",
+    "OFF_CLAIMS",
+    "OFF_FILE_ID",
+    "OFF_FIXED_TAIL",
+    "OFF_GENERATION",
+    "PATH_ENV",
+    "ROW",
+    "SLOT_USED",
+    "STATE_BRANCHES",
+    "UNWRITTEN_GRACE",
+    "VERSION",
+    "Claim",
+    "Destination",
+    "State",
+    "caller_bytes",
+    "check_header",
+    "check_sizes",
+    "cursors_offset",
+    "did_bytes",
+    "file_length",
+    "fnv1a64",
+    "header_bytes",
+    "local_day",
+    "memory_offset",
+    "namespace_id",
+    "number_bytes",
+    "own_namespace",
+    "own_start_time",
+    "pid_alive",
+    "pid_namespace",
+    "process_start_time",
+    "resolve_path",
+    "rows_offset",
+]
+
+DEFAULT_PATH = "/dev/shm/routecore-state"
+PATH_ENV = "ROUTECORE_STATE"
+CHECK_INTERVAL = 1.0  # seconds: a claim looks at the file (State.check) at most this often
+
+
+def resolve_path(path: str | os.PathLike[str] | None) -> str:
+    """The path to open: ``$ROUTECORE_STATE`` or the default when None, made absolute against
+    the current directory (a process that changes directory later still checks the file it
+    opened)."""
+    p = (os.environ.get(PATH_ENV) or DEFAULT_PATH) if path is None else os.fspath(path)
+    if p and not os.path.isabs(p):
+        try:
+            return os.path.join(os.getcwd(), p)
+        except OSError:
+            return p  # the current directory is gone: the path as given
+    return p
+
+
+class State:
+    """The shared state file of one host, mapped read-write.
+
+    Open it with :meth:`create` (creates the file if missing) or :meth:`open`.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        fd: int,
+        mm: mmap.mmap,
+        sizes: tuple[int, int, int],
+        identity: tuple[int, int, bytes],
+    ) -> None:
+        self._path = path
+        self._fd = fd
+        self._mm: mmap.mmap | None = mm
+        self._d, self._m, self._n = sizes
+        # (device, inode, fixed header bytes) of the file mapped: see check()
+        self._dev, self._ino, self._fixed = identity
+        self._next_check = time.time() + CHECK_INTERVAL
+        self._mem_off = memory_offset(self._d)
+        self._rows_off = rows_offset(self._d, self._m)
+        self._cursors_off = cursors_offset(self._d, self._m, self._n)
+        self._pid = os.getpid()
+        self._tlock = threading.Lock()  # flock is per open file: threads sharing it need this
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        destinations: int = 4096,
+        memory: int = 65536,
+        numbers: int = 1024,
+    ) -> State:
+        """Open the state file at ``path``, creating it first if it is missing.
+
+        A new file is written whole under a temporary name in the same directory, every block
+        allocated (a file system without room for it is a StateError here, never a SIGBUS at a
+        later write), then linked to ``path`` (which fails if another process got there first):
+        racing creators end with one valid file. An existing file must have the asked sizes
+        (else StateError).
+        """
+        p = resolve_path(path)
+        check_sizes(destinations, memory, numbers)
+        if not os.path.exists(p):
+            _create_file(p, destinations, memory, numbers)
+        state = cls.open(p)
+        asked = {"destinations": destinations, "memory": memory, "numbers": numbers}
+        have = {"destinations": state._d, "memory": state._m, "numbers": state._n}
+        diffs = [f"{k} {have[k]} (asked {v})" for k, v in asked.items() if have[k] != v]
+        if diffs:
+            state.close()
+            raise StateError(f"{p}: the existing state file has other sizes: {', '.join(diffs)}")
+        return state
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> State:
+        """Open an existing state file; StateError if it is missing, truncated or foreign.
+
+        A relative ``path`` is made absolute first (:attr:`path` gives it so)."""
+        p = resolve_path(path)
+        try:
+            fd = os.open(p, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise StateError(f"{p}: no state file (State.create makes one)") from None
+        except OSError as e:
+            raise StateError(f"{p}: cannot open the state file: {e.strerror}") from e
+        try:
+            st = os.fstat(fd)
+            size = st.st_size
+            head = os.pread(fd, HEADER_LEN, 0) if size else b""
+            sizes = check_header(head, size, p)
+            mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except OSError as e:
+            os.close(fd)
+            raise StateError(f"{p}: cannot map the state file: {e.strerror}") from e
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(p, fd, mm, sizes, (st.st_dev, st.st_ino, _fixed(head)))
+
+    def check(self) -> None:
+        """StateError if the file is no longer the one mapped, as mapped.
+
+        Truncated or grown (a page past a file's end kills the process that touches it with
+        SIGBUS), rewritten in place (``cp`` over it), removed, or replaced by another file at
+        ``path`` (this process would no longer share its state with the others). Two ``stat``
+        calls and a 64-byte compare; the map is read only once its length is found unchanged.
+        """
+        with self._tlock:
+            self._check_file(self._map())
+
+    def _check_file(self, mm: mmap.mmap) -> None:
+        restart = (
+            "never copy over, truncate or rewrite a live state file; restart the processes"
+            " that use it"
+        )
+        size = os.fstat(self._fd).st_size
+        if size != len(mm):
+            how = "truncated" if size < len(mm) else "grown"
+            raise StateError(
+                f"{self._path}: the state file was {how} to {size} bytes in place while this"
+                f" process maps {len(mm)} bytes: {restart}"
+            )
+        if _fixed(mm[:HEADER_LEN]) != self._fixed:
+            raise StateError(
+                f"{self._path}: the state file was rewritten in place (its header changed):"
+                f" {restart}"
+            )
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            raise StateError(
+                f"{self._path}: the state file was removed since this process opened it: this"
+                " process no longer shares its state with the others; restart it"
+            ) from None
+        except OSError as e:
+            raise StateError(f"{self._path}: {e.strerror}") from e
+        if (st.st_dev, st.st_ino) != (self._dev, self._ino):
+            raise StateError(
+                f"{self._path}: the state file was replaced by another file since this process"
+                " opened it: this process no longer shares its state with the others; reopen"
+                " the state (restart the process)"
+            )
+
+    def _watch(self, mm: mmap.mmap, now: float) -> None:
+        """``_check_file`` at most once a second (the caller holds the lock)."""
+        if now >= self._next_check:
+            self._check_file(mm)
+            self._next_check = now + CHECK_INTERVAL
+
+    def close(self) -> None:
+        with self._tlock:
+            if self._mm is not None:
+                self._mm.close()
+                self._mm = None
+                os.close(self._fd)
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"State({self._path!r}, destinations={self._d}, memory={self._m},"
+            f" numbers={self._n}{'' if self._mm is not None else ', closed'})"
+        )
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def destinations(self) -> int:
+        return self._d
+
+    @property
+    def memory(self) -> int:
+        return self._m
+
+    @property
+    def numbers(self) -> int:
+        return self._n
+
+    def _map(self) -> mmap.mmap:
+        mm = self._mm
+        if mm is None:
+            raise StateError(f"{self._path}: the state is closed")
+        return mm
+
+    @contextmanager
+    def _locked(self) -> Iterator[mmap.mmap]:
+        with self._tlock:
+            mm = self._map()
+            if self._pid != os.getpid():
+                self._reopen()  # after fork the fd shares the parent's lock: take our own
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield mm
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _reopen(self) -> None:
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CLOEXEC)
+        except OSError as e:
+            raise StateError(f"{self._path}: cannot reopen the state file: {e.strerror}") from e
+        old = os.fstat(self._fd)
+        new = os.fstat(fd)
+        if (old.st_dev, old.st_ino) != (new.st_dev, new.st_ino):
+            os.close(fd)
+            raise StateError(f"{self._path}: the state file was replaced since it was opened")
+        os.close(self._fd)
+        self._fd = fd
+        self._pid = os.getpid()
+
+    # -- generation --------------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        return int(_U64.unpack_from(self._map(), OFF_GENERATION)[0])
+
+    def set_generation(self, generation: int) -> None:
+        if (
+            not isinstance(generation, int)
+            or isinstance(generation, bool)
+            or not 0 <= generation <= MASK64
+        ):
+            raise StateError(f"generation must be an integer in 0..2**64-1, not {generation!r}")
+        with self._locked() as mm:
+            _U64.pack_into(mm, OFF_GENERATION, generation)
+
+    def bump_generation(self) -> int:
+        with self._locked() as mm:
+            g = (_U64.unpack_from(mm, OFF_GENERATION)[0] + 1) & MASK64
+            _U64.pack_into(mm, OFF_GENERATION, g)
+        return int(g)
+
+    # -- destinations and their claims (dest.py) ---------------------------------------------
+
+    add_destination = _dest.add_destination
+    set_online = _dest.set_online
+    set_capacity = _dest.set_capacity
+    destination = _dest.destination
+    destinations_now = _dest.destinations_now
+    idle = _dest.idle
+    record_attempt = _dest.record_attempt
+    claim = _dest.claim
+    release = _dest.release
+    extend = _dest.extend
+    reap = _dest.reap
+
+    # -- call memory (memory.py) -------------------------------------------------------------
+
+    remember = _memory.remember
+    recall = _memory.recall
+
+    # -- counters (counters.py) --------------------------------------------------------------
+
+    count_branch = _counters.count_branch
+    branch_counts = _counters.branch_counts
+
+    # -- round-robin cursors (cursors.py) ----------------------------------------------------
+
+    next_cursor = _cursors.next_cursor
+
+
+def _allocate(fd: int, path: str, length: int) -> None:
+    """Give the file all its ``length`` bytes now, so that a full file system is an error here
+    and never a SIGBUS at the first write into a page it could not back (a file system without
+    ``fallocate`` gets the length only)."""
+    try:
+        os.posix_fallocate(fd, 0, length)
+    except OSError as e:
+        if e.errno == errno.EOPNOTSUPP:
+            os.ftruncate(fd, length)
+            return
+        hint = (
+            "; free room on its file system or give it more (a tmpfs such as /dev/shm holds at"
+            " most its size= mount option), or create a smaller file"
+            if e.errno in (errno.ENOSPC, errno.EDQUOT)
+            else ""
+        )
+        raise StateError(
+            f"{path}: cannot allocate the state file's {length} bytes: {e.strerror}{hint}"
+        ) from e
+
+
+def _create_file(path: str, destinations: int, memory: int, numbers: int) -> None:
+    """Write a whole new file under a temporary name, then link it to ``path`` unless one is
+    there already (a racing creator won: its file is as good)."""
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        raise StateError(f"{path}: cannot create the state file: {e.strerror}") from e
+    try:
+        try:
+            _allocate(fd, path, file_length(destinations, memory, numbers))
+            head = header_bytes(destinations, memory, numbers, secrets.randbits(64))
+            os.pwrite(fd, head, 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    except OSError as e:
+        raise StateError(f"{path}: cannot create the state file: {e.strerror}") from e
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
