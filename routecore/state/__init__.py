@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any, Literal
 
 from routecore.errors import StateError
+from routecore.state.format import DEFAULT_PATH, PATH_ENV
 from routecore.state.protocol import ClaimLike, DestinationLike, StateStore
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ __all__ = [
     "open_state",
 ]
 
-DEFAULT_PATH = "/dev/shm/routecore-state"
-PATH_ENV = "ROUTECORE_STATE"
 URL_SCHEMES = ("redis://", "rediss://", "unix://")
 
 

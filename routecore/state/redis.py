@@ -3,7 +3,7 @@
 
 ``RedisState(url)`` is what :func:`routecore.open_state` returns for ``redis://host:port/db``,
 ``rediss://…`` (TLS) and ``unix:///path?db=N``. It keeps the semantics of the state file
-(``routecore/py/state.py`` is the reference; ``docs/state-redis.md`` gives the layout and the
+(``routecore/py/state/`` is the reference; ``docs/state-redis.md`` gives the layout and the
 differences) on a server every host shares:
 
 - every read-modify-write is one Redis Function (``redis_functions.lua``, loaded with
@@ -56,24 +56,21 @@ from redis.connection import Connection, SSLConnection, UnixDomainSocketConnecti
 from redis.retry import Retry
 
 from routecore.errors import StateError
-from routecore.py.state import (
-    BRANCHES,
-    DAYS,
-    GROUP_CAP,
-    _branch,
-    _capacity,
-    _seconds,
-    _zone,
+from routecore.rules import DEFAULT_TZ
+from routecore.state.checks import (
+    EPOCH,
     caller_bytes,
+    check_branch,
+    check_capacity,
+    check_group,
+    check_seconds,
     did_bytes,
     local_day,
     number_bytes,
-    own_namespace,
-    own_start_time,
-    pid_alive,
-    process_start_time,
+    zone_info,
 )
-from routecore.rules import DEFAULT_TZ
+from routecore.state.format import BRANCHES, DAYS
+from routecore.state.process import own_namespace, own_start_time, pid_alive, process_start_time
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -97,7 +94,6 @@ LOG_EVERY = 10.0  # seconds between two log lines about an unusable Redis
 MAX_GENERATION = (1 << 63) - 1  # a Redis integer is signed 64-bit
 HOST_ENV = "ROUTECORE_HOST_ID"
 _CHUNK = 512  # destinations per function call of the whole-table reads
-_EPOCH = date(1970, 1, 1).toordinal()
 _OWN_PARAMS = ("prefix", "fail", "timeout", "retry_after")
 
 # Errors that mean "Redis cannot be used now": the rule of fail open / closed applies.
@@ -233,14 +229,14 @@ def _parse_owner(raw: str) -> tuple[str, int, int, int, str]:
 def _midnight(day: int, tz: str) -> float:
     """Unix time of 24:00 at the end of local day ``day`` (days since 1970-01-01) in ``tz``."""
     try:
-        d = date.fromordinal(_EPOCH + day + 1)
+        d = date.fromordinal(EPOCH + day + 1)
     except (ValueError, OverflowError):
         return math.inf
-    return datetime(d.year, d.month, d.day, tzinfo=_zone(tz)).timestamp()
+    return datetime(d.year, d.month, d.day, tzinfo=zone_info(tz)).timestamp()
 
 
 def _day_name(day: int) -> str:
-    return date.fromordinal(_EPOCH + day).isoformat()
+    return date.fromordinal(EPOCH + day).isoformat()
 
 
 def _text(raw: Any) -> str:
@@ -554,7 +550,7 @@ class RedisState:
         """Insert the destination, or update its capacity and online flag. Dropped (counted)
         while Redis cannot be used: the next call's claim inserts it."""
         raw = number_bytes(number)
-        cap = _capacity(capacity)
+        cap = check_capacity(capacity)
         keys = (self._p_dest + raw, self._k_dests)
         try:
             self._fcall("set", keys, ("add", raw, cap, 1 if online else 0))
@@ -576,7 +572,7 @@ class RedisState:
 
     def set_capacity(self, number: str, capacity: int) -> None:
         number_bytes(number)
-        self._set(number, "capacity", _capacity(capacity))
+        self._set(number, "capacity", check_capacity(capacity))
 
     def _read(self, raws: Sequence[bytes]) -> list[RedisDestination | None]:
         out: list[RedisDestination | None] = []
@@ -688,7 +684,7 @@ class RedisState:
             wanted.setdefault(number, raw)
         if not isinstance(call_id, str):
             raise StateError(f"call_id must be a string, not {call_id!r}")
-        seconds = _seconds(lease, "lease")
+        seconds = check_seconds(lease, "lease")
         if not wanted:
             return None
         if self._orphans:
@@ -754,7 +750,7 @@ class RedisState:
         """Set the deadline of every lease the claim still holds to now + ``seconds`` (server
         time); how many."""
         by_token = {} if getattr(claim, "degraded", False) else self._tokens(claim, None)
-        ms = int(_seconds(seconds, "seconds") * 1000)
+        ms = int(check_seconds(seconds, "seconds") * 1000)
         done = 0
         for token, raws in by_token.items():
             try:
@@ -880,7 +876,7 @@ class RedisState:
         day's counts are kept 8 days (to 24:00 of the 8th); a count for a day no longer kept,
         or made while Redis cannot be used, is dropped."""
         raw = did_bytes(did)
-        b = _branch(branch)
+        b = check_branch(branch)
         day = local_day(at, tz)
         end = _midnight(day + DAYS - 1, tz)
         if end <= time.time():
@@ -913,9 +909,7 @@ class RedisState:
         (0, 1, 2, … from any host). None while Redis cannot be used: the caller then rotates
         by a seed of its own."""
         raw = did_bytes(did)
-        if not isinstance(group, str) or not 1 <= len(group) <= GROUP_CAP:
-            raise StateError(f"a group name must be 1 to {GROUP_CAP} characters, not {group!r}")
-        name = group.encode("utf-8", "surrogatepass")
+        name = check_group(group).encode("utf-8", "surrogatepass")
         try:
             value = self._do(lambda: self._cmd("HINCRBY", self._p_cursor + raw, name, 1))
         except _Unusable as e:

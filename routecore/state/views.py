@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from routecore.errors import StateError
-from routecore.py.state import (
+from routecore.state.format import (
     BRANCHES,
     DAYS,
     DEST,

@@ -27,26 +27,39 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from routecore.errors import StateError
 from routecore.py.state import counters as _counters
 from routecore.py.state import cursors as _cursors
 from routecore.py.state import dest as _dest
 from routecore.py.state import memory as _memory
-from routecore.py.state.counters import _branch as _branch
-from routecore.py.state.cursors import GROUP_CAP
 from routecore.py.state.dest import SLOT_USED, Claim, Destination
-from routecore.py.state.dest import _capacity as _capacity
-from routecore.py.state.dest import _seconds as _seconds
-from routecore.py.state.header import (
-    _U64,
+from routecore.py.state.header import _U64, FNV_OFFSET, FNV_PRIME, fnv1a64
+from routecore.py.state.memory import MEM_PROBES
+from routecore.py.state.process import (
+    namespace_id,
+    own_namespace,
+    own_start_time,
+    pid_alive,
+    pid_namespace,
+    process_start_time,
+)
+from routecore.state.checks import (
+    GROUP_CAP,
+    MAX_TIME,
+    caller_bytes,
+    did_bytes,
+    local_day,
+    number_bytes,
+)
+from routecore.state.format import (
     BRANCHES,
     CURSOR,
     CURSORS_PER_ROW,
     DAYS,
+    DEFAULT_PATH,
     DEST,
-    FNV_OFFSET,
-    FNV_PRIME,
     HEADER_LEN,
     LEASE,
     LEASES,
@@ -61,32 +74,23 @@ from routecore.py.state.header import (
     OFF_FILE_ID,
     OFF_FIXED_TAIL,
     OFF_GENERATION,
+    PATH_ENV,
     ROW,
     STATE_BRANCHES,
     UNWRITTEN_GRACE,
     VERSION,
-    _fixed,
     check_header,
     check_sizes,
     cursors_offset,
-    did_bytes,
     file_length,
-    fnv1a64,
+    fixed_bytes,
     header_bytes,
     memory_offset,
-    number_bytes,
     rows_offset,
 )
-from routecore.py.state.memory import MAX_TIME, MEM_PROBES, caller_bytes, local_day
-from routecore.py.state.memory import _zone as _zone
-from routecore.py.state.process import (
-    namespace_id,
-    own_namespace,
-    own_start_time,
-    pid_alive,
-    pid_namespace,
-    process_start_time,
-)
+
+if TYPE_CHECKING:
+    from routecore.state.protocol import StateStore
 
 __all__ = [
     "BRANCHES",
@@ -145,8 +149,6 @@ __all__ = [
     "rows_offset",
 ]
 
-DEFAULT_PATH = "/dev/shm/routecore-state"
-PATH_ENV = "ROUTECORE_STATE"
 CHECK_INTERVAL = 1.0  # seconds: a claim looks at the file (State.check) at most this often
 
 
@@ -246,7 +248,7 @@ class State:
         except BaseException:
             os.close(fd)
             raise
-        return cls(p, fd, mm, sizes, (st.st_dev, st.st_ino, _fixed(head)))
+        return cls(p, fd, mm, sizes, (st.st_dev, st.st_ino, fixed_bytes(head)))
 
     def check(self) -> None:
         """StateError if the file is no longer the one mapped, as mapped.
@@ -271,7 +273,7 @@ class State:
                 f"{self._path}: the state file was {how} to {size} bytes in place while this"
                 f" process maps {len(mm)} bytes: {restart}"
             )
-        if _fixed(mm[:HEADER_LEN]) != self._fixed:
+        if fixed_bytes(mm[:HEADER_LEN]) != self._fixed:
             raise StateError(
                 f"{self._path}: the state file was rewritten in place (its header changed):"
                 f" {restart}"
@@ -470,3 +472,9 @@ def _create_file(path: str, destinations: int, memory: int, numbers: int) -> Non
             os.unlink(tmp)
         except OSError:
             pass
+
+
+if TYPE_CHECKING:  # the twin's State satisfies the Protocol of every state store: mypy checks it
+
+    def _a_store(s: State) -> StateStore:
+        return s

@@ -24,8 +24,8 @@ from routecore.py.state.header import (
     did_bytes,
     fnv1a64,
 )
-from routecore.py.state.memory import local_day
 from routecore.rules import DEFAULT_TZ
+from routecore.state.checks import check_branch, local_day
 
 if TYPE_CHECKING:
     from routecore.py.state import State
@@ -47,7 +47,7 @@ def count_branch(self: State, did: str, branch: int, at: float, *, tz: str = DEF
     no longer kept).
     """
     raw = did_bytes(did)
-    b = _branch(branch)
+    b = check_branch(branch)
     day = local_day(at, tz)
     h = fnv1a64(raw)
     with self._locked() as mm:
@@ -86,9 +86,3 @@ def branch_counts(
         if _I32.unpack_from(mm, off + 24 + 8 * block)[0] == day:
             out[:] = _COUNTS.unpack_from(mm, off + 24 + 8 * DAYS + 4 * BRANCHES * block)
     return out
-
-
-def _branch(branch: object) -> int:
-    if not isinstance(branch, int) or isinstance(branch, bool) or not 0 <= branch < BRANCHES:
-        raise StateError(f"branch must be an integer in 0..{BRANCHES - 1}, not {branch!r}")
-    return branch

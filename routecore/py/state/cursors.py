@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from routecore.errors import StateError
 from routecore.py.state.header import _U64, CURSOR, CURSORS_PER_ROW, MASK64, did_bytes, fnv1a64
+from routecore.state.checks import check_group
 
 if TYPE_CHECKING:
     from routecore.py.state import State
-
-GROUP_CAP = 64  # characters of a group name
 
 
 def next_cursor(self: State, did: str, group: str) -> int | None:
@@ -23,9 +21,7 @@ def next_cursor(self: State, did: str, group: str) -> int | None:
     all hold other cursors: the caller then rotates by a seed of its own.
     """
     raw = did_bytes(did)
-    if not isinstance(group, str) or not 1 <= len(group) <= GROUP_CAP:
-        raise StateError(f"a group name must be 1 to {GROUP_CAP} characters, not {group!r}")
-    h = fnv1a64(raw + b"\0" + group.encode("utf-8", "surrogatepass"))
+    h = fnv1a64(raw + b"\0" + check_group(group).encode("utf-8", "surrogatepass"))
     key = h | 1
     count = CURSORS_PER_ROW * self._n
     with self._locked() as mm:

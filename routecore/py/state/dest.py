@@ -5,7 +5,6 @@ has expired.
 
 from __future__ import annotations
 
-import math
 import mmap
 import os
 import struct
@@ -30,7 +29,8 @@ from routecore.py.state.header import (
     fnv1a64,
     number_bytes,
 )
-from routecore.py.state.process import own_namespace, own_start_time, pid_alive, process_start_time
+from routecore.state.checks import check_capacity, check_seconds
+from routecore.state.process import own_namespace, own_start_time, pid_alive, process_start_time
 
 if TYPE_CHECKING:
     from routecore.py.state import State
@@ -102,7 +102,7 @@ def _slot_for(
 def add_destination(self: State, number: str, *, capacity: int = 1, online: bool = True) -> None:
     """Insert the destination, or update its capacity and online flag."""
     raw = number_bytes(number)
-    cap = _capacity(capacity)
+    cap = check_capacity(capacity)
     with self._locked() as mm:
         off = HEADER_LEN + _slot_for(self, mm, raw, cap, online) * DEST
         _raise_used(mm, off, cap)
@@ -118,7 +118,7 @@ def set_online(self: State, number: str, online: bool) -> None:
 
 def set_capacity(self: State, number: str, capacity: int) -> None:
     raw = number_bytes(number)
-    cap = _capacity(capacity)
+    cap = check_capacity(capacity)
     with self._locked() as mm:
         off = _known(self, mm, raw, number)
         _raise_used(mm, off, cap)
@@ -273,7 +273,7 @@ def claim(
     if not isinstance(call_id, str):
         raise StateError(f"call_id must be a string, not {call_id!r}")
     cid_raw = call_id.encode("utf-8", "surrogatepass")[:23]
-    seconds = _seconds(lease, "lease")
+    seconds = check_seconds(lease, "lease")
     numbers: list[str] = []
     leases: list[tuple[int, int, int]] = []
     with self._locked() as mm:
@@ -358,7 +358,7 @@ def release(self: State, claim: Claim, *, keep: str | None = None) -> int:
 def extend(self: State, claim: Claim, seconds: float) -> int:
     """Set the deadline of every lease still held to now + ``seconds``; how many."""
     leases = list(_claim_leases(self, claim, None))
-    secs = _seconds(seconds, "seconds")
+    secs = check_seconds(seconds, "seconds")
     done = 0
     with self._locked() as mm:
         deadline = min(int(time.time() * 1000) + int(secs * 1000), MASK64)
@@ -403,22 +403,5 @@ def _held(mm: mmap.mmap, off: int) -> int:
     return min(max(used, capacity, 1), LEASES)
 
 
-def _capacity(capacity: object) -> int:
-    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= LEASES:
-        raise StateError(f"capacity must be an integer in 1..{LEASES}, not {capacity!r}")
-    return capacity
-
-
 def _add_u64(mm: mmap.mmap, off: int, value: int) -> None:
     _U64.pack_into(mm, off, (_U64.unpack_from(mm, off)[0] + value) & MASK64)
-
-
-def _seconds(value: object, what: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise StateError(f"{what} must be finite seconds >= 0, not {value!r}")
-    return float(value)

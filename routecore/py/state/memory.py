@@ -4,15 +4,10 @@ that last answered a caller on a 400 number today; entries are seqlocks.
 
 from __future__ import annotations
 
-import math
 import struct
 import time
-from datetime import date, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from routecore.errors import StateError
 from routecore.py.state.header import (
     _U64,
     MASK32,
@@ -24,55 +19,14 @@ from routecore.py.state.header import (
     number_bytes,
 )
 from routecore.rules import DEFAULT_TZ
+from routecore.state.checks import MAX_TIME as MAX_TIME  # the twin's name, kept
+from routecore.state.checks import caller_bytes, local_day
 
 if TYPE_CHECKING:
     from routecore.py.state import State
 
 MEM_PROBES = 8
-MAX_TIME = 1e13
 _MEM_BODY = struct.Struct("<QB15sB23sB23siIQ")  # at 8: key, did, caller, destination, day, 0, when
-
-_EPOCH = date(1970, 1, 1).toordinal()
-
-
-@lru_cache(maxsize=64)
-def _zone(tz: str) -> ZoneInfo:
-    return ZoneInfo(tz)
-
-
-def local_day(at: float, tz: str) -> int:
-    """Days since 1970-01-01 of the local date of unix time ``at`` in zone ``tz``."""
-    at = _time(at)
-    if not isinstance(tz, str):
-        raise StateError(f"time zone must be a string, not {tz!r}")
-    try:
-        zone = _zone(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as e:
-        raise StateError(f"unknown time zone {tz!r}") from e
-    try:
-        local = datetime.fromtimestamp(math.floor(at), zone)
-    except (OverflowError, OSError, ValueError) as e:
-        raise StateError(f"time {at!r} is out of range") from e
-    return local.toordinal() - _EPOCH
-
-
-def _time(at: object) -> float:
-    if (
-        isinstance(at, bool)
-        or not isinstance(at, int | float)
-        or not math.isfinite(at)
-        or abs(at) > MAX_TIME
-    ):
-        raise StateError(f"time {at!r} is out of range (finite unix seconds, |at| <= 1e13)")
-    return float(at)
-
-
-def caller_bytes(caller: object) -> bytes:
-    """A caller as the PBX gave it: 1-23 bytes of UTF-8 (digits, '+', 'anonymous', ...)."""
-    raw = caller.encode("utf-8", "surrogatepass") if isinstance(caller, str) else b""
-    if not 1 <= len(raw) <= 23:
-        raise StateError(f"a caller must be 1-23 bytes of UTF-8, not {caller!r}")
-    return raw
 
 
 def _mem_probes(self: State, h: int) -> list[int]:

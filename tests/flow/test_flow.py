@@ -14,7 +14,7 @@ from routecore.errors import RoutecoreError
 from routecore.flow import Flow, FlowError, FlowIssue, json_schema, load_flow, validate_flow
 from routecore.flow.loader import parse_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 SRC = "4001234567.yaml"
 

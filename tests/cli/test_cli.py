@@ -13,7 +13,7 @@ import pytest
 import routecore
 from routecore.cli import EXIT_INVALID, EXIT_OK, EXIT_REVIEW, main
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BRANCHES = EXAMPLES / "4006001001.yaml"
 
 

@@ -25,7 +25,7 @@ from routecore.flow import load_flow
 from routecore.flow.compile import compile_flows
 from routecore.store import CallStore, day_range, months_before, report_rows, write_csv
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SH = ZoneInfo("Asia/Shanghai")
 
 

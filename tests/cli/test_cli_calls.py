@@ -16,7 +16,7 @@ from routecore.engine import CallRecord, CallSession
 from routecore.engine.actions import CallStarted, DialResult, Digits, SurveyResult
 from routecore.store import CallStore
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MENU = str(EXAMPLES / "4006001003.yaml")
 VISTA = str(EXAMPLES / "8006001007.yaml")
 SH = ZoneInfo("Asia/Shanghai")

@@ -10,7 +10,7 @@ import pytest
 
 import routecore
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_tour_runs_and_answers_match(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ The test builds, for this run only (names carry the test's pid), three namespace
 
 each with ``lo`` up; the two /30 links are the only way between them (no route out of the
 namespaces). Router processes run in the host namespaces (``ip netns exec``) from
-``tests/many_hosts_router.py``; the test itself reads the store through a process in the redis
+``tests/state/many_hosts_router.py``; the test itself reads the store through a process in the redis
 namespace (127.0.0.1). Everything is removed after, on failure too: the processes started, then
 the namespaces (which takes their veths with them).
 

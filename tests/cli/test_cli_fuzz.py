@@ -24,7 +24,7 @@ from routecore.cli import EXIT_ERROR, EXIT_INVALID, EXIT_OK, EXIT_REVIEW, EXIT_U
 from routecore.engine import CallRecord
 from routecore.store import CallStore
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CODES = {EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REVIEW, EXIT_ERROR}
 DIDS = ["4006001001", "4006001003", "8006001007", "4009999999"]
 

@@ -219,7 +219,7 @@ def test_the_protocol_is_checked_by_mypy(tmp_path):
         + source[start:end].rstrip()
         + "\n"
     )
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     run = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", str(snippet)],
         cwd=root,

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import flows
 
 import routecore
 from routecore.engine import CallSession
@@ -39,8 +38,9 @@ from routecore.engine.sms import SmsList
 from routecore.flow import load_flow, validate_flow
 from routecore.flow.compile import compile_flows, compile_texts
 from routecore.store import CallStore
+from tests.strategies import flows
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SH = ZoneInfo("Asia/Shanghai")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=SH).timestamp()
 SATURDAY_10 = datetime(2026, 11, 28, 10, 0, tzinfo=SH).timestamp()

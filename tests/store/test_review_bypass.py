@@ -16,7 +16,7 @@ from routecore.flow.compile import compile_flows, compile_texts
 from routecore.store import FlowStore
 from routecore.store.flows import identity
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 A, B = "4006001001", "4006001003"
 TEXT_A = (EXAMPLES / f"{A}.yaml").read_text(encoding="utf-8")
 TEXT_B = (EXAMPLES / f"{B}.yaml").read_text(encoding="utf-8")

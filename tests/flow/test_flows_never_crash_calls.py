@@ -8,7 +8,6 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import flows
 
 from routecore.engine.actions import (
     Answered,
@@ -27,6 +26,7 @@ from routecore.errors import FlowError
 from routecore.flow import validate_flow
 from routecore.flow.compile import compile_flows
 from routecore.rules import TIME_MAX
+from tests.strategies import flows
 
 DID = "4001234567"
 

@@ -1,5 +1,5 @@
-"""A router process for the many-hosts test (tests/test_many_hosts.py), run inside a network
-namespace by ``ip netns exec NS python tests/many_hosts_router.py COMMAND ...``.
+"""A router process for the many-hosts test (tests/state/test_many_hosts.py), run inside a network
+namespace by ``ip netns exec NS python tests/state/many_hosts_router.py COMMAND ...``.
 
 Not a test module (pytest collects ``test_*.py`` only). Commands:
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import flows
 
 from routecore.flow import FlowError, loads_flow, validate_flow
+from tests.strategies import flows
 
 SRC = "4001234567.yaml"
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

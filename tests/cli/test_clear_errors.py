@@ -19,7 +19,7 @@ from routecore.flow import loads_flow
 from routecore.flow.loader import MAX_DEPTH, MAX_DOCUMENT_BYTES, parse_text, read_flow_file
 from routecore.store import CallStore, FlowStore, day_range, months_before
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MENU = str(EXAMPLES / "4006001003.yaml")
 DID = "4006001001"
 

@@ -15,7 +15,7 @@ from routecore.flow.compile import compile_texts
 from routecore.state.live import LiveImage
 from routecore.store import FlowStore
 
-BRANCHES = Path(__file__).resolve().parent.parent / "examples" / "4006001001.yaml"
+BRANCHES = Path(__file__).resolve().parents[2] / "examples" / "4006001001.yaml"
 DID = "4006001001"
 CALLERS = ["01065529988", "13800138000", "075588886666", "02161234567", "02087654321"]
 

@@ -14,7 +14,7 @@ import routecore
 from routecore.flow import load_flow
 from routecore.flow.compile import OTHERWISE, compile_flows, compile_texts, describe
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 SH = ZoneInfo("Asia/Shanghai")
 
 

@@ -22,7 +22,7 @@ from routecore.flow.compile import compile_texts
 from routecore.store import FlowStore, publish_image
 from routecore.store.publish import PUBLISH_STEPS
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DID = "4006001001"
 TEXT = (EXAMPLES / f"{DID}.yaml").read_text(encoding="utf-8")
 CRASHED = 77
