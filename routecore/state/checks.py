@@ -22,6 +22,7 @@ __all__ = [
     "caller_bytes",
     "check_branch",
     "check_capacity",
+    "check_claim",
     "check_group",
     "check_seconds",
     "check_time",
@@ -63,6 +64,20 @@ def caller_bytes(caller: object) -> bytes:
     if not 1 <= len(raw) <= 23:
         raise StateError(f"a caller must be 1-23 bytes of UTF-8, not {caller!r}")
     return raw
+
+
+def check_claim(candidates: object, call_id: object) -> dict[str, bytes]:
+    """A claim's candidates, each once in order with its bytes; StateError for one string given
+    as the candidates, a number that is not one, or a call id that is not a string."""
+    if isinstance(candidates, str | bytes):
+        raise StateError("candidates must be a sequence of numbers, not one string")
+    wanted: dict[str, bytes] = {}
+    for number in candidates:  # type: ignore[attr-defined]
+        raw = number_bytes(number)
+        wanted.setdefault(number, raw)
+    if not isinstance(call_id, str):
+        raise StateError(f"call_id must be a string, not {call_id!r}")
+    return wanted
 
 
 def check_group(group: object) -> str:

@@ -62,6 +62,7 @@ from routecore.state.checks import (
     caller_bytes,
     check_branch,
     check_capacity,
+    check_claim,
     check_group,
     check_seconds,
     did_bytes,
@@ -676,14 +677,7 @@ class RedisState:
         online); a candidate given twice counts once. None if none has room. While Redis
         cannot be used: a degraded claim (fail open) or None (fail closed).
         """
-        if isinstance(candidates, str | bytes):
-            raise StateError("candidates must be a sequence of numbers, not one string")
-        wanted: dict[str, bytes] = {}
-        for number in candidates:
-            raw = number_bytes(number)
-            wanted.setdefault(number, raw)
-        if not isinstance(call_id, str):
-            raise StateError(f"call_id must be a string, not {call_id!r}")
+        wanted = check_claim(candidates, call_id)
         seconds = check_seconds(lease, "lease")
         if not wanted:
             return None

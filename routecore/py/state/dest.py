@@ -29,7 +29,7 @@ from routecore.py.state.header import (
     fnv1a64,
     number_bytes,
 )
-from routecore.state.checks import check_capacity, check_seconds
+from routecore.state.checks import check_capacity, check_claim, check_seconds
 from routecore.state.process import own_namespace, own_start_time, pid_alive, process_start_time
 
 if TYPE_CHECKING:
@@ -264,14 +264,7 @@ def claim(
     is free (stale ones met on the way are reclaimed). Unknown candidates are inserted
     (capacity 1, online); a candidate given twice counts once. None if none has room.
     """
-    if isinstance(candidates, str | bytes):
-        raise StateError("candidates must be a sequence of numbers, not one string")
-    wanted: dict[str, bytes] = {}
-    for number in candidates:
-        raw = number_bytes(number)
-        wanted.setdefault(number, raw)
-    if not isinstance(call_id, str):
-        raise StateError(f"call_id must be a string, not {call_id!r}")
+    wanted = check_claim(candidates, call_id)
     cid_raw = call_id.encode("utf-8", "surrogatepass")[:23]
     seconds = check_seconds(lease, "lease")
     numbers: list[str] = []
