@@ -590,8 +590,7 @@ class TimePlan:
         return cls(buf)
 
     def to_bytes(self) -> bytes:
-        """The table: the common header, then the layout of
-        ``crates/routecore-core/src/timeplan.rs``."""
+        """The table: the common header, then the core's layout (see the module)."""
         return bytes(self._view)
 
     def verify(self) -> None:

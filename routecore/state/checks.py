@@ -26,8 +26,10 @@ __all__ = [
     "check_group",
     "check_seconds",
     "check_time",
+    "day_name",
     "did_bytes",
     "local_day",
+    "midnight",
     "number_bytes",
     "zone_info",
 ]
@@ -140,3 +142,17 @@ def local_day(at: float, tz: str) -> int:
     except (OverflowError, OSError, ValueError) as e:
         raise StateError(f"time {at!r} is out of range") from e
     return local.toordinal() - EPOCH
+
+
+def midnight(day: int, tz: str) -> float:
+    """Unix time of 24:00 at the end of local day ``day`` (days since 1970-01-01) in ``tz``."""
+    try:
+        d = date.fromordinal(EPOCH + day + 1)
+    except (ValueError, OverflowError):
+        return math.inf
+    return datetime(d.year, d.month, d.day, tzinfo=zone_info(tz)).timestamp()
+
+
+def day_name(day: int) -> str:
+    """The ISO date of local day ``day``."""
+    return date.fromordinal(EPOCH + day).isoformat()

@@ -3,32 +3,16 @@
 
 ``RedisState(url)`` is what :func:`routecore.open_state` returns for ``redis://host:port/db``,
 ``rediss://…`` (TLS) and ``unix:///path?db=N``. It keeps the semantics of the state file
-(``routecore/py/state/`` is the reference; ``docs/state-redis.md`` gives the layout and the
-differences) on a server every host shares:
-
-- every read-modify-write is one Redis Function (``redis_functions.lua``, loaded with
-  ``FUNCTION LOAD REPLACE`` when the store is opened, and again whenever Redis answers
-  "Function not found": a restarted Redis that lost them);
-- a lease is a member of the destination's sorted set, its score the deadline in the server's
-  milliseconds, with an owner (host id, pid, process start time, PID namespace, call id) and a
-  fencing token from ``INCR`` that release and extend require: a late release from a host
-  whose lease expired and was claimed again frees nothing of the new holder;
-- call memory expires at 24:00 of the number's zone (``EXAT``); branch counters are one hash
-  per 400 number and day (``HINCRBY``), kept 8 days like the file's.
-
-When Redis cannot be used (refused, timed out, read-only, out of memory), no call waits more
-than about ``timeout`` seconds (0.1 s by default: socket and connect timeouts, no retries but one
-immediate retry of a connection the server closed), and then ``retry_after`` seconds pass
-without trying. Meanwhile, with ``fail="open"`` (the default), a call rings in its group's
-order: ``claim`` returns a :class:`RedisClaim` of the first candidate (every candidate with
-``all``) holding no lease (``degraded`` is True), its release and extend do nothing, ``idle``
-says idle, ``recall`` None, ``next_cursor`` None (the call rotates by its own seed), counters and
-memories are dropped and ``generation`` is the last one read. With ``fail="closed"`` ``claim``
-returns None: the call finds everyone busy. Each such event is counted
-(:attr:`RedisState.degraded_count`) and logged (``routecore.state``, at most once every 10 s).
-Administrative calls (set_online, set_capacity, set/bump_generation, destinations_now, reap,
-branch_counts, check) raise :class:`StateUnavailable` instead. redis-py reconnects by itself at
-the next command.
+(``routecore/py/state/`` is the reference) on a server every host shares: every
+read-modify-write is one Redis Function (``redis_functions.lua``, loaded when the store opens
+and again after "Function not found"); a lease is a member of its destination's sorted set
+scored by its deadline on the server's clock, with an owner and a fencing token that release
+and extend require; call memory expires at 24:00 of the number's zone; branch counters are one
+hash per number and day. When Redis cannot be used, a call waits at most about ``timeout``
+seconds, then ``fail="open"`` (the default) rings in the group's order without claims and
+``fail="closed"`` finds everyone busy; each such event is counted and logged, administrative
+calls raise :class:`StateUnavailable`. ``docs/state-redis.md`` has the keys, the functions and
+the whole rule.
 """
 
 from __future__ import annotations
@@ -36,42 +20,60 @@ from __future__ import annotations
 import logging
 import math
 import os
-import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from importlib import resources
 from types import TracebackType
 from typing import Any, Literal, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import numpy.typing as npt
 import redis
 from redis.backoff import NoBackoff
-from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.connection import UnixDomainSocketConnection
 from redis.retry import Retry
 
 from routecore.errors import StateError
 from routecore.rules import DEFAULT_TZ
 from routecore.state.checks import (
-    EPOCH,
     caller_bytes,
     check_branch,
     check_capacity,
     check_claim,
     check_group,
     check_seconds,
+    day_name,
     did_bytes,
     local_day,
+    midnight,
     number_bytes,
-    zone_info,
 )
 from routecore.state.format import BRANCHES, DAYS
 from routecore.state.process import own_namespace, own_start_time, pid_alive, process_start_time
+from routecore.state.redis_link import (
+    BUSY,
+    DEFAULT_RETRY_AFTER,
+    DEFAULT_TIMEOUT,
+    LIBRARY,
+    UNUSABLE,
+    Unusable,
+    connection_class,
+    load_library,
+    positive,
+    redact,
+    split_url,
+)
+from routecore.state.redis_values import (
+    RedisClaim,
+    RedisDestination,
+    RedisLease,
+    StateUnavailable,
+    host_id,
+    parse_owner,
+)
+from routecore.state.redis_values import (
+    owner as lease_owner,
+)
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -86,199 +88,19 @@ __all__ = [
 
 log = logging.getLogger("routecore.state")
 
-LIBRARY = "routecore_1"  # the Redis Functions library (redis_functions.lua)
 _F = "rc1_"  # its functions' prefix
 DEFAULT_PREFIX = "rc:"
-DEFAULT_TIMEOUT = 0.1  # seconds: socket and connect timeouts of every command
-DEFAULT_RETRY_AFTER = 0.5  # seconds without trying after Redis could not be used
 LOG_EVERY = 10.0  # seconds between two log lines about an unusable Redis
 MAX_GENERATION = (1 << 63) - 1  # a Redis integer is signed 64-bit
-HOST_ENV = "ROUTECORE_HOST_ID"
 _CHUNK = 512  # destinations per function call of the whole-table reads
-_OWN_PARAMS = ("prefix", "fail", "timeout", "retry_after")
-
-# Errors that mean "Redis cannot be used now": the rule of fail open / closed applies.
-_UNUSABLE: tuple[type[Exception], ...] = (
-    redis.ConnectionError,  # refused, reset, closed, loading, authentication
-    redis.TimeoutError,
-    redis.exceptions.ReadOnlyError,  # a replica after a failover
-    redis.exceptions.OutOfMemoryError,
-    redis.exceptions.ClusterDownError,
-    redis.exceptions.TryAgainError,
-    OSError,
-)
-_BUSY = ("BUSY", "MASTERDOWN", "NOREPLICAS", "LOADING")  # replies of a server not ready
 
 T = TypeVar("T")
 
 Fail = Literal["open", "closed"]
 
 
-class StateUnavailable(StateError):
-    """Redis cannot be used now (an administrative call; calls fail open or closed)."""
-
-
-class _Unusable(Exception):
-    """Redis could not be used for one operation. ``sent``: the command may have run."""
-
-    def __init__(self, message: str, sent: bool) -> None:
-        super().__init__(message)
-        self.sent = sent
-
-
-@dataclass(frozen=True)
-class RedisClaim:
-    """Leases taken by one :meth:`RedisState.claim`: ``numbers[i]`` is held by ``leases[i]``,
-    ``(0, 0, token)`` (the token is the claim's fencing number, the same for each lease).
-
-    ``degraded``: taken while Redis could not be used (fail open): it holds no lease and its
-    release and extend do nothing.
-    """
-
-    numbers: tuple[str, ...]
-    call_id: str
-    leases: tuple[tuple[int, int, int], ...]
-    degraded: bool = False
-    # The owner of a degraded claim whose command may have run (a timeout after sending): its
-    # release frees whatever that owner got (the reply that would have named the token is lost).
-    orphan: str = field(default="", repr=False)
-
-    @property
-    def token(self) -> int:
-        """The fencing token (0 for a degraded claim)."""
-        return self.leases[0][2] if self.leases else 0
-
-
-@dataclass(frozen=True)
-class RedisDestination:
-    """One destination as read now (``busy``: its live leases)."""
-
-    number: str
-    capacity: int
-    online: bool
-    busy: int
-    offered: int
-    answered: int
-    unanswered: int
-    talk_seconds: int
-
-
-@dataclass(frozen=True)
-class RedisLease:
-    """A live lease: its token, deadline (unix seconds, server time) and owner."""
-
-    token: int
-    deadline: float
-    host: str
-    pid: int
-    start: int
-    namespace: int
-    call_id: str
-
-
-_NO_LINGER = struct.pack("ii", 1, 0)
-
-
-class _Abortive:
-    """A TCP connection closed by a reset (SO_LINGER 0): the request in its send buffer when
-    it timed out is dropped, never delivered once the network is back (the kernel would go on
-    retransmitting it after a graceful close), so a call given up on takes nothing later."""
-
-    def _connect(self) -> socket.socket:
-        sock: socket.socket = super()._connect()  # type: ignore[misc]
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _NO_LINGER)
-        return sock
-
-
-class _TCP(_Abortive, Connection):
-    pass
-
-
-class _TLS(_Abortive, SSLConnection):
-    pass
-
-
-def _connection_class(url: str) -> type[Any]:
-    scheme = url.split(":", 1)[0].lower()
-    return {"rediss": _TLS, "unix": UnixDomainSocketConnection}.get(scheme, _TCP)
-
-
-def _load_library() -> str:
-    return resources.files("routecore.state").joinpath("redis_functions.lua").read_text("utf-8")
-
-
-def host_id() -> str:
-    """This host's id in lease owners: ``$ROUTECORE_HOST_ID`` or the host name."""
-    return os.environ.get(HOST_ENV) or socket.gethostname()
-
-
-def _owner(host: str, call_id: str) -> str:
-    return f"{host}\t{os.getpid()}\t{own_start_time()}\t{own_namespace()}\t{call_id}"
-
-
-def _parse_owner(raw: str) -> tuple[str, int, int, int, str]:
-    parts = raw.split("\t", 4)
-    if len(parts) != 5:
-        return raw, 0, 0, 0, ""
-    host, pid, start, ns, call_id = parts
-    try:
-        return host, int(pid), int(start), int(ns), call_id
-    except ValueError:
-        return host, 0, 0, 0, call_id
-
-
-def _midnight(day: int, tz: str) -> float:
-    """Unix time of 24:00 at the end of local day ``day`` (days since 1970-01-01) in ``tz``."""
-    try:
-        d = date.fromordinal(EPOCH + day + 1)
-    except (ValueError, OverflowError):
-        return math.inf
-    return datetime(d.year, d.month, d.day, tzinfo=zone_info(tz)).timestamp()
-
-
-def _day_name(day: int) -> str:
-    return date.fromordinal(EPOCH + day).isoformat()
-
-
 def _text(raw: Any) -> str:
     return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
-
-
-def split_url(url: str) -> tuple[str, dict[str, str]]:
-    """(the URL for redis-py, routecore's own query parameters: prefix, fail, timeout,
-    retry_after)."""
-    base, _, query = url.partition("?")
-    pairs = parse_qsl(query, keep_blank_values=True)
-    own = {k: v for k, v in pairs if k in _OWN_PARAMS}
-    rest = [(k, v) for k, v in pairs if k not in _OWN_PARAMS]
-    return (f"{base}?{urlencode(rest)}" if rest else base), own
-
-
-def redact(url: str) -> str:
-    """The URL without its password (in the authority or a ``password=`` parameter)."""
-    parts = urlsplit(url)
-    if "password=" in parts.query:
-        query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
-        parts = parts._replace(query=urlencode(query, safe="*"))
-        url = urlunsplit(parts)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _positive(value: object, what: str) -> float:
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise StateError(f"{what} must be a number of seconds > 0, not {value!r}") from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise StateError(f"{what} must be a number of seconds > 0, not {value!r}")
-    return seconds
 
 
 class RedisState:
@@ -311,10 +133,10 @@ class RedisState:
         self._prefix = prefix if prefix is not None else own.get("prefix", DEFAULT_PREFIX)
         if not isinstance(self._prefix, str):
             raise StateError(f"prefix must be a string, not {self._prefix!r}")
-        self.timeout = _positive(
+        self.timeout = positive(
             timeout if timeout is not None else own.get("timeout", DEFAULT_TIMEOUT), "timeout"
         )
-        self.retry_after = _positive(
+        self.retry_after = positive(
             retry_after if retry_after is not None else own.get("retry_after", DEFAULT_RETRY_AFTER),
             "retry_after",
         )
@@ -322,7 +144,7 @@ class RedisState:
         self._path = redact(url)
         if client is None:
             try:
-                cls = _connection_class(plain)
+                cls = connection_class(plain)
                 tcp = {} if cls is UnixDomainSocketConnection else {"socket_keepalive": True}
                 client = redis.Redis.from_url(
                     plain,
@@ -353,10 +175,10 @@ class RedisState:
         self._generation = 0  # the last generation read: served while Redis cannot be used
         self._orphans: list[tuple[tuple[str, ...], str]] = []  # claims whose reply was lost
         self._lock = threading.Lock()
-        self._library = _load_library()
+        self._library = load_library()
         try:
             self._do(self._load, force=True)
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("loading the functions", e)  # loaded at the first call that can
 
     # -- the connection --------------------------------------------------------------------
@@ -374,16 +196,16 @@ class RedisState:
         try:
             self._cmd("FUNCTION", "LOAD", "REPLACE", self._library)
         except redis.ResponseError as e:
-            if isinstance(e, _UNUSABLE) or str(e).startswith(_BUSY):
+            if isinstance(e, UNUSABLE) or str(e).startswith(BUSY):
                 raise
             raise StateError(f"{self._path}: cannot load routecore's Redis functions: {e}") from e
 
     def _do(self, fn: Callable[[], T], *, force: bool = False) -> T:
         """``fn()`` against Redis. A connection the server closed (a restart) is retried once at
         once (redis-py reconnects); anything that says Redis cannot be used now raises
-        _Unusable and keeps Redis untried for ``retry_after`` seconds (unless ``force``)."""
+        Unusable and keeps Redis untried for ``retry_after`` seconds (unless ``force``)."""
         if not force and time.monotonic() < self._down_until:
-            raise _Unusable("unusable moments ago; not tried", sent=False)
+            raise Unusable("unusable moments ago; not tried", sent=False)
         try:
             try:
                 return fn()
@@ -391,15 +213,15 @@ class RedisState:
                 if isinstance(e, redis.exceptions.BusyLoadingError | redis.AuthenticationError):
                     raise
                 return fn()  # a pooled connection closed by the server: once more, anew
-        except _UNUSABLE as e:
+        except UNUSABLE as e:
             self._down_until = time.monotonic() + self.retry_after
             # a failed connect sent nothing; any other failure may follow a request that ran
             unsent = "connecting to" in str(e) or "refused" in str(e)
-            raise _Unusable(f"{type(e).__name__}: {e}", sent=not unsent) from e
+            raise Unusable(f"{type(e).__name__}: {e}", sent=not unsent) from e
         except redis.ResponseError as e:
-            if str(e).startswith(_BUSY):
+            if str(e).startswith(BUSY):
                 self._down_until = time.monotonic() + self.retry_after
-                raise _Unusable(f"{type(e).__name__}: {e}", sent=True) from e
+                raise Unusable(f"{type(e).__name__}: {e}", sent=True) from e
             raise StateError(f"{self._path}: Redis refused the command: {e}") from e
         except redis.RedisError as e:
             raise StateError(f"{self._path}: {type(e).__name__}: {e}") from e
@@ -441,7 +263,7 @@ class RedisState:
             n,
         )
 
-    def _unavailable(self, what: str, error: _Unusable) -> StateUnavailable:
+    def _unavailable(self, what: str, error: Unusable) -> StateUnavailable:
         return StateUnavailable(f"{self._path}: Redis cannot be used to {what}: {error}")
 
     # -- keys ------------------------------------------------------------------------------
@@ -484,7 +306,7 @@ class RedisState:
         self._client()
         try:
             self._do(lambda: self._cmd("PING"), force=True)
-        except _Unusable as e:
+        except Unusable as e:
             raise self._unavailable("answer a PING", e) from None
         self._down_until = -math.inf
 
@@ -516,7 +338,7 @@ class RedisState:
         self._client()
         try:
             raw = self._do(lambda: self._cmd("GET", self._k_gen))
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("generation", e)
             return self._generation
         self._generation = int(raw) if raw is not None else 0
@@ -533,14 +355,14 @@ class RedisState:
             )
         try:
             self._do(lambda: self._cmd("SET", self._k_gen, generation))
-        except _Unusable as e:
+        except Unusable as e:
             raise self._unavailable("set the generation", e) from None
         self._generation = generation
 
     def bump_generation(self) -> int:
         try:
             g = int(self._do(lambda: self._cmd("INCR", self._k_gen)))
-        except _Unusable as e:
+        except Unusable as e:
             raise self._unavailable("bump the generation", e) from None
         self._generation = g
         return g
@@ -555,7 +377,7 @@ class RedisState:
         keys = (self._p_dest + raw, self._k_dests)
         try:
             self._fcall("set", keys, ("add", raw, cap, 1 if online else 0))
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("add_destination", e)
 
     def _set(self, number: str, what: str, value: int) -> None:
@@ -563,7 +385,7 @@ class RedisState:
         keys = (self._p_dest + raw, self._k_dests)
         try:
             done = self._fcall("set", keys, (what, raw, value))
-        except _Unusable as e:
+        except Unusable as e:
             raise self._unavailable(f"set the {what} of {number}", e) from None
         if not done:
             raise StateError(f"unknown destination {number!r}")
@@ -604,7 +426,7 @@ class RedisState:
         raw = number_bytes(number)
         try:
             return self._read([raw])[0]
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("destination", e)
             return None
 
@@ -615,7 +437,7 @@ class RedisState:
         """Every destination, by number. StateUnavailable while Redis cannot be used."""
         try:
             return [d for d in self._read(self._numbers()) if d is not None]
-        except _Unusable as e:
+        except Unusable as e:
             raise self._unavailable("read the destinations", e) from None
 
     def idle(self, numbers: Sequence[str]) -> list[bool]:
@@ -637,7 +459,7 @@ class RedisState:
             return out
         try:
             got = self._fcall("idle", self._pairs(asked), (), ro=True)
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("idle", e)
             return out
         for i, flag in zip(where, got, strict=True):
@@ -657,7 +479,7 @@ class RedisState:
         keys = (self._p_dest + raw, self._k_dests)
         try:
             self._fcall("attempt", keys, (raw, 1 if answered else 0, talk_seconds))
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("record_attempt", e)
 
     # -- leases ----------------------------------------------------------------------------
@@ -683,13 +505,13 @@ class RedisState:
             return None
         if self._orphans:
             self._forget_orphans()
-        owner = _owner(self._host, call_id)
+        owner = lease_owner(self._host, call_id)
         raws = list(wanted.values())
         keys = [self._k_seq, self._k_dests, *self._pairs(raws)]
         args = (max(int(seconds * 1000), 1), 1 if all else 0, owner, *raws)
         try:
             reply = self._fcall("claim", keys, args)
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("claim", e)
             numbers = tuple(wanted) if all else (next(iter(wanted)),)
             if self._fail == "closed":
@@ -736,7 +558,7 @@ class RedisState:
         for token, raws in self._tokens(claim, keep).items():
             try:
                 freed += int(self._fcall("release", self._pairs(raws), (token,)))
-            except _Unusable as e:
+            except Unusable as e:
                 self._degraded("release", e)  # the leases expire by their deadline
         return freed
 
@@ -749,7 +571,7 @@ class RedisState:
         for token, raws in by_token.items():
             try:
                 done += int(self._fcall("extend", self._pairs(raws), (token, ms)))
-            except _Unusable as e:
+            except Unusable as e:
                 self._degraded("extend", e)
         return done
 
@@ -759,7 +581,7 @@ class RedisState:
             return 0
         try:
             return int(self._fcall("forget", self._pairs(raws), (owner,)))
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("release", e)
             return 0
 
@@ -769,7 +591,7 @@ class RedisState:
             numbers, owner = self._orphans[0]
             try:
                 self._fcall("forget", self._pairs([number_bytes(n) for n in numbers]), (owner,))
-            except _Unusable:
+            except Unusable:
                 return
             self._orphans.pop(0)
 
@@ -778,11 +600,11 @@ class RedisState:
         raw = number_bytes(number)
         try:
             reply = self._fcall("leases", self._pair(raw), (), ro=True)
-        except _Unusable as e:
+        except Unusable as e:
             raise self._unavailable(f"read the leases of {number}", e) from None
         out = []
         for i in range(1, len(reply), 3):
-            host, pid, start, ns, call_id = _parse_owner(_text(reply[i + 2]))
+            host, pid, start, ns, call_id = parse_owner(_text(reply[i + 2]))
             deadline = int(float(reply[i + 1])) / 1000
             out.append(RedisLease(int(reply[i]), deadline, host, pid, start, ns, call_id))
         return out
@@ -797,7 +619,7 @@ class RedisState:
                 reaped += int(self._fcall("reap", self._pairs(numbers[i : i + _CHUNK]), ()))
             for number in numbers:
                 reaped += self._reap_dead(number)
-        except _Unusable as e:
+        except Unusable as e:
             raise self._unavailable("reap leases", e) from None
         return reaped
 
@@ -806,7 +628,7 @@ class RedisState:
         mine = own_namespace()
         freed = 0
         for i in range(1, len(reply), 3):
-            host, pid, start, ns, _ = _parse_owner(_text(reply[i + 2]))
+            host, pid, start, ns, _ = parse_owner(_text(reply[i + 2]))
             if host != self._host or not pid or (ns and mine and ns != mine):
                 continue  # another host's, or another PID namespace's: its deadline frees it
             if pid == os.getpid() and start == own_start_time():
@@ -826,7 +648,7 @@ class RedisState:
         Dropped (counted) while Redis cannot be used."""
         d, c, dest = did_bytes(did), caller_bytes(caller), number_bytes(destination)
         day = local_day(at, tz)
-        end = _midnight(day, tz)
+        end = midnight(day, tz)
         if end <= time.time():
             return  # that day is over in tz: the memory would answer nothing
         key = self._p_memory + d + b":" + c
@@ -834,7 +656,7 @@ class RedisState:
         expire = () if math.isinf(end) else ("EXAT", math.ceil(end))
         try:
             self._do(lambda: self._cmd("SET", key, value, *expire))
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("remember", e)
 
     def recall(self, did: str, caller: str, at: float, *, tz: str = DEFAULT_TZ) -> str | None:
@@ -845,7 +667,7 @@ class RedisState:
         key = self._p_memory + d + b":" + c
         try:
             raw = self._do(lambda: self._cmd("GET", key))
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("recall", e)
             return None
         if raw is None:
@@ -863,7 +685,7 @@ class RedisState:
 
     def counter_key(self, did: str, at: float, *, tz: str = DEFAULT_TZ) -> bytes:
         """The Redis key of ``did``'s branch counts on the local day of ``at``."""
-        return self._p_count + did_bytes(did) + b":" + _day_name(local_day(at, tz)).encode()
+        return self._p_count + did_bytes(did) + b":" + day_name(local_day(at, tz)).encode()
 
     def count_branch(self, did: str, branch: int, at: float, *, tz: str = DEFAULT_TZ) -> None:
         """Count one call of ``did`` to ``branch`` (0..255) on the local day of ``at``. The
@@ -872,14 +694,14 @@ class RedisState:
         raw = did_bytes(did)
         b = check_branch(branch)
         day = local_day(at, tz)
-        end = _midnight(day + DAYS - 1, tz)
+        end = midnight(day + DAYS - 1, tz)
         if end <= time.time():
             return  # that day is no longer kept
-        key = self._p_count + raw + b":" + _day_name(day).encode()
+        key = self._p_count + raw + b":" + day_name(day).encode()
         expire = min(math.ceil(end), 1 << 40)
         try:
             self._fcall("count", (key,), (b, expire))
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("count_branch", e)
 
     def branch_counts(self, did: str, at: float, *, tz: str = DEFAULT_TZ) -> npt.NDArray[np.uint32]:
@@ -887,7 +709,7 @@ class RedisState:
         key = self.counter_key(did, at, tz=tz)
         try:
             got = self._do(lambda: self._cmd("HGETALL", key))
-        except _Unusable as e:
+        except Unusable as e:
             raise self._unavailable(f"read the branch counts of {did}", e) from None
         out = np.zeros(BRANCHES, dtype=np.uint32)
         for b, n in dict(got).items():
@@ -906,7 +728,7 @@ class RedisState:
         name = check_group(group).encode("utf-8", "surrogatepass")
         try:
             value = self._do(lambda: self._cmd("HINCRBY", self._p_cursor + raw, name, 1))
-        except _Unusable as e:
+        except Unusable as e:
             self._degraded("next_cursor", e)
             return None
         return int(value) - 1
