@@ -99,15 +99,15 @@ class CallDriver:
             if event is not None:
                 queue.extend(self.handle(event))
 
-    def answered(self, target: str) -> list[Any]:
-        """The answer moment: ``target`` picked up (B9). Actions to carry out now (``DropLeg``
-        when another target had won)."""
+    def answered(self, target: str, at: float | None = None) -> list[Any]:
+        """The answer moment: ``target`` picked up (B9) at ``at`` (None: now). Actions to carry
+        out now (``DropLeg`` when another target had won)."""
         from routecore.engine.actions import Answered
 
         if self.ended:
             return []
         self.talking = True
-        return self.handle(Answered(target, at=time.time()))
+        return self.handle(Answered(target, at=time.time() if at is None else at))
 
     def keep_alive(self) -> None:
         """Renew the call's leases (the adapter's timer while a Dial waits)."""

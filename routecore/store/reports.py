@@ -79,7 +79,8 @@ def report_rows(
     *,
     tz: str = DEFAULT_TZ,
 ) -> Rows:
-    """The rows of report ``name``; times become ISO text in ``tz``, lists JSON text."""
+    """The rows of report ``name``; times become ISO text in ``tz`` (lists stay lists: JSON
+    arrays in ``--json``, JSON text in a CSV cell)."""
     query = REPORTS.get(name)
     if query is None:
         raise StoreError(f"unknown report {name!r} (known: {', '.join(REPORTS)})")
@@ -90,8 +91,6 @@ def report_rows(
             if key in TIME_COLUMNS or key.endswith("_purged"):
                 if value is not None:
                     row[key] = iso_time(value, where)
-            elif isinstance(value, list):
-                row[key] = json.dumps(value, ensure_ascii=False)
     return rows
 
 
@@ -110,8 +109,11 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: object) -> object:
-    """A text cell a spreadsheet would run as a formula (a caller ID such as ``=HYPERLINK(…)``
-    or ``+86 …``) gets a leading ``'``, so it is shown as text, never evaluated."""
+    """A list is its JSON text; a text cell a spreadsheet would run as a formula (a caller ID
+    such as ``=HYPERLINK(…)`` or ``+86 …``) gets a leading ``'``, so it is shown as text,
+    never evaluated."""
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value

@@ -181,6 +181,11 @@ def test_report_branches_and_surveys_as_csv(run, tmp_path):
     assert [r["recording"] for r in json.loads(out)] == [
         "rec-old", "rec-221", "rec-231", "rec-234", "rec-242",
     ]  # fmt: skip
+    code, out, _ = run("report", "calls", "--calls", "calls.db", "--json")
+    by_id = {r["call_id"]: r for r in json.loads(out)}  # list columns are JSON arrays
+    assert by_id["c221"]["branches"] == ["main.1"] and isinstance(by_id["c221"]["tried"], list)
+    [row] = [r for r in rows if r["call_id"] == "c221"]  # and JSON text in a CSV cell
+    assert json.loads(row["branches"]) == ["main.1"]
     code, _, err = run("report", "calls", "--from", "2026-11-23", "--to", "2026-11-01")
     assert code != EXIT_OK and "before it starts" in err
 

@@ -51,7 +51,13 @@ def run_agi(config: AdapterConfig, stdin: int | None = None, stdout: int | None 
     try:
         session = runtime.session()
         driver = CallDriver(session, protocol="agi")
-        translator = dialplan.Translator(runtime, call_id=first.call_id, did=first.did)
+        translator = dialplan.Translator(
+            runtime,
+            call_id=first.call_id,
+            did=first.did,
+            channel_type=env.values.get("agi_type", ""),
+            outbound=type(first).__name__ == "OutboundStarted",
+        )
 
         def perform(action: Any) -> Any:
             if session.plan is not None and not translator.files:

@@ -15,15 +15,24 @@ Play          ``STREAM FILE <file> ""`` (no file: skipped, logged)
 Collect       ``GET DATA <file> <ms> <max>`` (``#`` ends the input; no prompt: ``silence/1``)
 Dial          ``EXEC MixMonitor <file>,b`` when recorded; ``EXEC Dial <t1>&<t2>,<s>,<opts>``
               at once, or one ``Dial`` per target in order; then ``GET VARIABLE`` of
-              ``DIALSTATUS``, ``DIALEDPEERNUMBER``, ``ANSWEREDTIME``; options ``g`` (the call
-              goes on after the agent hangs up: survey), ``U(rc-answered^<call>^<port>^<host>)``
-              (the answer moment, on the FastAGI server), ``A(:<announcement>)`` (B10: the
-              agent's prompt, or ``agent_<id>`` for an agent id)
+              ``DIALSTATUS`` and ``DIALEDPEERNUMBER``; options ``g`` (the call goes on after
+              the agent hangs up: survey), ``U(rc-answered^<call>^<port>^<host>)`` (the answer
+              moment, on the FastAGI server) or ``U(rc-answer-time)`` (the process-per-call
+              AGI: the subroutine returns the answer time, read as ``GOSUB_RETVAL``),
+              ``A(:<announcement>)`` (B10: the agent's prompt, or ``agent_<id>`` for an agent
+              id). Talk time is the conversation: the answer moment to the Dial's return, on
+              this host's clock (Asterisk's ``ANSWEREDTIME`` is the *caller's* up time, which
+              counts prompts and ringing once routecore has answered; it is only the fallback
+              for a caller the Dial itself answered)
+Outbound      B3: ``SET VARIABLE CALLERID(num)`` and ``CALLERID(name)`` to the 400 number
+              before the agent's Dial: the customer sees the service number
 DropLeg       nothing here: the answer subroutine's own connection hangs the leg up
 Voicemail     the prompt, then ``RECORD FILE <file> wav "#" <ms> BEEP s=5``
 Conference    ``SET VARIABLE CONFBRIDGE(bridge,max_members)``, ``EXEC ConfBridge <room>``
 Survey        ``GET DATA sys_survey 10000 1`` (1-4, else no rating)
-Hangup        ``EXEC Hangup <cause code>`` (busy 17, no answer 19, blacklisted 21, …)
+Hangup        ``EXEC Hangup <cause code>`` (busy 17, no answer 19, blacklisted 21, …); a
+              blacklisted caller on a PJSIP channel gets ``EXEC PJSIPHangup 603`` (Asterisk 22
+              maps cause 21 to SIP 403 on PJSIP)
 ============  ===============================================================================
 """
 
@@ -31,13 +40,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
 from routecore.adapter.errors import ChannelGone
 from routecore.adapter.values import call_name, checked
-from routecore.engine.actions import DialOutcome
+from routecore.engine.actions import SECONDS_MAX, DialOutcome
 from routecore_asterisk import codec
 
 __all__ = ["CAUSE_CODES", "Command", "Translator"]
@@ -59,6 +69,13 @@ SURVEY_PROMPT = "sys_survey"
 """B12: the fixed satisfaction prompt ("1 very satisfied … 4 dissatisfied")."""
 SURVEY_TIMEOUT_MS = 10_000
 VOICEMAIL_SILENCE_S = 5
+clock = time.time
+"""Where the translator reads the time (the answer moment, a Dial's start and end)."""
+
+ANSWER_TIME_CONTEXT = "rc-answer-time"
+"""The process-per-call AGI's ``U()`` subroutine: ``Return(${STRFTIME(,,%s.%3q)})`` on the
+answering channel; Asterisk copies its ``GOSUB_RETVAL`` to the caller (docs/asterisk.md). A
+dialplan without it loses nothing but precision (Dial goes on when the subroutine is missing)."""
 _DIGITS = re.compile(r"[0-9*#]{0,64}")
 _AUDIO = re.compile(r"\.(wav|sln16|sln|ulaw|alaw|gsm|g722|mp3)$")
 
@@ -94,6 +111,8 @@ class Translator:
         did: str,
         answer_port: int | None = None,
         answer_host: str = "127.0.0.1",
+        channel_type: str = "",
+        outbound: bool = False,
     ) -> None:
         self.runtime = runtime
         self.media = runtime.media
@@ -102,6 +121,10 @@ class Translator:
         self.answer_port = answer_port
         self.answer_host = checked(answer_host, "answer host")
         self.answered = False
+        self.answered_at: float | None = None  # when routecore answered the caller
+        self.answer_at: float | None = None  # the answer moment of the Dial now ringing
+        self.pjsip = channel_type.upper() == "PJSIP"
+        self.outbound = outbound
         self.recordings = 0
         self.files: dict[str, str] = {}
         self.ringing: tuple[list[str], list[str]] = ([], [])  # targets, dial strings
@@ -131,6 +154,7 @@ class Translator:
         if not self.answered:
             self.answered = True
             yield Command(codec.answer())
+            self.answered_at = clock()
 
     def _play(self, action: Any) -> Steps:
         file = self.prompt(action.prompt)
@@ -195,6 +219,9 @@ class Translator:
         return ConferenceResult(joined=(reply.data or "") != "FAILED")
 
     def _hangup(self, action: Any) -> Steps:
+        if action.cause == "blacklisted" and self.pjsip and not self.answered:
+            yield Command(codec.exec_("PJSIPHangup", "603"))  # cause 21 would be SIP 403
+            return None
         yield Command(codec.exec_("Hangup", str(CAUSE_CODES.get(action.cause, 16))))
         return None
 
@@ -216,6 +243,8 @@ class Translator:
             path, reference = self.media.recording(self.call, self.recordings)
             yield from self._answer()
             yield Command(codec.exec_("MixMonitor", checked(path, "recording file") + ",b"))
+        if self.outbound:
+            yield from self._show_service_number()
         everyone = list(range(len(targets)))
         groups = [everyone] if action.simultaneous else [[i] for i in everyone]
         statuses: list[str] = []
@@ -232,10 +261,13 @@ class Translator:
                     "call %s: targets with different announcements rung at once: none", self.call
                 )
             self.ringing = ([targets[i] for i in group], [strings[i] for i in group])
+            self.answer_at = None
             dial = "&".join(self.ringing[1])
+            started = clock()
             yield Command(
                 codec.exec_("Dial", f"{dial},{action.ring_timeout},{options}"), wait=False
             )
+            ended = clock()  # the Dial returns when the conversation is over
             status = (yield Command(codec.get_variable("DIALSTATUS"), after_hangup=True)).data or ""
             statuses.append(status)
             if status == "CANCEL":  # the caller hung up while the targets rang
@@ -244,14 +276,14 @@ class Translator:
                 peer = (
                     yield Command(codec.get_variable("DIALEDPEERNUMBER"), after_hangup=True)
                 ).data
-                talk = (yield Command(codec.get_variable("ANSWEREDTIME"), after_hangup=True)).data
-                talk = talk or ""
                 winner = _winner(peer or "", *self.ringing)
+                talk = yield from self._talk(started, ended)
                 result = DialResult(
                     "answered",
                     answered_by=winner,
-                    talk_seconds=int(talk) if talk.isdigit() else 0,
+                    talk_seconds=talk,
                     recording=reference,
+                    at=ended,
                 )
                 break
         self.ringing = ([], [])
@@ -265,13 +297,51 @@ class Translator:
         return result
 
     def answering(self, peer: str) -> str | None:
-        """The target of the Dial now ringing that ``DIALEDPEERNUMBER`` names (None: no Dial)."""
-        return _winner(peer, *self.ringing) if self.ringing[0] else None
+        """The target of the Dial now ringing that ``DIALEDPEERNUMBER`` names (None: no Dial);
+        the first answer of the Dial is its answer moment."""
+        if not self.ringing[0]:
+            return None
+        if self.answer_at is None:
+            self.answer_at = clock()
+        return _winner(peer, *self.ringing)
 
     def _answer_option(self) -> str:
         if self.answer_port is None:
-            return ""
+            return f"U({ANSWER_TIME_CONTEXT})"
         return f"U(rc-answered^{self.call}^{self.answer_port}^{self.answer_host})"
+
+    def _show_service_number(self) -> Steps:
+        """B3: the customer sees the 400 number, not the agent's own."""
+        did = checked(self.did, "400 number")
+        yield Command(codec.set_variable("CALLERID(num)", did))
+        yield Command(codec.set_variable("CALLERID(name)", did))
+
+    def _talk(self, started: float, ended: float) -> Generator[Command, codec.Reply, int]:
+        """Seconds of conversation of the Dial that ran from ``started`` to ``ended``: from its
+        answer moment (the FastAGI answer subroutine's arrival, or the time the
+        ``rc-answer-time`` subroutine returned) to ``ended``."""
+        answer = self.answer_at
+        if answer is None and self.answer_port is None:
+            reply = yield Command(codec.get_variable("GOSUB_RETVAL"), after_hangup=True)
+            answer = _epoch(reply.data or "", started, ended)
+        if answer is not None:
+            return _seconds(ended - max(answer, started))
+        # No answer moment: ANSWEREDTIME is the caller's up time, the talk only when the Dial
+        # itself answered the caller; otherwise it holds routecore's prompts and the ringing too.
+        reply = yield Command(codec.get_variable("ANSWEREDTIME_MS"), after_hangup=True)
+        up = _milliseconds(reply.data or "")
+        if up is None:
+            log.warning("call %s: no answer moment and no ANSWEREDTIME: talk 0", self.call)
+            return 0
+        if self.answered_at is not None:
+            log.warning(
+                "call %s: no answer moment (is [%s] in the dialplan?): talk time counts the"
+                " ringing",
+                self.call,
+                ANSWER_TIME_CONTEXT,
+            )
+            up -= max(0.0, started - self.answered_at)
+        return _seconds(up)
 
     def _announcement(self, entry: int | str) -> str | None:
         """B10: the file Dial's ``A(:file)`` plays to the caller on connect. Dial plays one
@@ -279,6 +349,34 @@ class Translator:
         once per agent: docs/asterisk.md); a prompt name is that prompt."""
         name = f"agent_{entry}" if isinstance(entry, int) or entry.isdigit() else entry
         return self.prompt(name)
+
+
+def _seconds(seconds: float) -> int:
+    """Whole seconds of a duration (floored, as FreeSWITCH's are), within the engine's range."""
+    return min(max(int(seconds), 0), SECONDS_MAX)
+
+
+_DECIMAL = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,6})?")
+
+
+def _epoch(text: str, started: float, ended: float) -> float | None:
+    """A Unix time from the dialplan (``1765100000.123``), None unless it falls within the
+    Dial: a value left by an earlier subroutine (of the dialplan, or of an earlier Dial whose
+    answer it was) falls before it. Asterisk and the process share the host's clock; a
+    quarter second of slack covers its millisecond rounding."""
+    if not _DECIMAL.fullmatch(text):
+        return None
+    value = float(text)
+    return value if started - 0.25 <= value <= ended + 0.25 else None
+
+
+def _milliseconds(text: str) -> float | None:
+    """Seconds from a millisecond count (``ANSWEREDTIME_MS``), None unless plain ASCII digits
+    within a week."""
+    if not _DECIMAL.fullmatch(text):
+        return None
+    value = float(text) / 1000.0
+    return value if value <= SECONDS_MAX else None
 
 
 def _digits(reply: codec.Reply) -> str:

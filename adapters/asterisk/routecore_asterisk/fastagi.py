@@ -84,6 +84,8 @@ class FastAgi:
             did=first.did,
             answer_port=self.answer_port,
             answer_host=_answer_host(local),
+            channel_type=env.values.get("agi_type", ""),
+            outbound=type(first).__name__ == "OutboundStarted",
         )
         self.calls[translator.call] = (driver, translator)
 
@@ -122,7 +124,7 @@ class FastAgi:
         target = translator.answering(reply.data or "")
         if target is None:
             return
-        for action in driver.answered(target):
+        for action in driver.answered(target, at=translator.answer_at):
             if type(action).__name__ == "DropLeg":
                 try:
                     await stream.send(codec.hangup(), self.timeout)

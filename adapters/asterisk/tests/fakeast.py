@@ -22,11 +22,13 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from routecore.adapter.runtime import Runtime
+from routecore_asterisk import dialplan
 from routecore.adapter.server import Server, bind
 from routecore_asterisk.fastagi import FastAgi, make_handler
 
@@ -102,11 +104,18 @@ class Ring:
     made before the Dial's reply, ``second`` is another target of the same attempt whose own
     ``U()`` connection arrives after it (a race: the server must hang that leg up), and
     ``on_answer`` runs after the answer connections closed and before the Dial's reply (the
-    moment to look at the shared state); the reply comes ``delay`` seconds later (the talk)."""
+    moment to look at the shared state); the reply comes ``delay`` seconds later. ``talk``: the
+    conversation's seconds — the test clock (:data:`CLOCK`) moves by what ``delay`` did not
+    cover, so an in-process server measures ``talk``; in another process the adapter measures
+    the ``delay``; a process-per-call AGI gets the answer moment as ``GOSUB_RETVAL``
+    (``[rc-answer-time]``). ``up``: the
+    seconds the caller's channel was up before the Dial (routecore's prompts), which
+    Asterisk's ``ANSWEREDTIME`` counts too."""
 
     status: str = "ANSWER"
     answerer: str | None = None
     talk: int = 60
+    up: int = 7
     subroutine: bool = True
     second: str | None = None
     result: int = 0
@@ -152,6 +161,23 @@ class Scenario:
 
 
 _DIAL = re.compile(rb"^EXEC Dial (\S+)\n$")
+
+
+_ANSWER_TIME = f"U({dialplan.ANSWER_TIME_CONTEXT})"
+
+
+class Clock:
+    """The adapters' clock in these tests (``routecore_asterisk.dialplan.clock``): the real
+    time plus the conversations the fake "talked" without waiting."""
+
+    def __init__(self) -> None:
+        self.shift = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.shift
+
+
+CLOCK = Clock()
 _U = re.compile(r"U\(rc-answered\^([^^()]+)\^(\d+)\^127\.0\.0\.1\)")
 
 
@@ -184,6 +210,7 @@ class FakeAsterisk:
         self._digits = list(scenario.digits)
         self._rings = list(scenario.rings)
         self._dial: tuple[Ring, list[str]] | None = None
+        self._answer_time: str | None = None
         self._writer: Any = None
 
     # -- the conversation -----------------------------------------------------------------------
@@ -304,7 +331,7 @@ class FakeAsterisk:
             return b"200 result=0\n"
         if line.startswith(b"RECORD FILE "):
             return f"200 result=0 (timeout) endpos={self.scenario.record_ms * 8}\n".encode()
-        if line.startswith(b"EXEC Hangup ") or line == b"HANGUP\n":
+        if line.startswith((b"EXEC Hangup ", b"EXEC PJSIPHangup ")) or line == b"HANGUP\n":
             return b"200 result=1\n"
         if (m := _DIAL.match(line)) is not None:
             return await self._dial_reply(m.group(1).decode(), answering=answering)
@@ -315,6 +342,9 @@ class FakeAsterisk:
         ring = self._rings.pop(0) if self._rings else Ring("NOANSWER")
         strings = args.split(",", 1)[0].split("&")
         self._dial = (ring, strings)
+        self._answer_time = None
+        if ring.status == "ANSWER" and answering and ring.subroutine and _ANSWER_TIME in args:
+            self._answer_time = f"{time.time():.3f}"  # [rc-answer-time]'s Return value
         if ring.status == "ANSWER" and answering and ring.subroutine:
             u = _U.search(args)
             if u is not None:
@@ -326,6 +356,8 @@ class FakeAsterisk:
                 ring.on_answer(self)
         if ring.delay:
             await asyncio.sleep(ring.delay)
+        if ring.status == "ANSWER":  # the rest of the talk, without waiting for it
+            CLOCK.shift += max(0.0, ring.talk - ring.delay)
         return f"200 result={ring.result}\n".encode()
 
     def _variable(self, line: bytes) -> bytes:
@@ -340,8 +372,12 @@ class FakeAsterisk:
             value = peer
         elif name == "DIALEDPEERNAME":
             value = None if peer is None else f"Local/{peer}-00000002;1"
-        elif name == "ANSWEREDTIME":
-            value = str(ring.talk) if answered else ""
+        elif name == "ANSWEREDTIME":  # the caller channel's up time, prompts included
+            value = str(ring.talk + ring.up) if answered else ""
+        elif name == "ANSWEREDTIME_MS":
+            value = str((ring.talk + ring.up) * 1000) if answered else ""
+        elif name == "GOSUB_RETVAL":
+            value = self._answer_time
         elif name == "CONFBRIDGE_RESULT":
             value = self.scenario.conference
         else:
@@ -439,8 +475,11 @@ GRAMMAR = [
         r'EXEC StopMixMonitor ""',
         rf"RECORD FILE {_V} wav # \d+ BEEP s=5",
         r"EXEC Hangup \d+",
+        r"EXEC PJSIPHangup 603",
+        r'SET VARIABLE CALLERID\((num|name)\) "\d+"',
         rf"EXEC Dial {_V}(&{_V})*,\d+,g"
-        rf"(U\(rc-answered\^{_NAME}\^\d+\^127\.0\.0\.1\))?(A\(:{_V}\))?",
+        rf"(U\(rc-answered\^{_NAME}\^\d+\^127\.0\.0\.1\)|U\(rc-answer-time\))"
+        rf"(A\(:{_V}\))?",
     )
 ]
 

@@ -85,9 +85,13 @@ def process_env(**kw: Any) -> bytes:
 
 
 def test_a_complete_call(host: Runtime) -> None:
+    """Talk time is the conversation: from the answer moment ``[rc-answer-time]`` returns to
+    the end of the Dial — not Asterisk's ANSWEREDTIME, the caller's up time with the prompts
+    (here 1 + 7 s)."""
     p = host.media.prompts
+    ring = Ring(talk=1, delay=1.2, up=7)
     fake, code, err = agi_call(
-        host, Scenario(digits=["1", "1"], rings=[Ring(talk=21)]), process_env(uniqueid="p-1")
+        host, Scenario(digits=["1", "1"], rings=[ring]), process_env(uniqueid="p-1")
     )
     assert code == 0, err
     target = fake.dials()[0].split("/")[1].split("@")[0]
@@ -97,16 +101,31 @@ def test_a_complete_call(host: Runtime) -> None:
         f"GET DATA {p}/main_menu 5000 1",
         f"GET DATA {p}/sales_menu 5000 1",
         f'STREAM FILE {p}/sys_transfer ""',
-        f"EXEC Dial Local/{target}@destinations,20,g",  # no answer subroutine: no server
+        f"EXEC Dial Local/{target}@destinations,20,gU(rc-answer-time)",  # the answer's time
         "GET VARIABLE DIALSTATUS",
         "GET VARIABLE DIALEDPEERNUMBER",
-        "GET VARIABLE ANSWEREDTIME",
+        "GET VARIABLE GOSUB_RETVAL",
         "EXEC Hangup 16",
     ]
     (rec,) = records(host, "p-1")
     assert rec["outcome"] == "answered" and rec["answered_by"] == target
-    assert rec["talk_seconds"] == 21
+    assert rec["talk_seconds"] == 1
+    assert rec["end"] - rec["answer"] == 1 and rec["end"] - rec["start"] >= 1.2
     assert busy(host) == {}
+
+
+def test_a_dialplan_without_the_answer_time_context(host: Runtime) -> None:
+    """No ``[rc-answer-time]``: Dial carries on without its subroutine and the talk time
+    falls back to ANSWEREDTIME less the time the caller was up before the Dial."""
+    ring = Ring(talk=21, subroutine=False, up=0)
+    fake, code, err = agi_call(
+        host, Scenario(digits=["1", "1"], rings=[ring]), process_env(uniqueid="p-1b")
+    )
+    assert code == 0, err
+    assert "GET VARIABLE ANSWEREDTIME_MS" in fake.commands()
+    (rec,) = records(host, "p-1b")
+    assert rec["outcome"] == "answered" and rec["talk_seconds"] in (20, 21)  # less the prompts
+    assert "rc-answer-time" in err  # the operator is told what is missing
 
 
 def test_the_400_number_as_the_argument_after_agi(host: Runtime) -> None:
@@ -181,7 +200,7 @@ def test_sighup_during_a_recorded_conversation_keeps_the_recording(host: Runtime
     dial = 4  # ANSWER, welcome, main menu, MixMonitor, Dial
     scenario = Scenario(
         digits=["1", "3"],
-        rings=[Ring(talk=40, result=-1)],
+        rings=[Ring(talk=1, delay=1.2, result=-1)],
         hangup_at=dial,
         inflight="reply-first",
         dead_variables="answer",  # GET VARIABLE answered, StopMixMonitor refused (511)
@@ -192,11 +211,11 @@ def test_sighup_during_a_recorded_conversation_keeps_the_recording(host: Runtime
     assert fake.commands()[dial + 1 :] == [
         "GET VARIABLE DIALSTATUS",
         "GET VARIABLE DIALEDPEERNUMBER",
-        "GET VARIABLE ANSWEREDTIME",
+        "GET VARIABLE GOSUB_RETVAL",
         'EXEC StopMixMonitor ""',
     ]
     (rec,) = records(host, "p-7")
-    assert rec["outcome"] == "answered" and rec["talk_seconds"] == 40
+    assert rec["outcome"] == "answered" and rec["talk_seconds"] == 1
     assert rec["recording"] == "p-7.wav" and rec["survey"] is None
     assert busy(host) == {}
 

@@ -104,7 +104,7 @@ def test_serve_listens_routes_a_call_and_stops_on_sigterm(host: Runtime) -> None
             first = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
             match = re.match(r"routecore-asterisk: listening on 127\.0\.0\.1:(\d+) ", first)
             assert match is not None, first
-            scenario = Scenario(digits=["1", "1"], rings=[Ring(talk=3)])
+            scenario = Scenario(digits=["1", "1"], rings=[Ring(talk=1, delay=1.1)])
             fake = FakeAsterisk(scenario, environment(uniqueid="served-1"))
             await fake.call(int(match.group(1)))
             url = f"http://127.0.0.1:{metrics_port}/metrics"
@@ -134,4 +134,4 @@ def test_serve_listens_routes_a_call_and_stops_on_sigterm(host: Runtime) -> None
     assert fake.commands()[-1] == "EXEC Hangup 16"
     assert code == 0 and stopping < 5
     (rec,) = records(host, "served-1")
-    assert rec["outcome"] == "answered" and rec["talk_seconds"] == 3
+    assert rec["outcome"] == "answered" and rec["talk_seconds"] == 1

@@ -142,7 +142,7 @@ def test_hostile_replies_reach_no_command(host: Runtime) -> None:
                 return b"200 result=1&Local/666@evil\n"
             if line == b"GET VARIABLE DIALEDPEERNUMBER\n":
                 return b"200 result=1 (Local/666@evil&x)\n"
-            if line == b"GET VARIABLE ANSWEREDTIME\n":
+            if line in (b"GET VARIABLE ANSWEREDTIME_MS\n", b"GET VARIABLE GOSUB_RETVAL\n"):
                 return b"200 result=1 (${SHELL})\n"
             return await super()._reply(line, answering=answering)
 

@@ -2,8 +2,11 @@
 B9, B10, B12, B13, B14, V4).
 
 Each Action becomes one or more ``sendmsg`` executes (:meth:`EslConnection.execute`: a fresh
-``Event-UUID``, ``event-lock: true``, the wait for its CHANNEL_EXECUTE_COMPLETE), and the Event
-the engine is answered with is read from that completion.
+``Event-UUID``, ``event-lock: true`` except for ``bridge``, the wait for its
+CHANNEL_EXECUTE_COMPLETE), and the Event the engine is answered with is read from that
+completion. ``bridge`` goes without the lock: FreeSWITCH runs no other application queued for
+the channel while a locked one runs, so the announcement it queues on connect would play only
+after the conversation.
 
 ============  ===============================================================================
 Action        FreeSWITCH
@@ -295,10 +298,16 @@ class Applications:
         *,
         limit: float | None,
         on_event: Callable[[Event], object] | None = None,
+        event_lock: bool = True,
     ) -> Event:
         self.driver.first_command()
         return await self.conn.execute(
-            app, arg, timeout=limit, reply_timeout=self.timeout, on_event=on_event
+            app,
+            arg,
+            timeout=limit,
+            reply_timeout=self.timeout,
+            on_event=on_event,
+            event_lock=event_lock,
         )
 
     async def _set(self, **values: str) -> None:
@@ -493,7 +502,11 @@ class Applications:
                 self._bridged(bridge, event, at_answer)
 
         try:
-            done = await self._exec("bridge", arg, limit=None, on_event=on_event)
+            # no event-lock: it would hold back the caller's queued applications (the
+            # announcement of bridge_pre_execute_aleg_app, uuid_broadcast) until the bridge ends
+            done = await self._exec(
+                "bridge", arg, limit=None, on_event=on_event, event_lock=False
+            )
         finally:
             self.ringing = {}
             if bridge.tasks:

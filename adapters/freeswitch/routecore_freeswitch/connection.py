@@ -127,10 +127,13 @@ class EslConnection:
         timeout: float | None,
         reply_timeout: float | None = None,
         on_event: Callable[[Event], object] | None = None,
+        event_lock: bool = True,
     ) -> Event:
         """Run dialplan application ``app`` with ``arg`` and wait until it completes.
 
-        The sendmsg carries a fresh ``Event-UUID`` and ``event-lock: true``. Returns the
+        The sendmsg carries a fresh ``Event-UUID`` and ``event-lock: true`` (unless
+        ``event_lock`` is False: applications FreeSWITCH queues on the channel meanwhile, such
+        as a bridge's announcement, then run during this one). Returns the
         CHANNEL_EXECUTE_COMPLETE whose ``Application-UUID`` is that uuid. Every other event of
         this channel that arrives after the command's reply is passed to ``on_event`` first (e.g.
         CHANNEL_ANSWER or CHANNEL_BRIDGE: the answer moment). Events queued before the reply
@@ -143,7 +146,7 @@ class EslConnection:
         if self.hung_up:
             raise ChannelGone(f"cannot execute {app}: the channel has hung up")
         app_uuid = str(uuid.uuid4())
-        data = sendmsg_execute(app, arg, event_uuid=app_uuid, event_lock=True)
+        data = sendmsg_execute(app, arg, event_uuid=app_uuid, event_lock=event_lock)
         when = self._when(timeout)
         replied = self._when(reply_timeout)
         if replied is None or (when is not None and when < replied):

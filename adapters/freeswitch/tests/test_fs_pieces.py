@@ -126,6 +126,7 @@ class ScriptedChannel:
         timeout: float | None,
         reply_timeout: float | None = None,
         on_event: Callable[[Event], object] | None = None,
+        event_lock: bool = True,
     ) -> Event:
         if self.hung_up:
             raise ChannelGone(app)
