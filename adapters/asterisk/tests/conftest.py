@@ -10,13 +10,14 @@ if importlib.util.find_spec("routecore_asterisk") is None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(autouse=True)
 def _talk_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """The in-process adapters measure talk on the fake Asterisk's clock (``fakeast.CLOCK``)."""
     from fakeast import CLOCK
+
     from routecore_asterisk import dialplan
 
     CLOCK.shift = 0.0

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from routecore.adapter.runtime import Runtime
-from routecore_asterisk import dialplan
 from routecore.adapter.server import Server, bind
+from routecore_asterisk import dialplan
 from routecore_asterisk.fastagi import FastAgi, make_handler
 
 DEAD = b"511 Command Not Permitted on a dead channel or intercept routine\n"

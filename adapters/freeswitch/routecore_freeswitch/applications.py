@@ -163,6 +163,7 @@ class Channel(Protocol):
         timeout: float | None,
         reply_timeout: float | None = None,
         on_event: Callable[[Event], object] | None = None,
+        event_lock: bool = True,
     ) -> Event: ...
 
     async def command(self, text: str, timeout: float | None) -> Frame: ...
@@ -504,9 +505,7 @@ class Applications:
         try:
             # no event-lock: it would hold back the caller's queued applications (the
             # announcement of bridge_pre_execute_aleg_app, uuid_broadcast) until the bridge ends
-            done = await self._exec(
-                "bridge", arg, limit=None, on_event=on_event, event_lock=False
-            )
+            done = await self._exec("bridge", arg, limit=None, on_event=on_event, event_lock=False)
         finally:
             self.ringing = {}
             if bridge.tasks:
