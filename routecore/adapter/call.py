@@ -8,6 +8,12 @@ loop that pumps is :func:`routecore.adapter.blocking.run` (a process per call) o
 :meth:`CallDriver.guard`, so a hang-up, a protocol error, a timeout or a bug in the adapter
 ends the session (every claim released, one record) and never escapes to the server.
 
+With a ``journal`` (the runtime's, when it keeps records) the call is journaled in the call store
+from its start (``routecore.store.journal``): when its first command has been answered, when a
+Dial rings (the destinations it holds), when an agent answers, at every keep-alive and when the
+Dial ends; its record replaces the row at the end. A call whose adapter dies is completed from
+that row (``routecore.adapter.reconcile``).
+
 The call's log line (logger ``routecore.call``, level INFO) is one JSON object: ``call``,
 ``protocol``, ``did``, ``caller``, ``outcome``, ``answered_by``, ``talk_seconds``, ``setup_ms``
 (connection to first command), ``decide_ms`` (time in the engine), ``seconds`` (the whole
@@ -20,7 +26,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -45,24 +51,44 @@ class CallDriver:
     """One call's session (from ``runtime.session()``) and its bookkeeping."""
 
     __slots__ = (
+        "_answer",
         "_begun",
+        "_claimed",
         "_decide",
         "_error",
+        "_journaled",
         "_setup",
         "call_id",
         "caller",
+        "channel",
         "did",
         "ended",
+        "journal",
         "observer",
         "protocol",
         "session",
         "talking",
     )
 
-    def __init__(self, session: Any, *, protocol: str, observer: Observer | None = None) -> None:
+    def __init__(
+        self,
+        session: Any,
+        *,
+        protocol: str,
+        observer: Observer | None = None,
+        journal: Callable[[Any], None] | None = None,
+        channel: str = "",
+    ) -> None:
         self.session = session
         self.protocol = protocol
         self.observer = observer
+        self.journal = journal
+        """Where the call's journal rows go (``Runtime.journal``; None: not journaled)."""
+        self.channel = channel
+        """The PBX's id of the caller's channel (default: the call id)."""
+        self._claimed: tuple[str, ...] = ()
+        self._answer: tuple[str, float] | None = None
+        self._journaled = False
         self.call_id = ""
         self.did = ""
         self.caller = ""
@@ -95,9 +121,18 @@ class CallDriver:
         self.caller = str(getattr(first, "caller", None) or getattr(first, "agent", ""))
         queue = deque(self.handle(first))
         while queue:
-            event = yield queue.popleft()
+            action = queue.popleft()
+            if action.__class__.__name__ == "Dial":
+                self._claimed, self._answer = tuple(action.targets), None
+                self._journal()
+            event = yield action
+            if not self._journaled:
+                self._journal()  # the first command is out: the call is journaled from here
             if event is not None:
                 queue.extend(self.handle(event))
+                if event.__class__.__name__ == "DialResult":
+                    self._claimed, self._answer = (), None  # released, the record has the rest
+                    self._journal()
 
     def answered(self, target: str, at: float | None = None) -> list[Any]:
         """The answer moment: ``target`` picked up (B9) at ``at`` (None: now). Actions to carry
@@ -107,7 +142,12 @@ class CallDriver:
         if self.ended:
             return []
         self.talking = True
-        return self.handle(Answered(target, at=time.time() if at is None else at))
+        when = time.time() if at is None else at
+        actions = self.handle(Answered(target, at=when))
+        if self._answer is None and target in self._claimed:
+            self._claimed, self._answer = (target,), (target, when)
+            self._journal()
+        return actions
 
     def keep_alive(self) -> None:
         """Renew the call's leases (the adapter's timer while a Dial waits)."""
@@ -115,6 +155,20 @@ class CallDriver:
 
         if not self.ended:
             self.handle(KeepAlive(at=time.time()))
+            self._journal()
+
+    def _journal(self) -> None:
+        """Hand the call's journal row, as it stands now, to ``journal``."""
+        record = self.session.record
+        if self.journal is None or record is None or self.ended or self.session.done:
+            return
+        from routecore.adapter.journal import entry
+
+        self._journaled = True
+        try:
+            self.journal(entry(self, record, self._claimed, self._answer))
+        except Exception:  # the call goes on: its record is still written at its end
+            log.exception("call %s: journaling failed", self.call_id)
 
     def first_command(self) -> None:
         """The first command went to the PBX: the call's setup time ends here."""

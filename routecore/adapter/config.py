@@ -18,6 +18,10 @@ option             environment             default
 ``--metrics``      ``ROUTECORE_METRICS``   none (``127.0.0.1:9464``: Prometheus; worker i on
                                            port + i)
 ``--drain``        ``ROUTECORE_DRAIN``     60 s a SIGTERM waits for calls to end
+``--pbx``          ``ROUTECORE_PBX``       none: the PBX's control connection, to reconcile
+                                           calls of a dead adapter
+                                           (``ami://user:secret@host:5038``,
+                                           ``esl://:password@host:8021``)
 =================  ======================  =================================================
 
 The PBX connects without authentication (FastAGI, ESL outbound), so a server listens on
@@ -64,6 +68,8 @@ class AdapterConfig:
     reply_timeout: float = 30.0
     """Seconds a PBX may take to answer a short command (a Dial or a recording has none)."""
     keepalive_every: float = 300.0
+    pbx: str | None = None
+    """The PBX's control connection (``routecore.adapter.reconcile.control_address``)."""
 
     def allowed(self, peer: str) -> bool:
         """A peer address may talk to the server: loopback, or inside ``allow``."""
@@ -97,6 +103,7 @@ def env_options(*, port: int, dial: str) -> SimpleNamespace:
         workers=env("ROUTECORE_WORKERS", "1"),
         metrics=env("ROUTECORE_METRICS", ""),
         drain=env("ROUTECORE_DRAIN", "60"),
+        pbx=env("ROUTECORE_PBX", ""),
     )
 
 
@@ -128,6 +135,12 @@ def add_options(parser: argparse.ArgumentParser, *, port: int, dial: str) -> Non
     add("--workers", default=d.workers, help="server processes [1]")
     add("--metrics", default=d.metrics, help="host:port of /metrics")
     add("--drain", default=d.drain, help="seconds a SIGTERM lets calls end [60]")
+    add(
+        "--pbx",
+        default=d.pbx,
+        help="the PBX's control connection, to reconcile calls of a dead adapter: "
+        "ami://user:secret@host:5038 or esl://:password@host:8021 (better in ROUTECORE_PBX)",
+    )
 
 
 def _number(text: Any, what: str, kind: type[int] | type[float]) -> Any:
@@ -188,6 +201,11 @@ def config_from(
         raise AdapterError(f"--workers: 1-64, got {workers}")
     if not 0 <= drain <= 86400:
         raise AdapterError(f"--drain: 0-86400 seconds, got {drain}")
+    pbx = getattr(args, "pbx", "") or None
+    if pbx is not None:
+        from routecore.adapter.reconcile import control_address
+
+        control_address(pbx)  # a bad URL is refused here, with the reason
     return dataclasses.replace(
         config,
         host=host,
@@ -196,4 +214,5 @@ def config_from(
         workers=workers,
         metrics=_host_port(args.metrics, "--metrics") if args.metrics else None,
         drain=drain,
+        pbx=pbx,
     )

@@ -75,6 +75,14 @@ class Runtime:
         """Queue a post-call SMS in the store's outbox."""
         self._write("sms", lambda store: store.send(sms))
 
+    @property
+    def journal(self) -> Any:
+        """Where a CallDriver journals its call (None when no records are kept)."""
+        return None if self.config.calls is None else self._journal
+
+    def _journal(self, entry: Any) -> None:
+        self._write("journal", lambda store: store.journal(entry))
+
     def _write(self, what: str, write: Any) -> None:
         if self.config.calls is None:
             return

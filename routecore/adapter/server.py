@@ -139,13 +139,57 @@ def _keep_alive(writer: asyncio.StreamWriter) -> None:
 
 
 MakeHandler = Callable[[Runtime, Server], Awaitable[Handler]]
+Control = Callable[[Any], Awaitable[Any]]
+"""Opens the PBX control connection of a ``ControlAddress`` (``routecore.adapter.reconcile``)."""
+
+
+def _adopt(config: AdapterConfig) -> dict[str, Any]:
+    """The calls of this host's dead adapters, their agents claimed again by this process,
+    before anything listens (``routecore.adapter.reconcile``)."""
+    from types import SimpleNamespace
+
+    from routecore.adapter.reconcile import adopt
+    from routecore.adapter.runtime import open_state
+
+    if config.calls is None:
+        return {}
+    from routecore.store.calls import CallStore
+
+    store = CallStore(config.calls)
+    try:
+        return adopt(SimpleNamespace(calls=store, state=open_state(config.state)))
+    finally:
+        store.close()
+
+
+def _reconciler(
+    runtime: Runtime, adopted: dict[str, Any], control: Control | None
+) -> asyncio.Task[None]:
+    from routecore.adapter.reconcile import Reconciler, control_address
+
+    connect = None
+    if control is not None and runtime.config.pbx is not None:
+        address = control_address(runtime.config.pbx)
+
+        async def connect() -> Any:
+            return await control(address)
+
+    elif adopted:
+        log.warning("no --pbx: the PBX cannot be asked which calls of a dead adapter are up")
+    return asyncio.get_running_loop().create_task(Reconciler(runtime, adopted, connect).run())
 
 
 async def _worker(
-    config: AdapterConfig, sock: socket.socket, make: MakeHandler, index: int
+    config: AdapterConfig,
+    sock: socket.socket,
+    make: MakeHandler,
+    index: int,
+    adopted: dict[str, Any] | None = None,
+    control: Control | None = None,
 ) -> None:
     runtime = Runtime(config)
     runtime.start_writer()
+    reconciling = None if adopted is None else _reconciler(runtime, adopted, control)
     server = Server(config, _unset_handler)
     stop = asyncio.Event()
     force = asyncio.Event()  # a second signal: cut the conversations too
@@ -169,6 +213,10 @@ async def _worker(
         await stop.wait()
         await server.shutdown(force)
     finally:
+        if reconciling is not None:
+            reconciling.cancel()
+            with contextlib.suppress(BaseException):
+                await reconciling
         if endpoint is not None:
             endpoint.shutdown()
         runtime.close()
@@ -192,14 +240,19 @@ async def _unset_handler(_reader: asyncio.StreamReader, _writer: asyncio.StreamW
     raise RuntimeError("no handler")  # pragma: no cover - replaced before listening
 
 
-def serve(config: AdapterConfig, make: MakeHandler, *, name: str) -> int:
+def serve(
+    config: AdapterConfig, make: MakeHandler, *, name: str, control: Control | None = None
+) -> int:
     """Run the server until SIGTERM/SIGINT (see the module); ``make(runtime, server)`` builds
-    the connection handler in each worker. Returns the process exit status."""
+    the connection handler in each worker; ``control`` opens the PBX control connection that
+    reconciles the calls of a dead adapter (the first worker runs it). Returns the process exit
+    status."""
+    adopted = _adopt(config)  # before listening: no new call may take a talking agent
     sock = bind(config.host, config.port)
     host, port = sock.getsockname()[:2]
     print(f"{name}: listening on {host}:{port} ({config.workers} worker(s))", flush=True)
     if config.workers == 1:
-        _run(_worker(config, sock, make, 0))
+        _run(_worker(config, sock, make, 0, adopted, control))
         return 0
     children = []
     for index in range(config.workers):
@@ -207,7 +260,8 @@ def serve(config: AdapterConfig, make: MakeHandler, *, name: str) -> int:
         if pid == 0:  # the worker
             code = 0
             try:
-                _run(_worker(config, sock, make, index))
+                first = index == 0
+                _run(_worker(config, sock, make, index, adopted if first else None, control))
             except BaseException:
                 log.exception("worker %d failed", index)
                 code = 1
@@ -231,7 +285,9 @@ def serve(config: AdapterConfig, make: MakeHandler, *, name: str) -> int:
     return 0 if status == 0 else 1
 
 
-def serve_command(args: Any, make: MakeHandler, *, name: str) -> int:
+def serve_command(
+    args: Any, make: MakeHandler, *, name: str, control: Control | None = None
+) -> int:
     """An adapter's ``serve`` command from its parsed options: log lines to stderr, then
     :func:`serve`. Exit status 2 (and one line) for bad options, 4 when it cannot listen."""
     from routecore.adapter.config import config_from
@@ -244,7 +300,7 @@ def serve_command(args: Any, make: MakeHandler, *, name: str) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        return serve(config, make, name=name)
+        return serve(config, make, name=name, control=control)
     except OSError as e:
         print(f"{name}: cannot listen on {config.host}:{config.port}: {e}", file=sys.stderr)
         return 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["OUTCOMES", "CallRecord"]
+__all__ = ["OUTCOMES", "RECOVERED", "CallRecord"]
 
 OUTCOMES = (
     "answered",
@@ -18,8 +18,14 @@ OUTCOMES = (
     "not_answered",
     "normal",
     "error",
+    "cut",
 )
 """The outcomes a finished call may have (``in_progress`` while it runs)."""
+
+RECOVERED = ("pbx", "journal")
+"""How a call whose adapter died was completed (``CallRecord.recovered``): ``pbx``, its end
+as the PBX reported it; ``journal``, the PBX no longer had it, so it ends at the last moment
+the journal knew of."""
 
 
 @dataclass
@@ -39,7 +45,9 @@ class CallRecord:
     references the PBX gave. ``outcome`` is one of :data:`OUTCOMES`: answered, voicemail,
     conference, blacklisted, no_route, busy (every destination was busy), no_answer (nobody
     answered), caller_hung_up, not_answered (an outbound call), normal (the flow ended the
-    call), error.
+    call), error, cut (the adapter handling the call died before anyone answered).
+    ``recovered`` is None for a call the adapter saw to its end; for one whose adapter died it
+    says how the record was completed from the journal (:data:`RECOVERED`).
     """
 
     call_id: str
@@ -65,3 +73,4 @@ class CallRecord:
     caller_number: str | None = None
     busy: list[str] = field(default_factory=list)
     answered_unlisted: bool = False
+    recovered: str | None = None

@@ -33,6 +33,8 @@ from routecore.engine import CallRecord
 from routecore.engine.sms import Sms
 from routecore.errors import StoreError
 from routecore.rules import DEFAULT_TZ, SAFE_NAME_MAX, is_safe_name
+from routecore.store.journal import INSERT as JOURNAL_INSERT
+from routecore.store.journal import OpenCall, check_entry
 from routecore.store.sqlite import open_db, write_transaction
 
 __all__ = [
@@ -83,9 +85,23 @@ CREATE TABLE IF NOT EXISTS calls (
     caller_number    TEXT,
     busy             TEXT    NOT NULL DEFAULT '[]',
     answered_unlisted INTEGER NOT NULL DEFAULT 0,
+    recovered        TEXT,
     PRIMARY KEY (did, start, call_id)
 );
 CREATE INDEX IF NOT EXISTS calls_start ON calls (start);
+CREATE TABLE IF NOT EXISTS open_calls (
+    call_id   TEXT    PRIMARY KEY,
+    channel   TEXT    NOT NULL,
+    protocol  TEXT    NOT NULL,
+    host      TEXT    NOT NULL,
+    pid       INTEGER NOT NULL,
+    pid_start INTEGER,
+    record    TEXT    NOT NULL,
+    claimed   TEXT    NOT NULL,
+    answered_by TEXT,
+    answer    REAL,
+    updated   REAL    NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sms_outbox (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     kind      TEXT NOT NULL,
@@ -103,6 +119,7 @@ ADDED_COLUMNS = {
     "caller_number": "TEXT",
     "busy": "TEXT NOT NULL DEFAULT '[]'",
     "answered_unlisted": "INTEGER NOT NULL DEFAULT 0",
+    "recovered": "TEXT",
 }
 # The columns a call store has had since its first release (a database without them is refused).
 TABLES = {
@@ -281,6 +298,39 @@ class CallStore:
         rows = [_row(r) for r in records]
         with write_transaction(self._db, self.path, "call store"):
             self._db.executemany(_INSERT, rows)
+            # the journal's rows of these calls go in the same transaction: never both, never none
+            self._db.executemany(
+                "DELETE FROM open_calls WHERE call_id = ?", [(r.call_id,) for r in records]
+            )
+
+    # -- the journal of calls in progress (routecore.store.journal) ------------------------------
+
+    def journal(self, entry: OpenCall) -> None:
+        """Keep (or update) the journal row of a call in progress; :meth:`add` of its record
+        removes it."""
+        check_entry(entry)
+        with write_transaction(self._db, self.path, "call store"):
+            self._db.execute(JOURNAL_INSERT, entry.row())
+
+    def open_calls(self, host: str | None = None) -> list[OpenCall]:
+        """The journal: the calls in progress (of ``host``; None: every host), oldest first.
+        A row that cannot be read is logged and skipped."""
+        rows = self._db.execute(
+            "SELECT * FROM open_calls WHERE (:host IS NULL OR host = :host) ORDER BY updated",
+            {"host": host},
+        )
+        entries = []
+        for row in rows:
+            try:
+                entries.append(OpenCall.from_row(row))
+            except StoreError as e:
+                log.warning("%s", e)
+        return entries
+
+    def forget(self, call_id: str) -> None:
+        """Drop a journal row without a record (one that cannot be read back)."""
+        with write_transaction(self._db, self.path, "call store"):
+            self._db.execute("DELETE FROM open_calls WHERE call_id = ?", (call_id,))
 
     def send(self, sms: Sms) -> None:
         """Keep ``sms`` in the outbox (a ``Notifier``): a sender service delivers it."""

@@ -50,7 +50,7 @@ def run_agi(config: AdapterConfig, stdin: int | None = None, stdout: int | None 
         return 0
     try:
         session = runtime.session()
-        driver = CallDriver(session, protocol="agi")
+        driver = CallDriver(session, protocol="agi", journal=runtime.journal, channel=env.uniqueid)
         translator = dialplan.Translator(
             runtime,
             call_id=first.call_id,

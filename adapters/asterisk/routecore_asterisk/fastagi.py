@@ -77,7 +77,13 @@ class FastAgi:
                 codec.exec_("Hangup", str(dialplan.CAUSE_CODES["error"])), self.timeout
             )
             return
-        driver = CallDriver(session, protocol="fastagi", observer=self.server.observer)
+        driver = CallDriver(
+            session,
+            protocol="fastagi",
+            observer=self.server.observer,
+            journal=self.runtime.journal,
+            channel=env.uniqueid,
+        )
         translator = dialplan.Translator(
             self.runtime,
             call_id=first.call_id,

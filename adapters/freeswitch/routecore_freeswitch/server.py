@@ -68,7 +68,13 @@ class EslServer:
             log.warning("call %s refused: %s", conn.channel_uuid, e)
             await self._end(conn)
             return
-        driver = CallDriver(session, protocol="esl", observer=self.server.observer)
+        driver = CallDriver(
+            session,
+            protocol="esl",
+            observer=self.server.observer,
+            journal=self.runtime.journal,
+            channel=conn.channel_uuid,
+        )
         apps = Applications(self.runtime, conn, driver, call_id=first.call_id, did=first.did)
 
         async def perform(action: Any) -> Any:
