@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PYO3_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install test bench lint rust-test py-test flow-schema run
+.PHONY: install test test-pbx bench lint rust-test py-test flow-schema run
 
 # Debian packages the tests need: redis-server (the shared state across hosts) and iproute2
 # (network namespaces for the many-hosts test); installed when missing.
@@ -42,6 +42,11 @@ rust-test:
 
 py-test:
 	$(BIN)/python -m pytest -q
+
+# Real calls through a real Asterisk 22 and FreeSWITCH 1.10 built outside the checkout
+# (README: building the PBXs; ASTERISK_PREFIX, FREESWITCH_PREFIX, ROUTECORE_PBX_HARNESS).
+test-pbx:
+	ROUTECORE_PBX_TESTS=1 $(BIN)/python -m pytest -q adapters/pbx -ra
 
 flow-schema:  # docs/flow.schema.json from the flow models (a test checks it is current)
 	$(BIN)/python -c 'import json, routecore.flow as f; print(json.dumps(f.json_schema(), indent=2, ensure_ascii=False, sort_keys=True))' > docs/flow.schema.json

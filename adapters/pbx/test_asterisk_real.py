@@ -1,0 +1,104 @@
+"""Real calls through a real Asterisk 22 and ``routecore-asterisk serve`` (``make test-pbx``)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from pbxharness import Pbx, Server, Site, call, server, wait_for
+
+EXPORT = "13800138003"  # 4006001003, keys 1 2: rings 1 s, answers, talks 3 s, hangs up
+OPERATOR = "075523456780"  # 4006001003, key 0: answers at once, stays until the caller leaves
+
+
+@pytest.fixture(scope="module")
+def serving(site: Site, asterisk: Pbx) -> Iterator[Server]:
+    s = server(site, "asterisk").start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh(site: Site) -> None:
+    site.clear_calls()
+
+
+def dest_times(pbx: Pbx, number: str) -> tuple[float, float]:
+    """When the harness logged ``DEST <number> answered`` and ``... ended`` (the PBX's clock)."""
+    text = pbx.log_text()
+
+    def at(event: str) -> float:
+        found = re.findall(rf"^\[([0-9-]+ [0-9:.]+)\].*DEST {number} {event}", text, re.M)
+        assert found, f"no DEST {number} {event} in the log"
+        return datetime.strptime(found[-1], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+
+    return at("answered"), at("ended")
+
+
+def test_talk_time_is_the_conversation_not_the_prompts(
+    site: Site, asterisk: Pbx, serving: Server
+) -> None:
+    """Billing: talk = the agent's answer to the end of the bridge, whatever the prompts took
+    before it (they took ~4 s here: greeting, two menus, the transfer prompt)."""
+    c = call(asterisk, "4006001003", digits="12", hold=20)
+    assert "answered" in c.result()
+    rec = site.record()
+    answered, ended = dest_times(asterisk, EXPORT)
+    assert rec["outcome"] == "answered" and rec["answered_by"] == EXPORT
+    assert abs((ended - answered) - rec["talk_seconds"]) <= 1.0, (ended - answered, rec)
+    assert abs(rec["answer"] - answered) <= 1.0 and abs(rec["end"] - ended) <= 1.0
+    assert rec["end"] > rec["answer"] > rec["start"]
+    assert site.busy() == {}
+
+
+def test_an_agents_outbound_call_shows_the_400_number(
+    site: Site, asterisk: Pbx, serving: Server
+) -> None:
+    c = call(asterisk, "913800138001", caller="801", hold=10)
+    assert "answered" in c.result()
+    seen = re.findall(r"DEST 13800138001 mode=\S+ caller=(\S+)", asterisk.log_text())
+    assert seen and seen[-1] == "4006001003"  # not the agent's own 801
+    rec = site.record()
+    assert rec["kind"] == "outbound" and rec["caller"] == "801"
+
+
+def test_a_blacklisted_caller_is_declined_with_603(
+    site: Site, asterisk: Pbx, serving: Server
+) -> None:
+    c = call(asterisk, "4006009007", caller="13812345678")
+    assert c.result() == ["rejected 603"]
+    assert site.record()["outcome"] == "blacklisted"
+
+
+def test_a_killed_server_loses_no_record_and_double_books_no_agent(
+    site: Site, asterisk: Pbx, serving: Server
+) -> None:
+    """kill -9 while an agent talks: the PBX keeps them bridged; the restarted server keeps the
+    agent claimed until the PBX says the call ended, then frees them and completes the record."""
+    c = call(asterisk, "4006001003", digits="0", hold=14)
+    wait_for(lambda: site.busy().get(OPERATOR) and "DEST " + OPERATOR + " answered"
+             in asterisk.log_text(), 20, "the operator answers")  # fmt: skip
+    serving.kill()
+    [row] = site.open_calls()  # the call's journal row, with the agent it holds
+    assert row.claimed == (OPERATOR,) and row.answered_by == OPERATOR
+    assert site.busy() == {}  # a dead owner's lease: the next claim would take the agent
+    serving.start()
+    assert site.busy() == {OPERATOR: 1}  # adopted before the server listens
+    # a second caller for the operator while the first still talks: the operator is busy
+    second = call(asterisk, "4006001003", caller="13900000001", digits="0", hold=3)
+    second.result()
+    assert "answered" in c.result()
+    freed = wait_for(lambda: not site.busy() and time.time(), 10, "the agent is freed")
+    _, ended = dest_times(asterisk, OPERATOR)
+    assert freed - ended <= 5.0
+    rows = {r["caller"]: r for r in site.records()}
+    first = rows["13900000000"]
+    assert first["outcome"] == "answered" and first["recovered"] == "pbx"
+    assert abs(first["end"] - ended) <= 2.0
+    assert rows["13900000001"]["answered_by"] != OPERATOR or rows["13900000001"]["start"] > ended
+    assert site.open_calls() == []
