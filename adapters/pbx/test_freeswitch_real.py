@@ -1,0 +1,116 @@
+"""Real calls through a real FreeSWITCH 1.10 and ``routecore-freeswitch serve``
+(``make test-pbx``)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from pbxharness import Pbx, Server, Site, call, server, wait_for
+
+EXPORT = "13800138003"  # 4006001003, keys 1 2: rings 1 s, answers, talks 3 s, hangs up
+OPERATOR = "075523456780"  # 4006001003, key 0: answers at once, stays until the caller leaves
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)")
+
+
+@pytest.fixture(scope="module")
+def serving(site: Site, freeswitch: Pbx) -> Iterator[Server]:
+    s = server(site, "freeswitch").start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh(site: Site) -> None:
+    site.clear_calls()
+
+
+def _time(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+
+
+def logged_at(pbx: Pbx, pattern: str) -> float:
+    """When FreeSWITCH logged the last line matching ``pattern`` (a line without a time of
+    its own, such as ``EXECUTE``, takes the next line's)."""
+    lines = pbx.log_text().splitlines()
+    found = None
+    for i, line in enumerate(lines):
+        if re.search(pattern, line):
+            found = i
+    assert found is not None, f"nothing like {pattern!r} in the log"
+    for line in lines[found:]:
+        if m := _STAMP.search(line):
+            return _time(m.group(1))
+    raise AssertionError(f"no time after {pattern!r}")
+
+
+def test_talk_time_is_the_conversation(site: Site, freeswitch: Pbx, serving: Server) -> None:
+    c = call(freeswitch, "4006001003", digits="12", hold=20)
+    assert "answered" in c.result()
+    rec = site.record()
+    answered = logged_at(freeswitch, f"DEST {EXPORT} answered")
+    ended = logged_at(freeswitch, f"DEST {EXPORT} ended")
+    assert rec["outcome"] == "answered" and rec["answered_by"] == EXPORT
+    assert abs((ended - answered) - rec["talk_seconds"]) <= 1.0, (ended - answered, rec)
+    assert abs(rec["end"] - ended) <= 1.0
+    assert site.busy() == {}
+
+
+def test_the_agent_is_announced_before_the_conversation(
+    site: Site, freeswitch: Pbx, serving: Server
+) -> None:
+    """B10: the caller hears "801" when the agent answers, not after the call (a bridge sent
+    with event-lock held the announcement back until the bridge was over)."""
+    c = call(freeswitch, "4006001005", hold=20)
+    assert "answered" in c.result()
+    rec = site.record()
+    agent = rec["answered_by"]
+    answered = logged_at(freeswitch, f"DEST {agent} answered")
+    ended = logged_at(freeswitch, f"DEST {agent} ended")
+    played = logged_at(freeswitch, r"EXECUTE .*playback\(file_string://digits/8\.wav")
+    assert answered - 0.5 <= played <= answered + 1.5, (answered, played, ended)
+    assert played < ended - 1.0
+
+
+def test_a_blacklisted_caller_is_declined_with_603(
+    site: Site, freeswitch: Pbx, serving: Server
+) -> None:
+    c = call(freeswitch, "4006009007", caller="13812345678")
+    assert c.result() == ["rejected 603"]
+    assert site.record()["outcome"] == "blacklisted"
+
+
+def test_an_agents_outbound_call_shows_the_400_number(
+    site: Site, freeswitch: Pbx, serving: Server
+) -> None:
+    c = call(freeswitch, "913800138001", caller="801", hold=10)
+    assert "answered" in c.result()
+    seen = re.findall(r"DEST 13800138001 mode=\S+ caller=(\S+)", freeswitch.log_text())
+    assert seen and seen[-1] == "4006001003"
+    assert site.record()["kind"] == "outbound"
+
+
+def test_a_killed_server_loses_no_record_and_double_books_no_agent(
+    site: Site, freeswitch: Pbx, serving: Server
+) -> None:
+    c = call(freeswitch, "4006001003", digits="0", hold=14)
+    wait_for(lambda: site.busy().get(OPERATOR) and f"DEST {OPERATOR} answered"
+             in freeswitch.log_text(), 20, "the operator answers")  # fmt: skip
+    serving.kill()
+    [row] = site.open_calls()
+    assert row.claimed == (OPERATOR,) and row.answered_by == OPERATOR
+    serving.start()
+    assert site.busy() == {OPERATOR: 1}
+    assert "answered" in c.result()
+    freed = wait_for(lambda: not site.busy() and time.time(), 10, "the agent is freed")
+    ended = logged_at(freeswitch, f"DEST {OPERATOR} ended")
+    assert freed - ended <= 5.0
+    rec = site.record()
+    assert rec["outcome"] == "answered" and rec["recovered"] == "pbx"
+    assert abs(rec["end"] - ended) <= 2.0
+    assert site.open_calls() == []
