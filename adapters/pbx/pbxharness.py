@@ -52,6 +52,20 @@ ANSWER_TIME = """
 exten => s,1,Return(${STRFTIME(,,%s.%3q)})
 """
 
+LOAD_FLOW = """
+number: "4006009100"
+name: load — a greeting, one destination
+greeting: welcome
+start: desk
+prompts: {welcome: welcome.wav}
+destinations:
+  desk: {number: "13800138100", capacity: 100}
+groups:
+  desk: {members: [desk]}
+"""
+"""The issue's short answered call: a greeting, one destination (answers at once; the caller
+hangs up after ``hold_ms``)."""
+
 TEST_FLOWS = {
     # 8006001007 (blacklist, survey, recording, announcement) on a 400 number the harness routes
     "4006009007": ("8006001007.yaml", "8006001007"),
@@ -142,13 +156,14 @@ def make_site(folder: Path) -> Site:
     texts = {p.stem: p.read_text() for p in sorted(examples.glob("*.yaml"))}
     for number, (source, original) in TEST_FLOWS.items():
         texts[number] = (examples / source).read_text().replace(original, number)
+    texts["4006009100"] = LOAD_FLOW
     image = folder / "routes.img"
     publish_image(image, compile_texts(texts))
     prompts = folder / "prompts"
     prompts.mkdir()
     for name in PROMPTS:
         _tone(prompts / f"{name}.wav", 1.0)
-    for number in ("4006001003", "4006001005", "4006009007"):
+    for number in ("4006001003", "4006001005", "4006009007", "4006009100"):
         (prompts / number).mkdir()
         _tone(prompts / number / "welcome.wav", 1.0)
     (folder / "recordings").mkdir()
@@ -353,3 +368,80 @@ def wait_for(check: Callable[[], Any], limit: float = 30.0, what: str = "") -> A
             return value
         assert time.monotonic() < end, f"timed out: {what}"
         time.sleep(0.1)
+
+
+# ---------------------------------------------------------------- load
+
+
+@dataclass
+class Load:
+    """What a load run measured: calls placed, records answered, CPU seconds of each side."""
+
+    calls: int
+    answered: int
+    failed: int
+    seconds: float
+    routecore_cpu: float
+    pbx_cpu: float
+
+    @property
+    def routecore_ms(self) -> float:
+        return self.routecore_cpu / self.calls * 1e3
+
+    @property
+    def pbx_ms(self) -> float:
+        return self.pbx_cpu / self.calls * 1e3
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and its children (a server's workers)."""
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        try:
+            total += cpu_seconds(p)
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def load(
+    pbx: Pbx, site: Site, server_pid: int, number: str, *, rate: int, calls: int, hold_ms: int
+) -> Load:
+    """``calls`` calls to ``number`` at ``rate`` per second (SIPp, no caller audio), each
+    hanging up ``hold_ms`` after the answer unless the PBX hangs up first; the CPU both sides
+    spent meanwhile."""
+    out = pbx.run_dir / "sipp-load"
+    out.mkdir(exist_ok=True)
+    scenario = pbx.extra["harness"] / "sipp" / "caller.xml"
+    before = (process_tree_cpu(server_pid), pbx.cpu_seconds())
+    started = time.monotonic()
+    proc = subprocess.run(
+        ["sipp", f"127.0.0.1:{pbx.sip_port}", "-sf", str(scenario), "-s", number,
+         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", "16000", "-r", str(rate),
+         "-m", str(calls), "-l", str(rate * 30), "-nostdin", "-timeout", "300s",
+         "-timeout_error", "-set", "cid", "13900000000", "-set", "name", "13900000000",
+         "-set", "digits", "", "-set", "dtmf_delay_ms", "0", "-set", "dtmf_gap_ms", "300",
+         "-set", "hold_ms", str(hold_ms), "-set", "audio", "0", "-trace_stat",
+         "-stf", str(out / "stat.csv"), "-trace_err", "-error_file", str(out / "errors.log")],
+        cwd=out, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    time.sleep(1.0)  # the last records are written
+    seconds = time.monotonic() - started
+    after = (process_tree_cpu(server_pid), pbx.cpu_seconds())
+    rows = site.records()
+    answered = sum(1 for r in rows if r["outcome"] == "answered")
+    failed = calls if proc.returncode not in (0, 1) else _sipp_failed(out / "stat.csv")
+    return Load(calls, answered, failed, seconds, after[0] - before[0], after[1] - before[1])
+
+
+def _sipp_failed(stat: Path) -> int:
+    """Failed calls in SIPp's statistics file (its last line)."""
+    lines = stat.read_text().splitlines() if stat.exists() else []
+    if len(lines) < 2:
+        return 0
+    head, last = lines[0].split(";"), lines[-1].split(";")
+    return int(dict(zip(head, last, strict=False)).get("FailedCall(C)", "0") or 0)

@@ -10,8 +10,8 @@ ends the session (every claim released, one record) and never escapes to the ser
 
 With a ``journal`` (the runtime's, when it keeps records) the call is journaled in the call store
 from its start (``routecore.store.journal``): when its first command has been answered, when a
-Dial rings (the destinations it holds), when an agent answers, at every keep-alive and when the
-Dial ends; its record replaces the row at the end. A call whose adapter dies is completed from
+Dial rings (the destinations it holds), when an agent answers and at every keep-alive; its
+record replaces the row at the end. A call whose adapter dies is completed from
 that row (``routecore.adapter.reconcile``).
 
 The call's log line (logger ``routecore.call``, level INFO) is one JSON object: ``call``,
@@ -131,8 +131,9 @@ class CallDriver:
             if event is not None:
                 queue.extend(self.handle(event))
                 if event.__class__.__name__ == "DialResult":
-                    self._claimed, self._answer = (), None  # released, the record has the rest
-                    self._journal()
+                    # released; the row keeps the last claims: a crash before the next Dial or
+                    # the end holds those agents until the PBX says the call is over
+                    self._claimed, self._answer = (), None
 
     def answered(self, target: str, at: float | None = None) -> list[Any]:
         """The answer moment: ``target`` picked up (B9) at ``at`` (None: now). Actions to carry

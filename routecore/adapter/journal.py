@@ -4,13 +4,12 @@ destinations it holds."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from typing import Any
 
 from routecore.engine.record import CallRecord
-from routecore.store.journal import OpenCall, host_name
+from routecore.store.journal import OpenCall, host_name, record_json
 
 __all__ = ["entry"]
 
@@ -33,12 +32,9 @@ def entry(
     claimed: tuple[str, ...],
     answer: tuple[str, float] | None,
 ) -> OpenCall:
-    """The journal row of ``driver``'s call now (``record`` copied: the writer thread stores it
-    while the call goes on)."""
+    """The journal row of ``driver``'s call now (the record's JSON taken now: the writer thread
+    stores the row while the call goes on)."""
     host, pid, start = _me()
-    snapshot = dataclasses.replace(
-        record, branches=list(record.branches), tried=list(record.tried), busy=list(record.busy)
-    )
     return OpenCall(
         call_id=record.call_id,
         channel=driver.channel or record.call_id,
@@ -46,7 +42,8 @@ def entry(
         host=host,
         pid=pid,
         pid_start=start,
-        record=snapshot,
+        record=record,
+        text=record_json(record),
         claimed=claimed,
         answered_by=None if answer is None else answer[0],
         answer=None if answer is None else answer[1],

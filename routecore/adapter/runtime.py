@@ -1,30 +1,40 @@
 """What an adapter process opens once and shares between its calls: the live routing image,
 the host's shared state, the call store, the media folders and the dial templates.
 
-A call's record and its post-call SMS (B2, B3) go to the call store. In a server they are
-written by one thread of the worker's own (:meth:`Runtime.start_writer`), never on the event
-loop: a write waits for SQLite's lock while another process writes (up to 30 s), and no call of
-the worker may stall for it. The adapter awaits :meth:`Runtime.written` before it lets a call's
-connection go, so a record is stored when its call is over. A process per call writes in place.
+A call's journal rows, its record and its post-call SMS (B2, B3) go to the call store. In a
+server they are written by one thread of the worker's own (:meth:`Runtime.start_writer`), never
+on the event loop: a write waits for SQLite's lock while another process writes (up to 30 s),
+and no call of the worker may stall for it. The thread stores what was handed over in the last
+:data:`BATCH_WAIT` s in one transaction (a call's latest journal row only), so a busy worker
+commits a few times a second rather than five times a call. The adapter awaits
+:meth:`Runtime.written` before it lets a call's connection go, so a record is stored when its
+call is over. A process per call writes in place.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from routecore.adapter.config import AdapterConfig
 from routecore.adapter.media import MediaFiles
 
-if TYPE_CHECKING:  # a process per call imports no asyncio (~50 ms) nor thread pool
-    from concurrent.futures import Future, ThreadPoolExecutor
+if TYPE_CHECKING:  # a process per call imports no asyncio (~50 ms) nor futures
+    from concurrent.futures import Future
 
     from routecore.state import StateStore
 
-__all__ = ["Runtime", "open_state"]
+__all__ = ["BATCH_WAIT", "Runtime", "open_state"]
 
 log = logging.getLogger("routecore.adapter")
+
+BATCH_WAIT = 0.1
+"""Seconds the writer thread gathers what calls hand over before one transaction stores it."""
+BATCH_MAX = 500
+"""Most items one transaction stores."""
 
 
 def open_state(path: str) -> StateStore:
@@ -49,7 +59,7 @@ class Runtime:
         self.dial = config.dial
         self._calls: Any = None
         self._lock = threading.Lock()  # the store is opened once, by whichever thread first
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer: _Writer | None = None
         self._pending: set[Future[None]] = set()
         if open_store:
             self.calls  # noqa: B018 - a server finds an unusable call store at its start
@@ -69,11 +79,11 @@ class Runtime:
 
     def add(self, record: Any) -> None:
         """Keep a call's record."""
-        self._write("record", lambda store: store.add(record))
+        self._write("record", record)
 
     def send(self, sms: Any) -> None:
         """Queue a post-call SMS in the store's outbox."""
-        self._write("sms", lambda store: store.send(sms))
+        self._write("sms", sms)
 
     @property
     def journal(self) -> Any:
@@ -81,31 +91,23 @@ class Runtime:
         return None if self.config.calls is None else self._journal
 
     def _journal(self, entry: Any) -> None:
-        self._write("journal", lambda store: store.journal(entry))
+        self._write("journal", entry)
 
-    def _write(self, what: str, write: Any) -> None:
+    def _write(self, what: str, item: Any) -> None:
         if self.config.calls is None:
             return
         if self._writer is None:
-            write(self.calls)
+            _store(self.calls, [(what, item)])
             return
-        future = self._writer.submit(self._write_logged, what, write)
+        future = self._writer.put(what, item)
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
 
-    def _write_logged(self, what: str, write: Any) -> None:
-        try:
-            write(self.calls)
-        except Exception:  # a record that cannot be stored is logged, never lost silently
-            log.exception("the call store refused a %s", what)
-
     def start_writer(self) -> None:
-        """Write records and SMS from a thread of their own (a server's event loop must never
-        wait for SQLite)."""
-        from concurrent.futures import ThreadPoolExecutor
-
+        """Write journal rows, records and SMS from a thread of their own (a server's event
+        loop must never wait for SQLite), in batches (see the module)."""
         if self._writer is None:
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="routecore-calls")
+            self._writer = _Writer(self)
 
     async def written(self) -> None:
         """Until every record and SMS handed over so far is stored."""
@@ -124,8 +126,79 @@ class Runtime:
     def close(self) -> None:
         """Store what is still queued, then close the store."""
         if self._writer is not None:
-            self._writer.shutdown(wait=True)
+            self._writer.close()
             self._writer = None
         if self._calls is not None:
             self._calls.close()
             self._calls = None
+
+
+def _store(store: Any, items: list[tuple[str, Any]]) -> None:
+    """Store a batch in one transaction: each call's latest journal row (none for a call whose
+    record is in the batch), the records, the SMS. When the batch is refused, each item is
+    tried alone, so one bad item never costs the others; what is refused is logged."""
+    records = [item for what, item in items if what == "record"]
+    ended = {r.call_id for r in records}
+    latest: dict[str, Any] = {}
+    for what, item in items:
+        if what == "journal" and item.call_id not in ended:
+            latest[item.call_id] = item
+    sms = [item for what, item in items if what == "sms"]
+    try:
+        store.write(journal=latest.values(), records=records, sms=sms)
+        return
+    except Exception:
+        if len(items) == 1:
+            log.exception("the call store refused a %s", items[0][0])
+            return
+    for what, item in items:
+        _store(store, [(what, item)])
+
+
+class _Writer:
+    """The writer thread of a server's Runtime (see the module)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._items: deque[tuple[str, Any, Future[None]]] = deque()
+        self._ready = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="routecore-calls", daemon=True)
+        self._thread.start()
+
+    def put(self, what: str, item: Any) -> Future[None]:
+        from concurrent.futures import Future
+
+        future: Future[None] = Future()
+        with self._ready:
+            self._items.append((what, item, future))
+            if len(self._items) == 1:
+                self._ready.notify()
+        return future
+
+    def close(self) -> None:
+        """Store what is queued, then end the thread."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._items and not self._closing:
+                    self._ready.wait()
+                if not self._items:
+                    return
+                closing = self._closing
+            if not closing:
+                time.sleep(BATCH_WAIT)  # let the calls hand over more
+            with self._ready:
+                count = min(len(self._items), BATCH_MAX)
+                batch = [self._items.popleft() for _ in range(count)]
+            try:
+                _store(self._runtime.calls, [(what, item) for what, item, _ in batch])
+            except Exception:  # the store cannot even be opened: logged, the calls go on
+                log.exception("the call store cannot be written")
+            for _, _, future in batch:
+                future.set_result(None)

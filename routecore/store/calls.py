@@ -136,6 +136,9 @@ _COLUMNS = ", ".join(f'"{n}"' for n in _RECORD_FIELDS)
 _INSERT = (
     f"INSERT OR REPLACE INTO calls ({_COLUMNS}) VALUES ({', '.join('?' for _ in _RECORD_FIELDS)})"
 )
+_SMS_INSERT = (
+    "INSERT INTO sms_outbox (kind, did, to_number, text, call_id, at) VALUES (?, ?, ?, ?, ?, ?)"
+)
 _RANGE = "(:did IS NULL OR did = :did) AND start >= :since AND start < :until"
 FOREVER = 2.0**62
 
@@ -241,6 +244,10 @@ def _row(record: CallRecord) -> tuple[Any, ...]:
     )
 
 
+def _sms_row(sms: Sms) -> tuple[Any, ...]:
+    return (sms.kind, sms.did, sms.to, sms.text, sms.call_id, sms.at)
+
+
 class CallStore:
     """Call records, the SMS outbox, reports and purging over the SQLite file ``path``."""
 
@@ -292,25 +299,42 @@ class CallStore:
 
     def add_many(self, records: Iterable[CallRecord]) -> None:
         """Store many ended calls in one transaction (all or, when one is refused, none)."""
-        records = list(records)
+        self.write(records=records)
+
+    def write(
+        self,
+        *,
+        journal: Iterable[OpenCall] = (),
+        records: Iterable[CallRecord] = (),
+        sms: Iterable[Sms] = (),
+    ) -> None:
+        """Journal rows, then ended calls (each replacing its call's journal row) and outbox
+        SMS, in one transaction: all or, when one is refused, none (an adapter's writer thread
+        stores what its calls handed over meanwhile at once)."""
+        records, entries, messages = list(records), list(journal), list(sms)
         for record in records:
             _check_record(record)
+        for entry in entries:
+            check_entry(entry)
         rows = [_row(r) for r in records]
         with write_transaction(self._db, self.path, "call store"):
-            self._db.executemany(_INSERT, rows)
-            # the journal's rows of these calls go in the same transaction: never both, never none
-            self._db.executemany(
-                "DELETE FROM open_calls WHERE call_id = ?", [(r.call_id,) for r in records]
-            )
+            if entries:
+                self._db.executemany(JOURNAL_INSERT, [e.row() for e in entries])
+            if rows:
+                self._db.executemany(_INSERT, rows)
+                # a call's journal row goes in the same transaction: never both, never none
+                self._db.executemany(
+                    "DELETE FROM open_calls WHERE call_id = ?", [(r.call_id,) for r in records]
+                )
+            if messages:
+                self._db.executemany(_SMS_INSERT, [_sms_row(m) for m in messages])
 
     # -- the journal of calls in progress (routecore.store.journal) ------------------------------
 
     def journal(self, entry: OpenCall) -> None:
         """Keep (or update) the journal row of a call in progress; :meth:`add` of its record
         removes it."""
-        check_entry(entry)
-        with write_transaction(self._db, self.path, "call store"):
-            self._db.execute(JOURNAL_INSERT, entry.row())
+        self.write(journal=[entry])
 
     def open_calls(self, host: str | None = None) -> list[OpenCall]:
         """The journal: the calls in progress (of ``host``; None: every host), oldest first.
@@ -334,11 +358,7 @@ class CallStore:
 
     def send(self, sms: Sms) -> None:
         """Keep ``sms`` in the outbox (a ``Notifier``): a sender service delivers it."""
-        self._db.execute(
-            "INSERT INTO sms_outbox (kind, did, to_number, text, call_id, at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (sms.kind, sms.did, sms.to, sms.text, sms.call_id, sms.at),
-        )
+        self._db.execute(_SMS_INSERT, _sms_row(sms))
 
     def pending_sms(self, limit: int = 100) -> list[Row]:
         """The oldest SMS not yet marked sent (``id``, ``kind``, ``did``, ``to_number``...)."""

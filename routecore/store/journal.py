@@ -15,7 +15,7 @@ import json
 import math
 import os
 import socket
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from routecore.engine.record import CallRecord
@@ -52,6 +52,8 @@ class OpenCall:
     answered_by: str | None = None
     answer: float | None = None
     updated: float = 0.0
+    text: str | None = field(default=None, compare=False, repr=False)
+    """The record's JSON taken when the row was made (the record itself may change after)."""
 
     def row(self) -> tuple[Any, ...]:
         """The values of the ``open_calls`` columns, in order."""
@@ -62,7 +64,7 @@ class OpenCall:
             self.host,
             self.pid,
             self.pid_start,
-            record_json(self.record),
+            self.text if self.text is not None else record_json(self.record),
             json.dumps(list(self.claimed), ensure_ascii=False),
             self.answered_by,
             self.answer,
@@ -103,8 +105,8 @@ INSERT = (
 
 
 def record_json(record: CallRecord) -> str:
-    """The record as the journal keeps it."""
-    return json.dumps(asdict(record), ensure_ascii=False)
+    """The record as the journal keeps it (its fields are numbers, text and lists of text)."""
+    return json.dumps(vars(record), ensure_ascii=False)
 
 
 def owner_alive(entry: OpenCall) -> bool:

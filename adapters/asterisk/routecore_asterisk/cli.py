@@ -65,7 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     from routecore.adapter.server import serve_command
     from routecore_asterisk.fastagi import make_handler
 
-    return serve_command(args, make_handler, name="routecore-asterisk")
+    return serve_command(args, make_handler, name="routecore-asterisk", control=ami_control)
+
+
+async def ami_control(address: Any) -> Any:
+    """The Manager interface of ``--pbx ami://user:secret@host:port`` (reconciliation)."""
+    from routecore_asterisk.ami import connect_ami
+
+    return await connect_ami(address.host, address.port, address.user, address.secret)
 
 
 if __name__ == "__main__":

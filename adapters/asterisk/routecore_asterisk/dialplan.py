@@ -14,10 +14,11 @@ Action        AGI
 Play          ``STREAM FILE <file> ""`` (no file: skipped, logged)
 Collect       ``GET DATA <file> <ms> <max>`` (``#`` ends the input; no prompt: ``silence/1``)
 Dial          ``EXEC MixMonitor <file>,b`` when recorded; ``EXEC Dial <t1>&<t2>,<s>,<opts>``
-              at once, or one ``Dial`` per target in order; then ``GET VARIABLE`` of
-              ``DIALSTATUS`` and ``DIALEDPEERNUMBER``; options ``g`` (the call goes on after
-              the agent hangs up: survey), ``U(rc-answered^<call>^<port>^<host>)`` (the answer
-              moment, on the FastAGI server) or ``U(rc-answer-time)`` (the process-per-call
+              at once, or one ``Dial`` per target in order; then ``GET FULL VARIABLE
+              ${DIALSTATUS}|${DIALEDPEERNUMBER}`` (both in one round trip); options ``g``
+              (the call goes on after the agent hangs up: survey),
+              ``U(rc-answered^<call>^<port>^<host>)`` (the answer moment, on the FastAGI
+              server) or ``U(rc-answer-time)`` (the process-per-call
               AGI: the subroutine returns the answer time, read as ``GOSUB_RETVAL``),
               ``A(:<announcement>)`` (B10: the agent's prompt, or ``agent_<id>`` for an agent
               id). Talk time is the conversation: the answer moment to the Dial's return, on
@@ -71,6 +72,9 @@ SURVEY_TIMEOUT_MS = 10_000
 VOICEMAIL_SILENCE_S = 5
 clock = time.time
 """Where the translator reads the time (the answer moment, a Dial's start and end)."""
+
+_DIAL_RESULT = ("GET", "FULL", "VARIABLE", "${DIALSTATUS}|${DIALEDPEERNUMBER}")
+"""How a Dial ended and who answered, read at once (``ANSWER|13800138002@destinations``)."""
 
 ANSWER_TIME_CONTEXT = "rc-answer-time"
 """The process-per-call AGI's ``U()`` subroutine: ``Return(${STRFTIME(,,%s.%3q)})`` on the
@@ -268,15 +272,13 @@ class Translator:
                 codec.exec_("Dial", f"{dial},{action.ring_timeout},{options}"), wait=False
             )
             ended = clock()  # the Dial returns when the conversation is over
-            status = (yield Command(codec.get_variable("DIALSTATUS"), after_hangup=True)).data or ""
+            reply = yield Command(codec.command(*_DIAL_RESULT), after_hangup=True)
+            status, _, peer = (reply.data or "").partition("|")  # one round trip for both
             statuses.append(status)
             if status == "CANCEL":  # the caller hung up while the targets rang
                 raise ChannelGone("the caller hung up during the Dial")
             if status == "ANSWER":
-                peer = (
-                    yield Command(codec.get_variable("DIALEDPEERNUMBER"), after_hangup=True)
-                ).data
-                winner = _winner(peer or "", *self.ringing)
+                winner = _winner(peer, *self.ringing)
                 talk = yield from self._talk(started, ended)
                 result = DialResult(
                     "answered",

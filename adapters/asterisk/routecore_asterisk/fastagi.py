@@ -8,8 +8,9 @@ Scripts (the path of the ``agi://`` URL):
 - ``answered?call=<call>``: Dial's ``U(rc-answered^<call>^<port>^<host>)`` subroutine, run on
   the answering channel before the caller is bridged. It arrives on the worker's own answer port
   (``<port>``: each worker process listens on one, so the answer reaches the process that holds
-  the call; ``<host>``: the address Asterisk reached the call's own connection at), reads
-  ``DIALEDPEERNUMBER``, reports :class:`~routecore.Answered` to the call's session and closes
+  the call; ``<host>``: the address Asterisk reached the call's own connection at), takes the
+  target from the channel's name (``Local/<number>@<context>-…;1``; else ``DIALEDPEERNUMBER``),
+  reports :class:`~routecore.Answered` to the call's session and closes
   at once (the caller's bridge waits for it). When the engine answers ``DropLeg`` (another
   target had won), the answering channel is hung up. The answer ports keep accepting while
   the calls drain at shutdown.
@@ -126,8 +127,11 @@ class FastAgi:
             log.warning("answer for unknown call %r", env.query.get("call"))
             return
         driver, translator = entry
-        reply = await stream.send(codec.get_variable("DIALEDPEERNUMBER"), self.timeout)
-        target = translator.answering(reply.data or "")
+        peer = local_peer(env.channel)  # a Local channel names its target: no round trip
+        if peer is None:
+            reply = await stream.send(codec.get_variable("DIALEDPEERNUMBER"), self.timeout)
+            peer = reply.data or ""
+        target = translator.answering(peer)
         if target is None:
             return
         for action in driver.answered(target, at=translator.answer_at):
@@ -136,6 +140,16 @@ class FastAgi:
                     await stream.send(codec.hangup(), self.timeout)
                 except ChannelGone:
                     pass
+
+
+def local_peer(channel: str) -> str | None:
+    """What DIALEDPEERNUMBER would say of an answering ``Local`` channel, from its name
+    (``Local/13800138002@destinations-0000002a;1`` → ``13800138002@destinations``); None for
+    any other channel (its name does not hold the number)."""
+    if not channel.startswith("Local/") or not channel.endswith(";1"):
+        return None
+    name, dash, _ = channel[len("Local/") : -2].rpartition("-")
+    return name if dash and name else None
 
 
 def _answer_host(local: str | None) -> str:

@@ -168,13 +168,15 @@ _ANSWER_TIME = f"U({dialplan.ANSWER_TIME_CONTEXT})"
 
 class Clock:
     """The adapters' clock in these tests (``routecore_asterisk.dialplan.clock``): the real
-    time plus the conversations the fake "talked" without waiting."""
+    time, and once after a Dial's reply (the end of its conversation) the talk the fake did
+    not wait for."""
 
     def __init__(self) -> None:
         self.shift = 0.0
 
     def __call__(self) -> float:
-        return time.time() + self.shift
+        now, self.shift = time.time() + self.shift, 0.0
+        return now
 
 
 CLOCK = Clock()
@@ -283,7 +285,10 @@ class FakeAsterisk:
 
     def _dead_reply(self, line: bytes) -> bytes:
         mode = self.scenario.dead_variables
-        if line.startswith(b"GET VARIABLE ") and mode in ("answer", "asterisk"):
+        if line.startswith((b"GET VARIABLE ", b"GET FULL VARIABLE ")) and mode in (
+            "answer",
+            "asterisk",
+        ):
             return self._variable(line)
         if line.startswith(b"EXEC StopMixMonitor ") and mode == "asterisk":
             return b"200 result=0\n"  # EXEC is one of the commands Asterisk runs dead
@@ -321,7 +326,7 @@ class FakeAsterisk:
                 return b"200 result= (timeout)\n"
             keys = self._digits.pop(0)
             return f"200 result={keys}\n".encode() if keys else b"200 result= (timeout)\n"
-        if line.startswith(b"GET VARIABLE "):
+        if line.startswith((b"GET VARIABLE ", b"GET FULL VARIABLE ")):
             return self._variable(line)
         if line.startswith(b"SET VARIABLE "):
             return b"200 result=1\n"
@@ -357,11 +362,18 @@ class FakeAsterisk:
         if ring.delay:
             await asyncio.sleep(ring.delay)
         if ring.status == "ANSWER":  # the rest of the talk, without waiting for it
-            CLOCK.shift += max(0.0, ring.talk - ring.delay)
+            CLOCK.shift = max(0.0, ring.talk - ring.delay)
         return f"200 result={ring.result}\n".encode()
 
     def _variable(self, line: bytes) -> bytes:
-        name = line[len(b"GET VARIABLE ") :].strip().decode()
+        if line.startswith(b"GET FULL VARIABLE "):  # ${A}|${B}: each substituted, as Asterisk
+            names = re.findall(r"\$\{([A-Z_]+)\}", line[len(b"GET FULL VARIABLE ") :].decode())
+            values = [self._value(name) for name in names]
+            return f"200 result=1 ({'|'.join(v or '' for v in values)})\n".encode()
+        value = self._value(line[len(b"GET VARIABLE ") :].strip().decode())
+        return b"200 result=0\n" if value is None else f"200 result=1 ({value})\n".encode()
+
+    def _value(self, name: str) -> str | None:
         ring, strings = self._dial or (Ring("NOANSWER"), [])
         answered = ring.status == "ANSWER"
         peer = _peer(strings, ring.answerer) if answered and strings else None
@@ -382,7 +394,7 @@ class FakeAsterisk:
             value = self.scenario.conference
         else:
             value = None
-        return b"200 result=0\n" if value is None else f"200 result=1 ({value})\n".encode()
+        return value
 
     # -- Dial's U() ------------------------------------------------------------------------------
 
@@ -469,6 +481,7 @@ GRAMMAR = [
         rf'STREAM FILE {_V} ""',
         rf"GET DATA {_V} \d+ \d+",
         r"GET VARIABLE [A-Z_]+",
+        r"GET FULL VARIABLE \$\{DIALSTATUS\}\|\$\{DIALEDPEERNUMBER\}",
         r'SET VARIABLE CONFBRIDGE\(bridge,max_members\) "\d+"',
         rf"EXEC ConfBridge rc-\d+-{_V}",
         rf"EXEC MixMonitor {_V},b",

@@ -60,7 +60,7 @@ def dial_line(targets: list[str], seconds: int, call_id: str, port: int, extra: 
     return f"EXEC Dial {dial},{seconds},gU(rc-answered^{call_id}^{port}^127.0.0.1){extra}"
 
 
-ANSWERED = ["GET VARIABLE DIALSTATUS", "GET VARIABLE DIALEDPEERNUMBER"]
+ANSWERED = ["GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}"]
 
 
 # ---------------------------------------------------------------- B14: the two-level menu
@@ -82,7 +82,7 @@ def test_menu_sales_then_domestic_rings_the_domestic_group(host: Runtime) -> Non
         "EXEC Hangup 16",
     ]
     # the answer subroutine asked who answered and was closed at once
-    assert [a.lines for a in fake.answers] == [[b"GET VARIABLE DIALEDPEERNUMBER\n"]]
+    assert [a.lines for a in fake.answers] == [[]]  # the Local channel names its target
     # after EXEC Hangup, Asterisk's 200 and HANGUP: the server closed the socket itself
     assert fake.lines[-1] == b"EXEC Hangup 16\n" and fake.closed_by_server
     rec = one_record(host, "rcpbx-1796174071.0")
@@ -117,7 +117,7 @@ def test_menu_invalid_keys_retry_then_the_operator(host: Runtime, tmp_path: Path
     cmds = fake.commands()
     assert cmds.count(f"GET DATA {p}/main_menu 5000 1") == len(collects) >= 3
     assert cmds.count(f'STREAM FILE {p}/4006001003/invalid_key ""') == len(collects) - 1
-    assert cmds[-4] == dial_line(["075523456780"], 20, "rcpbx-1796174071.0", port)
+    assert cmds[-3] == dial_line(["075523456780"], 20, "rcpbx-1796174071.0", port)
     assert one_record(host, "rcpbx-1796174071.0")["answered_by"] == "075523456780"
 
 
@@ -162,7 +162,7 @@ def test_sequential_dial_first_no_answer_then_second_answers(host: Runtime) -> N
         "ANSWER",
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["13800138000"], 20, "seq-1", port),
-        "GET VARIABLE DIALSTATUS",
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["01065528888"], 20, "seq-1", port),
         *ANSWERED,
@@ -271,7 +271,7 @@ def test_simultaneous_dial_releases_the_losers_at_the_answer(
     # was free again and the winner still held
     assert seen["ringing"] == {"02161234567": 1, "02161234568": 1}
     assert seen["answered"] == {"02161234568": 1}
-    assert fake.answers[0].lines == [b"GET VARIABLE DIALEDPEERNUMBER\n"]
+    assert fake.answers[0].lines == []
     rec = one_record(host, "sim-1")
     assert rec["answered_by"] == "02161234568" and rec["talk_seconds"] == 30
     assert rec["tried"] == ["02161234567", "02161234568"]
@@ -289,9 +289,9 @@ def test_a_second_answer_on_the_same_attempt_is_hung_up(
     ring = Ring(answerer="02161234567", second="02161234568")
     fake, _ = call(host, Scenario(rings=[ring]), environment(dnid="4006001002", uniqueid="r-1"))
     first, second = fake.answers
-    assert first.lines == [b"GET VARIABLE DIALEDPEERNUMBER\n"]
+    assert first.lines == []  # a Local channel names its target
     # the late leg: asked who it is, then hung up (Asterisk's 200 and HANGUP; the server closed)
-    assert second.lines == [b"GET VARIABLE DIALEDPEERNUMBER\n", b"HANGUP\n"]
+    assert second.lines == [b"HANGUP\n"]  # the loser's leg, named by its Local channel
     assert first.closed and second.closed
     rec = one_record(host, "r-1")
     assert rec["answered_by"] == "02161234567"
@@ -318,7 +318,7 @@ def test_extension_dialer_with_a_second_transfer(host: Runtime) -> None:
     scenario = Scenario(
         digits=["801", "802"],
         rings=[Ring("NOANSWER"), Ring(talk=11), Ring(talk=5)],
-        hangup_at=15,  # the caller hangs up when asked for a third extension
+        hangup_at=13,  # the caller hangs up when asked for a third extension
     )
     fake, port = call(host, scenario, environment(dnid="4006001004", uniqueid="ext-1"))
     assert fake.commands() == [
@@ -327,7 +327,7 @@ def test_extension_dialer_with_a_second_transfer(host: Runtime) -> None:
         "GET DATA silence/1 5000 3",  # pv_inputext.wav is not uploaded: silence, logged
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["01065520001"], 20, "ext-1", port),  # 801: the desk first, then the mobile
-        "GET VARIABLE DIALSTATUS",
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["13911112222"], 20, "ext-1", port),
         *ANSWERED,
@@ -407,10 +407,10 @@ def test_busy_agents_then_a_voicemail(host: Runtime) -> None:
         "GET DATA silence/1 5000 1",  # menu.wav is not uploaded
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["13800138011"], 20, "vm-1", port),
-        "GET VARIABLE DIALSTATUS",
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["13800138012"], 20, "vm-1", port),
-        "GET VARIABLE DIALSTATUS",
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
         "GET DATA silence/1 5000 1",  # "1 leave a message, 2 keep waiting": 1
         f'STREAM FILE {p}/sys_voicemail ""',
         f"RECORD FILE {r}/vm-1-vm wav # 120000 BEEP s=5",
@@ -517,6 +517,22 @@ def test_conference_wrong_password_back_to_the_menu(host: Runtime) -> None:
     fake, _ = call(host, scenario, environment(dnid="8006001007", uniqueid="conf-2"))
     assert not any("ConfBridge" in c for c in fake.commands())
     assert len(fake.dials()) == 1
+
+
+@pytest.mark.parametrize(
+    ("channel", "peer"),
+    [
+        ("Local/13800138002@destinations-0000002a;1", "13800138002@destinations"),
+        ("Local/0755-8888@a-b-c-00000001;1", "0755-8888@a-b-c"),
+        ("Local/13800138002@destinations-0000002a;2", None),  # the other half
+        ("PJSIP/trunk-00000003", None),  # the name does not hold the number
+        ("Local/-0001;1", None),
+    ],
+)
+def test_the_answering_target_from_a_local_channel_name(channel: str, peer: str | None) -> None:
+    from routecore_asterisk.fastagi import local_peer
+
+    assert local_peer(channel) == peer
 
 
 @pytest.mark.parametrize("caller", ["13812345678", "17012345678", "+86 171-2345-6789"])

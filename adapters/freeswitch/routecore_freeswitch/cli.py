@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from routecore.adapter.config import add_options
 
@@ -33,7 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     from routecore.adapter.server import serve_command
     from routecore_freeswitch.server import make_handler
 
-    return serve_command(args, make_handler, name="routecore-freeswitch")
+    return serve_command(args, make_handler, name="routecore-freeswitch", control=esl_control)
+
+
+async def esl_control(address: Any) -> Any:
+    """The inbound event socket of ``--pbx esl://:password@host:port`` (reconciliation)."""
+    from routecore_freeswitch.inbound import connect_inbound
+
+    return await connect_inbound(address.host, address.port, address.secret)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,10 @@
 """The ESL outbound server: FreeSWITCH's ``socket 127.0.0.1:8084 async full`` connects once per
 call, many calls per process (the shared server of :mod:`routecore.adapter.server`).
 
-One connection: ``connect`` (the channel data), ``myevents`` (this channel's events),
-``linger`` (the events after the hang-up still come); the first Event from the channel data
+One connection: ``connect`` (the channel data), ``myevents`` (this channel's events) narrowed by
+``nixevent`` to the four the adapter reads (:data:`EVENTS_READ`: each event is ~8 KB that
+FreeSWITCH writes and the adapter reads), ``linger`` (the events after the hang-up still come),
+the four sent at once (one round trip); the first Event from the channel data
 (:func:`~routecore_freeswitch.calls.first_event`), a session (refused with ``hangup
 NORMAL_TEMPORARY_FAILURE`` when the first Event is not valid or there is no image to route
 with), then the call's Actions (:class:`~routecore_freeswitch.applications.Applications`) until
@@ -37,6 +39,17 @@ log = logging.getLogger("routecore.freeswitch")
 CLOSE_WAIT = 5.0
 """Seconds the server waits for FreeSWITCH's disconnect notice after the call's end."""
 
+EVENTS_READ = ("CHANNEL_EXECUTE_COMPLETE", "CHANNEL_BRIDGE", "CHANNEL_HANGUP",
+               "CHANNEL_HANGUP_COMPLETE")  # fmt: skip
+"""The events of the channel the adapter reads (``myevents`` subscribes these and more)."""
+EVENTS_DROPPED = (
+    "CHANNEL_ANSWER CHANNEL_APPLICATION CHANNEL_CREATE CHANNEL_DATA CHANNEL_DESTROY "
+    "CHANNEL_EXECUTE CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_OUTGOING CHANNEL_PARK "
+    "CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_STATE CHANNEL_UNBRIDGE CHANNEL_UNPARK "
+    "DETECTED_SPEECH DTMF NOTALK TALK"
+)
+"""What ``myevents`` subscribes (mod_event_socket, 1.10) that the adapter never reads."""
+
 
 class EslServer:
     """The connection handler of one worker process."""
@@ -58,9 +71,12 @@ class EslServer:
             await conn.close()
 
     async def _serve(self, conn: EslConnection) -> None:
-        data = await conn.connect(self.timeout)
-        await conn.command("myevents", self.timeout)
-        await conn.command("linger", self.timeout)
+        data, *_ = await asyncio.gather(  # one round trip: FreeSWITCH answers them in order
+            conn.connect(self.timeout),
+            conn.command("myevents", self.timeout),
+            conn.command(f"nixevent {EVENTS_DROPPED}", self.timeout),
+            conn.command("linger", self.timeout),
+        )
         try:
             first = first_event(data, self.clock())
             session = self.runtime.session()

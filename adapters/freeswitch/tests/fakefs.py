@@ -27,12 +27,16 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from routecore_freeswitch.server import EVENTS_DROPPED
+
 TEMPLATE_UUID = "71cef200-1bf0-46fb-b827-38adb8fe5e15"
 TEMPLATE_LEG = "f715f6b5-0a94-467d-a138-9c129a938414"
 LIMIT = 10.0
 OK = b"Content-Type: command/reply\nReply-Text: +OK\n\n"
 ERR = b"Content-Type: command/reply\nReply-Text: -ERR no such channel\n\n"
 API_OK = b"Content-Type: api/response\nContent-Length: 4\n\n+OK\n"
+NIXEVENT = f"nixevent {EVENTS_DROPPED}\n\n".encode()
+"""What the server sends after ``myevents``: the events it never reads, dropped."""
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY_10 = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI).timestamp()
 """Office hours (a call's start the tests pin)."""
@@ -311,6 +315,7 @@ class FakeFreeSwitch:
         for expected, reply in (
             (b"connect\n\n", self.connect_reply()),
             (b"myevents\n\n", b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n"),
+            (NIXEVENT, b"Content-Type: command/reply\nReply-Text: +OK events nixed\n\n"),
             (b"linger\n\n", b"Content-Type: command/reply\nReply-Text: +OK will linger\n\n"),
         ):
             command = await self._command()
