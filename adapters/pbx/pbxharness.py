@@ -190,13 +190,14 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:
+        offset = self.log.stat().st_size if self.log.exists() else 0
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             self.command, stdout=out, stderr=subprocess.STDOUT, env=self.env,
             start_new_session=True,
         )  # fmt: skip
         end = time.monotonic() + 20
-        while b"listening on" not in self.log.read_bytes():
+        while b"listening on" not in self.log.read_bytes()[offset:]:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             assert time.monotonic() < end, "the server did not start"
             time.sleep(0.05)

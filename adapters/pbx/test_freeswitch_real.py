@@ -101,6 +101,7 @@ def test_a_killed_server_loses_no_record_and_double_books_no_agent(
     c = call(freeswitch, "4006001003", digits="0", hold=14)
     wait_for(lambda: site.busy().get(OPERATOR) and f"DEST {OPERATOR} answered"
              in freeswitch.log_text(), 20, "the operator answers")  # fmt: skip
+    time.sleep(1.0)  # they talk (the answer's journal row is batched: at most 0.1 s)
     serving.kill()
     [row] = site.open_calls()
     assert row.claimed == (OPERATOR,) and row.answered_by == OPERATOR

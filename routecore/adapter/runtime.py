@@ -6,7 +6,8 @@ server they are written by one thread of the worker's own (:meth:`Runtime.start_
 on the event loop: a write waits for SQLite's lock while another process writes (up to 30 s),
 and no call of the worker may stall for it. The thread stores what was handed over in the last
 :data:`BATCH_WAIT` s in one transaction (a call's latest journal row only), so a busy worker
-commits a few times a second rather than five times a call. The adapter awaits
+commits a few times a second rather than four times a call; a Dial's journal row (the agents it
+rings) is stored at once, with whatever waits beside it. The adapter awaits
 :meth:`Runtime.written` before it lets a call's connection go, so a record is stored when its
 call is over. A process per call writes in place.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -91,15 +91,17 @@ class Runtime:
         return None if self.config.calls is None else self._journal
 
     def _journal(self, entry: Any) -> None:
-        self._write("journal", entry)
+        # A Dial's row (the destinations it rings) is stored at once: until it is, a crash
+        # would leave those agents to the next caller. Other rows may wait for the batch.
+        self._write("journal", entry, urgent=bool(entry.claimed) and entry.answered_by is None)
 
-    def _write(self, what: str, item: Any) -> None:
+    def _write(self, what: str, item: Any, *, urgent: bool = False) -> None:
         if self.config.calls is None:
             return
         if self._writer is None:
             _store(self.calls, [(what, item)])
             return
-        future = self._writer.put(what, item)
+        future = self._writer.put(what, item, urgent=urgent)
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
 
@@ -163,16 +165,20 @@ class _Writer:
         self._items: deque[tuple[str, Any, Future[None]]] = deque()
         self._ready = threading.Condition()
         self._closing = False
+        self._urgent = False
         self._thread = threading.Thread(target=self._run, name="routecore-calls", daemon=True)
         self._thread.start()
 
-    def put(self, what: str, item: Any) -> Future[None]:
+    def put(self, what: str, item: Any, *, urgent: bool = False) -> Future[None]:
         from concurrent.futures import Future
 
         future: Future[None] = Future()
         with self._ready:
             self._items.append((what, item, future))
-            if len(self._items) == 1:
+            if urgent and not self._urgent:
+                self._urgent = True
+                self._ready.notify()
+            elif len(self._items) == 1:
                 self._ready.notify()
         return future
 
@@ -190,10 +196,9 @@ class _Writer:
                     self._ready.wait()
                 if not self._items:
                     return
-                closing = self._closing
-            if not closing:
-                time.sleep(BATCH_WAIT)  # let the calls hand over more
-            with self._ready:
+                if not (self._closing or self._urgent):  # let the calls hand over more
+                    self._ready.wait(BATCH_WAIT)
+                self._urgent = False
                 count = min(len(self._items), BATCH_MAX)
                 batch = [self._items.popleft() for _ in range(count)]
             try:
