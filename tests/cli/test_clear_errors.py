@@ -72,7 +72,7 @@ def test_a_store_of_another_schema_is_refused_not_changed(run, tmp_path):
     code, _, err = run("--store", "calls.db", "history", DID)
     assert code == EXIT_ERROR
     assert one_line(err) == (
-        "routecore: calls.db: not a flow store (it holds the tables calls, sms_outbox)"
+        "routecore: calls.db: not a flow store (it holds the tables calls, open_calls, sms_outbox)"
     )
     db = sqlite3.connect(tmp_path / "calls.db")
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
