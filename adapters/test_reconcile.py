@@ -279,3 +279,30 @@ def _connect(control: FakeControl) -> Any:
         return control
 
     return connect
+
+
+def test_a_process_that_dies_later_is_adopted_by_the_next_scan(
+    host: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process-per-call AGI killed mid-Dial (Asterisk goes on with the Dial): a running
+    server's scan finds its row and holds its agents until the PBX ends the call."""
+    monkeypatch.setattr(reconcile, "SCAN", 0.1)
+    adopted: dict[str, Any] = {}
+    control = FakeControl({"chan-agi"})
+
+    async def body() -> None:
+        task = asyncio.create_task(Reconciler(host, adopted, _connect(control)).run())
+        try:
+            await asyncio.sleep(0.2)
+            assert adopted == {}  # nothing to adopt yet
+            host.calls.journal(journal_row("agi"))  # its process has died since
+            await until(lambda: "agi" in adopted)
+            assert busy(host) == {AGENT: 1}
+            control.hang_up("chan-agi")
+            await until(lambda: not adopted)
+        finally:
+            task.cancel()
+
+    asyncio.run(body())
+    [row] = host.calls.calls()
+    assert row["recovered"] == "pbx" and busy(host) == {}

@@ -5,6 +5,7 @@ on stdout, and a hang-up is SIGHUP (no ``HANGUP`` line), then 511 for every comm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -233,3 +234,29 @@ def test_the_call_path_imports_nothing_it_does_not_need() -> None:
     ).stdout.split()
     for heavy in ("asyncio", "pydantic", "yaml", "argparse", "redis", "numpy"):
         assert heavy not in out, heavy
+
+
+def test_a_killed_agi_leaves_its_call_journaled_with_the_agent_it_rings(host: Runtime) -> None:
+    """kill -9 of the process during its Dial (Asterisk goes on with the Dial): the call's
+    journal row holds the agent, for a server on the host to reconcile (adapters/
+    test_reconcile.py); a call that ends leaves no row."""
+    agi_call(host, Scenario(digits=["1", "1"], rings=[Ring()]), process_env(uniqueid="p-ok"))
+    assert host.calls.open_calls() == []
+
+    async def body() -> None:
+        assert SCRIPT is not None
+        proc = await asyncio.create_subprocess_exec(
+            SCRIPT, "agi", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL, env=agi_environ(host),
+        )  # fmt: skip
+        ring = Ring(delay=5.0, on_answer=lambda fake: proc.kill())
+        fake = FakeAsterisk(Scenario(digits=["1", "1"], rings=[ring]), process_env(uniqueid="p-9"))
+        assert proc.stdout is not None
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(fake.play(proc.stdout, proc.stdin), 10)
+        await proc.wait()
+
+    run(body())
+    [row] = host.calls.open_calls()
+    assert row.call_id == "p-9" and row.protocol == "agi" and len(row.claimed) == 1
+    assert records(host, "p-9") == []  # no record yet: the reconciler completes it
