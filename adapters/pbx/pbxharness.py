@@ -76,6 +76,11 @@ TEST_FLOWS = {
 def why_not() -> str | None:
     if os.environ.get("ROUTECORE_PBX_TESTS") != "1":
         return "real-PBX calls run with `make test-pbx` (ROUTECORE_PBX_TESTS=1)"
+    return why_not_tools()
+
+
+def why_not_tools() -> str | None:
+    """Why real calls cannot be placed here (None: they can)."""
     if not (HARNESS / "asterisk" / "run.sh").is_file():
         return f"no PBX harness at {HARNESS} (ROUTECORE_PBX_HARNESS)"
     if shutil.which("sipp") is None or shutil.which("sox") is None:

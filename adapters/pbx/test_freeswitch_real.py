@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from pbxharness import Pbx, Server, Site, call, server, wait_for
+from pbxharness import Pbx, Server, Site, call, load, server, wait_for
 
 EXPORT = "13800138003"  # 4006001003, keys 1 2: rings 1 s, answers, talks 3 s, hangs up
 OPERATOR = "075523456780"  # 4006001003, key 0: answers at once, stays until the caller leaves
@@ -115,3 +115,15 @@ def test_a_killed_server_loses_no_record_and_double_books_no_agent(
     assert rec["outcome"] == "answered" and rec["recovered"] == "pbx"
     assert abs(rec["end"] - ended) <= 2.0
     assert site.open_calls() == []
+
+
+def test_load(
+    site: Site, freeswitch: Pbx, serving: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """100 calls at 20/s (bench/pbx_real.py measures more): none fails, each has its record."""
+    result = load(freeswitch, site, serving.pid, "4006009100", rate=20, calls=100, hold_ms=3000)
+    with capsys.disabled():
+        print(f"\nFreeSWITCH load: {result.calls} calls, routecore {result.routecore_ms:.2f} ms"
+              f" a call, FreeSWITCH {result.pbx_ms:.2f} ms")  # fmt: skip
+    assert result.failed == 0 and result.answered == result.calls
+    assert site.open_calls() == [] and site.busy() == {}
