@@ -289,7 +289,8 @@ def serve_command(
     args: Any, make: MakeHandler, *, name: str, control: Control | None = None
 ) -> int:
     """An adapter's ``serve`` command from its parsed options: log lines to stderr, then
-    :func:`serve`. Exit status 2 (and one line) for bad options, 4 when it cannot listen."""
+    :func:`serve`. Exit status 2 (and one line) for bad options, 4 when it cannot listen or
+    its call store, state or image cannot be used."""
     from routecore.adapter.config import config_from
     from routecore.errors import RoutecoreError
 
@@ -303,4 +304,7 @@ def serve_command(
         return serve(config, make, name=name, control=control)
     except OSError as e:
         print(f"{name}: cannot listen on {config.host}:{config.port}: {e}", file=sys.stderr)
+        return 4
+    except RoutecoreError as e:  # an unusable call store, state or image: one line
+        print(f"{name}: {e}", file=sys.stderr)
         return 4

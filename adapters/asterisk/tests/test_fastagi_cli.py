@@ -45,6 +45,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--workers", "0"], "--workers"),
         (["--drain", "-1"], "--drain"),
         (["--metrics", "9464"], "--metrics"),
+        (["--pbx", "ami://127.0.0.1"], "--pbx"),
+        (["--pbx", "http://user:pw@127.0.0.1"], "--pbx"),
     ],
 )
 def test_a_bad_configuration_exits_2_with_a_clear_message(
@@ -65,6 +67,17 @@ def test_the_environment_is_read_and_checked_too(
     monkeypatch.setenv("ROUTECORE_LISTEN", "0.0.0.0:4573")
     assert main(["serve"]) == 2
     assert "needs --allow" in capsys.readouterr().err
+
+
+def test_an_unusable_call_store_is_one_line_and_exit_4(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "calls.db"
+    bad.write_text("not a database")
+    assert main(["serve", "--calls", str(bad), "--listen", "127.0.0.1:0"]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("routecore-asterisk: ") and "not a call store" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.skipif(SCRIPT is None, reason="routecore-asterisk is not installed")
