@@ -16,7 +16,9 @@ option             environment             default
 ``--allow``        ``ROUTECORE_ALLOW``     none: loopback peers only
 ``--workers``      ``ROUTECORE_WORKERS``   1 (one process per core: ``--workers 2``)
 ``--metrics``      ``ROUTECORE_METRICS``   none (``127.0.0.1:9464``: Prometheus; worker i on
-                                           port + i)
+                                           port + i; off loopback only with ``--allow``)
+``--metrics-destinations``                 off: per-destination series (phone numbers as
+                   ``ROUTECORE_METRICS_DESTINATIONS``  labels; ``1``: on)
 ``--drain``        ``ROUTECORE_DRAIN``     60 s a SIGTERM waits for calls to end
 ``--pbx``          ``ROUTECORE_PBX``       none: the PBX's control connection, to reconcile
                                            calls of a dead adapter
@@ -64,6 +66,8 @@ class AdapterConfig:
     allow: tuple[Network, ...] = field(default=())
     workers: int = 1
     metrics: tuple[str, int] | None = None
+    metrics_destinations: bool = False
+    """Per-destination metric series (the destinations' numbers as labels)."""
     drain: float = 60.0
     reply_timeout: float = 30.0
     """Seconds a PBX may take to answer a short command (a Dial or a recording has none)."""
@@ -102,6 +106,7 @@ def env_options(*, port: int, dial: str) -> SimpleNamespace:
         allow=env("ROUTECORE_ALLOW", ""),
         workers=env("ROUTECORE_WORKERS", "1"),
         metrics=env("ROUTECORE_METRICS", ""),
+        metrics_destinations=env("ROUTECORE_METRICS_DESTINATIONS", "") in ("1", "true", "yes"),
         drain=env("ROUTECORE_DRAIN", "60"),
         pbx=env("ROUTECORE_PBX", ""),
     )
@@ -133,7 +138,13 @@ def add_options(parser: argparse.ArgumentParser, *, port: int, dial: str) -> Non
     add("--listen", default=d.listen, help="host:port")
     add("--allow", default=d.allow, help="PBX addresses/networks, commas")
     add("--workers", default=d.workers, help="server processes [1]")
-    add("--metrics", default=d.metrics, help="host:port of /metrics")
+    add("--metrics", default=d.metrics, help="host:port of /metrics (loopback unless --allow)")
+    add(
+        "--metrics-destinations",
+        action="store_true",
+        default=d.metrics_destinations,
+        help="per-destination series (phone numbers as labels); off by default",
+    )
     add("--drain", default=d.drain, help="seconds a SIGTERM lets calls end [60]")
     add(
         "--pbx",
@@ -155,6 +166,15 @@ def _host_port(text: str, what: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise AdapterError(f"{what}: expected host:port, got {text!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def config_from(
@@ -188,14 +208,16 @@ def config_from(
         allow = tuple(ipaddress.ip_network(a, strict=False) for a in words)
     except ValueError as e:
         raise AdapterError(f"--allow: {e}") from None
-    try:
-        local = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = host == "localhost"
-    if not local and not allow:
+    if not _loopback(host) and not allow:
         raise AdapterError(
             f"--listen {host}: the PBX connects without authentication; listening off loopback "
             "needs --allow with the PBX hosts' addresses"
+        )
+    metrics = _host_port(args.metrics, "--metrics") if args.metrics else None
+    if metrics is not None and not _loopback(metrics[0]) and not allow:
+        raise AdapterError(
+            f"--metrics {metrics[0]}: the endpoint has no authentication; serving it off "
+            "loopback needs --allow (the hosts of the network that may scrape it)"
         )
     if not 1 <= workers <= 64:
         raise AdapterError(f"--workers: 1-64, got {workers}")
@@ -212,7 +234,8 @@ def config_from(
         port=port,
         allow=allow,
         workers=workers,
-        metrics=_host_port(args.metrics, "--metrics") if args.metrics else None,
+        metrics=metrics,
+        metrics_destinations=bool(getattr(args, "metrics_destinations", False)),
         drain=drain,
         pbx=pbx,
     )

@@ -7,8 +7,11 @@ Per worker process (worker i on port + i), counted by the server itself:
 connection to the first command). Read from the host's shared state at each scrape, so they
 include the calls of every process on the host (process-per-call scripts write no metric files;
 they count into the state): ``routecore_destinations_busy`` (destinations with a call now),
-``routecore_destination_calls_busy`` (calls on them), and per-destination
-``routecore_destination_offered_total``, ``…_answered_total``, ``…_talk_seconds_total``.
+``routecore_destination_calls_busy`` (calls on them), and the totals
+``routecore_destinations_offered_total``, ``…_answered_total``, ``…_talk_seconds_total``. The
+destinations are customers' and agents' phone numbers: per-destination series
+(``routecore_destination_offered_total{destination="…"}`` and the others) are exported only
+when asked for (``--metrics-destinations``), never by default.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ _FAST = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 
 
 class _StateCollector(Collector):
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: Any, per_destination: bool) -> None:
         self.state = state
+        self.per_destination = per_destination
 
     def collect(self) -> Iterator[Any]:
         destinations = self.state.destinations_now()
@@ -38,12 +42,17 @@ class _StateCollector(Collector):
         yield busy
         yield calls
         for field, doc in (
-            ("offered", "calls offered to a destination"),
-            ("answered", "calls a destination answered"),
+            ("offered", "calls offered to destinations"),
+            ("answered", "calls destinations answered"),
             ("talk_seconds", "seconds destinations talked"),
         ):
+            total = CounterMetricFamily(f"routecore_destinations_{field}", doc)
+            total.add_metric([], sum(getattr(d, field) for d in destinations))
+            yield total
+            if not self.per_destination:
+                continue
             family = CounterMetricFamily(
-                f"routecore_destination_{field}", doc, labels=["destination"]
+                f"routecore_destination_{field}", doc + ", each", labels=["destination"]
             )
             for d in destinations:
                 family.add_metric([d.number], getattr(d, field))
@@ -53,7 +62,7 @@ class _StateCollector(Collector):
 class Metrics:
     """The counters of one worker (an :class:`~routecore.adapter.call.Observer`)."""
 
-    def __init__(self, state: Any = None) -> None:
+    def __init__(self, state: Any = None, *, per_destination: bool = False) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.calls = Counter("routecore_calls", "calls ended", ["outcome"], registry=r)
@@ -67,7 +76,7 @@ class Metrics:
             "routecore_setup_seconds", "connection to first command", buckets=_FAST, registry=r
         )
         if state is not None:
-            r.register(_StateCollector(state))
+            r.register(_StateCollector(state, per_destination))
 
     def call_started(self) -> None:
         self.active.inc()

@@ -205,7 +205,7 @@ async def _worker(
         if config.metrics is not None:
             from routecore.adapter.metrics import Metrics, start_http
 
-            metrics = Metrics(runtime.state)
+            metrics = Metrics(runtime.state, per_destination=config.metrics_destinations)
             server.observer = metrics
             endpoint = start_http(config.metrics[0], config.metrics[1] + index, metrics)
         server.handler = await make(runtime, server)

@@ -351,3 +351,18 @@ def test_metrics_count_the_calls(fs_host: Any, templates: Any) -> None:
     assert sample("routecore_calls_total", {"outcome": "blacklisted"}) == 1
     assert sample("routecore_active_calls") == 0
     assert sample("routecore_setup_seconds_count") == 2
+
+
+def test_metrics_name_destinations_only_when_asked(fs_host: Any, templates: Any) -> None:
+    from prometheus_client import generate_latest
+
+    from routecore.adapter.metrics import Metrics
+
+    fake = FakeFreeSwitch(templates, Script(keys=["1", "1"], bridges=[Bridge()]))
+    run(fs_host, fake)
+    quiet = generate_latest(Metrics(fs_host.state).registry).decode()
+    assert "routecore_destinations_answered_total 1.0" in quiet
+    assert "destination=" not in quiet  # customers' numbers stay out of the labels
+    named = Metrics(fs_host.state, per_destination=True).registry.get_sample_value
+    answered = one_record(fs_host, fake)["answered_by"]
+    assert named("routecore_destination_answered_total", {"destination": answered}) == 1
