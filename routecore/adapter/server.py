@@ -4,7 +4,9 @@
   byte is read (FastAGI and ESL outbound carry no authentication).
 - **Both cores**: ``workers`` > 1 forks that many processes after binding; they share the
   listening socket (the kernel hands each connection to one of them). Each opens its own
-  :class:`~routecore.adapter.runtime.Runtime` after the fork.
+  :class:`~routecore.adapter.runtime.Runtime` after the fork. A worker whose parent dies (even
+  by SIGKILL) gets SIGTERM: it stops listening at once and drains its calls, so a restarted
+  server can bind the port right away.
 - **Graceful shutdown**: SIGTERM or SIGINT stops accepting, lets the calls in progress end for
   up to ``drain`` seconds, then cancels those not in a conversation (each cancelled call ends:
   claims released, record written). A conversation (a Dial an agent answered) is never cut by a
@@ -255,11 +257,13 @@ def serve(
         _run(_worker(config, sock, make, 0, adopted, control))
         return 0
     children = []
+    parent = os.getpid()
     for index in range(config.workers):
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
             try:
+                _die_with(parent)
                 first = index == 0
                 _run(_worker(config, sock, make, index, adopted if first else None, control))
             except BaseException:
@@ -283,6 +287,21 @@ def serve(
         _pid, code = os.waitpid(child, 0)
         status = status or os.waitstatus_to_exitcode(code)
     return 0 if status == 0 else 1
+
+
+def _die_with(parent: int) -> None:
+    """A worker gets SIGTERM when its parent dies (Linux ``PR_SET_PDEATHSIG``): it stops
+    listening at once (a restarted server binds the port) and drains its calls as on a deploy.
+    A parent already gone by now is the same signal."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the workers outlive a killed parent
+        log.warning("workers cannot follow their parent's death on this system")
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve_command(

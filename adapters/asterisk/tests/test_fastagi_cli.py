@@ -150,3 +150,50 @@ def test_serve_listens_routes_a_call_and_stops_on_sigterm(host: Runtime) -> None
     assert code == 0 and stopping < 5
     (rec,) = records(host, "served-1")
     assert rec["outcome"] == "answered" and rec["talk_seconds"] == 1
+
+
+@pytest.mark.skipif(SCRIPT is None, reason="routecore-asterisk is not installed")
+def test_workers_die_with_their_killed_parent_and_the_port_is_free(host: Runtime) -> None:
+    """kill -9 of the parent of --workers 2: its workers stop listening and exit, and a
+    restarted server binds the same port at once."""
+    import subprocess
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    c = host.config
+    argv = [str(SCRIPT), "serve", "--workers", "2", "--listen", f"127.0.0.1:{port}",
+            "--image", c.image, "--state", c.state, "--calls", str(c.calls)]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTECORE_")}
+    parent = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    assert parent.stdout is not None
+    assert b"listening on" in parent.stdout.readline()
+    deadline = time.monotonic() + 10
+    children: list[int] = []
+    while len(children) < 2 and time.monotonic() < deadline:
+        path = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+        children = [int(p) for p in path.read_text().split()]
+        time.sleep(0.05)
+    assert len(children) == 2
+    parent.kill()
+    parent.wait()
+    while any(Path(f"/proc/{p}").exists() and "Z" not in _state(p) for p in children):
+        assert time.monotonic() < deadline, "a worker outlived its parent"
+        time.sleep(0.05)
+    again = subprocess.Popen(
+        argv[:2] + argv[4:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
+    try:
+        assert again.stdout is not None
+        assert b"listening on" in again.stdout.readline()  # the port was free at once
+    finally:
+        again.terminate()
+        again.wait(10)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
