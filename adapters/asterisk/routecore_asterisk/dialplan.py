@@ -46,7 +46,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from routecore.adapter.errors import ChannelGone
+from routecore.adapter.errors import ChannelGone, ProtocolError
 from routecore.adapter.values import call_name, checked
 from routecore.engine.actions import SECONDS_MAX, DialOutcome
 from routecore_asterisk import codec
@@ -80,7 +80,7 @@ ANSWER_TIME_CONTEXT = "rc-answer-time"
 """The process-per-call AGI's ``U()`` subroutine: ``Return(${STRFTIME(,,%s.%3q)})`` on the
 answering channel; Asterisk copies its ``GOSUB_RETVAL`` to the caller (docs/asterisk.md). A
 dialplan without it loses nothing but precision (Dial goes on when the subroutine is missing)."""
-_DIGITS = re.compile(r"[0-9*#]{0,64}")
+_DIGITS = re.compile(r"[0-9*#]*")
 _AUDIO = re.compile(r"\.(wav|sln16|sln|ulaw|alaw|gsm|g722|mp3)$")
 
 
@@ -174,7 +174,7 @@ class Translator:
         yield from self._answer()
         file = self.prompt(action.prompt) or "silence/1"
         reply = yield Command(codec.get_data(file, action.timeout * 1000, action.max_digits))
-        return Digits(_digits(reply))
+        return Digits(_digits(reply, action.max_digits))
 
     def _survey(self, action: Any) -> Steps:
         from routecore.engine.actions import SurveyResult
@@ -182,7 +182,7 @@ class Translator:
         yield from self._answer()
         file = self.prompt(SURVEY_PROMPT) or "silence/1"
         reply = yield Command(codec.get_data(file, SURVEY_TIMEOUT_MS, 1))
-        key = _digits(reply)
+        key = _digits(reply, 1)
         return SurveyResult(int(key) if key in ("1", "2", "3", "4") else None)
 
     def _voicemail(self, action: Any) -> Steps:
@@ -207,7 +207,8 @@ class Translator:
             ),
             wait=False,
         )
-        seconds = (reply.endpos or 0) // 8000
+        # a recording is never longer than asked for (a wild endpos is capped, not believed)
+        seconds = min((reply.endpos or 0) // 8000, action.max_seconds)
         if seconds <= 0:
             return VoicemailResult(None, 0)
         return VoicemailResult(reference, seconds)
@@ -332,9 +333,15 @@ class Translator:
         # itself answered the caller; otherwise it holds routecore's prompts and the ringing too.
         reply = yield Command(codec.get_variable("ANSWEREDTIME_MS"), after_hangup=True)
         up = _milliseconds(reply.data or "")
-        if up is None:
-            log.warning("call %s: no answer moment and no ANSWEREDTIME: talk 0", self.call)
-            return 0
+        if up is None:  # no usable time from Asterisk: the Dial's own span bounds the talk
+            log.warning(
+                "call %s: no answer moment and no usable ANSWEREDTIME (%r): the Dial's %.0f s"
+                " counted",
+                self.call,
+                (reply.data or "")[:40],
+                ended - started,
+            )
+            return _seconds(ended - started)
         if self.answered_at is not None:
             log.warning(
                 "call %s: no answer moment (is [%s] in the dialplan?): talk time counts the"
@@ -381,11 +388,17 @@ def _milliseconds(text: str) -> float | None:
     return value if value <= SECONDS_MAX else None
 
 
-def _digits(reply: codec.Reply) -> str:
+def _digits(reply: codec.Reply, most: int) -> str:
+    """The keys a ``GET DATA`` reply carries ("" for none or for anything but keys); more
+    keys than asked for is a ProtocolError (no Asterisk sends them)."""
     if reply.result is not None and reply.result < 0:
         raise ChannelGone("GET DATA failed: the caller is gone")
     digits = reply.raw_result
-    return digits if _DIGITS.fullmatch(digits) else ""
+    if not _DIGITS.fullmatch(digits):
+        return ""
+    if len(digits) > most:
+        raise ProtocolError(f"GET DATA returned {len(digits)} keys, {most} asked for")
+    return digits
 
 
 def _announcements(action: Any, n: int) -> list[Any]:

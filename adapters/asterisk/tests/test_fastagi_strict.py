@@ -378,3 +378,67 @@ def test_loopback_reaches_a_dual_stack_server(host: Runtime) -> None:
     fake, refused = _serve_at(host, "::", ("192.0.2.0/24",), "127.0.0.1")
     assert refused == 0, "127.0.0.1 arrives as ::ffff:127.0.0.1 on a dual-stack socket"
     assert fake.commands()[-1] == "EXEC Hangup 16"
+
+
+@pytest.mark.parametrize(
+    ("line", "reply"),
+    [
+        (b"GET DATA ", b"200 result=" + b"1" * 40 + b"\n"),  # more keys than a Collect takes
+        (b"GET DATA ", b"200 result=" + b"7" * 64 + b"\n"),
+        (b"RECORD FILE ", b"200 result=0 (timeout) endpos=99999999999999\n"),
+    ],
+)
+def test_replies_out_of_range_are_protocol_errors_with_a_record(
+    host: Runtime, line: bytes, reply: bytes
+) -> None:
+    """A value out of its range ends the call as a logged protocol error (never the
+    unexpected-error path), with its record, and frees everything."""
+
+    class Wild(FakeAsterisk):
+        async def _reply(self, sent: bytes, *, answering: bool = True) -> bytes:
+            if sent.startswith(line):
+                return reply
+            return await super()._reply(sent, answering=answering)
+
+    scenario = Scenario(digits=["1", "1"], rings=[Ring("BUSY")] * 4, record_ms=5000)
+    dnid = "4006001006" if line.startswith(b"RECORD") else "4006001003"
+
+    async def body() -> None:
+        async with serving(host) as served:
+            await Wild(scenario, environment(dnid=dnid, uniqueid="wild")).call(served.port)
+            await served.settle()
+
+    with errors_logged() as errors:
+        run(body())
+    assert [r for r in errors.records if r.exc_info] == []  # no traceback: not a bug's path
+    (rec,) = records(host, "wild")
+    assert busy(host) == {}
+    if line.startswith(b"RECORD"):
+        assert rec["outcome"] == "voicemail" and rec["voicemail"] is not None  # capped, kept
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 15, "-5", "1e9", ""])
+def test_an_unusable_answeredtime_keeps_the_call_answered(host: Runtime, value: str) -> None:
+    """No answer moment (the answer subroutine never came) and an ANSWEREDTIME that is not a
+    plain count within a week: the call stays answered, its talk bounded by the Dial's span."""
+
+    class Odd(FakeAsterisk):
+        async def _reply(self, sent: bytes, *, answering: bool = True) -> bytes:
+            if sent == b"GET VARIABLE ANSWEREDTIME_MS\n":
+                return f"200 result=1 ({value})\n".encode()
+            return await super()._reply(sent, answering=answering)
+
+    ring = Ring(talk=9, subroutine=False)
+
+    async def body() -> None:
+        async with serving(host) as served:
+            scenario = Scenario(digits=["1", "1"], rings=[ring])
+            await Odd(scenario, environment(uniqueid="odd")).call(served.port)
+            await served.settle()
+
+    with errors_logged() as errors:
+        run(body())
+    assert [r for r in errors.records if r.exc_info] == []
+    (rec,) = records(host, "odd")
+    assert rec["outcome"] == "answered" and rec["talk_seconds"] == 9  # the Dial's span
+    assert busy(host) == {}
