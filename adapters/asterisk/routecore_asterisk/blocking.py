@@ -62,6 +62,7 @@ class AgiStream:
         """The environment block; ProtocolError if malformed or not complete within
         ``timeout`` seconds, ChannelGone if the peer closes (or SIGHUP comes) before it."""
         deadline = time.monotonic() + timeout
+        self._drain()  # what Asterisk wrote before hanging up still makes a call (and a record)
         while (env := self._session.environment) is None:
             self._fill(deadline, interruptible=True)
         return env
@@ -144,6 +145,13 @@ class AgiStream:
 
 
 def install_sighup(stream: AgiStream) -> Callable[[int, FrameType | None], Any] | int | None:
-    """Make SIGHUP mark ``stream`` hung up (and interrupt its wait, see :class:`AgiStream`);
-    return the previous handler. Call from the main thread."""
-    return signal.signal(signal.SIGHUP, stream._on_sighup)
+    """Make SIGHUP mark ``stream`` hung up (and interrupt its wait, see :class:`AgiStream`),
+    taking over a SIGHUP the package caught earlier (``routecore_asterisk._early``); return the
+    previous handler. Call from the main thread."""
+    from routecore_asterisk import _early
+
+    previous = signal.signal(signal.SIGHUP, stream._on_sighup)
+    if _early.hung_up:  # it came before this handler: the call is over already
+        stream._sighup = True
+        stream._session.hung_up = True
+    return previous

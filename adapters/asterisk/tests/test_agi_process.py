@@ -260,3 +260,32 @@ def test_a_killed_agi_leaves_its_call_journaled_with_the_agent_it_rings(host: Ru
     [row] = host.calls.open_calls()
     assert row.call_id == "p-9" and row.protocol == "agi" and len(row.claimed) == 1
     assert records(host, "p-9") == []  # no record yet: the reconciler completes it
+
+
+@pytest.mark.parametrize("delay", [0.04, 0.07, 0.12])
+def test_a_sighup_in_the_first_moments_still_leaves_a_record(host: Runtime, delay: float) -> None:
+    """The caller hangs up while the process is still starting (Asterisk has written the
+    environment): SIGHUP must not kill it before its handler exists; the call gets its record."""
+    import subprocess
+    import time
+
+    assert SCRIPT is not None
+    uniqueid = f"p-early-{int(delay * 1000)}"
+    proc = subprocess.Popen(
+        [SCRIPT, "agi"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=agi_environ(host),
+    )  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(process_env(uniqueid=uniqueid))
+    proc.stdin.flush()
+    time.sleep(delay)
+    proc.send_signal(signal.SIGHUP)
+    try:
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, (proc.returncode, err[-500:])
+    (rec,) = records(host, uniqueid)
+    assert rec["outcome"] == "caller_hung_up"
+    assert busy(host) == {}

@@ -32,7 +32,7 @@ from routecore.adapter.runtime import Runtime
 from routecore.adapter.server import Server, bind
 from routecore_asterisk.fastagi import make_handler
 
-MARKERS = ("evil", "666", "SHELL", "\x1b", "\r")
+MARKERS = ("evil", "/666", ",666", "|666", "666@", "SHELL", "\x1b", "\r")  # not "666": a port
 
 
 @pytest.fixture
