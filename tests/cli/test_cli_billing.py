@@ -133,3 +133,29 @@ def test_help_still_works(run):
     with pytest.raises(SystemExit) as e:
         run("--help")
     assert e.value.code == 0
+
+
+@pytest.mark.parametrize(
+    ("stored", "message"),
+    [
+        ("'many'", "is not a whole number of seconds"),
+        ("9e999", "is not a whole number of seconds"),  # SQLite's infinity
+        ("1e15", "beyond a month"),
+        ("2678401", "beyond a month"),
+        ("-5", "beyond a month"),
+        ("12.5", "is not a whole number of seconds"),
+    ],
+)
+def test_a_record_that_cannot_be_true_stops_the_statement(run, tmp_path, stored, message):
+    """A record written by another program (or corrupted) never becomes a bill nor a
+    traceback: one line naming the call, exit 4."""
+    import sqlite3
+
+    _calls(tmp_path / "calls.db")
+    with sqlite3.connect(tmp_path / "calls.db") as db:
+        db.execute(f"UPDATE calls SET talk_seconds = {stored} WHERE call_id = 'c2'")
+    run("bill", "assign", DID, "5000/3年", "--from", "2026-01")
+    code, out, err = run("bill", "statement", DID, "--month", "2026-03")
+    assert code == EXIT_ERROR and out == ""
+    assert "'c2'" in err and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
