@@ -34,31 +34,45 @@ async def run(
     keepalive_every: float = 300.0,
 ) -> None:
     """Run the call from ``first``: ``await perform(action)`` carries one Action out and
-    returns its Event (or None). Returns when the call has ended; cancelling the task ends the
-    call too (claims released, record written)."""
+    returns its Event (or None). Returns when the call has ended; cancelling the task (a
+    server's shutdown) ends the call too (claims released, record written, outcome
+    ``drained`` unless it had one)."""
+    with driver.guard():
+        try:
+            await _drive(driver, first, perform, keepalive_every)
+        except asyncio.CancelledError:  # only a server's shutdown cancels a call's task
+            driver.cut = "drained"
+            raise
+
+
+async def _drive(
+    driver: CallDriver,
+    first: Any,
+    perform: Callable[[Any], Awaitable[Any]],
+    keepalive_every: float,
+) -> None:
     from routecore.engine.actions import Dial
 
-    with driver.guard():
-        steps = driver.steps(first)
-        action = next(steps, None)
-        while action is not None:
-            if isinstance(action, Dial):
-                renew = asyncio.create_task(_renew(driver, keepalive_every))
-                task = asyncio.current_task()
-                if task is not None:
-                    _DIALLING[task] = driver
-                try:
-                    event = await perform(action)
-                finally:
-                    driver.talking = False
-                    if task is not None:
-                        _DIALLING.pop(task, None)
-                    renew.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await renew
-            else:
-                event = await perform(action)
+    steps = driver.steps(first)
+    action = next(steps, None)
+    while action is not None:
+        if isinstance(action, Dial):
+            renew = asyncio.create_task(_renew(driver, keepalive_every))
+            task = asyncio.current_task()
+            if task is not None:
+                _DIALLING[task] = driver
             try:
-                action = steps.send(event)
-            except StopIteration:
-                action = None
+                event = await perform(action)
+            finally:
+                driver.talking = False
+                if task is not None:
+                    _DIALLING.pop(task, None)
+                renew.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renew
+        else:
+            event = await perform(action)
+        try:
+            action = steps.send(event)
+        except StopIteration:
+            action = None

@@ -61,6 +61,7 @@ class CallDriver:
         "call_id",
         "caller",
         "channel",
+        "cut",
         "did",
         "ended",
         "journal",
@@ -86,6 +87,8 @@ class CallDriver:
         """Where the call's journal rows go (``Runtime.journal``; None: not journaled)."""
         self.channel = channel
         """The PBX's id of the caller's channel (default: the call id)."""
+        self.cut: str | None = None
+        """Why the adapter itself ended the call, when it did (``drained``: a shutdown)."""
         self._claimed: tuple[str, ...] = ()
         self._answer: tuple[str, float] | None = None
         self._journaled = False
@@ -206,6 +209,11 @@ class CallDriver:
 
         session = self.session
         if session.record is not None and not session.done:
+            # The caller did not hang up when a shutdown cut the call or the PBX broke the
+            # protocol: the record says so (a conversation stays ``answered``).
+            reason = self.cut or ("error" if self._error else None)
+            if reason is not None and session.record.outcome == "in_progress":
+                session.record.outcome = reason
             try:
                 self.handle(CallerHungUp(at=time.time()))
             except Exception:

@@ -19,6 +19,7 @@ OUTCOMES = (
     "normal",
     "error",
     "cut",
+    "drained",
 )
 """The outcomes a finished call may have (``in_progress`` while it runs)."""
 
@@ -45,7 +46,8 @@ class CallRecord:
     references the PBX gave. ``outcome`` is one of :data:`OUTCOMES`: answered, voicemail,
     conference, blacklisted, no_route, busy (every destination was busy), no_answer (nobody
     answered), caller_hung_up, not_answered (an outbound call), normal (the flow ended the
-    call), error, cut (the adapter handling the call died before anyone answered).
+    call), error (the PBX broke the protocol, or a bug), cut (the adapter handling the call
+    died before anyone answered), drained (a shutdown of the adapter ended the call).
     ``recovered`` is None for a call the adapter saw to its end; for one whose adapter died it
     says how the record was completed from the journal (:data:`RECOVERED`).
     """

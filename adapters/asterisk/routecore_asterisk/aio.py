@@ -46,6 +46,11 @@ class AgiStream:
                     await self._fill()
         except TimeoutError:
             raise ProtocolError(f"no AGI environment within {timeout} s") from None
+        except ProtocolError:
+            # a malformed line after a whole environment (in the same read): the call exists
+            # and ends as a protocol error at its first command, with its record
+            if (env := self._session.reader.environment) is None:
+                raise
         return env
 
     async def send(self, cmd: bytes, timeout: float | None, *, after_hangup: bool = False) -> Reply:

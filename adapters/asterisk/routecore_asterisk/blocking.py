@@ -62,9 +62,15 @@ class AgiStream:
         """The environment block; ProtocolError if malformed or not complete within
         ``timeout`` seconds, ChannelGone if the peer closes (or SIGHUP comes) before it."""
         deadline = time.monotonic() + timeout
-        self._drain()  # what Asterisk wrote before hanging up still makes a call (and a record)
-        while (env := self._session.environment) is None:
-            self._fill(deadline, interruptible=True)
+        try:
+            self._drain()  # what Asterisk wrote before hanging up still makes a call (a record)
+            while (env := self._session.environment) is None:
+                self._fill(deadline, interruptible=True)
+        except ProtocolError:
+            # a malformed line after a whole environment: the call exists and ends as a
+            # protocol error at its first command, with its record
+            if (env := self._session.reader.environment) is None:
+                raise
         return env
 
     def send(self, cmd: bytes, timeout: float | None, *, after_hangup: bool = False) -> Reply:

@@ -277,6 +277,11 @@ class AgiReader:
         """True once :meth:`eof` was called and every parsed item has been pulled."""
         return self._eof and not self._items
 
+    @property
+    def failed(self) -> str | None:
+        """Why the stream failed (a malformed or oversized line), or None."""
+        return self._error
+
     def next_item(self) -> AgiItem | None:
         """The next parsed :class:`Reply` or :class:`HangupNotice`, or None for now."""
         return self._items.popleft() if self._items else None
@@ -416,6 +421,8 @@ class AgiSession:
         """
         if len(cmd) > MAX_COMMAND or not _COMMAND_BYTES.fullmatch(cmd):
             raise UnsafeValue(f"not one AGI command line of at most {MAX_COMMAND} bytes")
+        if self.reader.failed is not None:  # nothing more is sent to a peer that broke it
+            raise ProtocolError(f"AGI stream already failed: {self.reader.failed}")
         if self._lost or self.reader.finished:
             raise ChannelGone("the AGI connection is closed")
         if self._pending is not None:

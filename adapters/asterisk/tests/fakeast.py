@@ -324,7 +324,7 @@ class FakeAsterisk:
         if line.startswith(b"GET DATA "):
             if not self._digits:
                 return b"200 result= (timeout)\n"
-            keys = self._digits.pop(0)
+            keys = self._digits.pop(0)[: int(line.split()[-1])]  # as Asterisk: at most max
             return f"200 result={keys}\n".encode() if keys else b"200 result= (timeout)\n"
         if line.startswith((b"GET VARIABLE ", b"GET FULL VARIABLE ")):
             return self._variable(line)

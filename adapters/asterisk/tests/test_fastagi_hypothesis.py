@@ -123,5 +123,5 @@ def test_random_ends_of_a_call(quick: Runtime, plan: dict[str, Any]) -> None:
     rows = records(quick, call_id)
     arrived = plan["cut_at"] is None or plan["cut_at"] >= len(env)
     assert len(rows) == (1 if arrived else 0), rows
-    if rows:
-        assert rows[0]["outcome"] != "error"
+    if rows and plan["stall_at"] is None and plan["cut_at"] is None:
+        assert rows[0]["outcome"] != "error"  # "error": only a PBX that broke the protocol

@@ -442,3 +442,26 @@ def test_an_unusable_answeredtime_keeps_the_call_answered(host: Runtime, value: 
     (rec,) = records(host, "odd")
     assert rec["outcome"] == "answered" and rec["talk_seconds"] == 9  # the Dial's span
     assert busy(host) == {}
+
+
+def test_a_malformed_line_after_a_whole_environment_is_a_protocol_error_with_a_record(
+    host: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The environment arrives whole, and a malformed line with it in the same read: the call
+    exists (it has a record, outcome ``error``) and ends as a logged protocol error; nothing
+    is sent to a peer that broke the protocol."""
+    block = environment(uniqueid="garbled") + b"this is not a reply\n"
+
+    async def body() -> FakeAsterisk:
+        async with serving(host) as served:
+            fake = await FakeAsterisk(Scenario(), block, wait=3).call(served.port)
+            await served.settle()
+            return fake
+
+    with caplog.at_level("WARNING", logger="routecore"):
+        fake = run(body())
+    assert fake.lines == []
+    (rec,) = records(host, "garbled")
+    assert rec["outcome"] == "error"
+    assert any("garbled" in r.getMessage() and "AGI" in r.getMessage() for r in caplog.records)
+    assert busy(host) == {}
