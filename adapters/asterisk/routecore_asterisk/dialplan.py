@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -125,6 +126,9 @@ class Translator:
         self.answer_port = answer_port
         self.answer_host = checked(answer_host, "answer host")
         self.answered = False
+        self.secret = secrets.token_hex(8)
+        """The call's answer secret: the answer subroutine's ``call=<call>*<secret>`` must
+        carry it (any local process could otherwise report an answer for a call it knows)."""
         self.answered_at: float | None = None  # when routecore answered the caller
         self.answer_at: float | None = None  # the answer moment of the Dial now ringing
         self.pjsip = channel_type.upper() == "PJSIP"
@@ -311,7 +315,7 @@ class Translator:
     def _answer_option(self) -> str:
         if self.answer_port is None:
             return f"U({ANSWER_TIME_CONTEXT})"
-        return f"U(rc-answered^{self.call}^{self.answer_port}^{self.answer_host})"
+        return f"U(rc-answered^{self.call}*{self.secret}^{self.answer_port}^{self.answer_host})"
 
     def _show_service_number(self) -> Steps:
         """B3: the customer sees the 400 number, not the agent's own."""

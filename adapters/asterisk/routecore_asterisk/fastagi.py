@@ -5,20 +5,23 @@ Scripts (the path of the ``agi://`` URL):
 
 - ``route`` (or any other): an inbound call to a 400 number;
 - ``outbound?did=<400 number>``: an agent's outbound call (B3) to ``agi_extension``;
-- ``answered?call=<call>``: Dial's ``U(rc-answered^<call>^<port>^<host>)`` subroutine, run on
-  the answering channel before the caller is bridged. It arrives on the worker's own answer port
-  (``<port>``: each worker process listens on one, so the answer reaches the process that holds
-  the call; ``<host>``: the address Asterisk reached the call's own connection at), takes the
-  target from the channel's name (``Local/<number>@<context>-…;1``; else ``DIALEDPEERNUMBER``),
-  reports :class:`~routecore.Answered` to the call's session and closes
-  at once (the caller's bridge waits for it). When the engine answers ``DropLeg`` (another
-  target had won), the answering channel is hung up. The answer ports keep accepting while
-  the calls drain at shutdown.
+- ``answered?call=<call>*<secret>``: Dial's ``U(rc-answered^<call>*<secret>^<port>^<host>)``
+  subroutine, run on the answering channel before the caller is bridged (``<secret>``: random
+  per call; an answer without it, or on the main port, is refused and logged: another local
+  process cannot mark a call answered nor free its phones). It arrives on the worker's own
+  answer port (``<port>``: each worker process listens on one, so the answer reaches the
+  process that holds the call; ``<host>``: the address Asterisk reached the call's own
+  connection at), takes the target from the channel's name (``Local/<number>@<context>-…;1``;
+  else ``DIALEDPEERNUMBER``), reports :class:`~routecore.Answered` to the call's session and
+  closes at once (the caller's bridge waits for it). When the engine answers ``DropLeg``
+  (another target had won), the answering channel is hung up. The answer ports keep accepting
+  while the calls drain at shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import Any
 
@@ -46,15 +49,26 @@ class FastAgi:
         self.answer_port = answer_port
         self.calls: dict[str, tuple[CallDriver, dialplan.Translator]] = {}
         self.timeout = runtime.config.reply_timeout
+        self.refused = 0
+        """Answers refused (no secret, a wrong one, the wrong port) and scripts on the wrong
+        port."""
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         stream = AgiStream(reader, writer)
         try:
             env = await stream.read_environment(self.timeout)
-            if env.script == "answered":
+            local = writer.get_extra_info("sockname")
+            on_answer_port = isinstance(local, tuple) and local[1] == self.answer_port
+            if on_answer_port != (env.script == "answered"):
+                # the answer subroutine only on the answer port, calls only on the main one
+                self.refused += 1
+                log.warning(
+                    "FastAGI %r refused on the %s port", env.script[:40],
+                    "answer" if on_answer_port else "main",
+                )  # fmt: skip
+            elif on_answer_port:
                 await self._answered(stream, env)
             else:
-                local = writer.get_extra_info("sockname")
                 await self._call(stream, env, local[0] if isinstance(local, tuple) else None)
         except (AdapterError, OSError) as e:
             log.warning("FastAGI connection ended: %s", e)
@@ -122,9 +136,12 @@ class FastAgi:
         await self.runtime.written()  # the record is stored before the connection goes
 
     async def _answered(self, stream: AgiStream, env: codec.AgiEnvironment) -> None:
-        entry = self.calls.get(env.query.get("call", ""))
-        if entry is None:
-            log.warning("answer for unknown call %r", env.query.get("call"))
+        name, _, secret = env.query.get("call", "").rpartition("*")
+        entry = self.calls.get(name)
+        if entry is None or not hmac.compare_digest(secret, entry[1].secret):
+            self.refused += 1
+            what = "unknown call" if entry is None else "a wrong secret for call"
+            log.warning("answer refused: %s %r", what, name[:80])
             return
         driver, translator = entry
         peer = local_peer(env.channel)  # a Local channel names its target: no round trip

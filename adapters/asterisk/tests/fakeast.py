@@ -181,6 +181,7 @@ class Clock:
 
 CLOCK = Clock()
 _U = re.compile(r"U\(rc-answered\^([^^()]+)\^(\d+)\^127\.0\.0\.1\)")
+_SECRET = re.compile(r"\*[0-9a-f]{16}\^")
 
 
 class FakeAsterisk:
@@ -449,8 +450,9 @@ class FakeAsterisk:
     # -- what the server sent -------------------------------------------------------------
 
     def commands(self) -> list[str]:
-        """The lines the server sent, decoded, without their newline."""
-        return [line.decode().rstrip("\n") for line in self.lines]
+        """The lines the server sent, decoded, without their newline (a Dial's answer secret
+        left out: ``U(rc-answered^<call>^<port>^<host>)``)."""
+        return [_SECRET.sub("^", line.decode().rstrip("\n")) for line in self.lines]
 
     def dials(self) -> list[str]:
         return [c for c in self.commands() if c.startswith("EXEC Dial ")]
@@ -491,7 +493,7 @@ GRAMMAR = [
         r"EXEC PJSIPHangup 603",
         r'SET VARIABLE CALLERID\((num|name)\) "\d+"',
         rf"EXEC Dial {_V}(&{_V})*,\d+,g"
-        rf"(U\(rc-answered\^{_NAME}\^\d+\^127\.0\.0\.1\)|U\(rc-answer-time\))"
+        rf"(U\(rc-answered\^{_NAME}\*[0-9a-f]{{16}}\^\d+\^127\.0\.0\.1\)|U\(rc-answer-time\))"
         rf"(A\(:{_V}\))?",
     )
 ]

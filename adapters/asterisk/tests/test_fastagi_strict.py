@@ -465,3 +465,52 @@ def test_a_malformed_line_after_a_whole_environment_is_a_protocol_error_with_a_r
     assert rec["outcome"] == "error"
     assert any("garbled" in r.getMessage() and "AGI" in r.getMessage() for r in caplog.records)
     assert busy(host) == {}
+
+
+def test_an_answer_without_the_calls_secret_or_on_the_main_port_is_refused(
+    host: Runtime,
+) -> None:
+    """A local process that knows a live call's id cannot mark it answered (freeing its other
+    phones, or taking the answer): the answer port wants the call's secret, and the main port
+    takes no answer at all."""
+    import re as regex
+
+    attempts: list[str] = []
+
+    async def body() -> tuple[FakeAsterisk, Served]:
+        async with serving(host) as served:
+            ring = Ring("NOANSWER", delay=1.0)  # nobody answers: any answer is a spoof
+            fake = FakeAsterisk(Scenario(digits=["1", "1"], rings=[ring]), environment())
+            task = asyncio.create_task(fake.call(served.port))
+            async with asyncio.timeout(5):
+                while not any(line.startswith(b"EXEC Dial ") for line in fake.lines):
+                    await asyncio.sleep(0.01)
+            dial = next(line.decode() for line in fake.lines if line.startswith(b"EXEC Dial "))
+            found = regex.search(r"rc-answered\^([^*^]+)\*([0-9a-f]+)\^(\d+)\^", dial)
+            assert found is not None, dial
+            call, secret, port = found.group(1), found.group(2), int(found.group(3))
+            number = _answer_number(dial)
+            for target_port, key in (
+                (port, call),  # no secret
+                (port, f"{call}*{'0' * 16}"),  # a wrong one
+                (port, f"{call}*{secret[:-1]}"),  # nearly right
+                (served.port, f"{call}*{secret}"),  # the right one, on the main port
+            ):
+                answer = await fake.answer(
+                    target_port, key, number, [dial.split(" ")[2].split(",")[0]]
+                )
+                attempts.append(f"{target_port == port}:{answer.lines}")
+            await task
+            await served.settle()
+            return fake, served
+
+    _, served = run(body())
+    assert served.handler.refused == 4
+    assert attempts == ["True:[]", "True:[]", "True:[]", "False:[]"]  # not even a command
+    (rec,) = records(host, "rcpbx-1796174071.0")
+    assert rec["answered_by"] is None and rec["answer"] is None  # no spoofed answer moment
+    assert busy(host) == {}
+
+
+def _answer_number(dial: str) -> str:
+    return dial.split("/", 1)[1].split("@", 1)[0]
