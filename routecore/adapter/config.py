@@ -20,6 +20,8 @@ option             environment             default
 ``--metrics-destinations``                 off: per-destination series (phone numbers as
                    ``ROUTECORE_METRICS_DESTINATIONS``  labels; ``1``: on)
 ``--drain``        ``ROUTECORE_DRAIN``     60 s a SIGTERM waits for calls to end
+``--max-connections`` ``ROUTECORE_MAX_CONNECTIONS`` the open-files limit less 64: connections
+                                           a worker holds at once
 ``--pbx``          ``ROUTECORE_PBX``       none: the PBX's control connection, to reconcile
                                            calls of a dead adapter
                                            (``ami://user:secret@host:5038``,
@@ -72,6 +74,8 @@ class AdapterConfig:
     reply_timeout: float = 30.0
     """Seconds a PBX may take to answer a short command (a Dial or a recording has none)."""
     keepalive_every: float = 300.0
+    max_connections: int | None = None
+    """Connections one worker holds at once (None: its open-files limit less a reserve)."""
     pbx: str | None = None
     """The PBX's control connection (``routecore.adapter.reconcile.control_address``)."""
 
@@ -109,6 +113,7 @@ def env_options(*, port: int, dial: str) -> SimpleNamespace:
         metrics_destinations=env("ROUTECORE_METRICS_DESTINATIONS", "") in ("1", "true", "yes"),
         drain=env("ROUTECORE_DRAIN", "60"),
         pbx=env("ROUTECORE_PBX", ""),
+        max_connections=env("ROUTECORE_MAX_CONNECTIONS", ""),
     )
 
 
@@ -146,6 +151,11 @@ def add_options(parser: argparse.ArgumentParser, *, port: int, dial: str) -> Non
         help="per-destination series (phone numbers as labels); off by default",
     )
     add("--drain", default=d.drain, help="seconds a SIGTERM lets calls end [60]")
+    add(
+        "--max-connections",
+        default=d.max_connections,
+        help="connections a worker holds at once [the open-files limit less 64]",
+    )
     add(
         "--pbx",
         default=d.pbx,
@@ -223,6 +233,10 @@ def config_from(
         raise AdapterError(f"--workers: 1-64, got {workers}")
     if not 0 <= drain <= 86400:
         raise AdapterError(f"--drain: 0-86400 seconds, got {drain}")
+    most = getattr(args, "max_connections", "") or None
+    max_connections = None if most is None else _number(most, "--max-connections", int)
+    if max_connections is not None and not 4 <= max_connections <= 1 << 20:
+        raise AdapterError(f"--max-connections: 4-1048576, got {max_connections}")
     pbx = getattr(args, "pbx", "") or None
     if pbx is not None:
         from routecore.adapter.reconcile import control_address
@@ -238,4 +252,5 @@ def config_from(
         metrics_destinations=bool(getattr(args, "metrics_destinations", False)),
         drain=drain,
         pbx=pbx,
+        max_connections=max_connections,
     )

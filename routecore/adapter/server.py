@@ -15,6 +15,12 @@
   runtime. The parent of workers passes the signals on and waits.
 - **Dead peers**: TCP keep-alive on every connection (60 s idle, then 6 probes 10 s apart), so
   a PBX host that vanishes mid-Dial ends its calls within ~2 minutes instead of never.
+- **File descriptors**: the soft open-files limit is raised to the hard one at start, and a
+  worker holds at most ``max_connections`` connections (default: the limit less
+  :data:`FD_RESERVE` for its files). At the cap, a new connection takes the place of the
+  oldest one that is not a call yet (a peer that connected and said nothing for a second);
+  when there is none, the new one is refused. Both are counted and logged, so stalled peers
+  can never crowd out the calls.
 """
 
 from __future__ import annotations
@@ -33,9 +39,32 @@ from routecore.adapter.call import Observer
 from routecore.adapter.config import AdapterConfig
 from routecore.adapter.runtime import Runtime
 
-__all__ = ["Handler", "Server", "serve", "serve_command"]
+__all__ = ["FD_RESERVE", "Handler", "Server", "raise_fd_limit", "serve", "serve_command"]
 
 log = logging.getLogger("routecore.adapter")
+
+FD_RESERVE = 64
+"""Descriptors a worker keeps for its own files (the store, the state, the image, logs)."""
+IDLE_BEFORE_EVICTION = 1.0
+"""Seconds a connection that is not a call yet must have been silent to make room for another."""
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft open-files limit to the hard one; the soft limit now."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft == resource.RLIM_INFINITY or soft >= hard:
+        return soft if soft != resource.RLIM_INFINITY else hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    except (ValueError, OSError) as e:
+        log.warning("the open-files limit stays at %d: %s", soft, e)
+        return soft
+
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 """Serves one PBX connection (the reader and writer are closed by the server afterwards)."""
@@ -60,6 +89,12 @@ class Server:
         self.handler = handler
         self.tasks: set[asyncio.Task[None]] = set()
         self.refused = 0
+        self.full = 0
+        """Connections refused because every connection the worker may hold was a call."""
+        self.evicted = 0
+        """Connections that had not become a call, closed to make room for a new one."""
+        self.limit = config.max_connections or max(16, raise_fd_limit() - FD_RESERVE)
+        self._waiting: dict[asyncio.Task[None], tuple[float, asyncio.StreamWriter]] = {}
         self.observer: Observer | None = None
         """Counts the calls (the worker's Metrics when ``--metrics`` is given)."""
         self._servers: list[asyncio.AbstractServer] = []
@@ -81,19 +116,53 @@ class Server:
             log.warning("connection from %s refused: not loopback nor in --allow", address)
             writer.close()
             return
+        if len(self.tasks) >= self.limit and not self._make_room():
+            self.full += 1
+            log.warning(
+                "connection from %s refused: %d connections, every one a call (--max-connections)",
+                address, len(self.tasks),
+            )  # fmt: skip
+            writer.close()
+            return
         _keep_alive(writer)
         task = asyncio.current_task()
         assert task is not None
         self.tasks.add(task)
+        self._waiting[task] = (asyncio.get_running_loop().time(), writer)
         try:
             await self.handler(reader, writer)
         except Exception:  # the handler ends its call itself; this is the last guard
             log.exception("connection from %s failed", address)
         finally:
             self.tasks.discard(task)
+            self._waiting.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def active(self) -> None:
+        """The current connection is a call now (its handler read what the PBX sent first):
+        it is never closed to make room for another."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._waiting.pop(task, None)
+
+    def _make_room(self) -> bool:
+        """Close the oldest connection that is not a call yet and has said nothing for
+        :data:`IDLE_BEFORE_EVICTION` s (a PBX sends a call's first bytes at once); False when
+        there is none."""
+        if not self._waiting:
+            return False
+        task = min(self._waiting, key=lambda t: self._waiting[t][0])
+        since, writer = self._waiting[task]
+        if asyncio.get_running_loop().time() - since < IDLE_BEFORE_EVICTION:
+            return False
+        del self._waiting[task]
+        self.evicted += 1
+        log.warning("at %d connections: the oldest that said nothing is closed", len(self.tasks))
+        writer.transport.abort()
+        self.tasks.discard(task)  # its task ends by itself, its room is taken now
+        return True
 
     async def shutdown(self, force: asyncio.Event | None = None) -> None:
         """Stop accepting; let calls end for ``drain`` seconds; cancel those not in a

@@ -57,6 +57,7 @@ class FastAgi:
         stream = AgiStream(reader, writer)
         try:
             env = await stream.read_environment(self.timeout)
+            self.server.active()
             local = writer.get_extra_info("sockname")
             on_answer_port = isinstance(local, tuple) and local[1] == self.answer_port
             if on_answer_port != (env.script == "answered"):

@@ -514,3 +514,72 @@ def test_an_answer_without_the_calls_secret_or_on_the_main_port_is_refused(
 
 def _answer_number(dial: str) -> str:
     return dial.split("/", 1)[1].split("@", 1)[0]
+
+
+def test_stalled_peers_never_crowd_out_a_call(host: Runtime) -> None:
+    """At the connection cap, peers that connected and said nothing make room (the oldest
+    first) for a call; when every connection is a call, a new one is refused and counted."""
+    from dataclasses import replace as replaced
+
+    runtime = Runtime(replaced(host.config, max_connections=4, reply_timeout=1.5))
+
+    async def body() -> tuple[int, int]:
+        async with serving(runtime) as served:
+            assert served.server.limit == 4
+            stalled = [await asyncio.open_connection("127.0.0.1", served.port) for _ in range(4)]
+            await asyncio.sleep(1.1)  # silent for longer than a PBX ever is
+            good = FakeAsterisk(Scenario(digits=["1", "1"], rings=[Ring()]), GOOD)
+            check_call(await good.call(served.port))
+            evicted = served.server.evicted
+            # four calls whose PBX stops answering after the first command: all calls now
+            busy_calls = [
+                asyncio.create_task(
+                    FakeAsterisk(
+                        Scenario(stall_at=1), environment(uniqueid=f"full-{n}"), wait=3
+                    ).call(served.port)
+                )
+                for n in range(4)
+            ]
+            async with asyncio.timeout(5):
+                while len(served.handler.calls) < 4:
+                    await asyncio.sleep(0.01)
+            reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+            assert await asyncio.wait_for(reader.read(), 2) == b""  # refused at once
+            writer.close()
+            await asyncio.gather(*busy_calls)
+            for _, w in stalled:
+                w.close()
+            await served.settle()
+            return evicted, served.server.full
+
+    try:
+        evicted, full = run(body())
+    finally:
+        runtime.close()
+    assert evicted >= 1 and full == 1
+    assert [r["call_id"] for r in records(host) if r["call_id"] == "good"] == ["good"]
+    assert len([r for r in records(host) if r["call_id"].startswith("full-")]) == 4
+    assert busy(host) == {}
+
+
+def test_the_open_files_limit_is_raised_to_the_hard_one() -> None:
+    import resource
+    import subprocess
+    import sys
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip("the hard limit is too low to lower the soft one under it")
+    code = (
+        "import resource; from routecore.adapter.server import raise_fd_limit;"
+        "print(raise_fd_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    )
+
+    def low() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=low, check=True
+    ).stdout.split()
+    expected = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    assert out == [str(expected), str(expected)]

@@ -77,6 +77,7 @@ class EslServer:
             conn.command(f"nixevent {EVENTS_DROPPED}", self.timeout),
             conn.command("linger", self.timeout),
         )
+        self.server.active()
         try:
             first = first_event(data, self.clock())
             session = self.runtime.session()
