@@ -37,6 +37,7 @@ from typing import Any
 
 from routecore.adapter.call import Observer
 from routecore.adapter.config import AdapterConfig
+from routecore.adapter.control import keep_alive
 from routecore.adapter.runtime import Runtime
 
 __all__ = ["FD_RESERVE", "Handler", "Server", "raise_fd_limit", "serve", "serve_command"]
@@ -124,7 +125,7 @@ class Server:
             )  # fmt: skip
             writer.close()
             return
-        _keep_alive(writer)
+        keep_alive(writer)
         task = asyncio.current_task()
         assert task is not None
         self.tasks.add(task)
@@ -196,17 +197,6 @@ class Server:
         for server in self._servers + self._late:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
-
-
-def _keep_alive(writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)
 
 
 MakeHandler = Callable[[Runtime, Server], Awaitable[Handler]]

@@ -32,13 +32,13 @@ import contextlib
 import itertools
 import logging
 import re
-import socket
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import NoReturn, Self
 
+from routecore.adapter.control import Hangups, fresh, keep_alive
 from routecore.adapter.errors import AdapterError, ChannelGone, ProtocolError, UnsafeValue
 from routecore.adapter.values import checked
 
@@ -80,9 +80,6 @@ MAX_LIST_ITEMS = 100_000
 """Most events one list action may collect."""
 EVENT_QUEUE_SIZE = 4096
 """Hang-ups kept for :meth:`AmiClient.next_hangup`; beyond, the oldest are dropped (logged)."""
-RECENT_HANGUPS = 10_000
-"""Uniqueids of the latest hang-ups remembered, so that :meth:`AmiClient.live_calls` never
-reports a channel whose Hangup event has already arrived."""
 LIST_TIMEOUT = 10.0
 """Seconds :meth:`AmiClient.live_calls` waits for the whole channel list."""
 ORIGINATE_SLACK = 5.0
@@ -283,25 +280,6 @@ class _Waiter:
     items: list[Message] = field(default_factory=list)
 
 
-def _fresh(error: AdapterError) -> AdapterError:
-    """A new exception like ``error``, so that each waiter raises its own instance."""
-    copy = type(error)(*error.args)
-    copy.__cause__ = error.__cause__
-    return copy
-
-
-def _keep_alive(writer: asyncio.StreamWriter) -> None:
-    """TCP keep-alive on the socket: a vanished PBX host ends the connection within minutes."""
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)
-
-
 class AmiClient:
     """One manager session over an asyncio stream pair (use :func:`connect_ami`, which also
     logs in; build it directly only inside a running loop, over a fresh connection).
@@ -326,17 +304,13 @@ class AmiClient:
         loop = asyncio.get_running_loop()
         self.peer = peer
         self.list_timeout = LIST_TIMEOUT
-        self.dropped = 0
         self._reader = reader
         self._writer = writer
         self._parser = AmiReader()
         self._ids = itertools.count(1)
         self._waiters: dict[str, _Waiter] = {}
         self._banner: asyncio.Future[str] = loop.create_future()
-        self._hangups: deque[str] = deque()
-        self._max_events = max(1, max_events)
-        self._recent: OrderedDict[str, None] = OrderedDict()
-        self._wakeup = asyncio.Event()
+        self._hangups = Hangups(peer, max_events)
         self._end: AdapterError | None = None
         self._closed = False
         self._task = loop.create_task(self._read_loop())
@@ -382,27 +356,15 @@ class AmiClient:
         items = await self.list_action(
             "CoreShowChannels", "CoreShowChannelsComplete", self.list_timeout
         )
-        return {uid for item in items if (uid := item.get("Uniqueid")) and uid not in self._recent}
+        ids = (item.get("Uniqueid") for item in items)
+        return {uid for uid in ids if uid and not self._hangups.heard(uid)}
 
     async def next_hangup(self, timeout: float) -> str | None:
         """The ``Uniqueid`` of the next channel that hung up (``Event: Hangup``), in the order
         Asterisk sent them; None when ``timeout`` seconds pass first. Once the connection is
         lost and the hang-ups that arrived before are taken: ChannelGone (closed, reset) or
         ProtocolError (malformed input)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            if self._hangups:
-                return self._hangups.popleft()
-            if self._end is not None:
-                raise _fresh(self._end)
-            left = deadline - loop.time()
-            if left <= 0:
-                return None
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(left):
-                    await self._wakeup.wait()
+        return await self._hangups.next(timeout, lambda: self._end)
 
     async def hangup(self, channel: str, cause: int = 16, timeout: float = 5.0) -> bool:
         """Hang ``channel`` (its full name) up with Q.850 ``cause`` (16: normal clearing).
@@ -505,6 +467,11 @@ class AmiClient:
         """Hang-ups received and not yet taken by :meth:`next_hangup`."""
         return len(self._hangups)
 
+    @property
+    def dropped(self) -> int:
+        """Hang-ups dropped because the queue was full."""
+        return self._hangups.dropped
+
     # --- login ----------------------------------------------------------------------------
 
     async def _login(self, username: str, secret: str) -> None:
@@ -537,7 +504,7 @@ class AmiClient:
         action_id = f"rc-{next(self._ids)}"
         data = _action_bytes(name, action_id, fields)
         if self._end is not None:
-            raise _fresh(self._end)
+            raise fresh(self._end)
         if self._closed and not closing:
             raise ChannelGone(f"the manager connection to {self.peer} was closed")
         waiter = _Waiter(asyncio.get_running_loop().create_future(), complete)
@@ -622,23 +589,7 @@ class AmiClient:
             waiter.items.append(message)
 
     def _hung_up(self, uniqueid: str) -> None:
-        if not uniqueid:
-            return
-        self._recent[uniqueid] = None
-        if len(self._recent) > RECENT_HANGUPS:
-            self._recent.popitem(last=False)
-        if len(self._hangups) >= self._max_events:
-            self._hangups.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning(
-                    "%s: hang-up queue full (%d): dropped the oldest (%d so far)",
-                    self.peer,
-                    self._max_events,
-                    self.dropped,
-                )
-        self._hangups.append(uniqueid)
-        self._wakeup.set()
+        self._hangups.add(uniqueid)
 
     def _finish(self, end: AdapterError) -> None:
         """The session has ended: remember why, fail every waiter, close the socket."""
@@ -646,11 +597,11 @@ class AmiClient:
             self._end = end
         for waiter in list(self._waiters.values()):
             if not waiter.future.done():
-                waiter.future.set_exception(_fresh(self._end))
+                waiter.future.set_exception(fresh(self._end))
         if not self._banner.done():
-            self._banner.set_exception(_fresh(self._end))
+            self._banner.set_exception(fresh(self._end))
             self._banner.exception()  # retrieved: nobody may be waiting for it
-        self._wakeup.set()
+        self._hangups.wake()
         with contextlib.suppress(Exception):
             self._writer.close()
 
@@ -690,7 +641,7 @@ async def connect_ami(
                 raise ProtocolError(
                     f"cannot connect to the {peer}: {exc.strerror or exc}"
                 ) from None
-            _keep_alive(writer)
+            keep_alive(writer)
             client = AmiClient(reader, writer, peer=peer)
             await client._login(username, secret)
     except BaseException as exc:

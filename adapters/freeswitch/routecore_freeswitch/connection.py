@@ -22,6 +22,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
+from routecore.adapter.control import fresh
 from routecore.adapter.errors import AdapterError, ChannelGone, ProtocolError
 
 from .codec import Event, Frame, FrameReader, command, sendmsg_execute, sendmsg_hangup
@@ -41,13 +42,6 @@ _HANGUP_EVENTS = ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE")
 
 # A queued item: (replies received when the event arrived, event), or the end of the stream.
 _Item = tuple[int, Event] | AdapterError
-
-
-def _fresh(error: AdapterError) -> AdapterError:
-    """A new exception like ``error``, so that each waiter raises its own instance."""
-    copy = type(error)(*error.args)
-    copy.__cause__ = error.__cause__
-    return copy
 
 
 @contextlib.asynccontextmanager
@@ -282,7 +276,7 @@ class EslConnection:
     ) -> tuple[int, Frame]:
         """Send ``data``; return (index of its reply, reply)."""
         if self._end is not None:
-            raise _fresh(self._end)
+            raise fresh(self._end)
         if self._closed:
             raise ChannelGone("the connection was closed")
         future: asyncio.Future[tuple[int, Frame]] = asyncio.get_running_loop().create_future()
@@ -307,12 +301,12 @@ class EslConnection:
         """The next event (``notice``: the disconnect notice's marker too, see ``_NOTICE``)."""
         while True:
             if self._end_taken and self._end is not None:
-                raise _fresh(self._end)
+                raise fresh(self._end)
             async with _deadline(when, what):
                 item = await self._events.get()
             if isinstance(item, AdapterError):
                 self._end_taken = True
-                raise _fresh(item)
+                raise fresh(item)
             if notice or item[1] is not _NOTICE:
                 return item
 
@@ -372,7 +366,7 @@ class EslConnection:
         while self._pending:
             future, _ = self._pending.popleft()
             if not future.done():
-                future.set_exception(_fresh(self._end))
+                future.set_exception(fresh(self._end))
         with contextlib.suppress(Exception):
             self._writer.close()
 

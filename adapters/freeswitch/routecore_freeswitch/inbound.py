@@ -34,12 +34,12 @@ import contextlib
 import json
 import logging
 import re
-import socket
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self, TypeVar
 
+from routecore.adapter.control import Hangups, fresh, keep_alive
 from routecore.adapter.errors import AdapterError, ChannelGone, ProtocolError, UnsafeValue
 from routecore.adapter.values import checked
 
@@ -64,9 +64,6 @@ MAX_API_BODY = 16 * 1024 * 1024
 more than the codec's default bound allows on a busy switch."""
 EVENT_QUEUE_SIZE = 4096
 """Hang-ups kept for :meth:`InboundEsl.next_hangup`; beyond, the oldest are dropped (logged)."""
-RECENT_HANGUPS = 10_000
-"""Unique-IDs of the latest hang-ups remembered, so that :meth:`InboundEsl.live_calls` never
-reports a channel whose CHANNEL_HANGUP_COMPLETE has already arrived."""
 LIST_TIMEOUT = 10.0
 """Seconds :meth:`InboundEsl.live_calls` waits for the channel list."""
 ORIGINATE_SLACK = 5.0
@@ -95,25 +92,6 @@ class ApiFailed(ProtocolError):
         self.reply = reply
 
 
-def _fresh(error: AdapterError) -> AdapterError:
-    """A new exception like ``error``, so that each waiter raises its own instance."""
-    copy = type(error)(*error.args)
-    copy.__cause__ = error.__cause__
-    return copy
-
-
-def _keep_alive(writer: asyncio.StreamWriter) -> None:
-    """TCP keep-alive on the socket: a vanished PBX host ends the connection within minutes."""
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)
-
-
 class InboundEsl:
     """One inbound event-socket session over an asyncio stream pair (use
     :func:`connect_inbound`, which also authenticates and subscribes; build it directly only
@@ -139,16 +117,12 @@ class InboundEsl:
         loop = asyncio.get_running_loop()
         self.peer = peer
         self.list_timeout = LIST_TIMEOUT
-        self.dropped = 0
         self._reader = reader
         self._writer = writer
         self._frames = FrameReader(max_body=MAX_API_BODY)
         self._greeting: asyncio.Future[Frame] = loop.create_future()
         self._pending: deque[asyncio.Future[Frame]] = deque()
-        self._hangups: deque[str] = deque()
-        self._max_events = max(1, max_events)
-        self._recent: OrderedDict[str, None] = OrderedDict()
-        self._wakeup = asyncio.Event()
+        self._hangups = Hangups(peer, max_events)
         self._end: AdapterError | None = None
         self._closed = False
         self._task = loop.create_task(self._read_loop())
@@ -204,27 +178,14 @@ class InboundEsl:
             if not isinstance(uuid, str) or not uuid:
                 raise ProtocolError(f"{self.peer}: a show channels row without uuid")
             uuids.add(uuid)
-        return {uuid for uuid in uuids if uuid not in self._recent}
+        return {uuid for uuid in uuids if not self._hangups.heard(uuid)}
 
     async def next_hangup(self, timeout: float) -> str | None:
         """The ``Unique-ID`` of the next CHANNEL_HANGUP_COMPLETE, in the order FreeSWITCH sent
         them; None when ``timeout`` seconds pass first. Once the connection is lost and the
         hang-ups that arrived before are taken: ChannelGone (closed, disconnect notice) or
         ProtocolError (malformed input)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            if self._hangups:
-                return self._hangups.popleft()
-            if self._end is not None:
-                raise _fresh(self._end)
-            left = deadline - loop.time()
-            if left <= 0:
-                return None
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(left):
-                    await self._wakeup.wait()
+        return await self._hangups.next(timeout, lambda: self._end)
 
     async def uuid_kill(self, uuid: str, cause: str | None = None, timeout: float = 5.0) -> bool:
         """Hang channel ``uuid`` up with ``cause`` (a FreeSWITCH cause name such as
@@ -330,6 +291,11 @@ class InboundEsl:
         """Hang-ups received and not yet taken by :meth:`next_hangup`."""
         return len(self._hangups)
 
+    @property
+    def dropped(self) -> int:
+        """Hang-ups dropped because the queue was full."""
+        return self._hangups.dropped
+
     # --- login ----------------------------------------------------------------------------
 
     async def _login(self, password: str) -> None:
@@ -357,7 +323,7 @@ class InboundEsl:
         it may hold the password)."""
         data = command(text)
         if self._end is not None:
-            raise _fresh(self._end)
+            raise fresh(self._end)
         if self._closed and not closing:
             raise ChannelGone(f"the event socket to {self.peer} was closed")
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
@@ -430,23 +396,7 @@ class InboundEsl:
         # log/data and unknown types: nothing waits for them.
 
     def _hung_up(self, uuid: str) -> None:
-        if not uuid:
-            return
-        self._recent[uuid] = None
-        if len(self._recent) > RECENT_HANGUPS:
-            self._recent.popitem(last=False)
-        if len(self._hangups) >= self._max_events:
-            self._hangups.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning(
-                    "%s: hang-up queue full (%d): dropped the oldest (%d so far)",
-                    self.peer,
-                    self._max_events,
-                    self.dropped,
-                )
-        self._hangups.append(uuid)
-        self._wakeup.set()
+        self._hangups.add(uuid)
 
     def _finish(self, end: AdapterError) -> None:
         """The session has ended: remember why, fail every waiter, close the socket."""
@@ -455,11 +405,11 @@ class InboundEsl:
         while self._pending:
             future = self._pending.popleft()
             if not future.done():
-                future.set_exception(_fresh(self._end))
+                future.set_exception(fresh(self._end))
         if not self._greeting.done():
-            self._greeting.set_exception(_fresh(self._end))
+            self._greeting.set_exception(fresh(self._end))
             self._greeting.exception()  # retrieved: nobody may be waiting for it
-        self._wakeup.set()
+        self._hangups.wake()
         with contextlib.suppress(Exception):
             self._writer.close()
 
@@ -484,7 +434,7 @@ async def connect_inbound(
             except OSError as exc:
                 why = exc.strerror or exc
                 raise ProtocolError(f"cannot connect to the {peer}: {why}") from None
-            _keep_alive(writer)
+            keep_alive(writer)
             client = InboundEsl(reader, writer, peer=peer)
             await client._login(password)
     except BaseException as exc:
