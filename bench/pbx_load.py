@@ -245,7 +245,7 @@ def report(what: str, concurrency: int, seconds: float, figures: dict[str, float
     p50, p99 = figures["p50_ms"], figures["p99_ms"]
     print(f"  setup p50 / p99         {p50:8.2f} / {p99:.2f} ms   (aim p99 <= 5 ms)")
     cpu = figures["cpu_ms_per_call"]
-    print(f"  server CPU per call     {cpu:8.3f} ms     (Asterisk itself: 30-45 ms)")
+    print(f"  server CPU per call     {cpu:8.3f} ms     (the PBX's own: bench/pbx_real.py)")
     print(f"  calls {figures['calls']:.0f}, failed {figures['failed']:.0f}")
 
 
