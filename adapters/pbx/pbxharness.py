@@ -295,7 +295,9 @@ def _harness_copy(folder: Path) -> Path:
     return copy
 
 
-def start_pbx(kind: str, folder: Path) -> Pbx:
+def start_pbx(kind: str, folder: Path, **overrides: str) -> Pbx:
+    """A harness PBX in ``folder`` on this session's ports (``overrides``: more environment for
+    run.sh and the PBX, e.g. other ports or another AGI)."""
     harness = _harness_copy(folder)
     run_dir = folder / kind
     env = dict(os.environ, PBX_RUN_DIR=str(run_dir), PBX_PROMPT_SECONDS="1")
@@ -317,6 +319,8 @@ def start_pbx(kind: str, folder: Path) -> Pbx:
             ROUTECORE_AGENT_DID="4006001003",
         )
         sip = FS_SIP
+    env.update(overrides)
+    sip = int(env.get("ASTERISK_SIP_PORT" if kind == "asterisk" else "FREESWITCH_SIP_PORT", sip))
     scripts = harness / kind
     out = subprocess.run(
         ["bash", str(scripts / "run.sh")], env=env, capture_output=True, text=True, timeout=120
