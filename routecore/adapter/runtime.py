@@ -6,8 +6,8 @@ server they are written by one thread of the worker's own (:meth:`Runtime.start_
 on the event loop: a write waits for SQLite's lock while another process writes (up to 30 s),
 and no call of the worker may stall for it. The thread stores what was handed over in the last
 :data:`BATCH_WAIT` s in one transaction (a call's latest journal row only), so a busy worker
-commits twice a call rather than four times; a Dial's journal row (the agents it rings) and a
-record are stored at once, with whatever waits beside them. The adapter awaits
+commits twice a call rather than four times; a Dial's journal row (the agents it rings), a
+record and its SMS are stored at once, with whatever waits beside them. The adapter awaits
 :meth:`Runtime.written` before it lets a call's connection go, so a record is stored when its
 call is over. A process per call writes in place.
 """
@@ -83,8 +83,8 @@ class Runtime:
         self._write("record", record, urgent=True)
 
     def send(self, sms: Any) -> None:
-        """Queue a post-call SMS in the store's outbox."""
-        self._write("sms", sms)
+        """Queue a post-call SMS in the store's outbox (at once: it comes with the record)."""
+        self._write("sms", sms, urgent=True)
 
     @property
     def journal(self) -> Any:
