@@ -306,3 +306,31 @@ def test_a_process_that_dies_later_is_adopted_by_the_next_scan(
     asyncio.run(body())
     [row] = host.calls.calls()
     assert row["recovered"] == "pbx" and busy(host) == {}
+
+
+def test_a_completed_call_is_never_adopted_again_while_its_row_goes(
+    host: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record that replaces a completed call's row is written by the writer thread: a scan
+    in between must not adopt the call a second time (and overwrite the PBX's end)."""
+    monkeypatch.setattr(reconcile, "SCAN", 0.05)
+    host.calls.journal(journal_row("once"))
+    adopted = adopt(host)
+    control = FakeControl({"chan-once"})
+    stored: list[Any] = []
+    monkeypatch.setattr(host, "add", stored.append)  # the row stays: its record never lands
+
+    async def body() -> None:
+        task = asyncio.create_task(Reconciler(host, adopted, _connect(control)).run())
+        try:
+            await until(lambda: control.listed >= 1)
+            control.hang_up("chan-once")
+            await until(lambda: not adopted)
+            await asyncio.sleep(0.3)  # several scans see the row
+            assert adopted == {}
+        finally:
+            task.cancel()
+
+    asyncio.run(body())
+    assert [r.recovered for r in stored] == ["pbx"]
+    assert busy(host) == {}

@@ -30,7 +30,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -132,7 +133,7 @@ class Adopted:
     seen_live: bool = False
 
 
-def adopt(runtime: Any, known: dict[str, Adopted] | None = None) -> dict[str, Adopted]:
+def adopt(runtime: Any, known: Collection[str] = ()) -> dict[str, Adopted]:
     """The journal rows of this host's dead processes not in ``known``, each with its
     destinations claimed again by this process (see the module). Never raises: a store or
     state that fails is logged, and what was adopted so far is returned."""
@@ -146,7 +147,7 @@ def adopt(runtime: Any, known: dict[str, Adopted] | None = None) -> dict[str, Ad
         log.exception("the journal of open calls cannot be read")
         return adopted
     for entry in rows:
-        if (known is not None and entry.call_id in known) or owner_alive(entry):
+        if entry.call_id in known or owner_alive(entry):
             continue
         taken = Adopted(entry)
         for destination in entry.claimed:
@@ -193,6 +194,7 @@ class Reconciler:
         self.connect = connect
         self.clock = clock
         self.completed = 0
+        self._finished: OrderedDict[str, None] = OrderedDict()  # completed, rows maybe not gone
         self._control: PbxControl | None = None
         self._reached: float | None = None  # when the PBX last answered
         self._since = clock()
@@ -204,6 +206,9 @@ class Reconciler:
         taken = self.adopted.pop(call_id, None)
         if taken is None:
             return
+        self._finished[call_id] = None  # its row goes with the record: never adopted again
+        if len(self._finished) > 10_000:
+            self._finished.popitem(last=False)
         record = completed(taken.entry, end)
         try:
             self.runtime.add(record)
@@ -244,7 +249,8 @@ class Reconciler:
                 now = self.clock()
                 if now - last_scan >= SCAN:
                     last_scan = now
-                    self.adopted.update(adopt(self.runtime, self.adopted))
+                    skip = self.adopted.keys() | self._finished.keys()
+                    self.adopted.update(adopt(self.runtime, skip))
                     if self.connect is None:
                         self.complete_all("no PBX control connection (--pbx)")
                 if now - last_renew >= RENEW:
