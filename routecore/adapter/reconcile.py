@@ -277,6 +277,10 @@ class Reconciler:
                 except (AdapterError, OSError) as e:
                     log.warning("the PBX control connection failed: %s", e)
                     await self._drop()
+                except Exception:  # a bug must not end the reconciling: the agents stay held
+                    log.exception("reconciling with the PBX failed; trying again")
+                    await self._drop()
+                    await asyncio.sleep(RETRY[0])
         finally:
             await self._drop()
 
