@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -334,3 +335,23 @@ def test_a_completed_call_is_never_adopted_again_while_its_row_goes(
     asyncio.run(body())
     assert [r.recovered for r in stored] == ["pbx"]
     assert busy(host) == {}
+
+
+def test_a_killed_process_not_yet_reaped_counts_as_dead(host: Runtime) -> None:
+    """A process-per-call AGI killed mid-Dial stays a zombie until Asterisk's Dial returns:
+    its call is adopted then, not when the zombie is reaped after the call."""
+    import os
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = process_start_time(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while not Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        host.calls.journal(journal_row("zombie", pid=(proc.pid, start)))
+        assert set(adopt(host)) == {"zombie"}  # not reaped (no wait() yet), yet dead
+    finally:
+        proc.wait()

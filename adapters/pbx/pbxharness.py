@@ -195,6 +195,10 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:
+        return self.start_until(b"listening on")
+
+    def start_until(self, line: bytes) -> Server:
+        """Start the process and wait until its output holds ``line``."""
         offset = self.log.stat().st_size if self.log.exists() else 0
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
@@ -202,7 +206,7 @@ class Server:
             start_new_session=True,
         )  # fmt: skip
         end = time.monotonic() + 20
-        while b"listening on" not in self.log.read_bytes()[offset:]:
+        while line not in self.log.read_bytes()[offset:]:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             assert time.monotonic() < end, "the server did not start"
             time.sleep(0.05)

@@ -40,7 +40,15 @@ from routecore.adapter.config import AdapterConfig
 from routecore.adapter.control import keep_alive
 from routecore.adapter.runtime import Runtime
 
-__all__ = ["FD_RESERVE", "Handler", "Server", "raise_fd_limit", "serve", "serve_command"]
+__all__ = [
+    "FD_RESERVE",
+    "Handler",
+    "Server",
+    "raise_fd_limit",
+    "reconcile_command",
+    "serve",
+    "serve_command",
+]
 
 log = logging.getLogger("routecore.adapter")
 
@@ -346,6 +354,51 @@ def serve(
         _pid, code = os.waitpid(child, 0)
         status = status or os.waitstatus_to_exitcode(code)
     return 0 if status == 0 else 1
+
+
+def reconcile_command(args: Any, *, name: str, control: Control) -> int:
+    """An adapter's ``reconcile`` command: for a host whose calls run in processes of their own
+    (the process-per-call AGI) and no server, the calls of those that die are adopted,
+    reconciled with the PBX and completed (``routecore.adapter.reconcile``) until SIGTERM or
+    SIGINT. Exit status 2 (one line) for bad options or no ``--pbx``, 4 for an unusable store."""
+    from routecore.adapter.config import config_from
+    from routecore.errors import RoutecoreError
+
+    try:
+        config = config_from(args)
+        if config.pbx is None or config.calls is None:
+            raise RoutecoreError("reconcile needs --pbx (the PBX to ask) and --calls")
+    except RoutecoreError as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def main() -> None:
+        runtime = Runtime(config)
+        runtime.start_writer()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        from routecore.adapter.reconcile import adopt
+
+        task = _reconciler(runtime, adopt(runtime), control)
+        where = str(config.pbx).rsplit("@", 1)[-1]  # never the secret
+        print(f"{name}: reconciling the calls of this host with {where}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            runtime.close()
+
+    try:
+        _run(main())
+    except RoutecoreError as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        return 4
+    return 0
 
 
 def _die_with(parent: int) -> None:

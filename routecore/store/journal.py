@@ -110,18 +110,30 @@ def record_json(record: CallRecord) -> str:
 
 
 def owner_alive(entry: OpenCall) -> bool:
-    """Whether the process that journaled ``entry`` still runs (on this host: its pid is alive
-    and started when it did). A row of another host is taken as alive: only its own host can
-    tell."""
+    """Whether the process that journaled ``entry`` still runs (on this host: its pid is alive,
+    not a zombie, and started when it did). A row of another host is taken as alive: only its
+    own host can tell."""
     from routecore.state.process import pid_alive, process_start_time
 
     if entry.host != host_name():
         return True
     if entry.pid == os.getpid():
         return True
-    if not pid_alive(entry.pid):
+    if not pid_alive(entry.pid) or _zombie(entry.pid):
         return False
     return entry.pid_start is None or process_start_time(entry.pid) == entry.pid_start
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has died but not been reaped (a killed process-per-call AGI stays one
+    until Asterisk's Dial returns): dead for the journal."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return False
+    rest = raw[raw.rfind(b")") + 1 :].split()
+    return bool(rest) and rest[0] in (b"Z", b"X")
 
 
 def completed(entry: OpenCall, end: float | None) -> CallRecord:

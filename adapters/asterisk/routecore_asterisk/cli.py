@@ -1,5 +1,7 @@
-"""The ``routecore-asterisk`` command: ``serve`` (the FastAGI server) and ``agi`` (one call on
-stdin/stdout, for ``AGI(routecore-asterisk,agi)``). Options: ``routecore.adapter.config``."""
+"""The ``routecore-asterisk`` command: ``serve`` (the FastAGI server), ``agi`` (one call on
+stdin/stdout, for ``AGI(routecore-asterisk,agi)``) and ``reconcile`` (where calls run only in
+processes of their own: the calls of those that die are held and completed with the PBX's
+help). Options: ``routecore.adapter.config``."""
 
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     for name, helptext in (
         ("serve", "run the FastAGI server (agi://127.0.0.1:4573/route)"),
         ("agi", "route the one call on stdin/stdout (process-per-call AGI)"),
+        ("reconcile", "hold and complete the calls of process-per-call AGIs that died (--pbx)"),
     ):
         command = sub.add_parser(name, help=helptext)
         add_options(command, port=PORT, dial=DIAL)
@@ -62,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "agi":
         return _agi(args)
+    if args.command == "reconcile":
+        from routecore.adapter.server import reconcile_command
+
+        return reconcile_command(args, name="routecore-asterisk", control=ami_control)
     from routecore.adapter.server import serve_command
     from routecore_asterisk.fastagi import make_handler
 

@@ -197,3 +197,9 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_reconcile_needs_the_pbx_to_ask(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reconcile"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("routecore-asterisk: ") and "--pbx" in err and "Traceback" not in err
