@@ -365,8 +365,9 @@ class Translator:
 
 
 def _seconds(seconds: float) -> int:
-    """Whole seconds of a duration (floored, as FreeSWITCH's are), within the engine's range."""
-    return min(max(int(seconds), 0), SECONDS_MAX)
+    """Whole seconds of a duration, to the nearest (as FreeSWITCH's are: within half a second
+    of the conversation), within the engine's range."""
+    return min(max(round(seconds), 0), SECONDS_MAX)
 
 
 _DECIMAL = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,6})?")

@@ -47,8 +47,9 @@ Dial result   from the bridge's completion: ``variable_originate_disposition`` (
               ``NO_ANSWER``/``NO_USER_RESPONSE``/``ORIGINATOR_CANCEL``/timeouts no answer,
               anything else failed; for targets rung one after the other any no answer makes
               the attempt no answer, else any busy busy, else failed. Talk seconds: the
-              completion's ``Event-Date-Timestamp`` minus the CHANNEL_BRIDGE's (FreeSWITCH's own
-              clock; ``Caller-Channel-Bridged-Time`` when the bridge event was not seen).
+              completion's ``Event-Date-Timestamp`` minus the CHANNEL_BRIDGE's, to the
+              nearest second (FreeSWITCH's own clock; ``Caller-Channel-Bridged-Time`` when the
+              bridge event was not seen).
               The caller hanging up while the targets ring ends the call (ChannelGone); once
               connected the result is still reported
 Voicemail     the prompt, then ``record <file> <max s> 200 5`` (silence threshold 200, 5 s of
@@ -544,10 +545,10 @@ class Applications:
     def _talk(self, bridge: _Bridge, done: Event) -> int:
         end = _micros(done.get("Event-Date-Timestamp"))
         start = bridge.bridged_us or _micros(done.get("Caller-Channel-Bridged-Time"))
-        if end and start and end >= start:
-            return min((end - start) // 1_000_000, SECONDS_MAX)
+        if end and start and end >= start:  # to the nearest second
+            return min((end - start + 500_000) // 1_000_000, SECONDS_MAX)
         if bridge.bridged_at is not None:
-            return min(int(time.monotonic() - bridge.bridged_at), SECONDS_MAX)
+            return min(round(time.monotonic() - bridge.bridged_at), SECONDS_MAX)
         return 0
 
     def _announcement(self, entry: Any) -> str | None:
