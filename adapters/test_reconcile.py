@@ -355,3 +355,37 @@ def test_a_killed_process_not_yet_reaped_counts_as_dead(host: Runtime) -> None:
         assert set(adopt(host)) == {"zombie"}  # not reaped (no wait() yet), yet dead
     finally:
         proc.wait()
+
+
+def test_a_listing_the_pbx_refuses_is_retried_and_the_connection_let_go_after(
+    host: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first listing fails (the PBX refuses it): the reconciler reconnects and lists again
+    (it never stops); once nothing is adopted, it closes the control connection."""
+    monkeypatch.setattr(reconcile, "RETRY", (0.05,))
+    host.calls.journal(journal_row("retry"))
+    adopted = adopt(host)
+    controls: list[FakeControl] = []
+
+    class Refusing(FakeControl):
+        async def live_calls(self) -> set[str]:
+            if len(controls) == 1:
+                raise ProtocolError("Response: Error (permission denied)")
+            return await super().live_calls()
+
+    async def connect() -> FakeControl:
+        control = Refusing(set())
+        controls.append(control)
+        return control
+
+    async def body() -> None:
+        task = asyncio.create_task(Reconciler(host, adopted, connect).run())
+        try:
+            await until(lambda: not adopted)
+            await until(lambda: all(c.closed for c in controls))
+            assert not task.done()
+        finally:
+            task.cancel()
+
+    asyncio.run(body())
+    assert len(controls) == 2 and busy(host) == {}

@@ -257,30 +257,33 @@ class Reconciler:
                     last_renew = now
                     self._renew()
                 if self.connect is None or not self.adopted:
+                    await self._drop()  # nothing to watch: no connection (nor its events) kept
                     await asyncio.sleep(min(SCAN, 1.0))
                     continue
                 if self._control is None:
                     if not await self._reach(attempt):
                         attempt += 1
                         continue
-                    attempt = 0
-                    await self._poll()
-                    last_poll = self.clock()
-                    continue
+                    last_poll = 0.0  # list at once
                 try:
-                    gone = await self._control.next_hangup(min(POLL, 1.0))
-                    if gone is not None:
-                        self._ended(gone, self.clock())
                     if self.clock() - last_poll >= POLL:
                         last_poll = self.clock()
                         await self._poll()
+                        attempt = 0  # the PBX answers: the next failure starts a new back-off
+                    assert self._control is not None
+                    gone = await self._control.next_hangup(min(POLL, 1.0))
+                    if gone is not None:
+                        self._ended(gone, self.clock())
                 except (AdapterError, OSError) as e:
                     log.warning("the PBX control connection failed: %s", e)
                     await self._drop()
+                    await asyncio.sleep(RETRY[min(attempt, len(RETRY) - 1)])
+                    attempt += 1
                 except Exception:  # a bug must not end the reconciling: the agents stay held
                     log.exception("reconciling with the PBX failed; trying again")
                     await self._drop()
-                    await asyncio.sleep(RETRY[0])
+                    await asyncio.sleep(RETRY[min(attempt, len(RETRY) - 1)])
+                    attempt += 1
         finally:
             await self._drop()
 
