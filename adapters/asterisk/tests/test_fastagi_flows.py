@@ -519,22 +519,6 @@ def test_conference_wrong_password_back_to_the_menu(host: Runtime) -> None:
     assert len(fake.dials()) == 1
 
 
-@pytest.mark.parametrize(
-    ("channel", "peer"),
-    [
-        ("Local/13800138002@destinations-0000002a;1", "13800138002@destinations"),
-        ("Local/0755-8888@a-b-c-00000001;1", "0755-8888@a-b-c"),
-        ("Local/13800138002@destinations-0000002a;2", None),  # the other half
-        ("PJSIP/trunk-00000003", None),  # the name does not hold the number
-        ("Local/-0001;1", None),
-    ],
-)
-def test_the_answering_target_from_a_local_channel_name(channel: str, peer: str | None) -> None:
-    from routecore_asterisk.fastagi import local_peer
-
-    assert local_peer(channel) == peer
-
-
 @pytest.mark.parametrize("caller", ["13812345678", "17012345678", "+86 171-2345-6789"])
 def test_blacklisted_caller_refused_without_answer(host: Runtime, caller: str) -> None:
     fake, _ = call(host, Scenario(), environment(dnid="8006001007", caller=caller, uniqueid="bl-1"))

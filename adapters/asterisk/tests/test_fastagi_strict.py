@@ -467,6 +467,22 @@ def test_a_malformed_line_after_a_whole_environment_is_a_protocol_error_with_a_r
     assert busy(host) == {}
 
 
+@pytest.mark.parametrize(
+    ("channel", "peer"),
+    [
+        ("Local/13800138002@destinations-0000002a;1", "13800138002@destinations"),
+        ("Local/0755-8888@a-b-c-00000001;1", "0755-8888@a-b-c"),
+        ("Local/13800138002@destinations-0000002a;2", None),  # the other half
+        ("PJSIP/trunk-00000003", None),  # the name does not hold the number
+        ("Local/-0001;1", None),
+    ],
+)
+def test_the_answering_target_from_a_local_channel_name(channel: str, peer: str | None) -> None:
+    from routecore_asterisk.fastagi import local_peer
+
+    assert local_peer(channel) == peer
+
+
 def test_an_answer_without_the_calls_secret_or_on_the_main_port_is_refused(
     host: Runtime,
 ) -> None:
