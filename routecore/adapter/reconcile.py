@@ -92,8 +92,9 @@ class ControlAddress:
     user: str
     secret: str
 
-    def __str__(self) -> str:  # never the secret
-        return f"{self.scheme}://{self.user}@{self.host}:{self.port}"
+    def __str__(self) -> str:  # never the secret (an ESL "user" is its password)
+        user = f"{self.user}@" if self.scheme == "ami" and self.user else ""
+        return f"{self.scheme}://{user}{self.host}:{self.port}"
 
 
 DEFAULT_PORTS = {"ami": 5038, "esl": 8021}
@@ -120,7 +121,7 @@ def control_address(url: str) -> ControlAddress:
         parts.hostname,
         port or DEFAULT_PORTS[parts.scheme],
         user,
-        secret or user if parts.scheme == "esl" else secret,
+        (secret or user) if parts.scheme == "esl" else secret,
     )
 
 

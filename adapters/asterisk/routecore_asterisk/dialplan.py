@@ -17,9 +17,10 @@ Dial          ``EXEC MixMonitor <file>,b`` when recorded; ``EXEC Dial <t1>&<t2>,
               at once, or one ``Dial`` per target in order; then ``GET FULL VARIABLE
               ${DIALSTATUS}|${DIALEDPEERNUMBER}`` (both in one round trip); options ``g``
               (the call goes on after the agent hangs up: survey),
-              ``U(rc-answered^<call>^<port>^<host>)`` (the answer moment, on the FastAGI
-              server) or ``U(rc-answer-time)`` (the process-per-call
-              AGI: the subroutine returns the answer time, read as ``GOSUB_RETVAL``),
+              ``U(rc-answered^<call>*<secret>^<port>^<host>)`` (the answer moment, on the
+              FastAGI server; a random secret per call) or ``U(rc-answer-time)`` (the
+              process-per-call AGI: the subroutine returns the answer time, read as
+              ``GOSUB_RETVAL``),
               ``A(:<announcement>)`` (B10: the agent's prompt, or ``agent_<id>`` for an agent
               id). Talk time is the conversation: the answer moment to the Dial's return, on
               this host's clock (Asterisk's ``ANSWEREDTIME`` is the *caller's* up time, which

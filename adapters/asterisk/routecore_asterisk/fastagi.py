@@ -139,7 +139,7 @@ class FastAgi:
     async def _answered(self, stream: AgiStream, env: codec.AgiEnvironment) -> None:
         name, _, secret = env.query.get("call", "").rpartition("*")
         entry = self.calls.get(name)
-        if entry is None or not hmac.compare_digest(secret, entry[1].secret):
+        if entry is None or not hmac.compare_digest(secret.encode(), entry[1].secret.encode()):
             self.refused += 1
             what = "unknown call" if entry is None else "a wrong secret for call"
             log.warning("answer refused: %s %r", what, name[:80])

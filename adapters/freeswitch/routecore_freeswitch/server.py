@@ -39,15 +39,18 @@ log = logging.getLogger("routecore.freeswitch")
 CLOSE_WAIT = 5.0
 """Seconds the server waits for FreeSWITCH's disconnect notice after the call's end."""
 
-EVENTS_READ = ("CHANNEL_EXECUTE_COMPLETE", "CHANNEL_BRIDGE", "CHANNEL_HANGUP",
-               "CHANNEL_HANGUP_COMPLETE")  # fmt: skip
-"""The events of the channel the adapter reads (``myevents`` subscribes these and more)."""
-EVENTS_DROPPED = (
-    "CHANNEL_ANSWER CHANNEL_APPLICATION CHANNEL_CREATE CHANNEL_DATA CHANNEL_DESTROY "
-    "CHANNEL_EXECUTE CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_OUTGOING CHANNEL_PARK "
+MYEVENTS = (
+    "CHANNEL_ANSWER CHANNEL_APPLICATION CHANNEL_BRIDGE CHANNEL_CREATE CHANNEL_DATA "
+    "CHANNEL_DESTROY CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP "
+    "CHANNEL_HANGUP_COMPLETE CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_OUTGOING CHANNEL_PARK "
     "CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_STATE CHANNEL_UNBRIDGE CHANNEL_UNPARK "
     "DETECTED_SPEECH DTMF NOTALK TALK"
-)
+).split()
+"""The events ``myevents`` subscribes (mod_event_socket, 1.10)."""
+EVENTS_READ = ("CHANNEL_EXECUTE_COMPLETE", "CHANNEL_BRIDGE", "CHANNEL_HANGUP",
+               "CHANNEL_HANGUP_COMPLETE")  # fmt: skip
+"""The events of the channel the adapter reads."""
+EVENTS_DROPPED = " ".join(e for e in MYEVENTS if e not in EVENTS_READ)
 """What ``myevents`` subscribes (mod_event_socket, 1.10) that the adapter never reads."""
 
 
