@@ -15,8 +15,6 @@
 use std::fs::File;
 use std::path::Path;
 
-pub use memmap2::Mmap;
-
 use crate::layout::{
     corrupt, open_table, stored_crc, verify_table, Bytes, LayoutError, LayoutResult, TableWriter,
     HEADER_LEN,
@@ -251,8 +249,32 @@ impl std::fmt::Display for MapError {
     }
 }
 
+/// An image file mapped read-only, its pages guarded against a truncation in place
+/// (`crate::fault`): a bus error in them reads zeros and makes `broken()` true.
+pub struct MappedFile {
+    /// Declared first: dropped (unregistered) before the map is unmapped.
+    guard: crate::fault::Guard,
+    map: memmap2::Mmap,
+}
+
+impl MappedFile {
+    /// Whether a bus error was caught in the map: the file was truncated in place under this
+    /// process, and whatever was read from it since is zeros, not the image.
+    #[inline]
+    pub fn broken(&self) -> bool {
+        self.guard.broken()
+    }
+}
+
+impl std::ops::Deref for MappedFile {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
 /// Map an image file read-only. Routing images are replaced by rename, never rewritten in place.
-pub fn map_file(path: &Path) -> Result<Mmap, MapError> {
+pub fn map_file(path: &Path) -> Result<MappedFile, MapError> {
     let shown = path.display();
     let io = |e: std::io::Error| MapError::Io(format!("{shown}: {e}"));
     let file = File::open(path).map_err(io)?;
@@ -260,9 +282,14 @@ pub fn map_file(path: &Path) -> Result<Mmap, MapError> {
         return Err(MapError::Empty(format!("{shown}: empty file")));
     }
     // SAFETY: the map is read-only. Routing images are published by rename, never rewritten
-    // in place (an operator copying over a live image breaks that rule: a page past the end
-    // of a file truncated under the map then raises SIGBUS; `routecore.state.live` looks for it).
-    unsafe { Mmap::map(&file) }.map_err(io)
+    // in place (an operator copying over a live image breaks that rule: a page past the end of
+    // a file truncated under the map raises SIGBUS, caught by the guard; `routecore.state.live`
+    // looks for the change).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    Ok(MappedFile {
+        guard: crate::fault::Guard::new(map.as_ptr(), map.len()),
+        map,
+    })
 }
 
 #[cfg(test)]
@@ -348,7 +375,19 @@ mod tests {
         let img = build(&[("x".into(), &trie("1", 1))]).unwrap();
         std::fs::write(&full, &img).unwrap();
         std::fs::write(&empty, b"").unwrap();
-        assert_eq!(&map_file(&full).unwrap()[..], &img[..]);
+        let mapped = map_file(&full).unwrap();
+        assert_eq!(&mapped[..], &img[..]);
+        assert!(!mapped.broken());
+        std::fs::File::options()
+            .write(true)
+            .open(&full)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        // SAFETY: inside the map; past the file's new end (SIGBUS without the guard).
+        let byte = unsafe { std::ptr::read_volatile(mapped.as_ptr().add(img.len() - 1)) };
+        assert_eq!(byte, 0);
+        assert!(mapped.broken(), "the truncation is seen");
         assert!(matches!(map_file(&empty), Err(MapError::Empty(m)) if m.ends_with("empty file")));
         assert!(matches!(
             map_file(&dir.join("missing.img")),

@@ -4,6 +4,7 @@
 //! the extension module `routecore._native`.
 
 pub mod blob;
+pub mod fault;
 pub mod group;
 pub mod image;
 pub mod layout;

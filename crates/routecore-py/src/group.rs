@@ -250,39 +250,43 @@ impl Group {
 
     #[getter]
     fn numbers(&self) -> PyResult<Vec<&str>> {
-        (0..self.table.len())
-            .map(|i| self.table.number(i).map_err(layout_err))
-            .collect()
+        self._storage.checked(
+            (0..self.table.len())
+                .map(|i| self.table.number(i).map_err(layout_err))
+                .collect(),
+        )
     }
 
     #[getter]
-    fn weights(&self) -> Vec<u16> {
-        (0..self.table.len())
-            .map(|i| self.table.weight(i))
-            .collect()
+    fn weights(&self) -> PyResult<Vec<u16>> {
+        self._storage.read(
+            (0..self.table.len())
+                .map(|i| self.table.weight(i))
+                .collect(),
+        )
     }
 
     #[getter]
-    fn mode(&self) -> &'static str {
-        self.table.mode().name()
+    fn mode(&self) -> PyResult<&'static str> {
+        self._storage.read(self.table.mode().name())
     }
 
     #[getter]
-    fn idle_first(&self) -> bool {
-        self.table.idle_first()
+    fn idle_first(&self) -> PyResult<bool> {
+        self._storage.read(self.table.idle_first())
     }
 
     #[getter]
-    fn ring_timeout(&self) -> u16 {
-        self.table.ring_timeout()
+    fn ring_timeout(&self) -> PyResult<u16> {
+        self._storage.read(self.table.ring_timeout())
     }
 
-    fn __len__(&self) -> usize {
-        self.table.len()
+    fn __len__(&self) -> PyResult<usize> {
+        self._storage.read(self.table.len())
     }
 
-    fn __repr__(&self) -> String {
-        format!(
+    fn __repr__(&self) -> PyResult<String> {
+        self._storage.read(format!(
             "Group(n={}, mode='{}', idle_first={}, ring_timeout={})",
             self.table.len(),
             self.table.mode().name(),
@@ -292,7 +296,7 @@ impl Group {
                 "False"
             },
             self.table.ring_timeout()
-        )
+        ))
     }
 
     /// The ordered attempts of one call, each with the group's ring timeout.
@@ -355,8 +359,10 @@ impl Group {
             cursor: index_arg("cursor", cursor, n)?,
             preferred: index_arg("preferred", preferred, n)?,
         };
-        let sel = self.table.select(&req).map_err(selection_err)?;
         let timeout = self.table.ring_timeout();
+        let sel = self
+            ._storage
+            .checked(self.table.select(&req).map_err(selection_err))?;
         let singles = self.singles.get_or_try_init(py, || {
             (0..n)
                 .map(|i| {
@@ -385,13 +391,14 @@ impl Group {
     }
 
     /// Exactly the table's bytes.
-    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.table.bytes())
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self._storage.read(PyBytes::new(py, self.table.bytes()))
     }
 
     /// Check the CRC, then every entry (numbers readable, valid, distinct); LayoutError if not.
     fn verify(&self) -> PyResult<()> {
-        self.table.verify().map_err(layout_err)
+        self._storage
+            .checked(self.table.verify().map_err(layout_err))
     }
 }
 

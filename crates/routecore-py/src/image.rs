@@ -29,7 +29,14 @@ impl Image {
 
     /// Offset of a section of the given kind in the storage (the image starts at 0).
     fn offset(&self, name: &str, kind: &[u8; 4]) -> PyResult<usize> {
-        Ok(self.view.section_of(name, kind).map_err(layout_err)?.offset)
+        let section = self.view.section_of(name, kind).map_err(layout_err);
+        Ok(self.storage.checked(section)?.offset)
+    }
+
+    /// The section named `name`, if any (LayoutError if the file broke under the look).
+    fn find(&self, name: &str) -> PyResult<Option<routecore_core::image::Section>> {
+        self.storage
+            .checked(self.view.find(name).map_err(layout_err))
     }
 }
 
@@ -69,24 +76,26 @@ impl Image {
         Image::from_storage(Storage::from_python(data)?)
     }
 
-    fn __len__(&self) -> usize {
-        self.view.len()
+    fn __len__(&self) -> PyResult<usize> {
+        self.storage.read(self.view.len())
     }
 
     fn __contains__(&self, name: &str) -> PyResult<bool> {
-        Ok(self.view.find(name).map_err(layout_err)?.is_some())
+        Ok(self.find(name)?.is_some())
     }
 
     /// Section names in name order.
     fn names(&self) -> PyResult<Vec<String>> {
-        (0..self.view.len())
-            .map(|i| self.view.name(i).map(str::to_string).map_err(layout_err))
-            .collect()
+        self.storage.checked(
+            (0..self.view.len())
+                .map(|i| self.view.name(i).map(str::to_string).map_err(layout_err))
+                .collect(),
+        )
     }
 
     /// The kind (table magic, e.g. "RCTR") of a section.
     fn kind(&self, name: &str) -> PyResult<String> {
-        match self.view.find(name).map_err(layout_err)? {
+        match self.find(name)? {
             Some(s) => Ok(String::from_utf8_lossy(&s.kind).into_owned()),
             None => Err(pyo3::exceptions::PyKeyError::new_err(name.to_string())),
         }
@@ -94,65 +103,70 @@ impl Image {
 
     /// A copy of a section's bytes.
     fn section<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
-        match self.view.find(name).map_err(layout_err)? {
-            Some(s) => Ok(PyBytes::new(py, self.view.section_bytes(s))),
+        match self.find(name)? {
+            Some(s) => self
+                .storage
+                .read(PyBytes::new(py, self.view.section_bytes(s))),
             None => Err(pyo3::exceptions::PyKeyError::new_err(name.to_string())),
         }
     }
 
     /// The CRC-32 of the image's body, as stored in its header.
     #[getter]
-    fn content_hash(&self) -> u32 {
-        self.view.content_hash()
+    fn content_hash(&self) -> PyResult<u32> {
+        self.storage.read(self.view.content_hash())
     }
 
-    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.view.bytes())
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.storage.read(PyBytes::new(py, self.view.bytes()))
     }
 
     /// Check the checksum of the image and of every section (reads everything).
     fn verify(&self) -> PyResult<()> {
-        self.view.verify().map_err(layout_err)
+        self.storage.checked(self.view.verify().map_err(layout_err))
     }
 
     /// The payload of a blob section (a copy).
     fn blob<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
-        let table = self
+        let payload = self
             .view
             .table(name, routecore_core::blob::MAGIC)
-            .map_err(layout_err)?;
-        Ok(PyBytes::new(
-            py,
-            routecore_core::blob::payload(table).map_err(layout_err)?,
-        ))
+            .and_then(routecore_core::blob::payload)
+            .map(|p| PyBytes::new(py, p))
+            .map_err(layout_err);
+        self.storage.checked(payload)
     }
 
     fn trie(&self, name: &str) -> PyResult<Trie> {
-        Trie::from_storage(
+        let table = Trie::from_storage(
             self.storage.clone(),
             self.offset(name, routecore_core::trie::MAGIC)?,
-        )
+        );
+        self.storage.checked(table)
     }
 
     fn group(&self, name: &str) -> PyResult<Group> {
-        Group::from_storage(
+        let table = Group::from_storage(
             self.storage.clone(),
             self.offset(name, routecore_core::group::MAGIC)?,
-        )
+        );
+        self.storage.checked(table)
     }
 
     fn time_plan(&self, name: &str) -> PyResult<TimePlan> {
-        TimePlan::from_storage(
+        let table = TimePlan::from_storage(
             self.storage.clone(),
             self.offset(name, routecore_core::timeplan::MAGIC)?,
-        )
+        );
+        self.storage.checked(table)
     }
 
     fn segments(&self, name: &str) -> PyResult<SegmentTable> {
-        SegmentTable::from_storage(
+        let table = SegmentTable::from_storage(
             self.storage.clone(),
             self.offset(name, routecore_core::segments::MAGIC)?,
-        )
+        );
+        self.storage.checked(table)
     }
 }
 

@@ -138,6 +138,7 @@ impl Classifier {
                 PyString::intern(py, r.city).unbind(),
             ]));
         }
+        table.storage.intact()?;
         Ok(Classifier {
             view,
             _storage: table.storage.clone(),
@@ -160,12 +161,14 @@ impl Classifier {
         self.segments.clone_ref(py)
     }
 
-    /// Normalise and classify one caller string; never raises for any string.
-    fn classify(&self, py: Python<'_>, number: &Bound<'_, PyString>) -> Caller {
+    /// Normalise and classify one caller string; never raises for any string (LayoutError
+    /// only when the image file holding its table was truncated under this process).
+    fn classify(&self, py: Python<'_>, number: &Bound<'_, PyString>) -> PyResult<Caller> {
         let c = match number.to_str() {
             Ok(s) => self.classify_bytes(s.as_bytes()),
             Err(_) => self.classify_bytes(b"?"), // lone surrogates: not a phone number
         };
+        self._storage.intact()?;
         let number = if c.number().is_empty() {
             self.empty.clone_ref(py)
         } else {
@@ -173,7 +176,7 @@ impl Classifier {
         };
         let region = self.regions.get(c.region as usize).and_then(|r| r.as_ref());
         let pick = |i: usize| region.map(|r| r[i].clone_ref(py));
-        Caller {
+        Ok(Caller {
             kind: self.kinds[c.kind as usize].clone_ref(py),
             number,
             area_code: pick(0),
@@ -183,7 +186,7 @@ impl Classifier {
                 .carriers
                 .get(c.carrier as usize)
                 .and_then(|c| c.as_ref().map(|s| s.clone_ref(py))),
-        }
+        })
     }
 
     /// (kind code, normalised number, region id, carrier code).
@@ -196,6 +199,7 @@ impl Classifier {
         } else {
             self.classify_bytes(number.extract::<&[u8]>()?)
         };
+        self._storage.intact()?;
         Ok((c.kind as u8, c.number().to_string(), c.region, c.carrier))
     }
 
@@ -224,6 +228,7 @@ impl Classifier {
                     "expected a contiguous buffer of fixed-width items",
                 )
             })?;
+        self._storage.intact()?;
         Ok((kinds.into_pyarray(py), regions.into_pyarray(py)))
     }
 }

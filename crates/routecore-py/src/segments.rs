@@ -62,29 +62,29 @@ impl SegmentTable {
         SegmentTable::from_storage(Storage::from_python(data)?, 0)
     }
 
-    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.view.bytes())
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.storage.read(PyBytes::new(py, self.view.bytes()))
     }
 
     fn verify(&self) -> PyResult<()> {
-        verify_table(self.view.bytes(), "segments").map_err(layout_err)
+        self.storage
+            .checked(verify_table(self.view.bytes(), "segments").map_err(layout_err))
     }
 
-    fn __len__(&self) -> usize {
-        self.view.known() as usize
+    fn __len__(&self) -> PyResult<usize> {
+        self.storage.read(self.view.known() as usize)
     }
 
     fn regions(&self) -> PyResult<Vec<(String, String, String)>> {
-        (0..self.view.region_count())
-            .map(|id| region_tuple(&self.view, id as u16))
-            .collect()
+        self.storage.checked(
+            (0..self.view.region_count())
+                .map(|id| region_tuple(&self.view, id as u16))
+                .collect(),
+        )
     }
 
-    fn segment(&self, segment: i64) -> (u16, u8) {
-        match u32::try_from(segment) {
-            Ok(s) => self.view.segment(s),
-            Err(_) => (0, 0),
-        }
+    fn segment(&self, segment: i64) -> PyResult<(u16, u8)> {
+        self.storage.read(self.segment_of(segment))
     }
 
     fn lookup(&self, segment: &Bound<'_, PyAny>) -> PyResult<Option<(String, String, String)>> {
@@ -95,15 +95,25 @@ impl SegmentTable {
                 .ok()
                 .and_then(|s| s.trim().parse().ok()),
         };
-        let (rid, _) = seg.map(|s| self.segment(s)).unwrap_or((0, 0));
+        let (rid, _) = seg.map(|s| self.segment_of(s)).unwrap_or((0, 0));
         if rid == 0 {
-            return Ok(None);
+            return self.storage.read(None);
         }
-        region_tuple(&self.view, rid).map(Some)
+        self.storage
+            .checked(region_tuple(&self.view, rid).map(Some))
     }
 
-    fn area(&self, digits: &str) -> Option<(u16, usize)> {
-        self.view.area(digits.as_bytes())
+    fn area(&self, digits: &str) -> PyResult<Option<(u16, usize)>> {
+        self.storage.read(self.view.area(digits.as_bytes()))
+    }
+}
+
+impl SegmentTable {
+    fn segment_of(&self, segment: i64) -> (u16, u8) {
+        match u32::try_from(segment) {
+            Ok(s) => self.view.segment(s),
+            Err(_) => (0, 0),
+        }
     }
 }
 

@@ -123,7 +123,17 @@ impl State {
         if self.closed.load(Ordering::Relaxed) {
             return Err(StateError::new_err("the state is closed"));
         }
+        self.file.intact().map_err(state_err)?;
         Ok(&self.file)
+    }
+
+    /// `op` on the open file: its result, unless the file broke under it (truncated in place:
+    /// a bus error caught in its pages makes the operation void, a StateError).
+    fn run<T>(&self, op: impl FnOnce(&StateFile) -> state::StateResult<T>) -> PyResult<T> {
+        let file = self.f()?;
+        let result = op(file);
+        file.intact().map_err(state_err)?;
+        result.map_err(state_err)
     }
 }
 
@@ -184,40 +194,40 @@ impl State {
 
     #[getter]
     fn generation(&self) -> PyResult<u64> {
-        Ok(self.f()?.generation())
+        self.run(|f| Ok(f.generation()))
     }
     fn set_generation(&self, generation: u64) -> PyResult<()> {
-        self.f()?.set_generation(generation);
-        Ok(())
+        self.run(|f| {
+            f.set_generation(generation);
+            Ok(())
+        })
     }
     fn bump_generation(&self) -> PyResult<u64> {
-        Ok(self.f()?.bump_generation())
+        self.run(|f| Ok(f.bump_generation()))
     }
 
     #[pyo3(signature = (number, *, capacity = 1, online = true))]
     fn add_destination(&self, number: &str, capacity: i64, online: bool) -> PyResult<()> {
-        self.f()?
-            .add_destination(number, Some(small(capacity, "capacity")?), Some(online))
+        let capacity = small(capacity, "capacity")?;
+        self.run(|f| f.add_destination(number, Some(capacity), Some(online)))
             .map(|_| ())
-            .map_err(state_err)
     }
     fn set_online(&self, number: &str, online: bool) -> PyResult<()> {
-        self.f()?.set_online(number, online).map_err(state_err)
+        self.run(|f| f.set_online(number, online))
     }
     fn set_capacity(&self, number: &str, capacity: i64) -> PyResult<()> {
-        self.f()?
-            .set_capacity(number, small(capacity, "capacity")?)
-            .map_err(state_err)
+        let capacity = small(capacity, "capacity")?;
+        self.run(|f| f.set_capacity(number, capacity))
     }
     fn destination(&self, number: &str) -> PyResult<Option<Destination>> {
-        Ok(self.f()?.destination(number).map(Destination::from))
+        Ok(self
+            .run(|f| Ok(f.destination(number)))?
+            .map(Destination::from))
     }
     #[pyo3(name = "destinations_now")]
     fn destinations_list(&self) -> PyResult<Vec<Destination>> {
         Ok(self
-            .f()?
-            .destinations()
-            .map_err(state_err)?
+            .run(|f| f.destinations())?
             .into_iter()
             .map(Destination::from)
             .collect())
@@ -225,12 +235,12 @@ impl State {
     /// StateError if the file is no longer the one mapped, as mapped (truncated, rewritten in
     /// place, removed or replaced by another file).
     fn check(&self) -> PyResult<()> {
-        self.f()?.check_file().map_err(state_err)
+        self.run(|f| f.check_file())
     }
     /// Whether each number is idle now (unknown numbers count as idle).
     fn idle(&self, numbers: Vec<String>) -> PyResult<Vec<bool>> {
         let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
-        Ok(self.f()?.idle(&refs))
+        self.run(|f| Ok(f.idle(&refs)))
     }
 
     #[pyo3(signature = (candidates, call_id, *, lease = 600.0, all = false))]
@@ -247,10 +257,8 @@ impl State {
             .iter()
             .map(|s| s.to_str())
             .collect::<PyResult<_>>()?;
-        let got = self
-            .f()?
-            .claim(&refs, &call_id, lease_ms(lease)?, all)
-            .map_err(state_err)?;
+        let lease = lease_ms(lease)?;
+        let got = self.run(|f| f.claim(&refs, &call_id, lease, all))?;
         match got {
             None => Ok(None),
             Some(inner) => Ok(Some(Claim {
@@ -264,16 +272,17 @@ impl State {
     #[pyo3(signature = (claim, *, keep = None))]
     fn release(&self, claim: &Bound<'_, PyAny>, keep: Option<&str>) -> PyResult<usize> {
         if let Ok(c) = claim.cast::<Claim>() {
-            return Ok(self.f()?.release(&c.get().inner, keep));
+            return self.run(|f| Ok(f.release(&c.get().inner, keep)));
         }
-        Ok(self.f()?.release(&claim_of(claim)?, keep))
+        let claim = claim_of(claim)?;
+        self.run(|f| Ok(f.release(&claim, keep)))
     }
     fn extend(&self, claim: &Bound<'_, PyAny>, seconds: f64) -> PyResult<usize> {
-        Ok(self.f()?.extend(&claim_of(claim)?, lease_ms(seconds)?))
+        let (claim, lease) = (claim_of(claim)?, lease_ms(seconds)?);
+        self.run(|f| Ok(f.extend(&claim, lease)))
     }
     fn reap(&self, py: Python<'_>) -> PyResult<usize> {
-        let f = self.f()?;
-        py.detach(|| f.reap()).map_err(state_err)
+        self.run(|f| py.detach(|| f.reap()))
     }
 
     #[pyo3(signature = (did, caller, destination, at, *, tz = "Asia/Shanghai"))]
@@ -285,20 +294,17 @@ impl State {
         at: f64,
         tz: &str,
     ) -> PyResult<()> {
-        self.f()?
-            .remember(did, caller, destination, at, tz)
-            .map_err(state_err)
+        self.run(|f| f.remember(did, caller, destination, at, tz))
     }
     #[pyo3(signature = (did, caller, at, *, tz = "Asia/Shanghai"))]
     fn recall(&self, did: &str, caller: &str, at: f64, tz: &str) -> PyResult<Option<String>> {
-        self.f()?.recall(did, caller, at, tz).map_err(state_err)
+        self.run(|f| f.recall(did, caller, at, tz))
     }
     #[pyo3(signature = (did, branch, at, *, tz = "Asia/Shanghai"))]
     fn count_branch(&self, did: &str, branch: i64, at: f64, tz: &str) -> PyResult<()> {
         let day = local_day(at, tz).map_err(state_err)?;
-        self.f()?
-            .count_branch(did, small(branch, "branch")?, day)
-            .map_err(state_err)
+        let branch = small(branch, "branch")?;
+        self.run(|f| f.count_branch(did, branch, day))
     }
     #[pyo3(signature = (did, at, *, tz = "Asia/Shanghai"))]
     fn branch_counts<'py>(
@@ -309,17 +315,16 @@ impl State {
         tz: &str,
     ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let day = local_day(at, tz).map_err(state_err)?;
-        Ok(PyArray1::from_slice(py, &self.f()?.branch_counts(did, day)))
+        let counts = self.run(|f| Ok(f.branch_counts(did, day)))?;
+        Ok(PyArray1::from_slice(py, &counts))
     }
     /// The round-robin cursor of (`did`, `group`): its value, then 1 more; None if no room.
     fn next_cursor(&self, did: &str, group: &str) -> PyResult<Option<u64>> {
-        self.f()?.next_cursor(did, group).map_err(state_err)
+        self.run(|f| f.next_cursor(did, group))
     }
     #[pyo3(signature = (number, *, answered, talk_seconds = 0))]
     fn record_attempt(&self, number: &str, answered: bool, talk_seconds: u64) -> PyResult<()> {
-        self.f()?
-            .record_attempt(number, answered, talk_seconds)
-            .map_err(state_err)
+        self.run(|f| f.record_attempt(number, answered, talk_seconds))
     }
 
     fn close(&self) {

@@ -9,11 +9,11 @@ use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 
 use crate::errors::LayoutError;
-use routecore_core::image::{self, MapError, Mmap};
+use routecore_core::image::{self, MapError, MappedFile};
 
 pub enum Storage {
     Owned(Box<[u8]>),
-    Mapped(Mmap),
+    Mapped(MappedFile),
     Python(PyBuffer<u8>),
 }
 
@@ -28,6 +28,36 @@ impl Storage {
                 std::slice::from_raw_parts(b.buf_ptr() as *const u8, b.len_bytes())
             },
         }
+    }
+
+    /// Err (LayoutError) once the mapped file was truncated in place under this process: the
+    /// bytes read since are zeros, not the table, so the operation that read them is void.
+    /// Called after every operation that reads a table's bytes.
+    #[inline]
+    pub fn intact(&self) -> PyResult<()> {
+        match self {
+            Storage::Mapped(m) if m.broken() => Err(LayoutError::new_err(
+                "the image file was truncated in place while this process used it (a bus \
+                 error in its pages was caught; they read as zeros now): never copy over or \
+                 truncate a live image (publish renames a new file into place); open it again",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// `value`, read from this storage by the operation just done, unless the operation found
+    /// the mapped file truncated under it (`intact`).
+    #[inline]
+    pub fn read<T>(&self, value: T) -> PyResult<T> {
+        self.intact()?;
+        Ok(value)
+    }
+
+    /// `result` of an operation on this storage, or LayoutError if the file broke under it.
+    #[inline]
+    pub fn checked<T>(&self, result: PyResult<T>) -> PyResult<T> {
+        self.intact()?;
+        result
     }
 
     pub fn owned(data: Vec<u8>) -> Arc<Storage> {

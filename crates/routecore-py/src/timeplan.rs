@@ -196,20 +196,21 @@ impl TimePlan {
         Self::open(Storage::from_python(buf)?)
     }
 
-    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.view.bytes())
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self._storage.read(PyBytes::new(py, self.view.bytes()))
     }
 
     fn verify(&self) -> PyResult<()> {
-        self.view.verify().map_err(layout_err)
+        self._storage
+            .checked(self.view.verify().map_err(layout_err))
     }
 
     #[getter]
     fn slot_names(&self) -> PyResult<Vec<String>> {
+        let names = self.view.slot_names().map_err(layout_err);
         Ok(self
-            .view
-            .slot_names()
-            .map_err(layout_err)?
+            ._storage
+            .checked(names)?
             .into_iter()
             .map(str::to_string)
             .collect())
@@ -217,15 +218,37 @@ impl TimePlan {
 
     #[getter]
     fn tz(&self) -> PyResult<String> {
-        Ok(self.view.tz_name().map_err(layout_err)?.to_string())
+        let tz = self.view.tz_name().map_err(layout_err);
+        Ok(self._storage.checked(tz)?.to_string())
     }
 
     fn slot_id_at(&self, epoch_seconds: &Bound<'_, PyAny>) -> PyResult<u16> {
         let t = epoch_of(epoch_seconds)?;
-        self.view.slot_id_at(t).map_err(lookup_err)
+        self._storage
+            .checked(self.view.slot_id_at(t).map_err(lookup_err))
     }
 
     fn slot_at(&self, when: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
+        self._storage.checked(self.slot_at_unchecked(when))
+    }
+
+    fn slot_ids_at<'py>(
+        &self,
+        py: Python<'py>,
+        epochs: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i32>>> {
+        let view = self.view;
+        let arr = epochs.as_array();
+        let mut out = Vec::with_capacity(arr.len());
+        let done = py.detach(|| view.slot_ids_at(arr.iter().copied(), &mut out));
+        self._storage.checked(done.map_err(lookup_err))?;
+        Ok(PyArray1::from_vec(py, out))
+    }
+}
+
+impl TimePlan {
+    /// `slot_at` without the look at the storage after it.
+    fn slot_at_unchecked(&self, when: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
         let slot = if let Ok(dt) = when.cast::<PyDateTime>() {
             let days =
                 timeplan::days_from_ymd(dt.get_year(), dt.get_month().into(), dt.get_day().into())
@@ -267,21 +290,6 @@ impl TimePlan {
             })
     }
 
-    fn slot_ids_at<'py>(
-        &self,
-        py: Python<'py>,
-        epochs: PyReadonlyArray1<'py, i64>,
-    ) -> PyResult<Bound<'py, PyArray1<i32>>> {
-        let view = self.view;
-        let arr = epochs.as_array();
-        let mut out = Vec::with_capacity(arr.len());
-        py.detach(|| view.slot_ids_at(arr.iter().copied(), &mut out))
-            .map_err(lookup_err)?;
-        Ok(PyArray1::from_vec(py, out))
-    }
-}
-
-impl TimePlan {
     fn open(storage: Arc<Storage>) -> PyResult<TimePlan> {
         Self::from_storage(storage, 0)
     }

@@ -76,28 +76,31 @@ impl Trie {
         Trie::from_storage(Storage::from_python(data)?, 0)
     }
 
-    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.view.bytes())
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self._storage.read(PyBytes::new(py, self.view.bytes()))
     }
 
     fn verify(&self) -> PyResult<()> {
-        verify_table(self.view.bytes(), "trie").map_err(layout_err)
+        self._storage
+            .checked(verify_table(self.view.bytes(), "trie").map_err(layout_err))
     }
 
-    fn __len__(&self) -> usize {
-        self.view.entries() as usize
+    fn __len__(&self) -> PyResult<usize> {
+        self._storage.read(self.view.entries() as usize)
     }
 
-    fn longest(&self, key: &str) -> Option<(u32, usize)> {
-        self.view.longest(key.as_bytes()).map(|m| (m.value, m.len))
+    fn longest(&self, key: &str) -> PyResult<Option<(u32, usize)>> {
+        let found = self.view.longest(key.as_bytes());
+        self._storage.read(found.map(|m| (m.value, m.len)))
     }
 
-    fn lookup(&self, key: &str) -> Option<u32> {
-        self.view.longest(key.as_bytes()).map(|m| m.value)
+    fn lookup(&self, key: &str) -> PyResult<Option<u32>> {
+        let found = self.view.longest(key.as_bytes());
+        self._storage.read(found.map(|m| m.value))
     }
 
-    fn get(&self, key: &str) -> Option<u32> {
-        self.view.get(key.as_bytes())
+    fn get(&self, key: &str) -> PyResult<Option<u32>> {
+        self._storage.read(self.view.get(key.as_bytes()))
     }
 }
 

@@ -186,6 +186,8 @@ fn write_new(tmp: &Path, sizes: &Sizes) -> Result<(), String> {
 
 /// An open state file.
 pub struct StateFile {
+    /// The map's registration with `fault` (declared first: dropped before the map).
+    guard: crate::fault::Guard,
     map: memmap2::MmapRaw,
     file: File,
     path: PathBuf,
@@ -238,6 +240,7 @@ impl StateFile {
         let rows_off = mem_off + sizes.memory as usize * MEM_LEN;
         let cursors_off = rows_off + sizes.numbers as usize * ROW_LEN;
         Ok(StateFile {
+            guard: crate::fault::Guard::new(map.as_ptr(), map.len()),
             map,
             file,
             path: path.to_path_buf(),
@@ -301,6 +304,22 @@ impl StateFile {
             )),
             Err(e) => Err(err(&self.path, e)),
         }
+    }
+
+    /// Err once a bus error was caught in this file's mapping (`crate::fault`): the file was
+    /// truncated in place under this process, whose map now reads zeros. Every operation
+    /// that touched the map since is void; this process must open the state again.
+    pub fn intact(&self) -> StateResult<()> {
+        if self.guard.broken() {
+            return Err(err(
+                &self.path,
+                "the state file was truncated in place while this process used it (a bus \
+                 error in its pages was caught; they read as zeros now): the operation is \
+                 void; never truncate a live state file; recreate it and reopen the state \
+                 (restart the processes that use it)",
+            ));
+        }
+        Ok(())
     }
 
     /// `check_file`, at most once a second (`now_ms` is the caller's clock): the claim path
@@ -549,6 +568,29 @@ pub(crate) mod tests {
             .unwrap_err()
             .0
             .contains("other sizes"));
+    }
+
+    #[test]
+    fn a_file_truncated_under_the_map_is_a_caught_fault_and_an_error() {
+        let s = temp_state("truncated", SMALL);
+        s.add_destination("13800000001", Some(1), Some(true))
+            .unwrap();
+        assert!(s.intact().is_ok());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(s.path())
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        // Every page is past the end now: without the fault guard this is SIGBUS.
+        let _ = s.destination("13800000001");
+        let e = s.intact().unwrap_err().0;
+        assert!(
+            e.contains("truncated in place") && e.contains("reopen"),
+            "{e}"
+        );
+        let _ = s.claim(&["13800000001"], "c1", 1000, false);
+        assert!(s.intact().is_err(), "broken for good");
     }
 
     #[test]
