@@ -7,9 +7,11 @@ export PYO3_PYTHON := $(abspath $(BIN)/python)
 
 .PHONY: install test test-pbx bench lint rust-test py-test flow-schema run
 
-# Debian packages the tests need: redis-server (the shared state across hosts) and iproute2
-# (network namespaces for the many-hosts test); installed when missing.
-DEBS := redis-server iproute2
+# Debian packages the tests need: redis-server (the shared state across hosts), iproute2
+# (network namespaces for the many-hosts test), gettext (the portal's translations compiled),
+# chromium and fonts-noto-cjk (the portal's browser tests, Chinese rendered); installed when
+# missing.
+DEBS := redis-server iproute2 gettext chromium fonts-noto-cjk
 
 install:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -23,7 +25,9 @@ install:
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install -e '.[dev]'
 	$(BIN)/pip install --quiet --config-settings editable_mode=compat \
-		-e adapters/asterisk -e adapters/freeswitch
+		-e adapters/asterisk -e adapters/freeswitch -e portal
+	cd portal/routecore_portal && ../../$(BIN)/django-admin compilemessages \
+		--settings=routecore_portal.settings -v 0
 
 test: lint rust-test py-test
 
@@ -31,10 +35,11 @@ lint:
 	cargo fmt --all --check
 	cargo clippy -p routecore-core --all-targets -- -D warnings
 	cargo clippy -p routecore-py --all-targets --features pyo3/extension-module -- -D warnings
-	$(BIN)/ruff check routecore tests bench adapters
-	$(BIN)/ruff format --check routecore tests bench adapters
+	$(BIN)/ruff check routecore tests bench adapters portal
+	$(BIN)/ruff format --check routecore tests bench adapters portal
 	$(BIN)/mypy
 	$(BIN)/mypy --strict adapters/asterisk/routecore_asterisk adapters/freeswitch/routecore_freeswitch
+	$(BIN)/mypy --config-file portal/mypy.ini portal/routecore_portal
 	$(BIN)/python -m mypy.stubtest routecore._native --allowlist .stubtest-allowlist
 
 rust-test:
@@ -75,5 +80,9 @@ run:
 				--image $(RUN)/routes.img || exit 1; \
 		done; \
 	fi
+	@ROUTECORE_RUN=$(RUN) ROUTECORE_STORE=$(RUN)/routecore.db ROUTECORE_CALLS=$(RUN)/calls.db \
+		ROUTECORE_IMAGE=$(RUN)/routes.img ROUTECORE_RECORDINGS=$(RUN)/recordings \
+		ROUTECORE_PROMPTS=$(RUN)/prompts $(BIN)/routecore-portal serve & \
+		sleep 2
 	exec $(BIN)/routecore-$(PBX) serve --image $(RUN)/routes.img --calls $(RUN)/calls.db \
 		--prompts $(RUN)/prompts --recordings $(RUN)/recordings

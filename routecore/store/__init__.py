@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from routecore.errors import ReviewError, StoreError
+    from routecore.store.browse import CallQuery
     from routecore.store.calls import CallStore, Purged, months_before
     from routecore.store.flows import FlowStore, FlowVersion
     from routecore.store.publish import publish_image
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 _HOME = {
     "ReviewError": "routecore.errors",
     "StoreError": "routecore.errors",
+    "CallQuery": "routecore.store.browse",
     "CallStore": "routecore.store.calls",
     "Purged": "routecore.store.calls",
     "months_before": "routecore.store.calls",
@@ -42,6 +44,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "REPORTS",
+    "CallQuery",
     "CallStore",
     "FlowStore",
     "FlowVersion",

@@ -23,7 +23,7 @@ import logging
 import math
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,8 @@ from routecore.engine import CallRecord
 from routecore.engine.sms import Sms
 from routecore.errors import StoreError
 from routecore.rules import DEFAULT_TZ, SAFE_NAME_MAX, is_safe_name
+from routecore.store import browse
+from routecore.store.browse import CallQuery
 from routecore.store.journal import INSERT as JOURNAL_INSERT
 from routecore.store.journal import OpenCall, check_entry
 from routecore.store.sqlite import open_db, write_transaction
@@ -89,6 +91,7 @@ CREATE TABLE IF NOT EXISTS calls (
     PRIMARY KEY (did, start, call_id)
 );
 CREATE INDEX IF NOT EXISTS calls_start ON calls (start);
+CREATE INDEX IF NOT EXISTS calls_call ON calls (call_id);
 CREATE TABLE IF NOT EXISTS open_calls (
     call_id   TEXT    PRIMARY KEY,
     channel   TEXT    NOT NULL,
@@ -445,6 +448,37 @@ class CallStore:
             " ORDER BY did, start, call_id",
             did, since, until,
         )  # fmt: skip
+
+    # -- browsing (routecore.store.browse) ----------------------------------------------------
+
+    def page(
+        self, query: CallQuery, *, after: tuple[float, str] | None = None, limit: int = 50
+    ) -> tuple[list[Row], tuple[float, str] | None]:
+        """Calls of ``query`` newest first, a page at a time: the rows and the key to pass as
+        ``after`` for the next page (None: no more)."""
+        return browse.page(self._db, query, after, limit)
+
+    def stream(self, query: CallQuery) -> Iterator[Row]:
+        """Every call of ``query`` oldest first, in constant memory (for exports)."""
+        return browse.stream(self._db, query)
+
+    def per_hour(self, did: str, since: float) -> tuple[list[int], list[int]]:
+        """Calls and answered calls of ``did`` in each of the 24 hours from ``since``."""
+        return browse.per_hour(self._db, did, since)
+
+    def call(self, did: str, call_id: str) -> Row | None:
+        """The record of call ``call_id`` of ``did`` (None: no such call of that number)."""
+        found = self._db.execute(
+            f"SELECT {_COLUMNS}, recording_purged, voicemail_purged FROM calls"
+            " WHERE did = ? AND call_id = ? ORDER BY start DESC LIMIT 1",
+            (did, call_id),
+        ).fetchone()
+        if found is None:
+            return None
+        row = dict(found)
+        for name in _LISTS:
+            row[name] = json.loads(row[name])
+        return row
 
     # -- retention ----------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from routecore.errors import StoreError
 from routecore.rules import DEFAULT_TZ
 from routecore.store.calls import CallStore, Rows, zone
 
-__all__ = ["REPORTS", "day_range", "iso_time", "report_rows", "write_csv"]
+__all__ = ["REPORTS", "csv_cell", "day_range", "iso_time", "report_rows", "write_csv"]
 
 Query = Callable[[CallStore, str | None, float | None, float | None], Rows]
 
@@ -101,14 +101,14 @@ def write_csv(rows: Rows, out: IO[str], columns: Sequence[str] | None = None) ->
         columns = rows.columns
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return len(rows)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: object) -> object:
+def csv_cell(value: object) -> object:
     """A list is its JSON text; a text cell a spreadsheet would run as a formula (a caller ID
     such as ``=HYPERLINK(…)`` or ``+86 …``) gets a leading ``'``, so it is shown as text,
     never evaluated."""

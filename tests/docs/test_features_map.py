@@ -34,6 +34,7 @@ PACKAGES = (  # the production packages: (folder of the package, its import name
     (ROOT / "routecore", "routecore"),
     (ROOT / "adapters" / "asterisk" / "routecore_asterisk", "routecore_asterisk"),
     (ROOT / "adapters" / "freeswitch" / "routecore_freeswitch", "routecore_freeswitch"),
+    (ROOT / "portal" / "routecore_portal", "routecore_portal"),
 )
 TWIN = "routecore.py"  # the pure-Python twin: its modules reference their native counterpart
 

@@ -1,0 +1,63 @@
+"""Fixtures of the portal's tests: routecore's real stores in a temporary folder, an operator,
+and two enterprises with an admin each (A holds 4006001003, B holds 4006001001)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from portal_tests.common import A_DID, B_DID, PASSWORD, client_for
+
+
+@pytest.fixture
+def stores(tmp_path: Path, settings: Any) -> dict[str, str]:
+    paths = {
+        "store": str(tmp_path / "routecore.db"),
+        "calls": str(tmp_path / "calls.db"),
+        "image": str(tmp_path / "routes.img"),
+        "state": "",
+        "recordings": str(tmp_path / "recordings"),
+        "prompts": str(tmp_path / "prompts"),
+    }
+    Path(paths["recordings"]).mkdir()
+    Path(paths["prompts"]).mkdir()
+    settings.ROUTECORE = paths
+    return paths
+
+
+@pytest.fixture
+def people(db: Any, stores: dict[str, str]) -> dict[str, Any]:
+    from django.contrib.auth import get_user_model
+
+    from routecore_portal.models import ADMIN, OPERATOR, Enterprise, Member, Number
+
+    users = get_user_model().objects
+    op = users.create_user("op", password=PASSWORD)
+    Member.objects.create(user=op, role=OPERATOR)
+    out: dict[str, Any] = {"op": op}
+    for key, name, did in (("a", "甲公司", A_DID), ("b", "乙公司", B_DID)):
+        ent = Enterprise.objects.create(name=name)
+        Number.objects.create(did=did, enterprise=ent)
+        admin = users.create_user(f"admin-{key}", password=PASSWORD)
+        Member.objects.create(user=admin, role=ADMIN, enterprise=ent, primary=True)
+        out[key] = admin
+        out[f"{key}_enterprise"] = ent
+    return out
+
+
+@pytest.fixture
+def op_client(people: dict[str, Any]) -> Client:
+    return client_for(people["op"])
+
+
+@pytest.fixture
+def a_client(people: dict[str, Any]) -> Client:
+    return client_for(people["a"])
+
+
+@pytest.fixture
+def b_client(people: dict[str, Any]) -> Client:
+    return client_for(people["b"])

@@ -1,0 +1,63 @@
+"""Tenant isolation: every URL of the portal, asked by another enterprise's admin with the first
+enterprise's number, call, version or id, is a 404 — never its data, never a 500."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from portal_tests.common import A_DID, add_calls, example
+
+
+def _patterns(resolver=None, prefix="", params=()):
+    """(namespaced name, the URL's parameters) of every named URL."""
+    resolver = resolver or get_resolver()
+    for p in resolver.url_patterns:
+        names = (*params, *p.pattern.regex.groupindex)
+        if isinstance(p, URLResolver):
+            ns = p.namespace or ""
+            yield from _patterns(p, f"{prefix}{ns}:" if ns else prefix, names)
+        elif isinstance(p, URLPattern) and p.name:
+            yield f"{prefix}{p.name}", names
+
+
+def _fill(names, people):
+    values = {
+        "did": A_DID,
+        "call_id": f"{A_DID}-c0000",
+        "kind": "recording",
+        "version": 1,
+        "action": "approve",
+        "pk": people["a_enterprise"].pk,
+    }
+    return {n: values[n] for n in names}
+
+
+def test_every_url_of_another_enterprise_is_a_404(a_client, b_client, people, stores):
+    add_calls(stores["calls"], A_DID, 4, recording=True)
+    Path(stores["recordings"], f"rec-{A_DID}-0.wav").write_bytes(b"RIFF" + bytes(100))
+    a_client.post(f"/n/{A_DID}/flow/edit/", {"content": example(A_DID)})
+    checked = []
+    for name, params in _patterns():
+        kwargs = _fill(params, people)
+        if not name.startswith("portal:") or not ({"did", "pk"} & set(kwargs)):
+            continue
+        url = reverse(name, kwargs=kwargs)
+        # A's own admin reaches the data (a page, a redirect after a POST, or a 405)...
+        own = a_client.get(url)
+        assert own.status_code != 404 or name in ("portal:enterprise", "portal:flow_act"), (
+            name,
+            url,
+        )
+        # ...the other enterprise never does.
+        for method in (b_client.get, b_client.post):
+            response = method(url)
+            assert response.status_code == 404, (name, url, method.__name__, response.status_code)
+        checked.append(name)
+    assert len(checked) >= 14, checked
+
+
+def test_an_admin_sees_only_their_numbers_in_the_navigation(b_client, people, stores):
+    page = b_client.get("/", follow=True).content.decode()
+    assert A_DID not in page

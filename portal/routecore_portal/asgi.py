@@ -1,0 +1,10 @@
+"""The ASGI application uvicorn serves, ``routecore-portal serve`` (B15)."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "routecore_portal.settings")
+application = get_asgi_application()

@@ -1,0 +1,92 @@
+"""The portal's own tables: enterprises, the 400 numbers they hold, who is who, the audit log
+(B15).
+
+Flows, call records and statements are not here: they live in routecore's stores and are read
+and written through routecore's APIs only (``routecore_portal.stores``).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+DID = RegexValidator(r"^[0-9]{3,20}$", _("A 400 number is 3 to 20 digits."))
+
+OPERATOR, ADMIN, SEAT = "operator", "admin", "seat"
+ROLES = [
+    (OPERATOR, _("operator (back office)")),
+    (ADMIN, _("enterprise admin")),
+    (SEAT, _("seat")),
+]
+
+
+class Enterprise(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Number(models.Model):
+    """A 400 number an enterprise holds, and the zone its times are shown in."""
+
+    did = models.CharField(_("400 number"), max_length=20, unique=True, validators=[DID])
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="numbers")
+    tz = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["did"]
+
+    def __str__(self) -> str:
+        return self.did
+
+
+class Member(models.Model):
+    """A person's role: an operator of the carrier, or a member of one enterprise. The
+    enterprise's ``primary`` admin is the account its 400 numbers log in as."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member"
+    )
+    role = models.CharField(max_length=16, choices=ROLES)
+    enterprise = models.ForeignKey(
+        Enterprise, null=True, blank=True, on_delete=models.CASCADE, related_name="members"
+    )
+    primary = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role=OPERATOR, enterprise__isnull=True)
+                | (~models.Q(role=OPERATOR) & models.Q(enterprise__isnull=False)),
+                name="operators_have_no_enterprise",
+            ),
+            models.UniqueConstraint(
+                fields=["enterprise"], condition=models.Q(primary=True), name="one_primary_admin"
+            ),
+        ]
+
+
+class AuditEntry(models.Model):
+    """Every change made through the portal: who, what, when, from where."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    who = models.CharField(max_length=150)
+    role = models.CharField(max_length=16)
+    enterprise = models.ForeignKey(
+        Enterprise, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=200, blank=True)
+    detail = models.TextField(blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

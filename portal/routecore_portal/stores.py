@@ -1,0 +1,98 @@
+"""routecore's stores as the portal uses them: opened per request from the settings' paths,
+only through routecore's APIs, no SQL against routecore's tables, no second copy (B15)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+
+from routecore.billing.accounts import AccountStore
+from routecore.errors import StoreError
+from routecore.store import CallStore, FlowStore
+
+
+def paths() -> dict[str, str]:
+    return dict(settings.ROUTECORE)
+
+
+def _validate(content: str, source: str) -> Any:
+    from routecore.flow import loads_flow
+
+    flow, _warnings = loads_flow(
+        content, source=source, json_format=content.lstrip().startswith("{")
+    )
+    return flow
+
+
+def _needs(path: str, what: str) -> None:
+    if not os.path.exists(path):
+        raise StoreError(f"the {what} {path} does not exist yet")
+
+
+@contextmanager
+def flows() -> Iterator[FlowStore]:
+    store = FlowStore(paths()["store"], validate=_validate)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def calls() -> Iterator[CallStore]:
+    path = paths()["calls"]
+    _needs(path, "call store")
+    store = CallStore(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def accounts() -> Iterator[AccountStore]:
+    store = AccountStore(paths()["store"])
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def compile_flows(contents: dict[str, str]) -> bytes:
+    from routecore.flow.compile import compile_texts
+
+    return compile_texts(contents)
+
+
+def after_publish() -> None:
+    """Give the host's shared state the published capacities and bump its generation, so every
+    routing process maps the new image at its next call (as ``routecore publish`` does)."""
+    from routecore.backend import get_backend
+    from routecore.engine.dialer import write_capacities
+    from routecore.state import is_url, open_state
+
+    where = paths()["state"] or "/dev/shm/routecore-state"
+    if not (paths()["state"] or is_url(where) or os.path.exists(where)):
+        return
+    state = open_state(where) if is_url(where) else get_backend().State.open(where)
+    with state:
+        write_capacities(state, get_backend().Image.open(paths()["image"]))
+        state.bump_generation()
+
+
+def busy_now(numbers: list[str]) -> list[Any]:
+    """The destinations of ``numbers`` busy now in the host's shared state ([] without one)."""
+    from routecore.backend import get_backend
+    from routecore.state import is_url, open_state
+
+    where = paths()["state"]
+    if not where or not (is_url(where) or os.path.exists(where)):
+        return []
+    state = open_state(where) if is_url(where) else get_backend().State.open(where)
+    with state:
+        found = [state.destination(n) for n in numbers]
+    return [d for d in found if d is not None and d.busy]

@@ -1,0 +1,51 @@
+"""The portal's URLs: every page of a number under ``n/<did>/``, the back office under
+``ops/`` (B15)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.views import LogoutView
+from django.urls import URLPattern, URLResolver, include, path
+
+from routecore_portal.views import (
+    calls,
+    dashboard,
+    flows,
+    home,
+    media,
+    ops,
+    review,
+    statement,
+    stats,
+)
+
+number_pages: list[URLPattern | URLResolver] = [
+    path("", dashboard.dashboard, name="dashboard"),
+    path("calls/", calls.call_list, name="calls"),
+    path("calls.csv", calls.call_export, name="calls_csv"),
+    path("calls/<str:call_id>/", calls.call_detail, name="call"),
+    path("calls/<str:call_id>/<str:kind>", media.media, name="media"),
+    path("stats/", stats.branch_stats, name="stats"),
+    path("stats.csv", stats.branch_stats_csv, name="stats_csv"),
+    path("flow/", flows.history, name="flow"),
+    path("flow/edit/", flows.edit, name="flow_edit"),
+    path("flow/<int:version>/", flows.version, name="flow_version"),
+    path("flow/<int:version>/submit/", flows.submit, name="flow_submit"),
+    path("flow/<int:version>/<str:action>/", review.act, name="flow_act"),
+    path("statement/", statement.month_statement, name="statement"),
+]
+
+portal: list[URLPattern | URLResolver] = [
+    path("", home.home, name="home"),
+    path("login/", home.Login.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("n/<str:did>/", include(number_pages)),
+    path("ops/", ops.ops_home, name="ops"),
+    path("ops/enterprises/new/", ops.enterprise_new, name="enterprise_new"),
+    path("ops/enterprises/<int:pk>/", ops.enterprise, name="enterprise"),
+    path("ops/audit/", ops.audit_log, name="audit"),
+]
+
+urlpatterns = [
+    path("", include((portal, "portal"))),
+    path("i18n/", include("django.conf.urls.i18n")),
+]

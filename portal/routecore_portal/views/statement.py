@@ -1,0 +1,50 @@
+"""The month's statement of a number from routecore.billing, and as CSV (B15, P1, P2, P3, P4)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from routecore.billing import load_packages, statement, usage
+from routecore.billing.months import BILLING_TZ, Month
+from routecore.billing.statement import to_csv, to_dict
+from routecore.errors import BillingError
+from routecore_portal import stores, times
+from routecore_portal.access import member_required, number_or_404
+from routecore_portal.forms import MonthForm
+
+
+def _statement(did: str, month: Month) -> object:
+    with stores.accounts() as accounts:
+        account = accounts.account(did, month)
+    package = load_packages(None).get_package(account.package)
+    since, until = month.bounds(BILLING_TZ)
+    with stores.calls() as calls:
+        rows = calls.calls(did, since, until)
+    return statement(did, package, account.start, month, usage(rows), 0)
+
+
+@member_required
+def month_statement(request: HttpRequest, did: str) -> HttpResponse:
+    number = number_or_404(request, did)
+    form = MonthForm(request.GET or None)
+    text = (form.cleaned_data.get("month") if form.is_valid() else None) or times.today(
+        number.tz
+    ).strftime("%Y-%m")
+    error, item = None, None
+    try:
+        month = Month.parse(text)
+        item = _statement(did, month)
+    except BillingError as e:
+        error = str(e)
+    if request.GET.get("format") == "csv" and item is not None:
+        response = HttpResponse(to_csv(item), content_type="text/csv; charset=utf-8")  # type: ignore[arg-type]
+        response["Content-Disposition"] = f'attachment; filename="statement-{did}-{text}.csv"'
+        return response
+    fields = to_dict(item) if item is not None else {}  # type: ignore[arg-type]
+    return render(
+        request,
+        "portal/statement.html",
+        {"number": number, "form": form, "month": text, "error": error, "fields": fields},
+        status=400 if form.is_bound and not form.is_valid() else 200,
+    )

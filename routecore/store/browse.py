@@ -1,0 +1,141 @@
+"""Reading call records a page at a time, for people and services: filters, keyset pagination
+newest first, a stream for exports in constant memory, calls per hour (B15).
+
+Every query names one number (``did``): the portal scopes each person to their numbers, and the
+primary key ``(did, start, call_id)`` serves the number's range newest first without a sort.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from routecore.engine.record import OUTCOMES
+from routecore.errors import StoreError
+
+__all__ = ["OUTCOMES", "PAGE_MAX", "CallQuery", "page", "per_hour", "stream"]
+
+PAGE_MAX = 500
+"""The most records one page may hold."""
+
+
+_COLUMNS = (
+    'did, start, call_id, kind, caller, callee, caller_kind, caller_area, answer, "end",'
+    " branches, tried, answered_by, talk_seconds, recorded, recording, voicemail, survey,"
+    " outcome, recording_purged, voicemail_purged, caller_number, busy, answered_unlisted,"
+    " recovered"
+)
+_LISTS = ("branches", "tried", "busy")
+
+
+@dataclass(frozen=True)
+class CallQuery:
+    """Which calls of one number: started in ``[since, until)``; ``caller`` a run of digits the
+    caller's number contains; ``outcome`` one of :data:`OUTCOMES`; ``branch`` a branch the call
+    took (``menu.1``, ``extensions.801``)."""
+
+    did: str
+    since: float = 0.0
+    until: float = 2.0**62
+    caller: str | None = None
+    outcome: str | None = None
+    branch: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.did.isascii() and self.did.isdigit() and 3 <= len(self.did) <= 20):
+            raise StoreError(f"not a 400 number: {self.did!r}")
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise StoreError(f"{name} must be a time in seconds, not {value!r}")
+            if math.isnan(value):
+                raise StoreError(f"{name} must be a time in seconds, not NaN")
+        if self.caller is not None and not (
+            self.caller.isascii() and self.caller.isdigit() and len(self.caller) <= 20
+        ):
+            raise StoreError(f"a caller filter is 1-20 digits, not {self.caller!r}")
+        if self.outcome is not None and self.outcome not in OUTCOMES:
+            raise StoreError(f"unknown outcome {self.outcome!r} (one of {', '.join(OUTCOMES)})")
+        if self.branch is not None and not (0 < len(self.branch) <= 80):
+            raise StoreError("a branch filter has 1-80 characters")
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        """The SQL condition and its parameters."""
+        parts = ["did = :did", "start >= :since", "start < :until"]
+        args: dict[str, Any] = {"did": self.did, "since": self.since, "until": self.until}
+        if self.caller:
+            parts.append("instr(caller, :caller) > 0")
+            args["caller"] = self.caller
+        if self.outcome is not None:
+            parts.append("outcome = :outcome")
+            args["outcome"] = self.outcome
+        if self.branch is not None:
+            parts.append("EXISTS (SELECT 1 FROM json_each(calls.branches) WHERE value = :branch)")
+            args["branch"] = self.branch
+        return " AND ".join(parts), args
+
+
+def _decoded(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for name in _LISTS:
+        out[name] = json.loads(out[name])
+    out["recorded"] = bool(out["recorded"])
+    out["answered_unlisted"] = bool(out["answered_unlisted"])
+    return out
+
+
+def page(
+    db: sqlite3.Connection,
+    query: CallQuery,
+    after: tuple[float, str] | None = None,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
+    """Up to ``limit`` calls newest first, older than ``after`` (the ``(start, call_id)`` of the
+    last row of the page before); and the key of the next page (None: this was the last)."""
+    if not 1 <= limit <= PAGE_MAX:
+        raise StoreError(f"a page holds 1-{PAGE_MAX} records, not {limit}")
+    where, args = query.where()
+    if after is not None:
+        where += " AND (start, call_id) < (:after_start, :after_id)"
+        args["after_start"], args["after_id"] = after
+    args["limit"] = limit + 1
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM calls WHERE {where}"
+        " ORDER BY start DESC, call_id DESC LIMIT :limit",
+        args,
+    ).fetchall()
+    more = len(rows) > limit
+    out = [_decoded(r) for r in rows[:limit]]
+    return out, ((out[-1]["start"], out[-1]["call_id"]) if more else None)
+
+
+def stream(db: sqlite3.Connection, query: CallQuery, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    """Every call of ``query`` oldest first, fetched ``batch`` rows at a time (an export holds
+    one batch in memory, never the result)."""
+    where, args = query.where()
+    cursor = db.execute(f"SELECT {_COLUMNS} FROM calls WHERE {where} ORDER BY start, call_id", args)
+    try:
+        while rows := cursor.fetchmany(batch):
+            for r in rows:
+                yield _decoded(r)
+    finally:
+        cursor.close()
+
+
+def per_hour(db: sqlite3.Connection, did: str, since: float) -> tuple[list[int], list[int]]:
+    """Calls and answered calls of ``did`` in each of the 24 hours from ``since``."""
+    calls, answered = [0] * 24, [0] * 24
+    rows = db.execute(
+        "SELECT CAST((start - :since) / 3600 AS INTEGER) AS hour, COUNT(*) AS n,"
+        " SUM(answer IS NOT NULL) AS answered FROM calls"
+        " WHERE did = :did AND start >= :since AND start < :until GROUP BY hour",
+        {"did": did, "since": since, "until": since + 86400},
+    )
+    for hour, n, a in rows:
+        if 0 <= hour < 24:
+            calls[hour], answered[hour] = n, a or 0
+    return calls, answered
