@@ -21,6 +21,7 @@ def stores(tmp_path: Path, settings: Any) -> dict[str, str]:
         "state": "",
         "recordings": str(tmp_path / "recordings"),
         "prompts": str(tmp_path / "prompts"),
+        "uploads": str(tmp_path / "uploads"),
     }
     Path(paths["recordings"]).mkdir()
     Path(paths["prompts"]).mkdir()

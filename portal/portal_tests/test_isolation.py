@@ -8,6 +8,7 @@ from pathlib import Path
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal_tests.common import A_DID, add_calls, example
+from routecore_portal.models import Prompt
 
 
 def _patterns(resolver=None, prefix="", params=()):
@@ -22,14 +23,14 @@ def _patterns(resolver=None, prefix="", params=()):
             yield f"{prefix}{p.name}", names
 
 
-def _fill(names, people):
+def _fill(name, names, people, prompt):
     values = {
         "did": A_DID,
         "call_id": f"{A_DID}-c0000",
         "kind": "recording",
         "version": 1,
         "action": "approve",
-        "pk": people["a_enterprise"].pk,
+        "pk": prompt.pk if "prompt" in name else people["a_enterprise"].pk,
     }
     return {n: values[n] for n in names}
 
@@ -38,18 +39,28 @@ def test_every_url_of_another_enterprise_is_a_404(a_client, b_client, people, st
     add_calls(stores["calls"], A_DID, 4, recording=True)
     Path(stores["recordings"], f"rec-{A_DID}-0.wav").write_bytes(b"RIFF" + bytes(100))
     a_client.post(f"/n/{A_DID}/flow/edit/", {"content": example(A_DID)})
+    prompt = Prompt.objects.create(
+        enterprise=people["a_enterprise"],
+        name="hello",
+        file=f"e{people['a_enterprise'].pk}-hello.wav",
+        seconds=1,
+        size=44,
+        sha256="0" * 64,
+        source_format="WAV",
+        uploaded_by="admin-a",
+    )
+    Path(stores["uploads"]).mkdir(exist_ok=True)
+    Path(stores["uploads"], prompt.file).write_bytes(b"RIFF" + bytes(40))
     checked = []
     for name, params in _patterns():
-        kwargs = _fill(params, people)
+        kwargs = _fill(name, params, people, prompt)
         if not name.startswith("portal:") or not ({"did", "pk"} & set(kwargs)):
             continue
         url = reverse(name, kwargs=kwargs)
         # A's own admin reaches the data (a page, a redirect after a POST, or a 405)...
         own = a_client.get(url)
-        assert own.status_code != 404 or name in ("portal:enterprise", "portal:flow_act"), (
-            name,
-            url,
-        )
+        operators_only = ("portal:enterprise", "portal:flow_act", "portal:prompt_act")
+        assert own.status_code != 404 or name in operators_only, (name, url)
         # ...the other enterprise never does.
         for method in (b_client.get, b_client.post):
             response = method(url)

@@ -90,3 +90,36 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+PROMPT_STATES = [
+    (PENDING, _("waiting for review")),
+    (APPROVED, _("approved")),
+    (REJECTED, _("rejected")),
+]
+
+
+class Prompt(models.Model):
+    """An uploaded prompt (F2), converted to 8 kHz mono 16-bit WAV: kept in the portal's upload
+    folder until an operator approves it, then copied into the prompt folder the adapters read
+    under ``file`` (``e<enterprise>-<name>.wav``, so enterprises never share a name)."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="prompts")
+    name = models.CharField(_("name"), max_length=64)
+    file = models.CharField(max_length=128, unique=True)
+    state = models.CharField(max_length=16, choices=PROMPT_STATES, default=PENDING)
+    seconds = models.FloatField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    source_format = models.CharField(max_length=32)
+    uploaded_by = models.CharField(max_length=150)
+    reviewer = models.CharField(max_length=150, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "name"], name="one_prompt_a_name")
+        ]

@@ -5,6 +5,7 @@ where ``make run`` keeps routecore's stores (B15).
   flow store, call store, routing image and shared state, as the ``routecore`` command takes them;
 - ``ROUTECORE_RECORDINGS``, ``ROUTECORE_PROMPTS``: the folders the adapters write recordings and
   voicemail to and read prompts from;
+- ``ROUTECORE_PORTAL_UPLOADS``: uploaded prompts waiting for review;
 - ``ROUTECORE_PORTAL_DB``: the portal's own database (users, enterprises, audit log);
 - ``ROUTECORE_PORTAL_SECRET``: the signing key; else ``routecore-portal serve`` makes one
   once, beside the database (mode 0600), so sessions survive a restart;
@@ -36,6 +37,7 @@ ROUTECORE = {
     "state": os.environ.get("ROUTECORE_STATE") or "",
     "recordings": _path("ROUTECORE_RECORDINGS", "recordings"),
     "prompts": _path("ROUTECORE_PROMPTS", "prompts"),
+    "uploads": _path("ROUTECORE_PORTAL_UPLOADS", "uploads"),
 }
 PORTAL_DB = _path("ROUTECORE_PORTAL_DB", "portal.db")
 
@@ -193,7 +195,7 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 11 * 1024 * 1024  # a prompt upload (10 MB) is read in memory
 
 LOGGING = {
     "version": 1,

@@ -13,7 +13,9 @@ from routecore_portal.views import (
     home,
     media,
     ops,
+    prompts,
     review,
+    settings,
     statement,
     stats,
 )
@@ -32,6 +34,9 @@ number_pages: list[URLPattern | URLResolver] = [
     path("flow/<int:version>/submit/", flows.submit, name="flow_submit"),
     path("flow/<int:version>/<str:action>/", review.act, name="flow_act"),
     path("statement/", statement.month_statement, name="statement"),
+    path("settings/", settings.number_settings, name="settings"),
+    path("prompts/", prompts.prompt_list, name="prompts"),
+    path("prompts/<int:pk>/audio", prompts.prompt_audio, name="prompt_audio"),
 ]
 
 portal: list[URLPattern | URLResolver] = [
@@ -43,6 +48,8 @@ portal: list[URLPattern | URLResolver] = [
     path("ops/enterprises/new/", ops.enterprise_new, name="enterprise_new"),
     path("ops/enterprises/<int:pk>/", ops.enterprise, name="enterprise"),
     path("ops/audit/", ops.audit_log, name="audit"),
+    path("ops/prompts/", prompts.prompt_review, name="prompt_review"),
+    path("ops/prompts/<int:pk>/<str:action>/", prompts.prompt_act, name="prompt_act"),
 ]
 
 urlpatterns = [

@@ -15,6 +15,7 @@ from routecore.store.flows import FlowVersion
 from routecore_portal import audit, stores, times
 from routecore_portal.access import member_required, number_or_404
 from routecore_portal.forms import FlowDraft
+from routecore_portal.models import APPROVED, Prompt
 
 
 def version_or_404(store: Any, did: str, version: int) -> FlowVersion:
@@ -51,7 +52,7 @@ def version(request: HttpRequest, did: str, version: int) -> HttpResponse:
     )
 
 
-def _validation_errors(content: str, did: str) -> list[str]:
+def validation_errors(content: str, did: str) -> list[str]:
     try:
         flow = stores._validate(content, f"{did}")
     except FlowError as e:
@@ -61,7 +62,13 @@ def _validation_errors(content: str, did: str) -> list[str]:
         return [
             _("The flow names the number %(found)s, not %(did)s.") % {"found": found, "did": did}
         ]
-    return []
+    files = [str(f) for f in (getattr(flow, "prompts", None) or {}).values()]
+    unapproved = Prompt.objects.filter(file__in=files).exclude(state=APPROVED)
+    return [
+        _("The prompt %(file)s is not approved (%(state)s): a flow may use it once it is.")
+        % {"file": p.file, "state": p.get_state_display()}
+        for p in unapproved
+    ]
 
 
 @member_required
@@ -74,7 +81,7 @@ def edit(request: HttpRequest, did: str) -> HttpResponse:
     errors: list[str] = []
     if request.method == "POST" and form.is_valid():
         content = form.cleaned_data["content"].replace("\r\n", "\n")
-        errors = _validation_errors(content, did)
+        errors = validation_errors(content, did)
         if not errors:
             with stores.flows() as store:
                 v = store.draft(did, content, request.user.get_username())
