@@ -3,6 +3,7 @@ and two enterprises with an admin each (A holds 4006001003, B holds 4006001001).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,10 @@ import pytest
 from django.test import Client
 
 from portal_tests.common import A_DID, B_DID, PASSWORD, client_for
+
+# Playwright's sync API (the browser tests) keeps an event loop running in the test thread, and
+# Django refuses ORM calls while one runs; the tests' own ORM calls are plain synchronous ones.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
@@ -62,3 +67,14 @@ def a_client(people: dict[str, Any]) -> Client:
 @pytest.fixture
 def b_client(people: dict[str, Any]) -> Client:
     return client_for(people["b"])
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Debian's chromium (the browser downloads of Playwright cannot reach the internet here)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no {CHROMIUM}: `make install` installs Debian's chromium")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ["--no-sandbox"]}

@@ -21,7 +21,7 @@ def bars(
     peak = max([1, *(v for _, values in series for v in values)])
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     group = plot_w / n
-    bar = max(group * 0.8 / max(len(series), 1), 1.0)
+    bar = min(max(group * 0.8 / max(len(series), 1), 1.0), 48.0)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img"'
         f' class="chart" aria-label="{escape(title)}"><title>{escape(title)}</title>',
@@ -33,14 +33,14 @@ def bars(
     for s, (name, values) in enumerate(series):
         for i, value in enumerate(values):
             h = plot_h * value / peak
-            x = LEFT + i * group + group * 0.1 + s * bar
+            x = LEFT + i * group + (group - len(series) * bar) / 2 + s * bar
             parts.append(
                 f'<rect x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar:.1f}" height="{h:.1f}"'
                 f' class="bar s{s}"><title>{escape(labels[i])} {escape(name)}: {value}</title>'
                 "</rect>"
             )
     step = max(1, n // 12)
-    for i in range(0, n, step):
+    for i in range(0, len(labels), step):
         x = LEFT + i * group + group / 2
         parts.append(
             f'<text x="{x:.1f}" y="{HEIGHT - 10}" class="tick" text-anchor="middle">'

@@ -9,12 +9,23 @@ from django.utils.translation import gettext_lazy as _
 
 from routecore.billing.packages import builtin_packages
 from routecore.engine.record import OUTCOMES
+from routecore_portal import labels
 from routecore_portal.models import DID, Enterprise
 
 
 class CallFilter(forms.Form):
-    since = forms.DateField(label=_("from"), required=False, input_formats=["%Y-%m-%d"])
-    until = forms.DateField(label=_("to"), required=False, input_formats=["%Y-%m-%d"])
+    since = forms.DateField(
+        label=_("from"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    until = forms.DateField(
+        label=_("to"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
     caller = forms.RegexField(
         label=_("caller"),
         required=False,
@@ -23,7 +34,9 @@ class CallFilter(forms.Form):
         error_messages={"invalid": _("Digits only, at most 20.")},
     )
     outcome = forms.ChoiceField(
-        label=_("outcome"), required=False, choices=[("", "—"), *((o, o) for o in OUTCOMES)]
+        label=_("outcome"),
+        required=False,
+        choices=[("", "—"), *((o, labels.OUTCOMES.get(o, o)) for o in OUTCOMES)],
     )
     branch = forms.CharField(label=_("branch"), required=False, max_length=80)
 
