@@ -8,6 +8,7 @@ from pathlib import Path
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal_tests.common import A_DID, add_calls, example
+from routecore_portal import tokens
 from routecore_portal.models import Prompt
 
 
@@ -23,14 +24,18 @@ def _patterns(resolver=None, prefix="", params=()):
             yield f"{prefix}{p.name}", names
 
 
-def _fill(name, names, people, prompt):
+def _fill(name, names, people, prompt, token):
     values = {
         "did": A_DID,
         "call_id": f"{A_DID}-c0000",
         "kind": "recording",
         "version": 1,
         "action": "approve",
-        "pk": prompt.pk if "prompt" in name else people["a_enterprise"].pk,
+        "pk": prompt.pk
+        if "prompt" in name
+        else token.pk
+        if "token" in name
+        else people["a_enterprise"].pk,
     }
     return {n: values[n] for n in names}
 
@@ -51,9 +56,10 @@ def test_every_url_of_another_enterprise_is_a_404(a_client, b_client, people, st
     )
     Path(stores["uploads"]).mkdir(exist_ok=True)
     Path(stores["uploads"], prompt.file).write_bytes(b"RIFF" + bytes(40))
+    token, _ = tokens.make(people["a"], "crm")
     checked = []
     for name, params in _patterns():
-        kwargs = _fill(name, params, people, prompt)
+        kwargs = _fill(name, params, people, prompt, token)
         if not name.startswith("portal:") or not ({"did", "pk"} & set(kwargs)):
             continue
         url = reverse(name, kwargs=kwargs)

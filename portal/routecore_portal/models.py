@@ -123,3 +123,20 @@ class Prompt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["enterprise", "name"], name="one_prompt_a_name")
         ]
+
+
+class ApiToken(models.Model):
+    """A token for the JSON API, acting as its user (and scoped as that user's pages are). Only
+    its SHA-256 is kept; the token itself is shown once, when it is made."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("name"), max_length=64)
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]

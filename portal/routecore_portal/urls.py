@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.views import LogoutView
 from django.urls import URLPattern, URLResolver, include, path
 
+from routecore_portal.api import api
 from routecore_portal.views import (
     calls,
     dashboard,
@@ -18,6 +19,7 @@ from routecore_portal.views import (
     settings,
     statement,
     stats,
+    tokens,
 )
 
 number_pages: list[URLPattern | URLResolver] = [
@@ -48,11 +50,14 @@ portal: list[URLPattern | URLResolver] = [
     path("ops/enterprises/new/", ops.enterprise_new, name="enterprise_new"),
     path("ops/enterprises/<int:pk>/", ops.enterprise, name="enterprise"),
     path("ops/audit/", ops.audit_log, name="audit"),
+    path("tokens/", tokens.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("ops/prompts/", prompts.prompt_review, name="prompt_review"),
     path("ops/prompts/<int:pk>/<str:action>/", prompts.prompt_act, name="prompt_act"),
 ]
 
 urlpatterns = [
     path("", include((portal, "portal"))),
+    path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

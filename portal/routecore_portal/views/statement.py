@@ -24,6 +24,11 @@ def _statement(did: str, month: Month) -> object:
     return statement(did, package, account.start, month, usage(rows), 0)
 
 
+def statement_of(did: str, month: Month) -> dict[str, object]:
+    """The statement of ``did`` for ``month`` as a dict (BillingError when it has none)."""
+    return to_dict(_statement(did, month))  # type: ignore[arg-type]
+
+
 @member_required
 def month_statement(request: HttpRequest, did: str) -> HttpResponse:
     number = number_or_404(request, did)
