@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from routecore.errors import FlowError, ReviewError
 from routecore.store.flows import FlowVersion
-from routecore_portal import audit, stores, times
+from routecore_portal import audit, diagram, stores, times
 from routecore_portal.access import member_required, number_or_404
 from routecore_portal.forms import FlowDraft
 from routecore_portal.models import APPROVED, Prompt
@@ -47,8 +47,11 @@ def version(request: HttpRequest, did: str, version: int) -> HttpResponse:
         v = version_or_404(store, did, version)
         live = store.live().get(did)
         diff = store.diff(did, live, version) if live and live != version else ""
+    picture = diagram.svg(v.content, title=f"{did} v{version}")
     return render(
-        request, "portal/flow_version.html", {"number": number, "v": v, "live": live, "diff": diff}
+        request,
+        "portal/flow_version.html",
+        {"number": number, "v": v, "live": live, "diff": diff, "diagram": picture},
     )
 
 
