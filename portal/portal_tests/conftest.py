@@ -12,10 +12,6 @@ from django.test import Client
 
 from portal_tests.common import A_DID, B_DID, PASSWORD, client_for
 
-# Playwright's sync API (the browser tests) keeps an event loop running in the test thread, and
-# Django refuses ORM calls while one runs; the tests' own ORM calls are plain synchronous ones.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 @pytest.fixture
 def stores(tmp_path: Path, settings: Any) -> dict[str, str]:
@@ -72,9 +68,22 @@ def b_client(people: dict[str, Any]) -> Client:
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Debian's chromium (the browser downloads of Playwright cannot reach the internet here)."""
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    """Debian's chromium driven by Playwright (its own browser downloads cannot reach the
+    internet here), for one module's tests. Playwright's sync API runs an event loop in this
+    thread while it lives, so it is stopped at the module's end (a session-wide one, as
+    pytest-playwright keeps, would break every asyncio test after it), and Django is told the
+    tests' own ORM calls meanwhile are plain synchronous ones."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"no {CHROMIUM}: `make install` installs Debian's chromium")
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ["--no-sandbox"]}
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            yield launched
+            launched.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]

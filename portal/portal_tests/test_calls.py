@@ -29,7 +29,7 @@ def test_the_records_page_pages_newest_first_and_filters(a_client, stores):
     assert third.context["more"] is None
     missed = a_client.get(f"/n/{A_DID}/calls/", {"outcome": "no_answer"})
     assert all(r["outcome"] == "no_answer" for r in missed.context["rows"])
-    by_caller = a_client.get(f"/n/{A_DID}/calls/", {"caller": "00000007"})
+    by_caller = a_client.get(f"/n/{A_DID}/calls/", {"caller": "13900000007"})
     assert [r["call_id"] for r in by_caller.context["rows"]] == [f"{A_DID}-c0007"]
     by_branch = a_client.get(f"/n/{A_DID}/calls/", {"branch": "menu.2"})
     assert len(by_branch.context["rows"]) == 40

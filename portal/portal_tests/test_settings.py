@@ -187,3 +187,108 @@ def test_a_form_for_a_part_the_flow_lacks_is_a_400(a_client, stores):
     _start(a_client)
     assert a_client.post(f"/n/{A_DID}/settings/", {"form": "menu-nope"}).status_code == 400
     assert a_client.post(f"/n/{A_DID}/settings/", {"form": "extensions"}).status_code == 400
+
+
+def test_destinations_one_a_line_with_their_options(b_client, stores):
+    from portal_tests.common import B_DID
+
+    assert b_client.post(f"/n/{B_DID}/flow/edit/", {"content": example(B_DID)}).status_code == 302
+    page = b_client.get(f"/n/{B_DID}/settings/").content.decode()
+    assert "bj_li: 13800138000; agent=801" in page
+    text = "\n".join(
+        [
+            "bj_li: 13800138009; agent=801; capacity=2",
+            "bj_desk: 010-6552-8888; agent=802",
+            "sh_wang: 13916001234",
+            "sz_chen: 0755-8888-6666",
+            "hq_zhao: 02087654321; weight=3",
+        ]
+    )
+    response = b_client.post(
+        f"/n/{B_DID}/settings/", {"form": "destinations", "destinations-destinations": text}
+    )
+    assert response.status_code == 302
+    store = _store(stores)
+    flow = yaml.safe_load(store.history(B_DID)[-1].content)
+    store.close()
+    assert flow["destinations"]["bj_li"] == {
+        "number": "13800138009",
+        "agent_id": 801,
+        "capacity": 2,
+    }
+    assert flow["destinations"]["hq_zhao"] == {"number": "02087654321", "weight": 3}
+    missing = b_client.post(
+        f"/n/{B_DID}/settings/",
+        {"form": "destinations", "destinations-destinations": "bj_li: 13800138000"},
+    )
+    assert missing.status_code == 400  # the groups name destinations that are gone
+    bad = b_client.post(
+        f"/n/{B_DID}/settings/",
+        {"form": "destinations", "destinations-destinations": "bj_li: 13800138000; colour=red"},
+    )
+    assert bad.status_code == 400 and "colour" in bad.content.decode()
+
+
+def test_an_area_route(b_client, stores):
+    from portal_tests.common import B_DID
+
+    b_client.post(f"/n/{B_DID}/flow/edit/", {"content": example(B_DID)})
+    response = b_client.post(
+        f"/n/{B_DID}/settings/",
+        {
+            "form": "route-branches",
+            "route-branches-route": "branches",
+            "route-branches-areas": "010: beijing\n0755: shenzhen\n广东: shenzhen",
+            "route-branches-default": "head_office",
+        },
+    )
+    assert response.status_code == 302
+    store = _store(stores)
+    flow = yaml.safe_load(store.history(B_DID)[-1].content)
+    store.close()
+    assert flow["routes"]["branches"]["areas"] == {
+        "010": "beijing",
+        "0755": "shenzhen",
+        "广东": "shenzhen",
+    }
+    bad = b_client.post(
+        f"/n/{B_DID}/settings/",
+        {
+            "form": "route-branches",
+            "route-branches-route": "branches",
+            "route-branches-areas": "010 beijing",
+            "route-branches-default": "head_office",
+        },
+    )
+    assert bad.status_code == 400 and "line 1" in bad.content.decode()
+
+
+def test_a_time_route(a_client, people, stores):
+    _own(people, "4006001002", a_client)
+    response = a_client.post(
+        "/n/4006001002/settings/",
+        {
+            "form": "route-hours",
+            "route-hours-route": "hours",
+            "route-hours-slots": "office: mon-fri 08:30-18:00; sat 09:00-12:00 -> office",
+            "route-hours-otherwise": "salesperson",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    store = _store(stores)
+    flow = yaml.safe_load(store.history("4006001002")[-1].content)
+    store.close()
+    assert flow["routes"]["hours"]["slots"] == {
+        "office": {"when": ["mon-fri 08:30-18:00", "sat 09:00-12:00"], "to": "office"}
+    }
+    assert flow["routes"]["hours"]["dates"]  # what the form does not show is kept
+    bad = a_client.post(
+        "/n/4006001002/settings/",
+        {
+            "form": "route-hours",
+            "route-hours-route": "hours",
+            "route-hours-slots": "office: someday 25:00-26:00 -> office",
+            "route-hours-otherwise": "salesperson",
+        },
+    )
+    assert bad.status_code == 400

@@ -1,7 +1,7 @@
-"""Settings as flow changes: the blacklist, a menu's keys, a conference's password, the greeting
-and menu prompts, a group's ring mode, the extensions, each applied to the number's latest flow
-and saved as a new draft, validated as ``routecore validate`` does (B4, B9, B13, B14, B15, V1,
-V4).
+"""Settings as flow changes: the destinations, area and time routes, the blacklist, a menu's
+keys, a conference's password, the greeting and menu prompts, a group's ring mode, the
+extensions, each applied to the number's latest flow and saved as a new draft, validated as
+``routecore validate`` does (B1, B4, B6, B7, B9, B13, B14, B15, V1, V4).
 
 A change edits the flow document (YAML) as data and writes it back; comments of a hand-written
 flow are not kept (the YAML editor keeps them). Every function raises :class:`EditError` naming
@@ -168,3 +168,108 @@ def set_extensions(data: dict[str, Any], text: str) -> None:
             raise EditError("extensions", f"line {n}: extension {number} twice")
         numbers[number] = targets
     ext["numbers"] = numbers
+
+
+_DEST_KEYS = {
+    "agent": "agent_id",
+    "prompt": "agent_prompt",
+    "capacity": "capacity",
+    "weight": "weight",
+}
+
+
+def destinations_text(data: dict[str, Any]) -> str:
+    lines = []
+    for name, d in (data.get("destinations") or {}).items():
+        d = d if isinstance(d, dict) else {"number": d}
+        extra = [f"{short}={d[key]}" for short, key in _DEST_KEYS.items() if d.get(key) is not None]
+        lines.append("; ".join([f"{name}: {d.get('number', '')}", *extra]))
+    return "\n".join(lines)
+
+
+def set_destinations(data: dict[str, Any], text: str) -> None:
+    """B1/B9/B10: every destination, one a line: ``name: number; agent=805; capacity=2;
+    weight=1; prompt=zhang_id`` (what a line leaves out is the default)."""
+    out: dict[str, dict[str, Any]] = {}
+    for n, line in enumerate((line for line in text.splitlines() if line.strip()), 1):
+        head, *options = [part.strip() for part in line.split(";")]
+        name, sep, number = (part.strip() for part in head.partition(":"))
+        if not sep or not _NAME.match(name) or not re.fullmatch(r"[0-9-]{3,24}", number):
+            raise EditError("destinations", f"line {n}: 'name: number' expected, not {line!r}")
+        if name in out:
+            raise EditError("destinations", f"line {n}: {name} twice")
+        entry: dict[str, Any] = {"number": number}
+        for option in filter(None, options):
+            key, eq, value = (part.strip() for part in option.partition("="))
+            if not eq or key not in _DEST_KEYS:
+                raise EditError(
+                    "destinations",
+                    f"line {n}: {option!r} is not one of {', '.join(k + '=' for k in _DEST_KEYS)}",
+                )
+            entry[_DEST_KEYS[key]] = value if key == "prompt" else _int(value, n)
+        out[name] = entry
+    if len(out) > 100:
+        raise EditError("destinations", f"at most 100 destinations, not {len(out)}")
+    data["destinations"] = out
+
+
+def _int(value: str, line: int) -> int:
+    if not re.fullmatch(r"[0-9]{1,4}", value):
+        raise EditError("destinations", f"line {line}: {value!r} is not a whole number")
+    return int(value)
+
+
+def _route(data: dict[str, Any], name: str, by: str) -> dict[str, Any]:
+    routes = data.get("routes")
+    route = routes.get(name) if isinstance(routes, dict) else None
+    if not isinstance(route, dict) or route.get("by") != by:
+        raise EditError("route", f"no {by} route named {name!r}")
+    return route
+
+
+def area_text(route: dict[str, Any]) -> str:
+    return "\n".join(f"{area}: {target}" for area, target in (route.get("areas") or {}).items())
+
+
+def set_areas(data: dict[str, Any], name: str, text: str, default: str) -> None:
+    """B6: an area route's areas, one a line ``010: target`` (an area code or a province), and
+    where callers of any other area go."""
+    route = _route(data, name, "area")
+    areas: dict[str, str] = {}
+    for n, line in enumerate((line for line in text.splitlines() if line.strip()), 1):
+        area, sep, target = (part.strip() for part in line.partition(":"))
+        if not sep or not area or not _NAME.match(target):
+            raise EditError("areas", f"line {n}: 'area: target' expected, not {line!r}")
+        areas[area] = target
+    route["areas"] = areas
+    if default.strip():
+        route["default"] = default.strip()
+
+
+def time_text(route: dict[str, Any]) -> str:
+    lines = []
+    for slot, spec in (route.get("slots") or {}).items():
+        spec = spec if isinstance(spec, dict) else {}
+        lines.append(f"{slot}: {'; '.join(spec.get('when') or [])} -> {spec.get('to', '')}")
+    return "\n".join(lines)
+
+
+def set_slots(data: dict[str, Any], name: str, text: str, otherwise: str) -> None:
+    """B7: a time route's slots, one a line ``office: mon-fri 09:00-18:00; sat 09:00-12:00 ->
+    target``, and where the minutes no slot covers go (empty: the slots must cover all)."""
+    route = _route(data, name, "time")
+    slots: dict[str, dict[str, Any]] = {}
+    for n, line in enumerate((line for line in text.splitlines() if line.strip()), 1):
+        slot, sep, rest = (part.strip() for part in line.partition(":"))
+        when, arrow, target = (part.strip() for part in rest.partition("->"))
+        windows = [w.strip() for w in when.split(";") if w.strip()]
+        if not sep or not arrow or not _NAME.match(slot) or not windows or not _NAME.match(target):
+            raise EditError(
+                "slots", f"line {n}: 'slot: mon-fri 09:00-18:00 -> target' expected, not {line!r}"
+            )
+        slots[slot] = {"when": windows, "to": target}
+    route["slots"] = slots
+    if otherwise.strip():
+        route["otherwise"] = otherwise.strip()
+    else:
+        route.pop("otherwise", None)

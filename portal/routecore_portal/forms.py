@@ -42,6 +42,11 @@ class CallFilter(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        for name in ("since", "until"):
+            day = data.get(name)
+            if day is not None and not 1970 <= day.year <= 2100:
+                self.add_error(name, _("A day between 1970 and 2100."))
+                data.pop(name, None)
         since, until = data.get("since"), data.get("until")
         if since and until and until < since:
             self.add_error("until", _("The end is before the start."))

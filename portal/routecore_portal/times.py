@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time as time_module
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,3 +38,23 @@ def parse_day(text: str | None) -> date | None:
     if not text:
         return None
     return date.fromisoformat(text.strip())
+
+
+class LocalClock:
+    """``local()`` for many instants of one zone, fast: the zone's offset is looked up once for
+    each half hour of time (no zone changes its offset more often), the text made by
+    ``time.gmtime``."""
+
+    def __init__(self, tz: str) -> None:
+        self._zone = zone(tz)
+        self._offsets: dict[int, float] = {}
+
+    def __call__(self, at: float | None) -> str:
+        if at is None:
+            return ""
+        hour = int(at // 1800)  # half hours: the finest step any zone's offset takes
+        offset = self._offsets.get(hour)
+        if offset is None:
+            delta = datetime.fromtimestamp(at, self._zone).utcoffset()
+            offset = self._offsets[hour] = delta.total_seconds() if delta else 0.0
+        return time_module.strftime("%Y-%m-%d %H:%M:%S", time_module.gmtime(at + offset))

@@ -17,7 +17,16 @@ from typing import Any
 from routecore.engine.record import OUTCOMES
 from routecore.errors import StoreError
 
-__all__ = ["OUTCOMES", "PAGE_MAX", "CallQuery", "page", "per_hour", "stream"]
+__all__ = [
+    "COLUMNS",
+    "OUTCOMES",
+    "PAGE_MAX",
+    "CallQuery",
+    "page",
+    "per_hour",
+    "stream",
+    "stream_raw",
+]
 
 PAGE_MAX = 500
 """The most records one page may hold."""
@@ -34,9 +43,10 @@ _LISTS = ("branches", "tried", "busy")
 
 @dataclass(frozen=True)
 class CallQuery:
-    """Which calls of one number: started in ``[since, until)``; ``caller`` a run of digits the
-    caller's number contains; ``outcome`` one of :data:`OUTCOMES`; ``branch`` a branch the call
-    took (``menu.1``, ``extensions.801``)."""
+    """Which calls of one number: started in ``[since, until)``; ``caller`` the digits the
+    caller's number starts with (a whole number, or an area code such as ``010``); ``outcome``
+    one of :data:`OUTCOMES`; ``branch`` a branch the call took (``menu.1``, ``extensions.801``).
+    """
 
     did: str
     since: float = 0.0
@@ -67,9 +77,10 @@ class CallQuery:
         """The SQL condition and its parameters."""
         parts = ["did = :did", "start >= :since", "start < :until"]
         args: dict[str, Any] = {"did": self.did, "since": self.since, "until": self.until}
-        if self.caller:
-            parts.append("instr(caller, :caller) > 0")
+        if self.caller:  # a range of the (did, caller) index: digits sort as text
+            parts.append("caller >= :caller AND caller < :caller_end")
             args["caller"] = self.caller
+            args["caller_end"] = self.caller + ":"  # ':' sorts right after '9'
         if self.outcome is not None:
             parts.append("outcome = :outcome")
             args["outcome"] = self.outcome
@@ -103,14 +114,32 @@ def page(
         where += " AND (start, call_id) < (:after_start, :after_id)"
         args["after_start"], args["after_id"] = after
     args["limit"] = limit + 1
+    source = "calls INDEXED BY calls_caller" if _few_callers(db, query) else "calls"
     rows = db.execute(
-        f"SELECT {_COLUMNS} FROM calls WHERE {where}"
+        f"SELECT {_COLUMNS} FROM {source} WHERE {where}"
         " ORDER BY start DESC, call_id DESC LIMIT :limit",
         args,
     ).fetchall()
     more = len(rows) > limit
     out = [_decoded(r) for r in rows[:limit]]
     return out, ((out[-1]["start"], out[-1]["call_id"]) if more else None)
+
+
+RARE = 5000
+"""A caller filter matching fewer calls than this reads them by the caller index (then sorts
+them); one matching more walks the number's calls newest first, where matches are dense."""
+
+
+def _few_callers(db: sqlite3.Connection, query: CallQuery) -> bool:
+    """Whether the caller filter matches few calls (counted on the index, at most RARE)."""
+    if not query.caller:
+        return False
+    found = db.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM calls INDEXED BY calls_caller"
+        " WHERE did = :did AND caller >= :caller AND caller < :caller_end LIMIT :rare)",
+        {"did": query.did, "caller": query.caller, "caller_end": query.caller + ":", "rare": RARE},
+    ).fetchone()
+    return int(found[0]) < RARE
 
 
 def stream(db: sqlite3.Connection, query: CallQuery, batch: int = 2000) -> Iterator[dict[str, Any]]:
@@ -122,6 +151,30 @@ def stream(db: sqlite3.Connection, query: CallQuery, batch: int = 2000) -> Itera
         while rows := cursor.fetchmany(batch):
             for r in rows:
                 yield _decoded(r)
+    finally:
+        cursor.close()
+
+
+COLUMNS = tuple(c.strip().strip('"') for c in _COLUMNS.split(","))
+"""The columns a record has, in the order ``stream_raw`` gives them."""
+
+
+def stream_raw(
+    db: sqlite3.Connection, query: CallQuery, columns: tuple[str, ...], batch: int = 2000
+) -> Iterator[list[tuple[Any, ...]]]:
+    """``columns`` (of :data:`COLUMNS`) of every call of ``query`` oldest first, ``batch`` rows
+    at a time as tuples, undecoded (the lists stay the JSON text they are stored as): the fast
+    path of exports."""
+    unknown = set(columns) - set(COLUMNS)
+    if unknown or not columns:
+        raise StoreError(f"unknown columns {sorted(unknown)}")
+    where, args = query.where()
+    wanted = ", ".join(f'"{c}"' for c in columns)
+    cursor = db.execute(f"SELECT {wanted} FROM calls WHERE {where} ORDER BY start, call_id", args)
+    cursor.row_factory = None  # plain tuples
+    try:
+        while rows := cursor.fetchmany(batch):
+            yield rows
     finally:
         cursor.close()
 

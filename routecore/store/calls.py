@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS calls (
 );
 CREATE INDEX IF NOT EXISTS calls_start ON calls (start);
 CREATE INDEX IF NOT EXISTS calls_call ON calls (call_id);
+CREATE INDEX IF NOT EXISTS calls_caller ON calls (did, caller, start);
 CREATE TABLE IF NOT EXISTS open_calls (
     call_id   TEXT    PRIMARY KEY,
     channel   TEXT    NOT NULL,
@@ -461,6 +462,13 @@ class CallStore:
     def stream(self, query: CallQuery) -> Iterator[Row]:
         """Every call of ``query`` oldest first, in constant memory (for exports)."""
         return browse.stream(self._db, query)
+
+    def stream_raw(
+        self, query: CallQuery, columns: tuple[str, ...], batch: int = 2000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """``columns`` of every call of ``query`` oldest first, a batch of tuples at a time,
+        undecoded (exports' fast path; see ``routecore.store.browse.stream_raw``)."""
+        return browse.stream_raw(self._db, query, columns, batch)
 
     def per_hour(self, did: str, since: float) -> tuple[list[int], list[int]]:
         """Calls and answered calls of ``did`` in each of the 24 hours from ``since``."""

@@ -54,9 +54,10 @@ def test_filters_narrow_the_pages(store):
     assert {r["outcome"] for r in rows} == {"no_answer"} and len(rows) == 40
     rows, _ = store.page(CallQuery(DID, branch="menu.1"), limit=500)
     assert len(rows) == 60 and all(r["branches"] == ["menu.1"] for r in rows)
-    rows, _ = store.page(CallQuery(DID, caller="00011"), limit=500)
-    assert [r["call_id"] for r in rows] == ["c119", "c118", "c117", "c116", "c115", "c114",
-                                            "c113", "c112", "c111", "c110", "c011"]  # fmt: skip
+    rows, _ = store.page(CallQuery(DID, caller="1390000011"), limit=500)  # a prefix
+    assert [r["call_id"] for r in rows] == [f"c{i:03d}" for i in range(119, 109, -1)]
+    rows, _ = store.page(CallQuery(DID, caller="13900000011"), limit=500)  # a whole number
+    assert [r["call_id"] for r in rows] == ["c011"]
     rows, _ = store.page(CallQuery(DID, since=1_000_000.0 + 10 * 60, until=1_000_000.0 + 12 * 60))
     assert [r["call_id"] for r in rows] == ["c011", "c010"]
 
@@ -64,6 +65,14 @@ def test_filters_narrow_the_pages(store):
 def test_stream_gives_every_row_oldest_first(store):
     ids = [r["call_id"] for r in store.stream(CallQuery(DID))]
     assert ids[0] == "c000" and ids[-1] == "same-b" and len(ids) == 122
+    raw = [
+        row
+        for rows in store.stream_raw(CallQuery(DID), ("call_id", "branches"), 50)
+        for row in rows
+    ]
+    assert raw[0] == ("c000", '["menu.2"]') and len(raw) == 122
+    with pytest.raises(StoreError, match="unknown columns"):
+        next(store.stream_raw(CallQuery(DID), ("call_id", "secret")))
 
 
 def test_per_hour_counts_calls_and_answers(store):
@@ -94,3 +103,20 @@ def test_bad_filters_are_store_errors(bad):
 def test_a_page_size_out_of_range_is_refused(store):
     with pytest.raises(StoreError, match="a page holds"):
         store.page(CallQuery(DID), limit=0)
+
+
+def test_a_caller_filter_gives_the_same_pages_by_either_index(store, monkeypatch):
+    from routecore.store import browse
+
+    def pages(query):
+        seen, after = [], None
+        while True:
+            rows, after = store.page(query, after=after, limit=3)
+            seen += [r["call_id"] for r in rows]
+            if after is None:
+                return seen
+
+    query = CallQuery(DID, caller="1390000011")
+    by_caller_index = pages(query)
+    monkeypatch.setattr(browse, "RARE", 5)  # 10 matches are "many" now: the newest-first walk
+    assert pages(query) == by_caller_index == [f"c{i:03d}" for i in range(119, 109, -1)]

@@ -1,5 +1,5 @@
 """A number's settings as small forms, each saved as a new draft of its flow and, when asked,
-submitted for review at once (B4, B9, B13, B14, B15, V1, V4)."""
+submitted for review at once (B1, B4, B6, B7, B9, B13, B14, B15, V1, V4)."""
 
 from __future__ import annotations
 
@@ -77,6 +77,35 @@ class GroupForm(Change):
     )
 
 
+class DestinationsForm(Change):
+    destinations = forms.CharField(
+        label=gettext_lazy("destinations, one a line: name: number; agent=805; capacity=2"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+    )
+
+
+class AreaForm(Change):
+    route = forms.CharField(widget=forms.HiddenInput)
+    areas = forms.CharField(
+        label=gettext_lazy("areas, one a line: 010: target"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+    default = forms.CharField(label=gettext_lazy("other areas go to"), max_length=64)
+
+
+class TimeForm(Change):
+    route = forms.CharField(widget=forms.HiddenInput)
+    slots = forms.CharField(
+        label=gettext_lazy("slots, one a line: office: mon-fri 09:00-18:00 -> target"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    otherwise = forms.CharField(
+        label=gettext_lazy("other times go to"), required=False, max_length=64
+    )
+
+
 class ExtensionsForm(Change):
     extensions = forms.CharField(
         label=gettext_lazy("extensions, one a line: 801: name, number"),
@@ -150,6 +179,33 @@ def _forms(
         )
     if rooms:
         out["conference"] = make("conference", ConferenceForm, {}, room=[(r, r) for r in rooms])
+    out["destinations"] = make(
+        "destinations", DestinationsForm, {"destinations": flowedit.destinations_text(data)}
+    )
+    out["routes"] = []
+    for name, route in (data.get("routes") or {}).items():
+        if not isinstance(route, dict):
+            continue
+        kind = f"route-{name}"
+        if route.get("by") == "area":
+            initial = {
+                "route": name,
+                "areas": flowedit.area_text(route),
+                "default": route.get("default", "hangup"),
+            }
+            route_form: Change = AreaForm(
+                post if bound == kind else None, initial=initial, prefix=kind
+            )
+        elif route.get("by") == "time":
+            initial = {
+                "route": name,
+                "slots": flowedit.time_text(route),
+                "otherwise": route.get("otherwise", ""),
+            }
+            route_form = TimeForm(post if bound == kind else None, initial=initial, prefix=kind)
+        else:
+            continue
+        out["routes"].append((name, route.get("by"), route_form))
     if isinstance(data.get("extensions"), dict):
         out["extensions"] = make(
             "extensions", ExtensionsForm, {"extensions": flowedit.extensions_text(data)}
@@ -174,11 +230,19 @@ def _apply(kind: str, form: Any, data: dict[str, Any]) -> None:
         flowedit.set_conference_password(data, c["room"], c["password"])
     elif kind == "extensions":
         flowedit.set_extensions(data, c["extensions"])
+    elif kind == "destinations":
+        flowedit.set_destinations(data, c["destinations"])
+    elif kind.startswith("route-") and "areas" in c:
+        flowedit.set_areas(data, c["route"], c["areas"], c["default"])
+    elif kind.startswith("route-"):
+        flowedit.set_slots(data, c["route"], c["slots"], c["otherwise"])
 
 
 def _bound(forms_: dict[str, Any], kind: str) -> Any:
     if kind.startswith("menu-"):
         return next((f for name, f in forms_["menus"] if f"menu-{name}" == kind), None)
+    if kind.startswith("route-"):
+        return next((f for name, _by, f in forms_["routes"] if f"route-{name}" == kind), None)
     return forms_.get(kind)
 
 
@@ -204,9 +268,11 @@ def number_settings(request: HttpRequest, did: str) -> HttpResponse:
             form.add_error(field, str(e))
         else:
             changed = flowedit.dump(data)
-            errors = validation_errors(changed, did)
-            if not errors:
+            problems = validation_errors(changed, did)
+            if not problems:
                 return _save(request, number, changed, form.cleaned_data.get("submit_now", False))
+            for problem in problems:  # shown in the form whose change they refuse
+                form.add_error(None, problem)
     status = 400 if kind else 200
     return render(
         request,
