@@ -17,6 +17,7 @@ from routecore_portal import audit, stores, tokens
 from routecore_portal.access import is_operator, member, number_or_404, numbers
 from routecore_portal.models import ADMIN, OPERATOR
 from routecore_portal.views.flows import validation_errors
+from routecore_portal.views.review import take_step
 from routecore_portal.views.statement import statement_of
 
 
@@ -191,23 +192,9 @@ def flow_step(request: HttpRequest, did: str, version: int, action: str) -> Any:
     if action in operator_actions and not is_operator(request):
         raise Http404("no such action")
     who = request.user.get_username()
-    paths = stores.paths()
     with stores.flows() as store:
         try:
-            if action == "submit":
-                v = store.submit(did, version, who)
-            elif action == "approve":
-                v = store.approve(did, version, who)
-            else:
-                step = store.publish if action == "publish" else store.rollback
-                v = step(
-                    did,
-                    version,
-                    who,
-                    image_path=paths["image"],
-                    compile=stores.compile_flows,
-                    on_published=stores.after_publish,
-                )
+            v = take_step(store, did, version, action, who)
         except (ReviewError, FlowError) as e:
             if "no version" in str(e):
                 raise Http404("no such version") from None

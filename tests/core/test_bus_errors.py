@@ -30,27 +30,36 @@ NUMBERS = [f"1380013{i:04d}" for i in range(256)]
 CAUGHT = "truncated in place while this process used it"
 
 
-def _hammer_state(path: str, ready: Any, go: Any, out: Any) -> None:
-    """Claim, look and count across the whole file until an error; then reopen when told."""
-    state = native.State.open(path)
-    error = None
-    ops = 0
+def _until_error(step: Any, error: type[Exception], ready: Any) -> str | None:
+    """Run ``step(n)`` until it raises ``error`` (its message) or 20 s pass (None); ``ready``
+    is set after 300 steps."""
     deadline = time.monotonic() + 20
+    ops = 0
     while time.monotonic() < deadline:
-        number = NUMBERS[ops % len(NUMBERS)]
         try:
-            claim = state.claim([number], f"call-{os.getpid()}-{ops}")
-            state.destination(number)
-            state.remember("4006001003", number, number, time.time())
-            state.count_branch("4006001003", ops % 8, time.time())
-            if claim is not None:
-                state.release(claim)
-        except StateError as e:
-            error = str(e)
-            break
+            step(ops)
+        except error as e:
+            return str(e)
         ops += 1
         if ops == 300:
             ready.set()
+    return None
+
+
+def _hammer_state(path: str, ready: Any, go: Any, out: Any) -> None:
+    """Claim, look and count across the whole file until an error; then reopen when told."""
+    state = native.State.open(path)
+
+    def step(ops: int) -> None:
+        number = NUMBERS[ops % len(NUMBERS)]
+        claim = state.claim([number], f"call-{os.getpid()}-{ops}")
+        state.destination(number)
+        state.remember("4006001003", number, number, time.time())
+        state.count_branch("4006001003", ops % 8, time.time())
+        if claim is not None:
+            state.release(claim)
+
+    error = _until_error(step, StateError, ready)
     out.put(("error", os.getpid(), error))
     if not go.wait(20):
         return
@@ -115,19 +124,12 @@ def _image_bytes(value: int) -> bytes:
 def _hammer_image(path: str, ready: Any, go: Any, out: Any) -> None:
     image = native.Image.open(path)
     areas, team = image.trie("areas"), image.group("team")
-    error = None
-    ops = 0
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            assert areas.lookup(f"0{(ops * 7919) % 20_000:05d}12345") == 1
-            team.attempts(seed=ops)
-        except LayoutError as e:
-            error = str(e)
-            break
-        ops += 1
-        if ops == 300:
-            ready.set()
+
+    def step(ops: int) -> None:
+        assert areas.lookup(f"0{(ops * 7919) % 20_000:05d}12345") == 1
+        team.attempts(seed=ops)
+
+    error = _until_error(step, LayoutError, ready)
     out.put(("error", os.getpid(), error))
     if not go.wait(20):
         return

@@ -29,6 +29,29 @@ def pending_versions() -> list[Any]:
     return sorted(out, key=lambda v: v.changed)
 
 
+def take_step(store: Any, did: str, version: int, action: str, who: str, note: str = "") -> Any:
+    """One step of the review of ``did`` v``version`` on the flow store: ``submit``,
+    ``approve``, ``reject`` (a note is required), ``publish`` or ``rollback`` (the image written,
+    the host's state told); the new FlowVersion, or the store's ReviewError/FlowError."""
+    if action == "submit":
+        return store.submit(did, version, who)
+    if action == "approve":
+        return store.approve(did, version, who)
+    if action == "reject":
+        if not note.strip():
+            raise ReviewError(_("A rejection needs a note saying why."))
+        return store.reject(did, version, who, note)
+    step = store.publish if action == "publish" else store.rollback
+    return step(
+        did,
+        version,
+        who,
+        image_path=stores.paths()["image"],
+        compile=stores.compile_flows,
+        on_published=stores.after_publish,
+    )
+
+
 @operator_required
 def act(request: HttpRequest, did: str, version: int, action: str) -> HttpResponse:
     number = number_or_404(request, did)
@@ -39,26 +62,10 @@ def act(request: HttpRequest, did: str, version: int, action: str) -> HttpRespon
     form = ReviewNote(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     who = request.user.get_username()
-    paths = stores.paths()
     with stores.flows() as store:
         version_or_404(store, did, version)
         try:
-            if action == "approve":
-                store.approve(did, version, who)
-            elif action == "reject":
-                if not note.strip():
-                    raise ReviewError(_("A rejection needs a note saying why."))
-                store.reject(did, version, who, note)
-            else:
-                step = store.publish if action == "publish" else store.rollback
-                step(
-                    did,
-                    version,
-                    who,
-                    image_path=paths["image"],
-                    compile=stores.compile_flows,
-                    on_published=stores.after_publish,
-                )
+            take_step(store, did, version, action, who, note)
         except (ReviewError, FlowError, StoreError) as e:
             messages.error(request, str(e))
             return redirect("portal:flow_version", did=did, version=version)
