@@ -140,3 +140,28 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+
+
+class Seat(models.Model):
+    """A mobile cloud seat (V5): an agent of the enterprise, the phone that rings for them (a
+    destination of the enterprise's flows), the agent id announced (B10)."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="seats")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="seat"
+    )
+    name = models.CharField(_("name"), max_length=64)
+    phone = models.CharField(_("phone"), max_length=24)
+    agent_id = models.PositiveSmallIntegerField(_("agent id"), null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "phone"], name="one_seat_a_phone"),
+            models.UniqueConstraint(
+                fields=["enterprise", "agent_id"],
+                name="one_seat_an_agent_id",
+                condition=models.Q(agent_id__isnull=False),
+            ),
+        ]

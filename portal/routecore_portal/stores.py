@@ -84,15 +84,23 @@ def after_publish() -> None:
         state.bump_generation()
 
 
-def busy_now(numbers: list[str]) -> list[Any]:
-    """The destinations of ``numbers`` busy now in the host's shared state ([] without one)."""
+def open_state_or_none() -> Any:
+    """The host's shared state (``ROUTECORE_STATE``: a file or a Redis URL), None when none is
+    configured or the file is not there."""
     from routecore.backend import get_backend
     from routecore.state import is_url, open_state
 
     where = paths()["state"]
     if not where or not (is_url(where) or os.path.exists(where)):
+        return None
+    return open_state(where) if is_url(where) else get_backend().State.open(where)
+
+
+def busy_now(numbers: list[str]) -> list[Any]:
+    """The destinations of ``numbers`` busy now in the host's shared state ([] without one)."""
+    state = open_state_or_none()
+    if state is None:
         return []
-    state = open_state(where) if is_url(where) else get_backend().State.open(where)
     with state:
         found = [state.destination(n) for n in numbers]
     return [d for d in found if d is not None and d.busy]

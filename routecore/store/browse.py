@@ -1,5 +1,6 @@
 """Reading call records a page at a time, for people and services: filters, keyset pagination
-newest first, a stream for exports in constant memory, calls per hour (B15).
+newest first, a stream for exports in constant memory, calls per hour, a seat's missed calls
+(B15, V5).
 
 Every query names one number (``did``): the portal scopes each person to their numbers, and the
 primary key ``(did, start, call_id)`` serves the number's range newest first without a sort.
@@ -24,6 +25,7 @@ __all__ = [
     "CallQuery",
     "page",
     "per_hour",
+    "rang",
     "stream",
     "stream_raw",
 ]
@@ -123,6 +125,23 @@ def page(
     more = len(rows) > limit
     out = [_decoded(r) for r in rows[:limit]]
     return out, ((out[-1]["start"], out[-1]["call_id"]) if more else None)
+
+
+def rang(
+    db: sqlite3.Connection, dids: list[str], phone: str, since: float, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The calls of ``dids`` since ``since`` that rang ``phone`` and that nobody answered,
+    newest first (a seat's missed calls)."""
+    if not dids:
+        return []
+    marks = ", ".join("?" for _ in dids)
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM calls WHERE did IN ({marks}) AND start >= ?"
+        " AND answer IS NULL AND EXISTS (SELECT 1 FROM json_each(calls.tried) WHERE value = ?)"
+        " ORDER BY start DESC LIMIT ?",
+        (*dids, since, phone, limit),
+    ).fetchall()
+    return [_decoded(r) for r in rows]
 
 
 RARE = 5000

@@ -470,6 +470,11 @@ class CallStore:
         undecoded (exports' fast path; see ``routecore.store.browse.stream_raw``)."""
         return browse.stream_raw(self._db, query, columns, batch)
 
+    def rang(self, dids: list[str], phone: str, since: float, limit: int = 100) -> list[Row]:
+        """Calls of ``dids`` since ``since`` that rang ``phone`` and nobody answered, newest
+        first (a seat's missed calls)."""
+        return browse.rang(self._db, dids, phone, since, limit)
+
     def per_hour(self, did: str, since: float) -> tuple[list[int], list[int]]:
         """Calls and answered calls of ``did`` in each of the 24 hours from ``since``."""
         return browse.per_hour(self._db, did, since)

@@ -1,0 +1,166 @@
+"""Mobile cloud seats, first part: the enterprise admin makes seats (a name, the phone that
+rings, an agent id) with a one-time password; a seat logs in to its workspace, goes online or
+offline in one click (the shared state's online flag: the engine skips an offline seat at its
+next call) and sees the calls that rang it and nobody answered (B15, V5)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from routecore.errors import StateError
+from routecore_portal import audit, stores, times
+from routecore_portal.access import member
+from routecore_portal.models import ADMIN, SEAT, Member, Seat
+from routecore_portal.views.ops import one_time_password
+
+MISSED_DAYS = 7
+
+
+class SeatForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("name"), max_length=64)
+    username = forms.RegexField(
+        label=gettext_lazy("user name"), regex=r"^[A-Za-z0-9_.@+-]{3,150}$", max_length=150
+    )
+    phone = forms.RegexField(
+        label=gettext_lazy("phone that rings (mobile or landline)"), regex=r"^[0-9-]{5,24}$"
+    )
+    agent_id = forms.IntegerField(
+        label=gettext_lazy("agent id"), min_value=801, max_value=899, required=False
+    )
+
+
+def _admin(request: HttpRequest) -> Any:
+    m = member(request)
+    if m is None or m.role != ADMIN or m.enterprise is None:
+        raise Http404("no such page")
+    return m
+
+
+def _seat(request: HttpRequest) -> Seat:
+    m = member(request)
+    if m is None or m.role != SEAT:
+        raise Http404("no such page")
+    try:
+        return request.user.seat  # type: ignore[union-attr]
+    except Seat.DoesNotExist:
+        raise Http404("no such seat") from None
+
+
+def _digits(phone: str) -> str:
+    return re.sub(r"[^0-9]", "", phone)
+
+
+def online_now(phones: list[str]) -> dict[str, bool | None]:
+    """Each phone's online flag in the host's shared state (None: the state does not know it)."""
+    state = stores.open_state_or_none()
+    if state is None:
+        return dict.fromkeys(phones)
+    with state:
+        found = {p: state.destination(_digits(p)) for p in phones}
+    return {p: (d.online if d is not None else None) for p, d in found.items()}
+
+
+def set_online(phone: str, online: bool) -> None:
+    """The shared state's online flag of ``phone`` (the destination added when it is new)."""
+    state = stores.open_state_or_none()
+    if state is None:
+        raise StateError(_("No shared state is configured (ROUTECORE_STATE)."))
+    number = _digits(phone)
+    with state:
+        if state.destination(number) is None:
+            state.add_destination(number, capacity=1, online=online)
+        else:
+            state.set_online(number, online)
+
+
+def seat_list(request: HttpRequest) -> HttpResponse:
+    m = _admin(request)
+    form = SeatForm(request.POST or None)
+    made = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if get_user_model().objects.filter(username=data["username"]).exists():
+            form.add_error("username", _("This user name is taken."))
+        elif Seat.objects.filter(enterprise=m.enterprise, phone=data["phone"]).exists():
+            form.add_error("phone", _("A seat with this phone exists."))
+        elif (
+            data["agent_id"]
+            and Seat.objects.filter(enterprise=m.enterprise, agent_id=data["agent_id"]).exists()
+        ):
+            form.add_error("agent_id", _("A seat with this agent id exists."))
+        else:
+            password = one_time_password()
+            with transaction.atomic():
+                user = get_user_model().objects.create_user(data["username"], password=password)
+                Member.objects.create(user=user, role=SEAT, enterprise=m.enterprise)
+                seat = Seat.objects.create(
+                    enterprise=m.enterprise,
+                    user=user,
+                    name=data["name"],
+                    phone=data["phone"],
+                    agent_id=data["agent_id"],
+                )
+            audit.record(request, "seat.create", seat.name, seat.phone, enterprise=m.enterprise)
+            made = (data["username"], password)
+            form = SeatForm()
+    seats = list(Seat.objects.filter(enterprise=m.enterprise))
+    online = online_now([s.phone for s in seats])
+    status = 400 if request.method == "POST" and made is None else 200
+    return render(
+        request,
+        "portal/seats.html",
+        {"form": form, "made": made, "seats": [(s, online[s.phone]) for s in seats]},
+        status=status,
+    )
+
+
+def workspace(request: HttpRequest) -> HttpResponse:
+    seat = _seat(request)
+    dids = list(seat.enterprise.numbers.values_list("did", flat=True))
+    tz = seat.enterprise.numbers.values_list("tz", flat=True).first() or "Asia/Shanghai"
+    try:
+        with stores.calls() as calls:
+            missed = calls.rang(dids, _digits(seat.phone), time.time() - MISSED_DAYS * 86400)
+    except Exception:  # no call store yet: nothing missed
+        missed = []
+    online = online_now([seat.phone])[seat.phone]
+    return render(
+        request,
+        "portal/workspace.html",
+        {
+            "seat": seat,
+            "online": online,
+            "missed": [{**r, "when": times.local(r["start"], tz)} for r in missed],
+        },
+    )
+
+
+def toggle(request: HttpRequest) -> HttpResponse:
+    seat = _seat(request)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    online = request.POST.get("online") == "1"
+    try:
+        set_online(seat.phone, online)
+    except StateError as e:
+        messages.error(request, str(e))
+    else:
+        audit.record(
+            request,
+            "seat.online" if online else "seat.offline",
+            seat.name,
+            enterprise=seat.enterprise,
+        )
+        messages.success(request, _("You are online.") if online else _("You are offline."))
+    return redirect("portal:workspace")
