@@ -4,6 +4,9 @@ and two enterprises with an admin each (A holds 4006001003, B holds 4006001001).
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +90,33 @@ def browser() -> Any:
             launched.close()
     finally:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def asgi(transactional_db: Any, stores: dict[str, str]) -> Any:
+    """The portal served by uvicorn (ASGI, as `routecore-portal serve` does) in a thread."""
+    import uvicorn
+
+    from routecore_portal.asgi import application
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -52,3 +52,14 @@ def test_the_pages_speak_chinese_by_default_and_english_on_request(a_client, sto
     english = a_client.get(f"/n/{A_DID}/calls/").content.decode()
     assert "Call records" in english and "通话记录" not in english
     assert Client().post("/i18n/setlang/", {"language": "en"}).status_code == 302
+
+
+def test_django_leaves_the_process_local_time_alone():
+    """Django sets TZ from TIME_ZONE at start; the portal puts the process's own back, so the
+    rest of a process (or a test session) that loads it keeps its local time."""
+    import os
+
+    from django.conf import settings
+
+    assert settings.TIME_ZONE == "Asia/Shanghai"
+    assert os.environ.get("TZ") == settings.ORIGINAL_TZ

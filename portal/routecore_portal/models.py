@@ -165,3 +165,17 @@ class Seat(models.Model):
                 condition=models.Q(agent_id__isnull=False),
             ),
         ]
+
+
+class CallNote(models.Model):
+    """What a seat wrote about a call once it ended (V5)."""
+
+    seat = models.ForeignKey(Seat, on_delete=models.CASCADE, related_name="notes")
+    did = models.CharField(max_length=20)
+    call_id = models.CharField(max_length=128)
+    caller = models.CharField(max_length=64)
+    text = models.TextField(max_length=2000)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]

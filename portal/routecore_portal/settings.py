@@ -23,6 +23,10 @@ from pathlib import Path
 from csp.constants import NONE, SELF
 
 HERE = Path(__file__).resolve().parent
+# The process's own TZ before Django sets it from TIME_ZONE (routecore_portal.apps puts it back:
+# the portal shows every time in its number's zone explicitly, and a process that embeds the
+# portal, or a test session that runs it beside others, keeps its local time).
+ORIGINAL_TZ = os.environ.get("TZ")
 RUN = Path(os.environ.get("ROUTECORE_RUN", "run"))
 
 

@@ -17,6 +17,7 @@ from routecore_portal import stores, times
 from routecore_portal.access import member_required, number_or_404
 from routecore_portal.forms import CallFilter
 from routecore_portal.models import Number
+from routecore_portal.streaming import streamed
 
 PAGE = 50
 EXPORT_COLUMNS = (
@@ -144,7 +145,7 @@ def call_export(request: HttpRequest, did: str) -> HttpResponse | StreamingHttpR
         with stores.calls() as calls:
             yield from _csv_chunks(calls.stream_raw(query, EXPORT_COLUMNS), number.tz)
 
-    response = StreamingHttpResponse(body(), content_type="text/csv; charset=utf-8")
+    response = streamed(request, body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="calls-{did}.csv"'
     return response
 

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from routecore.store.calls import AUDIO_EXTENSIONS, is_plain_reference
 from routecore_portal import stores
 from routecore_portal.access import member_required, number_or_404
+from routecore_portal.streaming import streamed
 
 KINDS = ("recording", "voicemail")
 CHUNK = 64 * 1024
@@ -87,19 +88,20 @@ def media(
     kind_type = TYPES.get(path.rsplit(".", 1)[-1].lower(), "application/octet-stream")
     wanted = byte_range(request.headers.get("Range"), size)
     if wanted == "unsatisfiable":
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{size}"
+        return refused
     first, last = wanted if isinstance(wanted, tuple) else (0, size - 1)
     length = max(last - first + 1, 0)
-    streamed = StreamingHttpResponse(
-        _chunks(path, first, length),
+    response = streamed(
+        request,
+        lambda: _chunks(path, first, length),
         status=206 if isinstance(wanted, tuple) else 200,
         content_type=kind_type,
     )
-    streamed["Content-Length"] = str(length)
-    streamed["Accept-Ranges"] = "bytes"
-    streamed["Cache-Control"] = "private, no-store"
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, no-store"
     if isinstance(wanted, tuple):
-        streamed["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return streamed
+        response["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return response

@@ -5,23 +5,33 @@ next call) and sees the calls that rang it and nobody answered (B15, V5)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from routecore.errors import StateError
-from routecore_portal import audit, stores, times
+from routecore_portal import audit, screenpop, stores, times
 from routecore_portal.access import member
-from routecore_portal.models import ADMIN, SEAT, Member, Seat
+from routecore_portal.models import ADMIN, SEAT, CallNote, Member, Seat
 from routecore_portal.views.ops import one_time_password
 
 MISSED_DAYS = 7
@@ -141,6 +151,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
         {
             "seat": seat,
             "online": online,
+            "notes": seat.notes.all()[:20],
             "missed": [{**r, "when": times.local(r["start"], tz)} for r in missed],
         },
     )
@@ -164,3 +175,75 @@ def toggle(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, _("You are online.") if online else _("You are offline."))
     return redirect("portal:workspace")
+
+
+class NoteForm(forms.Form):
+    call_id = forms.CharField(max_length=128)
+    did = forms.RegexField(regex=r"^[0-9]{3,20}$")
+    caller = forms.CharField(max_length=64, required=False)
+    text = forms.CharField(label=gettext_lazy("note"), max_length=2000)
+
+
+def note(request: HttpRequest) -> HttpResponse:
+    """A note on a call that rang this seat (its enterprise's number, in the call store)."""
+    seat = _seat(request)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A note needs its text (at most 2,000 characters)."))
+        return redirect("portal:workspace")
+    data = form.cleaned_data
+    if not seat.enterprise.numbers.filter(did=data["did"]).exists():
+        raise Http404("no such number")
+    CallNote.objects.create(
+        seat=seat,
+        did=data["did"],
+        call_id=data["call_id"],
+        caller=data["caller"],
+        text=data["text"],
+    )
+    audit.record(
+        request, "seat.note", f"{data['did']} {data['call_id']}", enterprise=seat.enterprise
+    )
+    messages.success(request, _("Note saved."))
+    return redirect("portal:workspace")
+
+
+async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The seat's screen pops as Server-Sent Events (the browser's own EventSource)."""
+    seat = await sync_to_async(_seat_or_none)(request)
+    if seat is None:
+        raise Http404("no such page")
+    phone = _digits(seat.phone)
+
+    async def stream() -> AsyncIterator[str]:
+        queue = screenpop.WATCHER.listen(phone)
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                try:
+                    pop = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"event: pop\ndata: {json.dumps(pop.data(), ensure_ascii=False)}\n\n"
+        finally:
+            screenpop.WATCHER.leave(phone, queue)
+
+    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+KEEPALIVE = 15.0
+
+
+def _seat_or_none(request: HttpRequest) -> Seat | None:
+    if not request.user.is_authenticated:
+        return None
+    try:
+        return _seat(request)
+    except Http404:
+        return None

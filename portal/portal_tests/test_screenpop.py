@@ -1,0 +1,92 @@
+"""Screen pop (V5): the journal the adapters keep of every call in progress becomes, for the
+seat whose phone it rings, ``ringing`` with the caller and their last calls, ``talking`` at the
+answer, ``ended`` when the record lands; in a real browser over a real ASGI server (uvicorn),
+within a second; and a note written at the end is kept."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from portal_tests.common import A_DID, PASSWORD, T0
+from routecore.engine import CallRecord
+from routecore.store import CallStore
+from routecore.store.journal import OpenCall
+from routecore_portal import screenpop
+from routecore_portal.models import CallNote, Member, Seat
+
+PHONE = "13800138100"
+
+
+def _row(call_id: str, claimed: tuple[str, ...], answered_by: str | None = None) -> OpenCall:
+    record = CallRecord(call_id, A_DID, "13900000042", start=time.time(), caller_area="010")
+    return OpenCall(
+        call_id,
+        call_id,
+        "agi",
+        "host",
+        os.getpid(),
+        None,
+        record,
+        claimed,
+        answered_by,
+        time.time() if answered_by else None,
+        time.time(),
+    )
+
+
+def test_the_journal_becomes_ringing_talking_ended_for_the_phone(stores):
+    with CallStore(stores["calls"]) as calls:
+        calls.add(CallRecord("old", A_DID, "13900000042", start=T0, outcome="no_answer"))
+        watcher = screenpop.Watcher()
+        watcher._queues[PHONE] = set()  # listened to (no queue needed for tick)
+        assert watcher.tick() == []
+        calls.journal(_row("c1", (PHONE, "13800138101")))
+        ringing = watcher.tick()
+        assert [(p.event, p.phone, p.caller, p.area) for p in ringing] == [
+            ("ringing", PHONE, "13900000042", "010")
+        ]
+        assert [h["outcome"] for h in ringing[0].history] == ["no_answer"]
+        assert watcher.tick() == []  # nothing new
+        calls.journal(_row("c1", (PHONE,), answered_by=PHONE))
+        assert [p.event for p in watcher.tick()] == ["talking"]
+        calls.add(CallRecord("c1", A_DID, "13900000042", start=time.time(), outcome="answered"))
+        assert [p.event for p in watcher.tick()] == ["ended"]
+        # Another phone answers: this one's ring ends.
+        calls.journal(_row("c2", (PHONE, "13800138101")))
+        watcher.tick()
+        calls.journal(_row("c2", ("13800138101",), answered_by="13800138101"))
+        assert [(p.event, p.call_id) for p in watcher.tick()] == [("ended", "c2")]
+
+
+def test_a_seat_sees_the_caller_within_a_second_and_keeps_a_note(asgi, browser, people, stores):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("zhang", password=PASSWORD)
+    Member.objects.create(user=user, role="seat", enterprise=people["a_enterprise"])
+    Seat.objects.create(enterprise=people["a_enterprise"], user=user, name="张三", phone=PHONE)
+    with CallStore(stores["calls"]) as calls:
+        calls.add(CallRecord("old", A_DID, "13900000042", start=T0, outcome="no_answer"))
+    page = browser.new_page(locale="zh-CN")
+    page.goto(f"{asgi}/login/")
+    page.fill("input[name=username]", "zhang")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('登录')")
+    assert page.url.endswith("/seat/")
+    page.wait_for_timeout(500)  # the EventSource connects
+    with CallStore(stores["calls"]) as calls:
+        rang = time.monotonic()
+        calls.journal(_row("c9", (PHONE,)))
+        page.wait_for_selector("#pop[data-state=ringing]", timeout=3000)
+        shown = time.monotonic() - rang
+        assert shown < 1.0, f"the pop took {shown:.2f} s"
+        assert page.inner_text("#pop-caller") == "13900000042"
+        assert "no_answer" in page.inner_text("#pop-history")
+        calls.journal(_row("c9", (PHONE,), answered_by=PHONE))
+        page.wait_for_selector("#pop[data-state=talking]", timeout=3000)
+        calls.add(CallRecord("c9", A_DID, "13900000042", start=time.time(), outcome="answered"))
+        page.wait_for_selector("#pop[data-state=ended]", timeout=3000)
+    page.fill("#pop-note textarea", "客户要报价单")
+    page.click("#pop-note button")
+    assert "客户要报价单" in page.inner_text("#notes")
+    assert CallNote.objects.get().call_id == "c9"
