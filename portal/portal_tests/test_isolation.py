@@ -9,7 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal_tests.common import A_DID, add_calls, example
 from routecore_portal import tokens
-from routecore_portal.models import Prompt
+from routecore_portal.models import Customer, Prompt
 
 
 def _patterns(resolver=None, prefix="", params=()):
@@ -24,7 +24,7 @@ def _patterns(resolver=None, prefix="", params=()):
             yield f"{prefix}{p.name}", names
 
 
-def _fill(name, names, people, prompt, token):
+def _fill(name, names, people, prompt, token, customer):
     values = {
         "did": A_DID,
         "call_id": f"{A_DID}-c0000",
@@ -57,9 +57,10 @@ def test_every_url_of_another_enterprise_is_a_404(a_client, b_client, people, st
     Path(stores["uploads"]).mkdir(exist_ok=True)
     Path(stores["uploads"], prompt.file).write_bytes(b"RIFF" + bytes(40))
     token, _ = tokens.make(people["a"], "crm")
+    customer = Customer.objects.create(enterprise=people["a_enterprise"], number="13900000042")
     checked = []
     for name, params in _patterns():
-        kwargs = _fill(name, params, people, prompt, token)
+        kwargs = _fill(name, params, people, prompt, token, customer)
         if not name.startswith("portal:") or not ({"did", "pk"} & set(kwargs)):
             continue
         url = reverse(name, kwargs=kwargs)

@@ -82,6 +82,7 @@ def test_a_seat_sees_the_caller_within_a_second_and_keeps_a_note(asgi, browser, 
         assert shown < 1.0, f"the pop took {shown:.2f} s"
         assert page.inner_text("#pop-caller") == "13900000042"
         assert "no_answer" in page.inner_text("#pop-history")
+        assert page.get_attribute("#pop-customer a", "href").startswith("/customers/")
         calls.journal(_row("c9", (PHONE,), answered_by=PHONE))
         page.wait_for_selector("#pop[data-state=talking]", timeout=3000)
         calls.add(CallRecord("c9", A_DID, "13900000042", start=time.time(), outcome="answered"))
@@ -90,3 +91,4 @@ def test_a_seat_sees_the_caller_within_a_second_and_keeps_a_note(asgi, browser, 
     page.click("#pop-note button")
     assert "客户要报价单" in page.inner_text("#notes")
     assert CallNote.objects.get().call_id == "c9"
+    assert CallNote.objects.get().customer.number == "13900000042"

@@ -171,6 +171,9 @@ class CallNote(models.Model):
     """What a seat wrote about a call once it ended (V5)."""
 
     seat = models.ForeignKey(Seat, on_delete=models.CASCADE, related_name="notes")
+    customer = models.ForeignKey(
+        "Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="notes"
+    )
     did = models.CharField(max_length=20)
     call_id = models.CharField(max_length=128)
     caller = models.CharField(max_length=64)
@@ -179,3 +182,22 @@ class CallNote(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+
+
+class Customer(models.Model):
+    """A caller an enterprise knows (V5): made from a caller's number the first time a seat's
+    phone rings for it, then named and tagged by the seats."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="customers")
+    number = models.CharField(_("number"), max_length=32)
+    area = models.CharField(_("area"), max_length=32, blank=True)
+    name = models.CharField(_("name"), max_length=64, blank=True)
+    company = models.CharField(_("company"), max_length=100, blank=True)
+    tags = models.CharField(_("tags"), max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "number"], name="one_customer_a_number")
+        ]

@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from routecore_portal.api import api
 from routecore_portal.views import (
     calls,
+    customers,
     dashboard,
     flows,
     home,
@@ -57,6 +58,8 @@ portal: list[URLPattern | URLResolver] = [
     path("seat/presence/", seats.toggle, name="seat_toggle"),
     path("seat/events", seats.events, name="seat_events"),
     path("seat/notes/", seats.note, name="seat_note"),
+    path("customers/", customers.customer_list, name="customers"),
+    path("customers/<int:pk>/", customers.customer_detail, name="customer"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("ops/prompts/", prompts.prompt_review, name="prompt_review"),
     path("ops/prompts/<int:pk>/<str:action>/", prompts.prompt_act, name="prompt_act"),

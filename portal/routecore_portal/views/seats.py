@@ -31,7 +31,8 @@ from django.utils.translation import gettext_lazy
 from routecore.errors import StateError
 from routecore_portal import audit, screenpop, stores, times
 from routecore_portal.access import member
-from routecore_portal.models import ADMIN, SEAT, CallNote, Member, Seat
+from routecore_portal.models import ADMIN, SEAT, CallNote, Customer, Member, Seat
+from routecore_portal.views import customers
 from routecore_portal.views.ops import one_time_password
 
 MISSED_DAYS = 7
@@ -196,8 +197,14 @@ def note(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     if not seat.enterprise.numbers.filter(did=data["did"]).exists():
         raise Http404("no such number")
+    customer = None
+    if data["caller"]:
+        customer, _made = Customer.objects.get_or_create(
+            enterprise=seat.enterprise, number=data["caller"][:32]
+        )
     CallNote.objects.create(
         seat=seat,
+        customer=customer,
         did=data["did"],
         call_id=data["call_id"],
         caller=data["caller"],
@@ -227,7 +234,12 @@ async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                yield f"event: pop\ndata: {json.dumps(pop.data(), ensure_ascii=False)}\n\n"
+                data = pop.data()
+                if pop.event == "ringing":
+                    data["customer"] = await sync_to_async(customers.card)(
+                        seat.enterprise_id, pop.caller, pop.area
+                    )
+                yield f"event: pop\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
         finally:
             screenpop.WATCHER.leave(phone, queue)
 

@@ -17,6 +17,20 @@
     text("pop-did", data.did);
     var list = document.getElementById("pop-history");
     if (data.event === "ringing") {
+      var who = document.getElementById("pop-customer");
+      who.replaceChildren();
+      if (data.customer) {
+        var link = document.createElement("a");
+        link.href = who.dataset.url + data.customer.id + "/";
+        link.textContent = [data.customer.name, data.customer.company, data.customer.tags]
+          .filter(Boolean).join(" · ") || data.caller;
+        who.appendChild(link);
+        (data.customer.notes || []).forEach(function (note) {
+          var line = document.createElement("div");
+          line.textContent = note;
+          who.appendChild(line);
+        });
+      }
       list.replaceChildren();
       (data.history || []).forEach(function (call) {
         var item = document.createElement("li");

@@ -1,0 +1,104 @@
+"""Customers: made from callers the first time a seat's phone rings for them, named and tagged
+by the enterprise's seats and admins, with their calls to the enterprise's numbers and the
+notes written about them (B15, V5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from routecore.store import CallQuery
+from routecore_portal import audit, stores, times
+from routecore_portal.access import member
+from routecore_portal.models import ADMIN, SEAT, Customer, Enterprise
+
+HISTORY = 50
+
+
+class CustomerForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Customer
+        fields = ("name", "company", "tags")
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label=gettext_lazy("number or name"), required=False, max_length=64)
+
+
+def enterprise_of(request: HttpRequest) -> Enterprise:
+    """The enterprise of an admin or a seat; anyone else gets a 404."""
+    m = member(request)
+    if m is None or m.role not in (ADMIN, SEAT) or m.enterprise is None:
+        raise Http404("no such page")
+    return m.enterprise
+
+
+def card(enterprise_id: int, number: str, area: str | None) -> dict[str, Any]:
+    """The customer card of a caller, the customer made when the caller is new."""
+    customer, _made = Customer.objects.get_or_create(
+        enterprise_id=enterprise_id, number=number[:32], defaults={"area": (area or "")[:32]}
+    )
+    return {
+        "id": customer.pk,
+        "name": customer.name,
+        "company": customer.company,
+        "tags": customer.tags,
+        "notes": [n.text for n in customer.notes.all()[:3]],
+    }
+
+
+def customer_list(request: HttpRequest) -> HttpResponse:
+    enterprise = enterprise_of(request)
+    form = SearchForm(request.GET or None)
+    found = Customer.objects.filter(enterprise=enterprise)
+    if form.is_valid() and form.cleaned_data["q"]:
+        q = form.cleaned_data["q"].strip()
+        found = found.filter(
+            Q(number__startswith=q)
+            | Q(name__icontains=q)
+            | Q(company__icontains=q)
+            | Q(tags__icontains=q)
+        )
+    return render(request, "portal/customers.html", {"form": form, "customers": found[:200]})
+
+
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    enterprise = enterprise_of(request)
+    customer = get_object_or_404(Customer, pk=pk, enterprise=enterprise)
+    form = CustomerForm(request.POST or None, instance=customer)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            audit.record(request, "customer.edit", customer.number, enterprise=enterprise)
+            messages.success(request, _("Saved."))
+            return redirect("portal:customer", pk=customer.pk)
+    calls: list[dict[str, Any]] = []
+    if customer.number.isdigit():
+        try:
+            with stores.calls() as store:
+                for number in enterprise.numbers.all():
+                    rows, _next = store.page(
+                        CallQuery(number.did, caller=customer.number[:20]), limit=HISTORY
+                    )
+                    calls += [{**r, "when": times.local(r["start"], number.tz)} for r in rows]
+        except Exception:  # no call store yet: no history
+            calls = []
+    calls.sort(key=lambda r: r["start"], reverse=True)
+    return render(
+        request,
+        "portal/customer.html",
+        {
+            "customer": customer,
+            "form": form,
+            "calls": calls[:HISTORY],
+            "notes": customer.notes.select_related("seat")[:50],
+        },
+        status=400 if request.method == "POST" else 200,
+    )
