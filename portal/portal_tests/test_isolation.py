@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from portal_tests.common import A_DID, add_calls, example
 from routecore_portal import tokens
-from routecore_portal.models import Customer, Prompt
+from routecore_portal.models import Article, Customer, FollowUp, Prompt
 
 
 def _patterns(resolver=None, prefix="", params=()):
@@ -24,7 +25,7 @@ def _patterns(resolver=None, prefix="", params=()):
             yield f"{prefix}{p.name}", names
 
 
-def _fill(name, names, people, prompt, token, customer):
+def _fill(name, names, people, prompt, token, customer, extra):
     values = {
         "did": A_DID,
         "call_id": f"{A_DID}-c0000",
@@ -58,9 +59,18 @@ def test_every_url_of_another_enterprise_is_a_404(a_client, b_client, people, st
     Path(stores["uploads"], prompt.file).write_bytes(b"RIFF" + bytes(40))
     token, _ = tokens.make(people["a"], "crm")
     customer = Customer.objects.create(enterprise=people["a_enterprise"], number="13900000042")
+    extra = {
+        "portal:follow_up": customer,
+        "portal:follow_up_done": FollowUp.objects.create(
+            enterprise=people["a_enterprise"], customer=customer, due=timezone.now(), text="x"
+        ),
+        "portal:article": Article.objects.create(
+            enterprise=people["a_enterprise"], title="t", body="b"
+        ),
+    }
     checked = []
     for name, params in _patterns():
-        kwargs = _fill(name, params, people, prompt, token, customer)
+        kwargs = _fill(name, params, people, prompt, token, customer, extra)
         if not name.startswith("portal:") or not ({"did", "pk"} & set(kwargs)):
             continue
         url = reverse(name, kwargs=kwargs)

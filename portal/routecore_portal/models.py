@@ -201,3 +201,33 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["enterprise", "number"], name="one_customer_a_number")
         ]
+
+
+class FollowUp(models.Model):
+    """A contact plan's step (V5): call a customer back by a time, shown on the workspace."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="follow_ups")
+    seat = models.ForeignKey(
+        Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
+    )
+    due = models.DateTimeField(_("due"))
+    text = models.CharField(_("what to do"), max_length=500)
+    done = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["done", "due", "id"]
+
+
+class Article(models.Model):
+    """An article of the enterprise's knowledge base (V5), searched in Chinese through SQLite's
+    FTS5 with the trigram tokenizer (``routecore_portal.knowledge``)."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="articles")
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"), max_length=50_000)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated", "-id"]

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from routecore.store import CallQuery
 from routecore_portal import audit, stores, times
 from routecore_portal.access import member
-from routecore_portal.models import ADMIN, SEAT, Customer, Enterprise
+from routecore_portal.models import ADMIN, SEAT, Customer, Enterprise, FollowUp
 
 HISTORY = 50
 
@@ -102,3 +102,46 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+class FollowUpForm(forms.Form):
+    due = forms.DateTimeField(
+        label=gettext_lazy("due"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    text = forms.CharField(label=gettext_lazy("what to do"), max_length=500)
+
+
+def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+    """A step of the customer's contact plan, for the seat that makes it (or for all seats)."""
+    enterprise = enterprise_of(request)
+    customer = get_object_or_404(Customer, pk=pk, enterprise=enterprise)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = FollowUpForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A follow-up needs a time and what to do."))
+        return redirect("portal:customer", pk=customer.pk)
+    seat = getattr(request.user, "seat", None)
+    FollowUp.objects.create(
+        enterprise=enterprise,
+        customer=customer,
+        seat=seat,
+        due=form.cleaned_data["due"],
+        text=form.cleaned_data["text"],
+    )
+    audit.record(request, "follow_up.create", customer.number, enterprise=enterprise)
+    return redirect("portal:customer", pk=customer.pk)
+
+
+def follow_up_done(request: HttpRequest, pk: int) -> HttpResponse:
+    enterprise = enterprise_of(request)
+    step = get_object_or_404(FollowUp, pk=pk, enterprise=enterprise)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    step.done = True
+    step.save(update_fields=["done"])
+    if request.POST.get("next") == "workspace":
+        return redirect("portal:workspace")
+    return redirect("portal:customer", pk=step.customer_id)

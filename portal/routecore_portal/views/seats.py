@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -17,6 +18,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.http import (
     Http404,
     HttpRequest,
@@ -25,13 +27,14 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from routecore.errors import StateError
 from routecore_portal import audit, screenpop, stores, times
 from routecore_portal.access import member
-from routecore_portal.models import ADMIN, SEAT, CallNote, Customer, Member, Seat
+from routecore_portal.models import ADMIN, SEAT, CallNote, Customer, FollowUp, Member, Seat
 from routecore_portal.views import customers
 from routecore_portal.views.ops import one_time_password
 
@@ -153,6 +156,12 @@ def workspace(request: HttpRequest) -> HttpResponse:
             "seat": seat,
             "online": online,
             "notes": seat.notes.all()[:20],
+            "due": FollowUp.objects.filter(
+                Q(seat=seat) | Q(seat__isnull=True),
+                enterprise=seat.enterprise,
+                done=False,
+                due__lte=timezone.now() + timedelta(hours=24),
+            ).select_related("customer")[:50],
             "missed": [{**r, "when": times.local(r["start"], tz)} for r in missed],
         },
     )
