@@ -54,7 +54,7 @@ def test_a_note_lands_on_the_customer_card_and_seats_name_them(people, a_client,
     )
     customer = Customer.objects.get(number="13900000042")
     page = seat.get(f"/customers/{customer.pk}/").content.decode()
-    assert "要报价单" in page and "c1" not in page and "40" in page  # the call, its talk time
+    assert "要报价单" in page and "<td>40</td>" in page  # the note; the call, its talk time
     seat.post(
         f"/customers/{customer.pk}/", {"name": "王经理", "company": "远景科技", "tags": "VIP"}
     )

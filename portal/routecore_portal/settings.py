@@ -6,6 +6,8 @@ where ``make run`` keeps routecore's stores (B15).
 - ``ROUTECORE_RECORDINGS``, ``ROUTECORE_PROMPTS``: the folders the adapters write recordings and
   voicemail to and read prompts from;
 - ``ROUTECORE_PORTAL_UPLOADS``: uploaded prompts waiting for review;
+- ``ROUTECORE_PBX``, ``ROUTECORE_SEAT_DIAL``, ``ROUTECORE_CALLBACK_CONTEXT``: click to call
+  (``routecore_portal.pbx``);
 - ``ROUTECORE_PORTAL_DB``: the portal's own database (users, enterprises, audit log);
 - ``ROUTECORE_PORTAL_SECRET``: the signing key; else ``routecore-portal serve`` makes one
   once, beside the database (mode 0600), so sessions survive a restart;
@@ -42,6 +44,12 @@ ROUTECORE = {
     "recordings": _path("ROUTECORE_RECORDINGS", "recordings"),
     "prompts": _path("ROUTECORE_PROMPTS", "prompts"),
     "uploads": _path("ROUTECORE_PORTAL_UPLOADS", "uploads"),
+    # Click to call: the PBX's control connection (ami://user:secret@host:5038 or
+    # esl://:password@host:8021), how a seat's phone is dialled ({phone}) and where the
+    # answered seat is sent with the customer's number (the agents' outbound call, B3).
+    "pbx": os.environ.get("ROUTECORE_PBX") or "",
+    "seat_dial": os.environ.get("ROUTECORE_SEAT_DIAL") or "",
+    "callback_context": os.environ.get("ROUTECORE_CALLBACK_CONTEXT") or "",
 }
 PORTAL_DB = _path("ROUTECORE_PORTAL_DB", "portal.db")
 

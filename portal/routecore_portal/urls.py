@@ -59,6 +59,7 @@ portal: list[URLPattern | URLResolver] = [
     path("seat/presence/", seats.toggle, name="seat_toggle"),
     path("seat/events", seats.events, name="seat_events"),
     path("seat/notes/", seats.note, name="seat_note"),
+    path("seat/call/", seats.call_back, name="seat_call"),
     path("customers/", customers.customer_list, name="customers"),
     path("customers/<int:pk>/", customers.customer_detail, name="customer"),
     path("customers/<int:pk>/follow-up/", customers.follow_up, name="follow_up"),

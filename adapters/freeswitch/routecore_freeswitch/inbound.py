@@ -35,7 +35,7 @@ import json
 import logging
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -55,6 +55,8 @@ __all__ = [
     "connect_inbound",
 ]
 
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+"""A channel variable's name as ``originate`` sets it."""
 log = logging.getLogger(__name__)
 
 HANGUP_EVENT = "CHANNEL_HANGUP_COMPLETE"
@@ -213,12 +215,15 @@ class InboundEsl:
         dialplan: str = "XML",
         caller_id: str | None = None,
         ring_timeout: int = 30,
+        variables: Mapping[str, str] | None = None,
     ) -> str:
         """Call ``target`` (a dial string: ``sofia/external/13800138000@10.0.0.5``,
         ``loopback/13800138000/destinations``) for up to ``ring_timeout`` seconds; once it
         answers, FreeSWITCH runs it from extension ``destination`` of ``context`` in
-        ``dialplan``. ``caller_id`` is the number it shows. Every value passes
-        :func:`routecore.adapter.values.checked`.
+        ``dialplan``. ``caller_id`` is the number it shows, ``variables`` channel variables set
+        on it (``routecore_service`` for an agent's outbound call). Every value passes
+        :func:`routecore.adapter.values.checked`; a value with a comma is refused (it would
+        end the variable).
 
         Returns the new channel's uuid once it has answered. A call that fails raises ApiFailed
         with FreeSWITCH's cause (``-ERR USER_BUSY``, ``-ERR NO_ANSWER``, …); no answer within
@@ -230,6 +235,13 @@ class InboundEsl:
         options = [f"originate_timeout={ring_timeout}"]
         if caller_id is not None:
             options.append(f"origination_caller_id_number={checked(caller_id, 'caller id')}")
+        for name, value in (variables or {}).items():
+            if not isinstance(name, str) or not _VARIABLE.fullmatch(name):
+                raise UnsafeValue(f"not a channel variable name: {name!r:.80}")
+            text = checked(value, f"variable {name}")
+            if "," in text or "}" in text:
+                raise UnsafeValue(f"variable {name}: a value with ',' or '}}' ends the list")
+            options.append(f"{name}={text}")
         words = [
             "{" + ",".join(options) + "}" + checked(target, "originate target"),
             checked(destination, "originate destination"),

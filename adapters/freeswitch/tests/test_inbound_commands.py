@@ -69,6 +69,31 @@ def test_originate_builds_its_command_and_returns_the_new_uuid() -> None:
     ]
 
 
+def test_originate_sets_channel_variables_and_refuses_unsafe_ones() -> None:
+    async def script(peer: Peer) -> list[bytes]:
+        await peer.login()
+        await peer.answer(answer("c2", 3))
+        await peer.finish()
+        return peer.received[2:3]
+
+    async def client(port: int) -> Any:
+        async with await connect(port) as esl:
+            for bad in ({"a b": "1"}, {"x": "1,origination_caller_id_number=666"}, {"x": "1}y"}):
+                with pytest.raises(UnsafeValue):
+                    await esl.originate("loopback/1/default", "2", variables=bad)
+            return await esl.originate(
+                "loopback/13800138100/default",
+                "13900000042",
+                variables={"routecore_service": "4006001003"},
+            )
+
+    _new, received = run(script, client)
+    assert received == [
+        b"api originate {originate_timeout=30,routecore_service=4006001003}"
+        b"loopback/13800138100/default 13900000042 XML default\n\n"
+    ]
+
+
 def test_uuid_kill_with_a_cause_and_a_transfer_refused() -> None:
     async def script(peer: Peer) -> list[bytes]:
         await peer.login()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -32,13 +33,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from routecore.errors import StateError
-from routecore_portal import audit, screenpop, stores, times
+from routecore_portal import audit, flowedit, pbx, screenpop, stores, times
 from routecore_portal.access import member
 from routecore_portal.models import ADMIN, SEAT, CallNote, Customer, FollowUp, Member, Seat
 from routecore_portal.views import customers
 from routecore_portal.views.ops import one_time_password
 
 MISSED_DAYS = 7
+log = logging.getLogger(__name__)
 
 
 class SeatForm(forms.Form):
@@ -268,3 +270,54 @@ def _seat_or_none(request: HttpRequest) -> Seat | None:
         return _seat(request)
     except Http404:
         return None
+
+
+class CallBackForm(forms.Form):
+    number = forms.CharField(max_length=32)
+    did = forms.RegexField(regex=r"^[0-9]{3,20}$")
+
+
+def _blacklisted(did: str, number: str) -> bool:
+    """Whether the live flow of ``did`` refuses ``number`` (its blacklist, B13)."""
+    with stores.flows() as store:
+        live = store.live().get(did)
+        content = store.get(did, live).content if live else ""
+    try:
+        blacklist = (flowedit.load(content) if content else {}).get("blacklist") or {}
+    except flowedit.EditError:
+        return False
+    digits = re.sub(r"[^0-9]", "", number)
+    return digits in (blacklist.get("numbers") or []) or any(
+        digits.startswith(str(p)) for p in blacklist.get("prefixes") or []
+    )
+
+
+def call_back(request: HttpRequest) -> HttpResponse:
+    """Click to call: the seat's phone rings, then the customer, as the 400 number (B3)."""
+    seat = _seat(request)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = CallBackForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A call back needs the number and the 400 number."))
+        return redirect("portal:workspace")
+    number, did = form.cleaned_data["number"], form.cleaned_data["did"]
+    if not seat.enterprise.numbers.filter(did=did).exists():
+        raise Http404("no such number")
+    if _blacklisted(did, number):
+        messages.error(
+            request, _("%(n)s is on the blacklist of %(did)s.") % {"n": number, "did": did}
+        )
+        return redirect("portal:workspace")
+    try:
+        _call, channel = pbx.call_back(seat.phone, number, did)
+    except pbx.CallBackError as e:
+        log.warning("call back by seat %s to %s failed: %s", seat.pk, number, e)
+        audit.record(request, "seat.callback.failed", number, str(e), enterprise=seat.enterprise)
+        messages.error(request, _("The call back did not start: %(why)s") % {"why": e})
+    else:
+        audit.record(request, "seat.callback", number, channel, enterprise=seat.enterprise)
+        messages.success(
+            request, _("Your phone answered; the PBX is calling %(n)s.") % {"n": number}
+        )
+    return redirect("portal:workspace")
