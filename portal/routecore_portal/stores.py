@@ -62,6 +62,20 @@ def accounts() -> Iterator[AccountStore]:
         store.close()
 
 
+def live_flow(did: str) -> dict[str, Any]:
+    """The live flow of ``did`` as data (its YAML read; none live, or unreadable: ``{}``)."""
+    import yaml
+
+    with flows() as store:
+        live = store.live().get(did)
+        content = store.get(did, live).content if live else ""
+    try:
+        data = yaml.safe_load(content) if content else {}
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def compile_flows(contents: dict[str, str]) -> bytes:
     from routecore.flow.compile import compile_texts
 

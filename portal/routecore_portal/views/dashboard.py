@@ -8,21 +8,14 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from routecore.store import CallQuery
-from routecore_portal import charts, flowedit, stores, times
+from routecore_portal import charts, stores, times
 from routecore_portal.access import member_required, number_or_404
 
 
 def _live_destinations(did: str) -> list[str]:
     """The phone numbers the number's live flow rings (none live: none)."""
-    with stores.flows() as store:
-        live = store.live().get(did)
-        content = store.get(did, live).content if live else ""
-    try:
-        flow = flowedit.load(content) if content else {}
-    except flowedit.EditError:
-        return []
     found = []
-    for d in (flow.get("destinations") or {}).values():
+    for d in (stores.live_flow(did).get("destinations") or {}).values():
         number = d.get("number") if isinstance(d, dict) else d
         if number is not None:
             found.append(str(number).replace("-", ""))

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from routecore.errors import StateError
-from routecore_portal import audit, flowedit, pbx, screenpop, stores, times
+from routecore_portal import audit, pbx, screenpop, stores, times
 from routecore_portal.access import member
 from routecore_portal.models import ADMIN, SEAT, CallNote, Customer, FollowUp, Member, Seat
 from routecore_portal.views import customers
@@ -279,12 +279,8 @@ class CallBackForm(forms.Form):
 
 def _blacklisted(did: str, number: str) -> bool:
     """Whether the live flow of ``did`` refuses ``number`` (its blacklist, B13)."""
-    with stores.flows() as store:
-        live = store.live().get(did)
-        content = store.get(did, live).content if live else ""
-    try:
-        blacklist = (flowedit.load(content) if content else {}).get("blacklist") or {}
-    except flowedit.EditError:
+    blacklist = stores.live_flow(did).get("blacklist") or {}
+    if not isinstance(blacklist, dict):
         return False
     digits = re.sub(r"[^0-9]", "", number)
     return digits in (blacklist.get("numbers") or []) or any(
