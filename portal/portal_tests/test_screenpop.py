@@ -92,3 +92,61 @@ def test_a_seat_sees_the_caller_within_a_second_and_keeps_a_note(asgi, browser, 
     assert "客户要报价单" in page.inner_text("#notes")
     assert CallNote.objects.get().call_id == "c9"
     assert CallNote.objects.get().customer.number == "13900000042"
+
+
+def test_a_seats_day_in_the_browser(asgi, browser, people, stores, settings):
+    """Online by a click (the engine can claim the seat), a missed call with its badge and a
+    call back that reaches the PBX, offline by a click (the engine skips the seat)."""
+    from pathlib import Path
+
+    from django.contrib.auth import get_user_model
+
+    from portal_tests.fakepbx import Ami, Fake
+    from routecore.backend import get_backend
+
+    state_path = str(Path(stores["store"]).with_name("state"))
+    get_backend().State.create(state_path, destinations=64, memory=64, numbers=8).close()
+    ami = Fake(Ami)
+    settings.ROUTECORE = {
+        **stores,
+        "state": state_path,
+        "seat_dial": "",
+        "callback_context": "",
+        "pbx": f"ami://portal:s3cret@127.0.0.1:{ami.port}",
+    }
+    user = get_user_model().objects.create_user("zhang", password=PASSWORD)
+    Member.objects.create(user=user, role="seat", enterprise=people["a_enterprise"])
+    Seat.objects.create(enterprise=people["a_enterprise"], user=user, name="张三", phone=PHONE)
+    with CallStore(stores["calls"]) as calls:
+        calls.add(
+            CallRecord(
+                "missed-1",
+                A_DID,
+                "13900000042",
+                start=time.time() - 60,
+                tried=[PHONE],
+                outcome="no_answer",
+            )
+        )
+    page = browser.new_page(locale="zh-CN")
+    page.goto(f"{asgi}/login/")
+    page.fill("input[name=username]", "zhang")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('登录')")
+    page.click("#presence button")  # go online
+    assert page.inner_text("#state") == "在线"
+    state = get_backend().State.open(state_path)
+    claim = state.claim([PHONE], "engine-1")
+    assert claim is not None  # online: the engine takes the seat
+    state.release(claim)
+    assert page.inner_text("#missed-count") == "1"
+    page.click("form.call-back button")
+    assert any(
+        b.startswith(b"Action: Originate") and b"Exten: 13900000042" in b for b in ami.received
+    )
+    assert "13900000042" in page.inner_text(".messages")
+    page.click("#presence button")  # go offline
+    assert page.inner_text("#state") == "离线"
+    assert state.claim([PHONE], "engine-2") is None  # offline: skipped
+    state.close()
+    ami.shutdown()
