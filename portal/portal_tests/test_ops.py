@@ -59,3 +59,34 @@ def test_a_package_assigned_is_in_routecores_account_store_and_the_statement(
 def test_the_audit_log_is_for_operators(op_client, a_client, people):
     assert op_client.get("/ops/audit/").status_code == 200
     assert a_client.get("/ops/audit/").status_code == 404
+
+
+def test_the_enterprises_seats_are_billed_once_on_its_first_number(
+    op_client, a_client, people, stores
+):
+    import time
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from routecore_portal.models import Member, Number, Seat
+    from routecore_portal.views.statement import seats_billed
+
+    ent = people["a_enterprise"]
+    Number.objects.create(did="4006001004", enterprise=ent)
+    month = timezone.now().strftime("%Y-%m")
+    for did in (A_DID, "4006001004"):
+        op_client.post(
+            f"/ops/enterprises/{ent.pk}/",
+            {"form": "package", "did": did, "package": "2000-1y", "start": month},
+        )
+    add_calls(stores["calls"], A_DID, 1)
+    for i in range(6):  # the 2000-1y package has 4 free seats
+        user = get_user_model().objects.create_user(f"seat{i}")
+        Member.objects.create(user=user, role="seat", enterprise=ent)
+        Seat.objects.create(enterprise=ent, user=user, name=f"s{i}", phone=f"1380013810{i}")
+    first = a_client.get(f"/n/{A_DID}/statement/", {"month": month}).context["fields"]
+    other = a_client.get("/n/4006001004/statement/", {"month": month}).context["fields"]
+    assert first["seats"] == 6 and other["seats"] == 0
+    assert first["free_seats"] == 4 and first["credit_seats"] + first["paid_seats"] == 2
+    assert seats_billed(A_DID, time.time() - 86400) == 0  # a month that ended before them

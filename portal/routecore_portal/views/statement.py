@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -12,6 +14,18 @@ from routecore.errors import BillingError
 from routecore_portal import stores, times
 from routecore_portal.access import member_required, number_or_404
 from routecore_portal.forms import MonthForm
+from routecore_portal.models import Number
+
+
+def seats_billed(did: str, until: float) -> int:
+    """P4: the seats an enterprise has by ``until``, billed on its first number's statement
+    (its lowest 400 number; its other numbers' statements carry none, so no seat is billed
+    twice)."""
+    number = Number.objects.filter(did=did).select_related("enterprise").first()
+    if number is None or number.enterprise.numbers.order_by("did").first() != number:
+        return 0
+    end = datetime.fromtimestamp(until, tz=UTC)
+    return number.enterprise.seats.filter(created__lt=end).count()
 
 
 def _statement(did: str, month: Month) -> object:
@@ -21,7 +35,7 @@ def _statement(did: str, month: Month) -> object:
     since, until = month.bounds(BILLING_TZ)
     with stores.calls() as calls:
         rows = calls.calls(did, since, until)
-    return statement(did, package, account.start, month, usage(rows), 0)
+    return statement(did, package, account.start, month, usage(rows), seats_billed(did, until))
 
 
 def statement_of(did: str, month: Month) -> dict[str, object]:
