@@ -13,10 +13,11 @@ from ninja.security import HttpBearer
 from routecore.billing.months import Month
 from routecore.errors import BillingError, FlowError, ReviewError, StoreError
 from routecore.store import CallQuery
+from routecore.store.browse import PAGE_MAX
 from routecore_portal import audit, stores, tokens
 from routecore_portal.access import is_operator, member, number_or_404, numbers
 from routecore_portal.models import ADMIN, OPERATOR
-from routecore_portal.views.flows import validation_errors
+from routecore_portal.views.flows import validation_errors, version_or_404
 from routecore_portal.views.review import take_step
 from routecore_portal.views.statement import statement_of
 
@@ -121,6 +122,8 @@ def calls(
             return Status(400, Problem(detail="after: start~call_id from the last page's next"))
         if not sep or not call_id:
             return Status(400, Problem(detail="after: start~call_id from the last page's next"))
+    if not 1 <= limit <= PAGE_MAX:
+        return Status(400, Problem(detail=f"limit: 1 to {PAGE_MAX} calls a page"))
     try:
         query = CallQuery(
             did,
@@ -130,12 +133,10 @@ def calls(
             outcome=outcome or None,
             branch=branch or None,
         )
-        with stores.calls() as store:
-            rows, nxt = store.page(query, after=key, limit=limit)
-    except StoreError as e:
-        if "does not exist" in str(e):
-            raise
+    except StoreError as e:  # a filter the query refuses
         return Status(400, Problem(detail=str(e)))
+    with stores.calls() as store:  # a store that cannot be used: the 503 handler
+        rows, nxt = store.page(query, after=key, limit=limit)
     return Status(200, CallPage(calls=rows, next=f"{nxt[0]!r}~{nxt[1]}" if nxt else None))
 
 
@@ -193,11 +194,10 @@ def flow_step(request: HttpRequest, did: str, version: int, action: str) -> Any:
         raise Http404("no such action")
     who = request.user.get_username()
     with stores.flows() as store:
+        version_or_404(store, did, version)
         try:
             v = take_step(store, did, version, action, who)
         except (ReviewError, FlowError) as e:
-            if "no version" in str(e):
-                raise Http404("no such version") from None
             return Status(400, Problem(detail=str(e)))
     audit.record(
         request, f"flow.{action}", f"{did} v{version}", "api", enterprise=number.enterprise

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -121,11 +122,12 @@ class Watcher:
     def tick(self) -> list[Pop]:
         """Read the journal once; the changes for the phones listened to."""
         wanted = set(self._queues)
-        try:
-            with stores.calls() as calls:
-                rows = calls.open_calls()
-        except Exception:
-            rows = []
+        if not os.path.exists(stores.paths()["calls"]):
+            return []  # no call store yet: no call in progress
+        # A store that cannot be read raises: the loop logs it and ``_seen`` stays as it was
+        # (an unreadable journal is no news, never an "ended" for every call in progress).
+        with stores.calls() as calls:
+            rows = calls.open_calls()
         now = {key: value for key, value in states(rows).items() if key[0] in wanted}
         pops = []
         for key, (event, row) in now.items():

@@ -10,7 +10,6 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from routecore.errors import StoreError
 from routecore.store import CallQuery
 from routecore.store.reports import csv_cell
 from routecore_portal import stores, times
@@ -153,11 +152,8 @@ def call_export(request: HttpRequest, did: str) -> HttpResponse | StreamingHttpR
 @member_required
 def call_detail(request: HttpRequest, did: str, call_id: str) -> HttpResponse:
     number = number_or_404(request, did)
-    try:
-        with stores.calls() as calls:
-            row = calls.call(did, call_id)
-    except StoreError:
-        raise
+    with stores.calls() as calls:
+        row = calls.call(did, call_id)
     if row is None:
         raise Http404("no such call")
     return render(
