@@ -16,7 +16,7 @@ from typing import Final
 
 from routecore.adapter.errors import UnsafeValue
 
-__all__ = ["VALUE_MAX", "call_name", "checked"]
+__all__ = ["VALUE_MAX", "call_name", "checked", "transfer_number"]
 
 VALUE_MAX: Final = 1024
 _VALUE = re.compile(rf"[A-Za-z0-9_.+*:@/\-\u4e00-\u9fff]{{1,{VALUE_MAX}}}")
@@ -40,3 +40,19 @@ def call_name(call_id: str) -> str:
     import hashlib  # rarely needed: PBX call ids are plain names
 
     return "call-" + hashlib.sha256(call_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def transfer_number(value: str, call: str) -> str | None:
+    """V5: the number a seat transferred the caller to, as the caller's channel variable holds
+    it (the portal sets it through the PBX's control connection); None, logged, when it is not
+    a number (3-20 ASCII digits): the agent then simply hung up."""
+    from routecore.rules import is_number
+
+    if is_number(value):
+        return value
+    import logging  # rarely needed: only for a variable nobody of ours set
+
+    logging.getLogger("routecore.adapter").warning(
+        "call %s: a transfer to %r is not a number: ignored", call, value[:40]
+    )
+    return None

@@ -3,7 +3,8 @@
 Only connected calls are charged: ``answer`` set, on their connected time ``talk_seconds``
 (started minutes rounded up, :func:`routecore.billing.rules.billable_minutes`). ``inbound``
 calls (a caller dialled the 400 number) may be paid by the gift credit; ``outbound`` calls (B3,
-an agent calling a customer) are charged at the same per-minute rate, always to the balance.
+an agent calling a customer) are charged at the same per-minute rate, always to the balance;
+so are ``internal`` ones (V5: a seat calling a seat's phone is an outbound leg all the same).
 
 Each record is checked where it is read: ``talk_seconds`` must be a whole number of seconds
 from 0 to :data:`MONTH_SECONDS_MAX` (a call cannot talk longer than the month it is billed in);
@@ -43,6 +44,7 @@ def usage(rows: Iterable[Mapping[str, Any]]) -> Usage:
     counts = {"inbound": [0, 0], "outbound": [0, 0]}
     for row in rows:
         kind = row.get("kind")
+        kind = "outbound" if kind == "internal" else kind  # a seat's call to a seat's phone
         if kind not in counts or row.get("answer") is None:
             continue
         counts[kind][0] += 1

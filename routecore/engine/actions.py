@@ -476,7 +476,9 @@ class DialResult:
     When answered, ``answered_by`` is the target that answered, ``talk_seconds`` how long the
     call lasted once connected and ``recording`` the reference of its recording (B8; None when
     not recorded); otherwise all three are None/0. ``at`` is when the attempt ended (for an
-    answered call: when the agent hung up).
+    answered call: when the agent hung up). ``transfer`` (answered calls only) is the number
+    the agent sent the caller on to (V5's internal transfer: the seat's workspace set it on
+    the caller's channel and ended the agent's leg); None when the agent simply hung up.
     """
 
     outcome: DialOutcome
@@ -484,6 +486,7 @@ class DialResult:
     talk_seconds: int = 0
     recording: str | None = None
     at: float | None = None
+    transfer: str | None = None
 
     def __post_init__(self) -> None:
         if (
@@ -493,6 +496,7 @@ class DialResult:
             and 0 <= self.talk_seconds <= SECONDS_MAX
             and (self.recording is None or _is_name(self.recording))
             and (self.at is None or _is_time(self.at))
+            and self.transfer is None
         ):
             return  # the common case of an answered attempt
         _choice("DialResult", "outcome", self.outcome, OUTCOMES)
@@ -504,8 +508,15 @@ class DialResult:
             if self.answered_by is None:
                 raise ActionError("DialResult.answered_by: an answered call needs the number")
             _number("DialResult", "answered_by", self.answered_by)
+            if self.transfer is not None:
+                _number("DialResult", "transfer", self.transfer)
             return
-        for name, empty in (("answered_by", None), ("talk_seconds", 0), ("recording", None)):
+        for name, empty in (
+            ("answered_by", None),
+            ("talk_seconds", 0),
+            ("recording", None),
+            ("transfer", None),
+        ):
             if getattr(self, name) != empty:
                 raise ActionError(
                     f"DialResult.{name}: must be {empty} when the outcome is {self.outcome!r}"

@@ -1,6 +1,6 @@
 """``CallSession``: one call through the published flow of its 400 number, Events in and Actions
 out (``routecore.engine.actions``), so PBX adapters stay thin (B3, B4, B5, B6, B7, B8, B9, B10,
-B11, B12, B13, B14, V1, V4, F2).
+B11, B12, B13, B14, V1, V4, V5, F2).
 
 The session walks the number's :class:`~routecore.engine.plan.Plan` (built once per image) and
 leaves every claim on the shared state to its :class:`~routecore.engine.dialer.Dialer`. What one
@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from routecore.engine.actions import (
     CAUSES,
+    SECONDS_MAX,
     Action,
     Answered,
     CallerHungUp,
@@ -99,6 +100,7 @@ MAX_HOPS = 64  # automatic steps between two caller interactions (validation for
 VOICEMAIL_OFFER_DIGITS = {"1": "leave", "2": "wait"}
 DIALS_CACHED = 256  # Dials kept per group (every one-target attempt, common simultaneous ones)
 OUTBOUND_RING_TIMEOUT = 45  # B3: seconds an outbound call rings the customer
+TRANSFER_RING_TIMEOUT = 30  # V5: seconds a transfer rings its target (then the seat that sent it)
 _TRANSFER = Play(SYSTEM_PROMPTS["transfer"])
 _SURVEY = Survey()
 _HANGUPS: dict[str, Hangup] = {c: Hangup(c) for c in CAUSES}  # type: ignore[arg-type]
@@ -122,19 +124,33 @@ _DIGITS_WAITS = frozenset({Wait.MENU, Wait.OFFER, Wait.PASSWORD, Wait.EXTENSION}
 
 
 class Ringing:
-    """The attempts of one group or extension being dialled: ``order`` the attempts (numbers),
-    ``index`` the current one, ``targets`` what it rings, ``winner`` the target that answered
-    (the answer moment), ``busy_only`` whether every attempt so far found everyone busy."""
+    """The attempts of one group, extension or transfer being dialled: ``order`` the attempts
+    (numbers), ``index`` the current one, ``targets`` what it rings, ``winner`` the target that
+    answered and ``answered_at`` when (the answer moment), ``busy_only`` whether every attempt
+    so far found everyone busy."""
 
-    __slots__ = ("busy_only", "index", "node", "order", "targets", "winner")
+    __slots__ = ("answered_at", "busy_only", "index", "node", "order", "targets", "winner")
 
-    def __init__(self, node: GroupNode | ExtensionsNode, order: list[tuple[str, ...]]) -> None:
+    def __init__(self, node: Any, order: list[tuple[str, ...]]) -> None:
         self.node = node
         self.order = order
         self.index = -1
         self.targets: tuple[str, ...] = ()
         self.winner: str | None = None
+        self.answered_at: float | None = None
         self.busy_only = True
+
+
+class Transferred:
+    """What a seat's transfer dials (V5): the number it sent the caller to, then (when that one
+    is busy or does not answer) the seat that transferred, so no caller is dropped by a
+    transfer nobody took."""
+
+    __slots__ = ()
+    ring_timeout = TRANSFER_RING_TIMEOUT
+
+
+_TRANSFERRED = Transferred()
 
 
 class _Records(Protocol):
@@ -157,6 +173,7 @@ class CallSession:
         "_clocked",
         "_dialer",
         "_failed",
+        "_hold",
         "_node",
         "_now",
         "_ring",
@@ -200,6 +217,7 @@ class CallSession:
         self._tries = 0
         self._ring: Ringing | None = None
         self._failed: str | None = None  # busy / no_answer: how the last dialling ended
+        self._hold: Dialer | None = None  # an outbound call's agent, held while it talks
 
     # -- events -------------------------------------------------------------------------------
 
@@ -256,18 +274,21 @@ class CallSession:
     def _on_keep_alive(self, ev: KeepAlive) -> list[Action]:
         if self._dialer is not None:
             self._dialer.renew()
+        if self._hold is not None:
+            self._hold.renew()
         return []
 
     def _on_hung_up(self, ev: CallerHungUp) -> list[Action]:
         rec, ring = self.record, self._ring
         assert rec is not None
-        if ring is not None and ring.winner is not None and rec.answered_by is None:
+        if ring is not None and ring.winner is not None:  # a leg not counted yet
             # the conversation ended with the caller before the PBX reported the attempt's end
-            talk = int(self._now - rec.answer) if self._clocked and rec.answer is not None else 0
+            start = ring.answered_at
+            talk = max(int(self._now - start), 0) if self._clocked and start is not None else 0
             if self._dialer is not None and self.wait is Wait.DIAL:
-                self._dialer.count(ring.targets, ring.winner, max(talk, 0))
-            rec.answered_by, rec.talk_seconds, rec.outcome = ring.winner, max(talk, 0), "answered"
-            rec.recorded = self.plan is not None and self.plan.record
+                self._dialer.count(ring.targets, ring.winner, talk)
+            self._add_talk(ring.winner, talk)
+            rec.recorded = rec.recorded or (self.plan is not None and self.plan.record)
         self._finish("caller_hung_up" if rec.outcome == "in_progress" else None)
         return []
 
@@ -322,7 +343,10 @@ class CallSession:
         return digits != number and digits.isdigit() and trie.lookup(digits) is not None
 
     def _start_outbound(self, ev: OutboundStarted) -> list[Action]:
-        """B3: the agent ``ev.agent`` calls the customer; one Dial, then the record."""
+        """B3: the agent ``ev.agent`` calls the customer; one Dial, then the record. An agent
+        the shared state knows is held for the call (no inbound call is offered to it); a
+        customer it knows is another seat (V5's internal call): claimed as any destination,
+        and a busy one is not rung."""
         self._now = ev.at
         rec = self.record = CallRecord(
             ev.call_id, ev.did, ev.agent, kind="outbound", callee=ev.customer, start=ev.at
@@ -333,11 +357,31 @@ class CallSession:
         rec.caller_kind, rec.caller_area = customer.kind, customer.area_code
         number = customer.number or ev.customer  # dialled in national form when it has one
         rec.tried.append(number)
+        if self.state is not None:
+            self._hold_agent(ev.agent, ev.call_id)
+            self._dialer = Dialer(self.state, ev.call_id)
+            if self.state.destination(number) is not None:  # a seat: an internal call
+                rec.kind = "internal"
+                if not self._dialer.take((number,)):
+                    rec.busy.append(number)
+                    return self._end("not_answered", "busy")
         self.wait = Wait.OUTBOUND
         self._ring = Ringing(_OUTBOUND, [(number,)])
         self._ring.targets = (number,)
         record = self.plan is not None and self.plan.record
         return [Dial((number,), ring_timeout=OUTBOUND_RING_TIMEOUT, record=record)]
+
+    def _hold_agent(self, agent: str, call_id: str) -> None:
+        """Claim ``agent`` for an outbound call when the shared state knows it; one that has no
+        room is still the caller (it placed the call): logged, not held."""
+        assert self.state is not None
+        if not agent.isdigit() or self.state.destination(agent) is None:
+            return
+        hold = Dialer(self.state, call_id)
+        if hold.take((agent,)):
+            self._hold = hold
+        else:
+            _log().info("call %s: the agent %s places it with no room left", call_id, agent)
 
     def _outbound_result(self, ev: DialResult) -> list[Action]:
         rec = self.record
@@ -487,6 +531,8 @@ class CallSession:
         dialer.release()
         node = ring.node
         self._ring = None
+        if node is _TRANSFERRED:  # nobody took the transfer: the call ends as it was answered
+            return self._end(None, "normal")
         self._failed = "busy" if ring.busy_only else "no_answer"
         if isinstance(node, ExtensionsNode):
             return self._goto(node.on_fail)
@@ -501,12 +547,10 @@ class CallSession:
         return [_TRANSFER, dial] if plan.transfer else [dial]
 
     @staticmethod
-    def _dial_action(
-        node: GroupNode | ExtensionsNode, targets: tuple[str, ...], record: bool
-    ) -> Dial:
-        if isinstance(node, ExtensionsNode):
+    def _dial_action(node: Any, targets: tuple[str, ...], record: bool) -> Dial:
+        if isinstance(node, ExtensionsNode | Transferred):
             return Dial(targets, ring_timeout=node.ring_timeout, record=record)
-        dial = node.dials.get(targets)
+        dial: Dial | None = node.dials.get(targets)
         if dial is not None:
             return dial
         one = len(targets) == 1
@@ -534,10 +578,11 @@ class CallSession:
             return []
         if ring.winner is not None:
             return [] if target == ring.winner else [DropLeg(target)]
-        ring.winner = target
+        ring.winner, ring.answered_at = target, self._now
         rec = self.record
         assert rec is not None
-        rec.answer = self._now
+        if rec.answer is None:  # the first agent's answer: a transfer's leg keeps it
+            rec.answer = self._now
         if self._dialer is not None:
             self._dialer.answer(target)
         if self.wait is Wait.DIAL:
@@ -556,16 +601,29 @@ class CallSession:
     def _mark_answer(self, ev: DialResult) -> None:
         rec = self.record
         assert rec is not None
+        if rec.answer is not None:  # a later leg of the call: the first answer stays
+            return
         # the attempt's end is known when the event carries it; the talk came just before
         rec.answer = max(rec.start, ev.at - ev.talk_seconds) if ev.at is not None else self._now
 
     def _talk(self, ev: DialResult, who: str) -> None:
         rec = self.record
         assert rec is not None
-        rec.answered_by, rec.talk_seconds = who, ev.talk_seconds
+        self._add_talk(who, ev.talk_seconds)
         record = self.plan is not None and self.plan.record
-        rec.recorded = record or ev.recording is not None
-        rec.recording = ev.recording
+        rec.recorded = rec.recorded or record or ev.recording is not None
+        if rec.recording is None:  # a later leg's recording is the PBX's; the first is named
+            rec.recording = ev.recording
+
+    def _add_talk(self, who: str, seconds: int) -> None:
+        """One leg of conversation: the first agent is ``answered_by``; every leg's seconds
+        count (the caller's connected time, what is billed)."""
+        rec = self.record
+        assert rec is not None
+        if rec.answered_by is None:
+            rec.answered_by = who
+        rec.talked_with.append(who)
+        rec.talk_seconds = min(rec.talk_seconds + seconds, SECONDS_MAX)
         rec.outcome = "answered"
 
     def _dial_result(self, ev: DialResult) -> list[Action]:
@@ -588,6 +646,8 @@ class CallSession:
             self._talk(ev, winner or ev.answered_by or "")
             self._ring = None
             self._failed = None
+            if ev.transfer is not None:
+                return self._transfer(ev.transfer, winner or ev.answered_by)
             node = ring.node
             if isinstance(node, ExtensionsNode) and node.second_transfer:
                 return self._enter_extensions(node)
@@ -602,6 +662,23 @@ class CallSession:
             ring.busy_only = False
         return self._ring_next(ring)
 
+    def _transfer(self, to: str, by: str | None) -> list[Action]:
+        """V5: the seat ``by`` sent the caller on to ``to``, a number or an extension of the
+        flow's extension dialer (its phones in order): claim and ring it (the transfer prompt
+        first, as any transfer); when nobody there answers, ring ``by`` again."""
+        rec, plan = self.record, self.plan
+        assert rec is not None and plan is not None
+        rec.transfers.append(to)
+        targets: tuple[str, ...] = (to,)
+        for node in plan.nodes.values():
+            if isinstance(node, ExtensionsNode) and to in node.numbers:
+                targets = tuple(node.numbers[to][0])
+                break
+        order: list[tuple[str, ...]] = [(t,) for t in targets]
+        if by is not None and by not in targets:
+            order.append((by,))
+        return self._ring_next(Ringing(_TRANSFERRED, order))
+
     # -- ending -------------------------------------------------------------------------------
 
     def _outcome_or(self, default: str) -> str:
@@ -611,6 +688,8 @@ class CallSession:
     def _finish(self, outcome: str | None) -> None:
         if self._dialer is not None:
             self._dialer.release()
+        if self._hold is not None:
+            self._hold.release()
         self.wait = None
         self._ring = None
         self.done = True

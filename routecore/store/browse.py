@@ -38,9 +38,10 @@ _COLUMNS = (
     'did, start, call_id, kind, caller, callee, caller_kind, caller_area, answer, "end",'
     " branches, tried, answered_by, talk_seconds, recorded, recording, voicemail, survey,"
     " outcome, recording_purged, voicemail_purged, caller_number, busy, answered_unlisted,"
-    " recovered"
+    " recovered, transfers, talked_with"
 )
-_LISTS = ("branches", "tried", "busy")
+LIST_COLUMNS = ("branches", "tried", "busy", "transfers", "talked_with")
+"""The call record's columns that hold a list (JSON text in the store)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class CallQuery:
 
 def _decoded(row: sqlite3.Row) -> dict[str, Any]:
     out = dict(row)
-    for name in _LISTS:
+    for name in LIST_COLUMNS:
         out[name] = json.loads(out[name])
     out["recorded"] = bool(out["recorded"])
     out["answered_unlisted"] = bool(out["answered_unlisted"])

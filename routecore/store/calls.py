@@ -88,6 +88,8 @@ CREATE TABLE IF NOT EXISTS calls (
     busy             TEXT    NOT NULL DEFAULT '[]',
     answered_unlisted INTEGER NOT NULL DEFAULT 0,
     recovered        TEXT,
+    transfers        TEXT    NOT NULL DEFAULT '[]',
+    talked_with      TEXT    NOT NULL DEFAULT '[]',
     PRIMARY KEY (did, start, call_id)
 );
 CREATE INDEX IF NOT EXISTS calls_start ON calls (start);
@@ -124,6 +126,8 @@ ADDED_COLUMNS = {
     "busy": "TEXT NOT NULL DEFAULT '[]'",
     "answered_unlisted": "INTEGER NOT NULL DEFAULT 0",
     "recovered": "TEXT",
+    "transfers": "TEXT NOT NULL DEFAULT '[]'",
+    "talked_with": "TEXT NOT NULL DEFAULT '[]'",
 }
 # The columns a call store has had since its first release (a database without them is refused).
 TABLES = {
@@ -134,7 +138,7 @@ TABLES = {
     ),
     "sms_outbox": ("id", "kind", "did", "to_number", "text", "call_id", "at", "sent"),
 }  # fmt: skip
-_LISTS = ("branches", "tried", "busy")
+_LISTS = browse.LIST_COLUMNS
 _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
 _COLUMNS = ", ".join(f'"{n}"' for n in _RECORD_FIELDS)
 _INSERT = (
@@ -389,7 +393,7 @@ class CallStore:
         self, did: str | None = None, since: float | None = None, until: float | None = None
     ) -> Rows:
         """Every call of ``did`` (None: all numbers) started in ``[since, until)``, in order;
-        ``branches``, ``tried`` and ``busy`` as lists."""
+        ``branches``, ``tried``, ``busy``, ``transfers`` and ``talked_with`` as lists."""
         rows = self._select(
             f"SELECT {_COLUMNS}, recording_purged, voicemail_purged FROM calls"
             f" WHERE {_RANGE} ORDER BY start, call_id",

@@ -233,6 +233,7 @@ def test_dict_shape():
         "talk_seconds": 0,
         "recording": None,
         "at": None,
+        "transfer": None,
     }
     # fields with a default may be left out by the sender (older adapters send no "at")
     assert W.from_json('{"type":"dial_result","outcome":"busy"}') == DialResult("busy")

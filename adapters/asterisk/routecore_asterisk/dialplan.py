@@ -1,5 +1,5 @@
 """Actions → AGI commands: what Asterisk does for each Action of the engine, sans-IO (B5, B8,
-B9, B10, B12, B13, B14, V4).
+B9, B10, B12, B13, B14, V4, V5).
 
 Each Action becomes a generator (:meth:`Translator.steps`) that yields :class:`Command` s and
 receives each one's :class:`~routecore_asterisk.codec.Reply`; it returns the Event the Action is
@@ -15,7 +15,11 @@ Play          ``STREAM FILE <file> ""`` (no file: skipped, logged)
 Collect       ``GET DATA <file> <ms> <max>`` (``#`` ends the input; no prompt: ``silence/1``)
 Dial          ``EXEC MixMonitor <file>,b`` when recorded; ``EXEC Dial <t1>&<t2>,<s>,<opts>``
               at once, or one ``Dial`` per target in order; then ``GET FULL VARIABLE
-              ${DIALSTATUS}|${DIALEDPEERNUMBER}`` (both in one round trip); options ``g``
+              ${DIALSTATUS}|${DIALEDPEERNUMBER}|${ROUTECORE_TRANSFER}`` (all in one round
+              trip; V5: a seat's workspace sets ``ROUTECORE_TRANSFER`` on the caller's channel
+              through the manager interface before it hangs the agent's leg up, the number is
+              reported in the DialResult and ``SET VARIABLE ROUTECORE_TRANSFER ""`` clears
+              it); options ``g``
               (the call goes on after the agent hangs up: survey),
               ``U(rc-answered^<call>*<secret>^<port>^<host>)`` (the answer moment, on the
               FastAGI server; a random secret per call) or ``U(rc-answer-time)`` (the
@@ -49,7 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routecore.adapter.errors import ChannelGone, ProtocolError
-from routecore.adapter.values import call_name, checked
+from routecore.adapter.values import call_name, checked, transfer_number
 from routecore.engine.actions import SECONDS_MAX, DialOutcome
 from routecore_asterisk import codec
 
@@ -75,8 +79,16 @@ VOICEMAIL_SILENCE_S = 5
 clock = time.time
 """Where the translator reads the time (the answer moment, a Dial's start and end)."""
 
-_DIAL_RESULT = ("GET", "FULL", "VARIABLE", "${DIALSTATUS}|${DIALEDPEERNUMBER}")
-"""How a Dial ended and who answered, read at once (``ANSWER|13800138002@destinations``)."""
+TRANSFER_VARIABLE = "ROUTECORE_TRANSFER"
+"""V5: the caller's channel variable naming where the agent transferred the caller."""
+_DIAL_RESULT = (
+    "GET",
+    "FULL",
+    "VARIABLE",
+    "${DIALSTATUS}|${DIALEDPEERNUMBER}|${" + TRANSFER_VARIABLE + "}",
+)
+"""How a Dial ended, who answered and where the agent transferred the caller, read at once
+(``ANSWER|13800138002@destinations|``)."""
 
 ANSWER_TIME_CONTEXT = "rc-answer-time"
 """The process-per-call AGI's ``U()`` subroutine: ``Return(${STRFTIME(,,%s.%3q)})`` on the
@@ -279,19 +291,26 @@ class Translator:
             )
             ended = clock()  # the Dial returns when the conversation is over
             reply = yield Command(codec.command(*_DIAL_RESULT), after_hangup=True)
-            status, _, peer = (reply.data or "").partition("|")  # one round trip for both
+            status, _, rest = (reply.data or "").partition("|")  # one round trip for all
+            peer, _, asked = rest.partition("|")
             statuses.append(status)
             if status == "CANCEL":  # the caller hung up while the targets rang
                 raise ChannelGone("the caller hung up during the Dial")
             if status == "ANSWER":
                 winner = _winner(peer, *self.ringing)
                 talk = yield from self._talk(started, ended)
+                transfer = None
+                if asked:
+                    transfer = transfer_number(asked, self.call)
+                    # read once: a later Dial of the call must not transfer again
+                    yield Command(codec.set_variable(TRANSFER_VARIABLE, ""), after_hangup=True)
                 result = DialResult(
                     "answered",
                     answered_by=winner,
                     talk_seconds=talk,
                     recording=reference,
                     at=ended,
+                    transfer=transfer,
                 )
                 break
         self.ringing = ([], [])

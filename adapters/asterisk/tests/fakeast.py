@@ -121,6 +121,7 @@ class Ring:
     result: int = 0
     on_answer: Callable[[FakeAsterisk], Any] | None = None
     delay: float = 0.0
+    transfer: str | None = None  # V5: ROUTECORE_TRANSFER when the Dial returns (the portal's)
 
 
 @dataclass
@@ -215,6 +216,7 @@ class FakeAsterisk:
         self._dial: tuple[Ring, list[str]] | None = None
         self._answer_time: str | None = None
         self._writer: Any = None
+        self.variables: dict[str, str] = {}  # set on the caller's channel (SET VARIABLE, AMI)
 
     # -- the conversation -----------------------------------------------------------------------
 
@@ -330,6 +332,8 @@ class FakeAsterisk:
         if line.startswith((b"GET VARIABLE ", b"GET FULL VARIABLE ")):
             return self._variable(line)
         if line.startswith(b"SET VARIABLE "):
+            name, _, value = line[len(b"SET VARIABLE ") :].decode().rstrip("\n").partition(" ")
+            self.variables[name] = value.strip('"')
             return b"200 result=1\n"
         if line.startswith((b"EXEC MixMonitor ", b"EXEC StopMixMonitor ")):
             return b"200 result=0\n"
@@ -348,6 +352,8 @@ class FakeAsterisk:
         ring = self._rings.pop(0) if self._rings else Ring("NOANSWER")
         strings = args.split(",", 1)[0].split("&")
         self._dial = (ring, strings)
+        if ring.transfer is not None:  # the portal set it while the agent talked
+            self.variables["ROUTECORE_TRANSFER"] = ring.transfer
         self._answer_time = None
         if ring.status == "ANSWER" and answering and ring.subroutine and _ANSWER_TIME in args:
             self._answer_time = f"{time.time():.3f}"  # [rc-answer-time]'s Return value
@@ -383,6 +389,8 @@ class FakeAsterisk:
             value = ring.status if self._dial else None
         elif name == "DIALEDPEERNUMBER":
             value = peer
+        elif name in self.variables:
+            value = self.variables[name] or None
         elif name == "DIALEDPEERNAME":
             value = None if peer is None else f"Local/{peer}-00000002;1"
         elif name == "ANSWEREDTIME":  # the caller channel's up time, prompts included
@@ -483,7 +491,8 @@ GRAMMAR = [
         rf'STREAM FILE {_V} ""',
         rf"GET DATA {_V} \d+ \d+",
         r"GET VARIABLE [A-Z_]+",
-        r"GET FULL VARIABLE \$\{DIALSTATUS\}\|\$\{DIALEDPEERNUMBER\}",
+        r"GET FULL VARIABLE \$\{DIALSTATUS\}\|\$\{DIALEDPEERNUMBER\}\|\$\{ROUTECORE_TRANSFER\}",
+        r'SET VARIABLE ROUTECORE_TRANSFER ""',
         r'SET VARIABLE CONFBRIDGE\(bridge,max_members\) "\d+"',
         rf"EXEC ConfBridge rc-\d+-{_V}",
         rf"EXEC MixMonitor {_V},b",

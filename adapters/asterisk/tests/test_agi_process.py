@@ -103,7 +103,7 @@ def test_a_complete_call(host: Runtime) -> None:
         f"GET DATA {p}/sales_menu 5000 1",
         f'STREAM FILE {p}/sys_transfer ""',
         f"EXEC Dial Local/{target}@destinations,20,gU(rc-answer-time)",  # the answer's time
-        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}|${ROUTECORE_TRANSFER}",
         "GET VARIABLE GOSUB_RETVAL",
         "EXEC Hangup 16",
     ]
@@ -209,7 +209,7 @@ def test_sighup_during_a_recorded_conversation_keeps_the_recording(host: Runtime
     fake, code, err = agi_call(host, scenario, block, sighup=True)
     assert code == 0, err
     assert fake.commands()[dial + 1 :] == [
-        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}|${ROUTECORE_TRANSFER}",
         "GET VARIABLE GOSUB_RETVAL",
         'EXEC StopMixMonitor ""',
     ]

@@ -60,7 +60,7 @@ def dial_line(targets: list[str], seconds: int, call_id: str, port: int, extra: 
     return f"EXEC Dial {dial},{seconds},gU(rc-answered^{call_id}^{port}^127.0.0.1){extra}"
 
 
-ANSWERED = ["GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}"]
+ANSWERED = ["GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}|${ROUTECORE_TRANSFER}"]
 
 
 # ---------------------------------------------------------------- B14: the two-level menu
@@ -162,7 +162,7 @@ def test_sequential_dial_first_no_answer_then_second_answers(host: Runtime) -> N
         "ANSWER",
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["13800138000"], 20, "seq-1", port),
-        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}|${ROUTECORE_TRANSFER}",
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["01065528888"], 20, "seq-1", port),
         *ANSWERED,
@@ -327,7 +327,7 @@ def test_extension_dialer_with_a_second_transfer(host: Runtime) -> None:
         "GET DATA silence/1 5000 3",  # pv_inputext.wav is not uploaded: silence, logged
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["01065520001"], 20, "ext-1", port),  # 801: the desk first, then the mobile
-        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}|${ROUTECORE_TRANSFER}",
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["13911112222"], 20, "ext-1", port),
         *ANSWERED,
@@ -407,10 +407,10 @@ def test_busy_agents_then_a_voicemail(host: Runtime) -> None:
         "GET DATA silence/1 5000 1",  # menu.wav is not uploaded
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["13800138011"], 20, "vm-1", port),
-        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}|${ROUTECORE_TRANSFER}",
         f'STREAM FILE {p}/sys_transfer ""',
         dial_line(["13800138012"], 20, "vm-1", port),
-        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}|${ROUTECORE_TRANSFER}",
         "GET DATA silence/1 5000 1",  # "1 leave a message, 2 keep waiting": 1
         f'STREAM FILE {p}/sys_voicemail ""',
         f"RECORD FILE {r}/vm-1-vm wav # 120000 BEEP s=5",
@@ -684,3 +684,37 @@ def test_a_caller_who_hangs_up_while_the_targets_ring_ends_the_call(host: Runtim
     rec = one_record(host, "cancel-1")
     assert rec["outcome"] == "caller_hung_up" and len(rec["tried"]) == 1
     assert busy(host) == {}
+
+
+# ---------------------------------------------------------------- V5: a seat's transfer
+
+
+def test_a_seat_transfer_read_with_the_dial_result_rings_the_new_seat(host: Runtime) -> None:
+    """The portal set ROUTECORE_TRANSFER on the caller's channel and hung the agent's leg up:
+    the server reads it with the Dial's result (no extra round trip), clears it and the engine
+    rings the new seat; the record names both agents and bills both legs."""
+    seat = "13900001111"
+    rings = [Ring(talk=30, transfer=seat), Ring(talk=20, answerer=seat)]
+    fake, port = call(host, Scenario(digits=["1", "1"], rings=rings), environment())
+    p, _ = paths(host)
+    first = fake.dials()[0].split("/")[1].split("@")[0]
+    assert fake.commands()[5:] == [
+        dial_line([first], 20, "rcpbx-1796174071.0", port),
+        *ANSWERED,
+        'SET VARIABLE ROUTECORE_TRANSFER ""',
+        f'STREAM FILE {p}/sys_transfer ""',
+        dial_line([seat], 30, "rcpbx-1796174071.0", port),
+        *ANSWERED,  # cleared: the second Dial's result carries no transfer
+        "EXEC Hangup 16",
+    ]
+    rec = one_record(host, "rcpbx-1796174071.0")
+    assert rec["answered_by"] == first and rec["talked_with"] == [first, seat]
+    assert rec["transfers"] == [seat] and rec["talk_seconds"] == 50
+
+
+def test_a_transfer_to_something_not_a_number_is_ignored(host: Runtime) -> None:
+    rings = [Ring(talk=30, transfer="801;Hangup")]
+    fake, _ = call(host, Scenario(digits=["1", "1"], rings=rings), environment())
+    assert fake.commands()[-2:] == ['SET VARIABLE ROUTECORE_TRANSFER ""', "EXEC Hangup 16"]
+    rec = one_record(host, "rcpbx-1796174071.0")
+    assert rec["transfers"] == [] and rec["outcome"] == "answered"

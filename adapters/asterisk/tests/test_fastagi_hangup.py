@@ -127,7 +127,7 @@ def test_the_caller_hangs_up_during_a_recorded_conversation(
     assert rec["recorded"]
     if dead_variables != "511":  # the Dial's result was read
         assert sent[dial + 1 :] == [
-            "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}",
+            "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}|${ROUTECORE_TRANSFER}",
             'EXEC StopMixMonitor ""',
         ]
         assert rec["outcome"] == "answered" and rec["talk_seconds"] == 50

@@ -230,7 +230,9 @@ def test_a_stalled_peer_is_dropped_and_another_call_goes_on(quick: Runtime) -> N
     for fake in (menu, after_answer):
         assert fake.closed_by_server and not fake.stalled_server
     assert len(menu.lines) == 4 and len(after_answer.lines) == 6
-    assert after_answer.commands()[-1] == "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}"
+    assert after_answer.commands()[-1] == (
+        "GET FULL VARIABLE ${DIALSTATUS}|${DIALEDPEERNUMBER}|${ROUTECORE_TRANSFER}"
+    )
     check_call(normal)
     assert normal.commands()[-1] == "EXEC Hangup 16"
     assert busy(quick) == {}

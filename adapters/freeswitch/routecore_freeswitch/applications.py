@@ -1,5 +1,5 @@
 """Actions → FreeSWITCH dialplan applications, run on the call's own channel over ESL (B5, B8,
-B9, B10, B12, B13, B14, V4).
+B9, B10, B12, B13, B14, V4, V5).
 
 Each Action becomes one or more ``sendmsg`` executes (:meth:`EslConnection.execute`: a fresh
 ``Event-UUID``, ``event-lock: true`` except for ``bridge``, the wait for its
@@ -50,6 +50,10 @@ Dial result   from the bridge's completion: ``variable_originate_disposition`` (
               completion's ``Event-Date-Timestamp`` minus the CHANNEL_BRIDGE's, to the
               nearest second (FreeSWITCH's own clock; ``Caller-Channel-Bridged-Time`` when the
               bridge event was not seen).
+              Transfer (V5): a completion carrying ``variable_routecore_transfer`` (a number
+              the seat's workspace set with ``uuid_setvar`` before ending the agent's leg)
+              reports it in the DialResult, then ``unset routecore_transfer``; a value that is
+              not a number is logged and ignored (the agent simply hung up).
               The caller hanging up while the targets ring ends the call (ChannelGone); once
               connected the result is still reported
 Voicemail     the prompt, then ``record <file> <max s> 200 5`` (silence threshold 200, 5 s of
@@ -84,7 +88,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from routecore.adapter.errors import AdapterError, ChannelGone
-from routecore.adapter.values import call_name, checked
+from routecore.adapter.values import call_name, checked, transfer_number
 from routecore.engine.actions import DialOutcome
 from routecore.rules import is_number
 
@@ -213,6 +217,10 @@ def _answering(event: Event, legs: dict[str, str], targets: list[str]) -> str | 
     return destination if is_number(destination) else None
 
 
+TRANSFER_VARIABLE = "routecore_transfer"
+"""V5: the caller's channel variable naming where the agent transferred the caller."""
+
+
 @dataclass
 class _Bridge:
     """What one ``bridge`` saw while it ran."""
@@ -222,6 +230,7 @@ class _Bridge:
     winner: str | None = None
     bridged_us: int = 0  # FreeSWITCH's Event-Date-Timestamp of the CHANNEL_BRIDGE
     bridged_at: float | None = None  # our monotonic clock at the CHANNEL_BRIDGE
+    transfer: str | None = None  # V5: the number the agent sent the caller on to
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -469,6 +478,7 @@ class Applications:
                     talk_seconds=talk,
                     recording=reference,
                     at=time.time(),
+                    transfer=bridge.transfer,
                 )
                 break
             if self.conn.hung_up:
@@ -517,6 +527,11 @@ class Applications:
             return bridge, outcome, 0
         if bridge.winner is None:
             bridge.winner = _answering(done, legs, targets)
+        asked = done.variable(TRANSFER_VARIABLE)
+        if asked:
+            bridge.transfer = transfer_number(asked, self.call)
+            if not self.conn.hung_up:  # read once: a later Dial must not transfer again
+                await self._exec("unset", TRANSFER_VARIABLE, limit=self.timeout)
         return bridge, "answered", self._talk(bridge, done)
 
     def _bridged(self, bridge: _Bridge, event: Event, at_answer: dict[str, str]) -> None:

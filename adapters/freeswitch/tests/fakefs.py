@@ -105,12 +105,14 @@ class Templates:
 class Bridge:
     """What one ``bridge`` does: ``status`` as FreeSWITCH reports it, ``answer`` the leg that
     answers (its index in the bridge) with ``talk`` seconds of conversation; ``second`` another
-    leg index that also reports a CHANNEL_BRIDGE (a race)."""
+    leg index that also reports a CHANNEL_BRIDGE (a race); ``transfer`` the number a seat's
+    workspace set as ``routecore_transfer`` (``uuid_setvar``) before ending the agent's leg."""
 
     status: str = "SUCCESS"
     answer: int | None = 0
     talk: int = 3
     second: int | None = None
+    transfer: str | None = None
 
 
 BUSY = Bridge("USER_BUSY", answer=None)
@@ -482,6 +484,8 @@ class FakeFreeSwitch:
         self.clock += plan.talk * 1_000_000
         if hang:
             await self._hang_up("NORMAL_CLEARING")
+        if plan.transfer is not None:
+            self.vars["routecore_transfer"] = plan.transfer
         self.vars.update(
             originate_disposition="SUCCESS",
             DIALSTATUS="SUCCESS",

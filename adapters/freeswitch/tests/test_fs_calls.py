@@ -252,7 +252,10 @@ def test_extensions_with_a_second_transfer(fs_host: Any, templates: Any) -> None
     assert len(collects) == 3  # the third: the caller hangs up instead of keying
     assert all(" 1 3 1 5000 none " in f" {c.split(' ', 1)[1]}" for c in collects)
     assert record["branches"] == ["extensions.801", "extensions.099"]
-    assert record["outcome"] == "answered" and record["answered_by"] == "02161234500"
+    # the first agent answered; both extensions talked and both legs are billed
+    assert record["outcome"] == "answered" and record["answered_by"] == "13911112222"
+    assert record["talked_with"] == ["13911112222", "02161234500"]
+    assert record["talk_seconds"] == 11
     assert sum("continue_on_fail=true" in app for app in apps(fake)) == 1
 
 
@@ -366,3 +369,23 @@ def test_metrics_name_destinations_only_when_asked(fs_host: Any, templates: Any)
     named = Metrics(fs_host.state, per_destination=True).registry.get_sample_value
     answered = one_record(fs_host, fake)["answered_by"]
     assert named("routecore_destination_answered_total", {"destination": answered}) == 1
+
+
+def test_a_seat_transfer_rings_the_new_seat_and_the_record_names_both(
+    fs_host: Any, templates: Any
+) -> None:
+    """V5: ``routecore_transfer`` on the caller's channel when the bridge completes is the
+    seat's transfer: unset at once, the new seat rung after the transfer prompt."""
+    seat = "13900001111"
+    script = Script(keys=["1", "1"], bridges=[Bridge(talk=30, transfer=seat), Bridge(talk=20)])
+    fake = FakeFreeSwitch(templates, script)
+    run(fs_host, fake)
+    record = one_record(fs_host, fake)
+    [[(first, _)], [(second, timeout)]] = bridged(fake)
+    assert (second, timeout) == (seat, "30")
+    done = apps(fake)
+    at = done.index("unset routecore_transfer")
+    assert done[at - 1].startswith("bridge ") and done[at + 1].startswith("playback ")
+    assert done.count("unset routecore_transfer") == 1  # the second bridge carried none
+    assert record["talked_with"] == [first, seat] and record["transfers"] == [seat]
+    assert record["talk_seconds"] == 50 and record["answered_by"] == first
