@@ -10,6 +10,10 @@ commits twice a call rather than four times; a Dial's journal row (the agents it
 record and its SMS are stored at once, with whatever waits beside them. The adapter awaits
 :meth:`Runtime.written` before it lets a call's connection go, so a record is stored when its
 call is over. A process per call writes in place.
+
+When the shared state is on Redis, what the call store took is also published to the calls'
+stream (:mod:`routecore.store.call_events`): the journal of every host, for screen pop on any
+host (V5).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class Runtime:
         self._lock = threading.Lock()  # the store is opened once, by whichever thread first
         self._writer: _Writer | None = None
         self._pending: set[Future[None]] = set()
+        self.events = _call_events(self.state)
         if open_store:
             self.calls  # noqa: B018 - a server finds an unusable call store at its start
 
@@ -100,7 +105,7 @@ class Runtime:
         if self.config.calls is None:
             return
         if self._writer is None:
-            _store(self.calls, [(what, item)])
+            _store(self.calls, [(what, item)], self.events)
             return
         future = self._writer.put(what, item, urgent=urgent)
         self._pending.add(future)
@@ -136,9 +141,19 @@ class Runtime:
             self._calls = None
 
 
-def _store(store: Any, items: list[tuple[str, Any]]) -> None:
+def _call_events(state: Any) -> Any:
+    """The calls' stream beside a Redis state (None for a state file)."""
+    if not isinstance(getattr(type(state), "client", None), property):
+        return None
+    from routecore.store.call_events import CallEvents
+
+    return CallEvents(lambda: state.client, state.prefix)  # connected when first needed
+
+
+def _store(store: Any, items: list[tuple[str, Any]], events: Any = None) -> None:
     """Store a batch in one transaction: each call's latest journal row (none for a call whose
-    record is in the batch), the records, the SMS. When the batch is refused, each item is
+    record is in the batch), the records, the SMS; then publish the rows and ends to
+    ``events`` (the calls' stream, when there is one). When the batch is refused, each item is
     tried alone, so one bad item never costs the others; what is refused is logged."""
     records = [item for what, item in items if what == "record"]
     ended = {r.call_id for r in records}
@@ -149,13 +164,15 @@ def _store(store: Any, items: list[tuple[str, Any]]) -> None:
     sms = [item for what, item in items if what == "sms"]
     try:
         store.write(journal=latest.values(), records=records, sms=sms)
-        return
     except Exception:
         if len(items) == 1:
             log.exception("the call store refused a %s", items[0][0])
             return
-    for what, item in items:
-        _store(store, [(what, item)])
+        for what, item in items:
+            _store(store, [(what, item)], events)
+        return
+    if events is not None:
+        events.publish(latest.values(), ended)
 
 
 class _Writer:
@@ -203,7 +220,11 @@ class _Writer:
                 count = min(len(self._items), BATCH_MAX)
                 batch = [self._items.popleft() for _ in range(count)]
             try:
-                _store(self._runtime.calls, [(what, item) for what, item, _ in batch])
+                _store(
+                    self._runtime.calls,
+                    [(what, item) for what, item, _ in batch],
+                    self._runtime.events,
+                )
             except Exception:  # the store cannot even be opened: logged, the calls go on
                 log.exception("the call store cannot be written")
             for _, _, future in batch:
