@@ -15,6 +15,7 @@ harness is missing.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -459,3 +460,18 @@ def _sipp_failed(stat: Path) -> int:
         return 0
     head, last = lines[0].split(";"), lines[-1].split(";")
     return int(dict(zip(head, last, strict=False)).get("FailedCall(C)", "0") or 0)
+
+
+def transfer(kind: str, channel: str, number: str) -> str:
+    """The portal's transfer (``routecore_portal.pbx``) of the caller on ``channel`` (the
+    journal's PBX channel) to ``number``, through the PBX's control connection; the agent leg
+    it ended."""
+    from routecore.adapter.reconcile import control_address
+    from routecore_portal.pbx import send_transfer
+
+    url = (
+        f"ami://routecore:routecore@127.0.0.1:{AST_AMI}"
+        if kind == "asterisk"
+        else f"esl://:ClueCon@127.0.0.1:{FS_ESL}"
+    )
+    return asyncio.run(send_transfer(channel, number, control_address(url)))

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from pbxharness import Pbx, Server, Site, call, load, server, wait_for
+from pbxharness import Pbx, Server, Site, call, load, server, transfer, wait_for
 
 EXPORT = "13800138003"  # 4006001003, keys 1 2: rings 1 s, answers, talks 3 s, hangs up
 OPERATOR = "075523456780"  # 4006001003, key 0: answers at once, stays until the caller leaves
@@ -103,6 +103,33 @@ def test_a_killed_server_loses_no_record_and_double_books_no_agent(
     assert abs(first["end"] - ended) <= 2.0
     assert rows["13900000001"]["answered_by"] != OPERATOR or rows["13900000001"]["start"] > ended
     assert site.open_calls() == []
+
+
+def test_a_seat_transfers_its_caller_to_another_seat(
+    site: Site, asterisk: Pbx, serving: Server
+) -> None:
+    """V5: the portal's transfer (AMI Getvar BRIDGEPEER, Setvar ROUTECORE_TRANSFER, Hangup of
+    the agent's leg) on a real call: the engine rings the new seat, the old one is free at
+    once, the record names both and bills both conversations."""
+    c = call(asterisk, "4006001003", digits="0", hold=25)
+    wait_for(lambda: site.busy().get(OPERATOR) and "DEST " + OPERATOR + " answered"
+             in asterisk.log_text(), 20, "the operator answers")  # fmt: skip
+    time.sleep(1.0)
+    [row] = site.open_calls()
+    assert row.answered_by == OPERATOR
+    peer = transfer("asterisk", row.channel, EXPORT)
+    assert peer.startswith(f"Local/{OPERATOR}@destinations-")
+    wait_for(lambda: site.busy().get(EXPORT), 10, "the new seat is claimed")
+    assert OPERATOR not in site.busy()  # the old seat is free while the caller is moved on
+    assert "answered" in c.result()
+    rec = site.record()
+    first = dest_times(asterisk, OPERATOR)
+    second = dest_times(asterisk, EXPORT)
+    assert rec["answered_by"] == OPERATOR and rec["talked_with"] == [OPERATOR, EXPORT]
+    assert rec["transfers"] == [EXPORT] and rec["outcome"] == "answered"
+    talked = (first[1] - first[0]) + (second[1] - second[0])
+    assert abs(talked - rec["talk_seconds"]) <= 1.5, (talked, rec)
+    assert site.busy() == {} and site.open_calls() == []
 
 
 def test_load(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from pbxharness import Pbx, Server, Site, call, load, server, wait_for
+from pbxharness import Pbx, Server, Site, call, load, server, transfer, wait_for
 
 EXPORT = "13800138003"  # 4006001003, keys 1 2: rings 1 s, answers, talks 3 s, hangs up
 OPERATOR = "075523456780"  # 4006001003, key 0: answers at once, stays until the caller leaves
@@ -115,6 +115,33 @@ def test_a_killed_server_loses_no_record_and_double_books_no_agent(
     assert rec["outcome"] == "answered" and rec["recovered"] == "pbx"
     assert abs(rec["end"] - ended) <= 2.0
     assert site.open_calls() == []
+
+
+def test_a_seat_transfers_its_caller_to_another_seat(
+    site: Site, freeswitch: Pbx, serving: Server
+) -> None:
+    """V5: the portal's transfer (ESL uuid_getvar bridge_uuid, uuid_setvar routecore_transfer,
+    uuid_kill of the agent's leg) on a real call: the engine rings the new seat, the record
+    names both and bills both conversations."""
+    c = call(freeswitch, "4006001003", digits="0", hold=25)
+    wait_for(lambda: site.busy().get(OPERATOR) and "DEST " + OPERATOR + " answered"
+             in freeswitch.log_text(), 20, "the operator answers")  # fmt: skip
+    time.sleep(1.0)
+    [row] = site.open_calls()
+    assert row.answered_by == OPERATOR
+    transfer("freeswitch", row.channel, EXPORT)
+    wait_for(lambda: site.busy().get(EXPORT), 10, "the new seat is claimed")
+    assert OPERATOR not in site.busy()
+    assert "answered" in c.result()
+    rec = site.record()
+    assert rec["answered_by"] == OPERATOR and rec["talked_with"] == [OPERATOR, EXPORT]
+    assert rec["transfers"] == [EXPORT] and rec["outcome"] == "answered"
+    talked = (logged_at(freeswitch, f"DEST {OPERATOR} ended")
+              - logged_at(freeswitch, f"DEST {OPERATOR} answered")
+              + logged_at(freeswitch, f"DEST {EXPORT} ended")
+              - logged_at(freeswitch, f"DEST {EXPORT} answered"))  # fmt: skip
+    assert abs(talked - rec["talk_seconds"]) <= 1.5, (talked, rec)
+    assert site.busy() == {} and site.open_calls() == []
 
 
 def test_load(

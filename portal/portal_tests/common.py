@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from django.test import Client
 
 from routecore.engine import CallRecord
 from routecore.store import CallStore
+from routecore.store.journal import OpenCall
 
 ROOT = Path(__file__).resolve().parents[2]
 A_DID, B_DID = "4006001003", "4006001001"
@@ -50,3 +53,28 @@ def example(did: str) -> str:
 def copy_example_prompts(prompts: str) -> None:
     for wav in (ROOT / "examples").glob("*.wav"):
         shutil.copy(wav, prompts)
+
+
+def open_call(
+    call_id: str,
+    claimed: tuple[str, ...],
+    answered_by: str | None = None,
+    *,
+    channel: str | None = None,
+    did: str | None = None,
+) -> OpenCall:
+    """A journal row as an adapter writes it for a call in progress on ``A_DID``."""
+    record = CallRecord(call_id, did or A_DID, "13900000042", start=time.time(), caller_area="010")
+    return OpenCall(
+        call_id,
+        channel or call_id,
+        "agi",
+        "host",
+        os.getpid(),
+        None,
+        record,
+        claimed,
+        answered_by,
+        time.time() if answered_by else None,
+        time.time(),
+    )

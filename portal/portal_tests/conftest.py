@@ -4,16 +4,21 @@ and two enterprises with an admin each (A holds 4006001003, B holds 4006001001).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import sys
+import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from portal_tests.common import A_DID, B_DID, PASSWORD, client_for
+from portal_tests.common import A_DID, B_DID, PASSWORD, ROOT, client_for
 
 
 @pytest.fixture
@@ -120,3 +125,30 @@ def asgi(transactional_db: Any, stores: dict[str, str]) -> Any:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """A ``redis-server`` of the tests (skipped where it is not installed)."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (make install installs it)")
+    if str(ROOT) not in sys.path:  # the suite's own helper, also when run alone
+        sys.path.append(str(ROOT))
+    from tests.redis_server import RedisServer
+
+    with tempfile.TemporaryDirectory(prefix="routecore-redis-") as tmp:
+        server = RedisServer(exe, Path(tmp))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def redis_state(redis_server: Any, stores: dict[str, str]) -> str:
+    """The portal's shared state on the tests' Redis, under a key prefix of its own."""
+    url = f"{redis_server.url}?prefix=t{uuid.uuid4().hex[:12]}:"
+    stores["state"] = url
+    return url

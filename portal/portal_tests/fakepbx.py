@@ -9,6 +9,8 @@ from typing import Any
 
 SEAT_PHONE = "13800138100"
 CUSTOMER = "13900000042"
+AGENT_LEG = f"Local/{SEAT_PHONE}@destinations-00000007;1"
+AGENT_UUID = "5d2c1f0e-0d1b-4b7e-9a55-000000000007"
 
 
 class Fake(socketserver.ThreadingTCPServer):
@@ -67,6 +69,10 @@ class Ami(socketserver.StreamRequestHandler):
                         ]
                     ).encode()
                 )
+            elif action == "Getvar":  # the caller's bridge peer: the agent's leg (or none)
+                idle = self.server.behaviour.get("idle")  # type: ignore[attr-defined]
+                value = f"Variable: BRIDGEPEER\r\nValue: {'' if idle else AGENT_LEG}"
+                self.wfile.write(f"Response: Success\r\n{head}{value}\r\n\r\n".encode())
             elif action == "Logoff":
                 self.wfile.write(
                     f"Response: Goodbye\r\n{head}Message: Thanks for all the fish.\r\n\r\n".encode()
@@ -91,6 +97,15 @@ class Esl(socketserver.StreamRequestHandler):
             self.server.received.append(command)  # type: ignore[attr-defined]
             if command.startswith(b"api originate"):
                 body = b"+OK 7c1f0e2a-0d1b-4b7e-9a55-000000000042\n"
+                self.wfile.write(
+                    b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body
+                )
+            elif command.startswith(b"api "):  # uuid_getvar bridge_uuid, uuid_setvar, uuid_kill
+                idle = self.server.behaviour.get("idle")  # type: ignore[attr-defined]
+                if command.startswith(b"api uuid_getvar"):
+                    body = b"_undef_" if idle else AGENT_UUID.encode()
+                else:
+                    body = b"+OK\n"
                 self.wfile.write(
                     b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body
                 )

@@ -43,7 +43,7 @@ def test_asterisk_rings_the_seat_then_sends_it_to_the_agents_outbound_path(seat,
     originate = next(b for b in ami.received if b.startswith(b"Action: Originate"))
     assert b"Channel: Local/13800138100@destinations\r\n" in originate
     assert b"Context: agents-out\r\n" in originate and b"Exten: 13900000042\r\n" in originate
-    assert b"CallerID: 4006001003\r\n" in originate
+    assert b"CallerID: 13800138100\r\n" in originate  # the agent: the seat's phone
     assert "13900000042" in page and AuditEntry.objects.filter(action="seat.callback").exists()
     ami.shutdown()
 
@@ -54,7 +54,7 @@ def test_freeswitch_originates_with_the_service_number(seat, settings, stores):
     _call(seat)
     originate = next(c for c in esl.received if c.startswith(b"api originate"))
     assert originate == (
-        b"api originate {originate_timeout=30,origination_caller_id_number=4006001003,"
+        b"api originate {originate_timeout=30,origination_caller_id_number=13800138100,"
         b"routecore_service=4006001003}loopback/13800138100/default 13900000042 XML default\n\n"
     )
     esl.shutdown()

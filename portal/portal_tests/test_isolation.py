@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from portal_tests.common import A_DID, add_calls, example
 from routecore_portal import tokens
-from routecore_portal.models import Article, Customer, FollowUp, Prompt
+from routecore_portal.models import Article, Customer, FollowUp, Prompt, Seat
 
 
 def _patterns(resolver=None, prefix="", params=()):
@@ -66,6 +67,12 @@ def test_every_url_of_another_enterprise_is_a_404(a_client, b_client, people, st
         ),
         "portal:article": Article.objects.create(
             enterprise=people["a_enterprise"], title="t", body="b"
+        ),
+        "portal:seat_remove": Seat.objects.create(
+            enterprise=people["a_enterprise"],
+            user=get_user_model().objects.create_user("seat-a"),
+            name="s",
+            phone="13800138100",
         ),
     }
     checked = []

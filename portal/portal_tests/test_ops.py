@@ -89,4 +89,11 @@ def test_the_enterprises_seats_are_billed_once_on_its_first_number(
     other = a_client.get("/n/4006001004/statement/", {"month": month}).context["fields"]
     assert first["seats"] == 6 and other["seats"] == 0
     assert first["free_seats"] == 4 and first["credit_seats"] + first["paid_seats"] == 2
-    assert seats_billed(A_DID, time.time() - 86400) == 0  # a month that ended before them
+    now = time.time()
+    assert seats_billed(A_DID, now - 40 * 86400, now - 86400) == 0  # a month before them
+    # a seat removed this month is billed for it, not for the next month
+    gone = Seat.objects.get(name="s0")
+    gone.removed = timezone.now()
+    gone.save()
+    assert seats_billed(A_DID, now - 86400, now + 86400) == 6
+    assert seats_billed(A_DID, now + 86400, now + 40 * 86400) == 5

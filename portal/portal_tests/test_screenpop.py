@@ -8,31 +8,16 @@ from __future__ import annotations
 import os
 import time
 
-from portal_tests.common import A_DID, PASSWORD, T0
+from portal_tests.common import A_DID, PASSWORD, T0, open_call
 from routecore.engine import CallRecord
 from routecore.store import CallStore
-from routecore.store.journal import OpenCall
 from routecore_portal import screenpop
 from routecore_portal.models import CallNote, Member, Seat
 
 PHONE = "13800138100"
 
 
-def _row(call_id: str, claimed: tuple[str, ...], answered_by: str | None = None) -> OpenCall:
-    record = CallRecord(call_id, A_DID, "13900000042", start=time.time(), caller_area="010")
-    return OpenCall(
-        call_id,
-        call_id,
-        "agi",
-        "host",
-        os.getpid(),
-        None,
-        record,
-        claimed,
-        answered_by,
-        time.time() if answered_by else None,
-        time.time(),
-    )
+_row = open_call
 
 
 def test_the_journal_becomes_ringing_talking_ended_for_the_phone(stores):
@@ -65,8 +50,10 @@ def test_a_seat_sees_the_caller_within_a_second_and_keeps_a_note(asgi, browser, 
     user = get_user_model().objects.create_user("zhang", password=PASSWORD)
     Member.objects.create(user=user, role="seat", enterprise=people["a_enterprise"])
     Seat.objects.create(enterprise=people["a_enterprise"], user=user, name="张三", phone=PHONE)
-    with CallStore(stores["calls"]) as calls:
-        calls.add(CallRecord("old", A_DID, "13900000042", start=T0, outcome="no_answer"))
+    with CallStore(stores["calls"]) as calls:  # a call that rang this seat before
+        old = CallRecord("old", A_DID, "13900000042", start=T0, outcome="no_answer")
+        old.tried = [PHONE]
+        calls.add(old)
     page = browser.new_page(locale="zh-CN")
     page.goto(f"{asgi}/login/")
     page.fill("input[name=username]", "zhang")
@@ -85,8 +72,20 @@ def test_a_seat_sees_the_caller_within_a_second_and_keeps_a_note(asgi, browser, 
         assert page.get_attribute("#pop-customer a", "href").startswith("/customers/")
         calls.journal(_row("c9", (PHONE,), answered_by=PHONE))
         page.wait_for_selector("#pop[data-state=talking]", timeout=3000)
+        assert page.is_visible("#pop-transfer")  # a transfer is offered while talking
+        # the admin's seat table shows the seat talking, live
+        admin = browser.new_page(locale="zh-CN")
+        admin.goto(f"{asgi}/login/")
+        admin.fill("input[name=username]", "admin-a")
+        admin.fill("input[name=password]", PASSWORD)
+        admin.click("button:has-text('登录')")
+        admin.goto(f"{asgi}/seats/")
+        admin.wait_for_selector("tr[data-state=talking]", timeout=5000)
+        assert "13900000042" in admin.inner_text("tr[data-state=talking] .call")
+        admin.close()
         calls.add(CallRecord("c9", A_DID, "13900000042", start=time.time(), outcome="answered"))
         page.wait_for_selector("#pop[data-state=ended]", timeout=3000)
+    assert not page.is_visible("#pop-transfer")
     page.fill("#pop-note textarea", "客户要报价单")
     page.click("#pop-note button")
     assert "客户要报价单" in page.inner_text("#notes")
@@ -150,3 +149,41 @@ def test_a_seats_day_in_the_browser(asgi, browser, people, stores, settings):
     assert state.claim([PHONE], "engine-2") is None  # offline: skipped
     state.close()
     ami.shutdown()
+
+
+def test_a_call_on_another_host_pops_through_the_redis_stream(redis_state, stores):
+    """The state on Redis: the adapters of every host publish their journal to the calls'
+    stream; the portal's watcher reads it, so a seat rung by another host's call pops too."""
+    import redis
+
+    from routecore.state import open_state
+    from routecore.store.call_events import CallEvents
+
+    with open_state(redis_state) as state:  # an adapter on another host, same Redis
+        client = redis.Redis.from_url(redis_state.split("?")[0])
+        events = CallEvents(lambda: client, state.prefix)
+        watcher = screenpop.Watcher()
+        watcher._queues[PHONE] = set()
+        assert watcher.tick() == []
+        events.publish([_row("far-1", (PHONE,))], [])
+        assert [(p.event, p.call_id) for p in watcher.tick()] == [("ringing", "far-1")]
+        events.publish([_row("far-1", (PHONE,), answered_by=PHONE)], [])
+        assert [p.event for p in watcher.tick()] == ["talking"]
+        events.publish([], ["far-1"])
+        assert [p.event for p in watcher.tick()] == ["ended"]
+        assert not os.path.exists(stores["calls"])  # no local journal was read
+
+
+def test_a_seat_sees_the_history_that_involved_it_unless_allowed_more():
+    history = (
+        {"start": 1.0, "outcome": "answered", "answered_by": PHONE, "phones": [PHONE]},
+        {"start": 2.0, "outcome": "answered", "answered_by": "13800138101",
+         "phones": ["13800138101"]},
+        {"start": 3.0, "outcome": "no_answer", "answered_by": None,
+         "phones": ["13800138101", PHONE]},
+    )  # fmt: skip
+    own = screenpop.visible(history, PHONE, False)
+    assert [h["start"] for h in own] == [1.0, 3.0] and all("phones" not in h for h in own)
+    assert len(screenpop.visible(history, PHONE, True)) == 3
+    record = {"kind": "outbound", "caller": PHONE, "tried": ["13900000042"], "answered_by": None}
+    assert PHONE in screenpop.phones_of(record)  # the seat placed it

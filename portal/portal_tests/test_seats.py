@@ -50,7 +50,7 @@ def test_online_and_offline_in_the_shared_state(a_client, stores, settings):
     seat.post("/seat/presence/", {"online": "1"})
     state = get_backend().State.open(path)
     assert state.destination("13800138100").online is True
-    assert "<td>在线</td>" in a_client.get("/seats/").content.decode()
+    assert '<td class="presence">在线</td>' in a_client.get("/seats/").content.decode()
     seat.post("/seat/presence/", {"online": "0"})
     assert state.destination("13800138100").online is False
     # The engine's claim skips an offline destination.

@@ -24,6 +24,9 @@ ROLES = [
 
 class Enterprise(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
+    seats_see_all_calls = models.BooleanField(
+        _("seats see every call of their customers"), default=False
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -154,15 +157,22 @@ class Seat(models.Model):
     phone = models.CharField(_("phone"), max_length=24)
     agent_id = models.PositiveSmallIntegerField(_("agent id"), null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    removed = models.DateTimeField(null=True, blank=True)
+    """When the admin removed the seat (it can no longer log in; it is still billed for the
+    months it had, P4)."""
 
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["enterprise", "phone"], name="one_seat_a_phone"),
+            models.UniqueConstraint(
+                fields=["enterprise", "phone"],
+                name="one_seat_a_phone",
+                condition=models.Q(removed__isnull=True),
+            ),
             models.UniqueConstraint(
                 fields=["enterprise", "agent_id"],
                 name="one_seat_an_agent_id",
-                condition=models.Q(agent_id__isnull=False),
+                condition=models.Q(agent_id__isnull=False, removed__isnull=True),
             ),
         ]
 

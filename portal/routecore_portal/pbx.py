@@ -1,6 +1,16 @@
-"""Click to call from the portal: the PBX first rings the seat's phone, showing the 400 number,
-then sends the answered seat into the agents' outbound path with the customer's number (B3,
-B15, V5).
+"""Click to call and transfer from the portal, through the PBX's control connection (B3, B15,
+V5).
+
+Click to call: the PBX first rings the seat's phone, then sends the answered seat into the
+agents' outbound path with the customer's number, shown the 400 number. The seat's phone is
+the originated channel's caller ID, so the engine knows the agent (the record's caller, and
+the seat held for the call). A seat calling another seat's phone is the same path: the engine
+claims that seat as any destination (an internal call).
+
+Transfer (V5): the caller's channel gets the transfer variable (Asterisk ``ROUTECORE_TRANSFER``
+by the manager's ``Setvar``, FreeSWITCH ``routecore_transfer`` by ``uuid_setvar``), then the
+agent's leg, the caller's bridge peer (``BRIDGEPEER``; ``bridge_uuid``), is hung up: the Dial
+returns, the adapter reports the transfer with its result and the engine rings the new seat.
 
 Asterisk's ``[agents-out]`` runs FastAGI ``outbound?did=``, FreeSWITCH's ``routecore-outbound``
 extension takes ``routecore_service``, so the engine dials the customer as the 400 number and
@@ -20,6 +30,7 @@ from django.conf import settings
 
 from routecore.adapter.errors import AdapterError
 from routecore.adapter.reconcile import ControlAddress, control_address
+from routecore.adapter.values import checked
 
 DEFAULTS = {
     "ami": ("Local/{phone}@destinations", "agents-out"),
@@ -29,7 +40,7 @@ RING_SECONDS = 30
 
 
 class CallBackError(Exception):
-    """A call back that cannot be made: the message says why, for the seat."""
+    """A call back or transfer that cannot be made: the message says why, for the seat."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,7 @@ class CallBack:
     context: str
     customer: str
     did: str
+    seat: str
 
 
 def _number(text: str, what: str) -> str:
@@ -50,23 +62,26 @@ def _number(text: str, what: str) -> str:
     return digits
 
 
-def plan(seat_phone: str, customer: str, did: str) -> tuple[CallBack, ControlAddress]:
-    """What a call back would ask of the configured PBX, and its control address."""
+def _address() -> ControlAddress:
     url = settings.ROUTECORE.get("pbx") or ""
     if not url:
         raise CallBackError("no PBX control connection is configured (ROUTECORE_PBX)")
     try:
-        address = control_address(url)
+        return control_address(url)
     except AdapterError as e:
         raise CallBackError(str(e)) from None
+
+
+def plan(seat_phone: str, customer: str, did: str) -> tuple[CallBack, ControlAddress]:
+    """What a call back would ask of the configured PBX, and its control address."""
+    address = _address()
     dial, context = DEFAULTS[address.scheme]
     dial = settings.ROUTECORE.get("seat_dial") or dial
     context = settings.ROUTECORE.get("callback_context") or context
     seat = _number(seat_phone, "the seat's phone")
+    customer = _number(customer, "the number")
     return (
-        CallBack(
-            str(address), dial.format(phone=seat), context, _number(customer, "the number"), did
-        ),
+        CallBack(str(address), dial.format(phone=seat), context, customer, did, seat),
         address,
     )
 
@@ -82,7 +97,7 @@ async def _originate(call: CallBack, address: ControlAddress) -> str:
                 call.seat_channel,
                 call.context,
                 call.customer,
-                caller_id=call.did,
+                caller_id=call.seat,
                 ring_timeout=RING_SECONDS,
                 variables={"ROUTECORE_DID": call.did},
             )
@@ -96,10 +111,54 @@ async def _originate(call: CallBack, address: ControlAddress) -> str:
             call.seat_channel,
             call.customer,
             context=call.context,
-            caller_id=call.did,
+            caller_id=call.seat,
             ring_timeout=RING_SECONDS,
             variables={"routecore_service": call.did},
         )
+
+
+async def send_transfer(channel: str, number: str, address: ControlAddress) -> str:
+    """Send the caller on ``channel`` to ``number``; the agent leg that was hung up."""
+    if address.scheme == "ami":
+        from routecore_asterisk.ami import connect_ami
+
+        async with await connect_ami(
+            address.host, address.port, address.user, address.secret
+        ) as ami:
+            found = await ami.action("Getvar", Channel=channel, Variable="BRIDGEPEER")
+            peer = str(found.get("Value") or "")
+            if not peer:
+                raise CallBackError("the call is not talking with an agent now")
+            await ami.action("Setvar", Channel=channel, Variable="ROUTECORE_TRANSFER", Value=number)
+            await ami.hangup(peer)
+            return peer
+    from routecore_freeswitch.inbound import connect_inbound
+
+    async with await connect_inbound(address.host, address.port, address.secret) as esl:
+        peer = (await esl.api(f"uuid_getvar {channel} bridge_uuid")).strip()
+        if not peer or peer == "_undef_":
+            raise CallBackError("the call is not talking with an agent now")
+        await esl.api(f"uuid_setvar {channel} routecore_transfer {number}")
+        await esl.uuid_kill(peer)
+        return peer
+
+
+def transfer(channel: str, number: str) -> str:
+    """Transfer the caller of the call on ``channel`` (the journal's PBX channel) to ``number``
+    (a phone or an extension of the flow); the agent leg that was ended. CallBackError with the
+    reason when it cannot be done."""
+    address = _address()
+    if not re.fullmatch(r"[0-9]{3,20}", number):
+        raise CallBackError(f"{number!r} is not a number or an extension")
+    try:
+        checked(channel, "channel")
+        return asyncio.run(send_transfer(channel, number, address))
+    except CallBackError:
+        raise
+    except (AdapterError, OSError) as e:
+        raise CallBackError(f"{address}: {e}") from None
+    except Exception as e:  # the clients' ActionFailed / ApiFailed: the PBX said no
+        raise CallBackError(f"{address} refused the transfer: {e}") from None
 
 
 def call_back(seat_phone: str, customer: str, did: str) -> tuple[CallBack, str]:

@@ -7,6 +7,10 @@ Dial rings (``claimed``, written at once) and the agent who answered. One watche
 process reads that journal every ``TICK`` seconds (in a thread: SQLite never blocks the event
 loop) and hands each change to the seats that listen for the phone it concerns, however many
 seats are open: the journal is read once a tick, not once a seat.
+
+When the shared state is on Redis (``ROUTECORE_STATE=redis://…``) the adapters of every host
+publish their journal to the calls' stream (:mod:`routecore.store.call_events`) and the
+watcher reads that instead: a seat's phone rung by a call on another host pops as well.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -66,9 +71,36 @@ def history(did: str, caller: str) -> tuple[dict[str, Any], ...]:
             "outcome": r["outcome"],
             "answered_by": r["answered_by"],
             "talk_seconds": r["talk_seconds"],
+            "phones": sorted(phones_of(r)),
         }
         for r in rows
     )
+
+
+def digits(phone: str) -> str:
+    """A seat's phone as the engine names it (its digits: ``010-6552 0001`` → ``01065520001``)."""
+    return re.sub(r"[^0-9]", "", phone)
+
+
+def phones_of(row: dict[str, Any]) -> set[str]:
+    """The agents' phones a call record involved: those it rang or found busy, those that
+    talked, and the agent that placed an outbound or internal call."""
+    phones = set(row.get("tried") or ()) | set(row.get("talked_with") or ())
+    if row.get("answered_by"):
+        phones.add(row["answered_by"])
+    if row.get("kind") != "inbound" and row.get("caller"):
+        phones.add(row["caller"])
+    return phones
+
+
+def visible(history: Any, phone: str, everything: bool) -> list[dict[str, Any]]:
+    """``history`` as a seat may see it: every call when its enterprise lets seats see every
+    call of their customers, else the calls that involved its ``phone``; without the phones."""
+    return [
+        {k: v for k, v in h.items() if k != "phones"}
+        for h in history
+        if everything or phone in h.get("phones", ())
+    ]
 
 
 def states(rows: list[Any]) -> dict[tuple[str, str], tuple[str, Any]]:
@@ -90,6 +122,7 @@ class Watcher:
         self._queues: dict[str, set[asyncio.Queue[Pop]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._stream: tuple[Any, Any] | None = None  # (the Redis state, its stream reader)
 
     def listen(self, phone: str) -> asyncio.Queue[Pop]:
         queue: asyncio.Queue[Pop] = asyncio.Queue(maxsize=100)
@@ -119,15 +152,34 @@ class Watcher:
             await asyncio.sleep(max(TICK - (time.monotonic() - started), 0.01))
         self._task = None
 
-    def tick(self) -> list[Pop]:
-        """Read the journal once; the changes for the phones listened to."""
-        wanted = set(self._queues)
+    def open_calls(self) -> list[Any] | None:
+        """The calls in progress: every host's from the calls' stream when the state is on
+        Redis, else this host's journal (None: no call store yet). Raises when it cannot be
+        read."""
+        from routecore.state import is_url
+
+        where = stores.paths().get("state") or ""
+        if is_url(where):
+            if self._stream is None:
+                from routecore.store.call_events import CallEventReader
+
+                state = stores.open_state_or_none()
+                self._stream = (state, CallEventReader(state.client, state.prefix))
+            rows: list[Any] = self._stream[1].open_calls()
+            return rows
         if not os.path.exists(stores.paths()["calls"]):
-            return []  # no call store yet: no call in progress
-        # A store that cannot be read raises: the loop logs it and ``_seen`` stays as it was
-        # (an unreadable journal is no news, never an "ended" for every call in progress).
+            return None
         with stores.calls() as calls:
-            rows = calls.open_calls()
+            return calls.open_calls()
+
+    def tick(self) -> list[Pop]:
+        """Read the calls in progress once; the changes for the phones listened to."""
+        wanted = set(self._queues)
+        # A journal that cannot be read raises: the loop logs it and ``_seen`` stays as it was
+        # (an unreadable journal is no news, never an "ended" for every call in progress).
+        rows = self.open_calls()
+        if rows is None:
+            return []  # no call store yet: no call in progress
         now = {key: value for key, value in states(rows).items() if key[0] in wanted}
         pops = []
         for key, (event, row) in now.items():

@@ -15,11 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from routecore.store import CallQuery
-from routecore_portal import audit, stores, times
+from routecore_portal import audit, screenpop, stores, times
 from routecore_portal.access import member
 from routecore_portal.models import ADMIN, SEAT, Customer, Enterprise, FollowUp
 
 HISTORY = 50
+OWN_SCAN = 500
+"""Calls of a customer read to find a seat's own among them (per 400 number)."""
 
 
 class CustomerForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -80,14 +82,22 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Saved."))
             return redirect("portal:customer", pk=customer.pk)
     calls: list[dict[str, Any]] = []
+    seat = getattr(request.user, "seat", None)
+    # a seat sees the calls that involved it, unless the admin lets seats see every call (V5)
+    mine = screenpop.digits(seat.phone) if seat and not enterprise.seats_see_all_calls else None
     if customer.number.isdigit():
         try:
             with stores.calls() as store:
                 for number in enterprise.numbers.all():
                     rows, _next = store.page(
-                        CallQuery(number.did, caller=customer.number[:20]), limit=HISTORY
+                        CallQuery(number.did, caller=customer.number[:20]),
+                        limit=HISTORY if mine is None else OWN_SCAN,
                     )
-                    calls += [{**r, "when": times.local(r["start"], number.tz)} for r in rows]
+                    calls += [
+                        {**r, "when": times.local(r["start"], number.tz)}
+                        for r in rows
+                        if mine is None or mine in screenpop.phones_of(r)
+                    ]
         except Exception:  # no call store yet: no history
             calls = []
     calls.sort(key=lambda r: r["start"], reverse=True)

@@ -17,15 +17,17 @@ from routecore_portal.forms import MonthForm
 from routecore_portal.models import Number
 
 
-def seats_billed(did: str, until: float) -> int:
-    """P4: the seats an enterprise has by ``until``, billed on its first number's statement
-    (its lowest 400 number; its other numbers' statements carry none, so no seat is billed
-    twice)."""
+def seats_billed(did: str, since: float, until: float) -> int:
+    """P4: the seats an enterprise had in ``[since, until)`` (made before its end, not removed
+    before its start: a seat removed in the month is billed for it), billed on its first
+    number's statement (its lowest 400 number; its other numbers' statements carry none, so no
+    seat is billed twice)."""
     number = Number.objects.filter(did=did).select_related("enterprise").first()
     if number is None or number.enterprise.numbers.order_by("did").first() != number:
         return 0
-    end = datetime.fromtimestamp(until, tz=UTC)
-    return number.enterprise.seats.filter(created__lt=end).count()
+    start, end = (datetime.fromtimestamp(t, tz=UTC) for t in (since, until))
+    seats = number.enterprise.seats.filter(created__lt=end)
+    return seats.exclude(removed__lt=start).count()
 
 
 def _statement(did: str, month: Month) -> object:
@@ -35,7 +37,9 @@ def _statement(did: str, month: Month) -> object:
     since, until = month.bounds(BILLING_TZ)
     with stores.calls() as calls:
         rows = calls.calls(did, since, until)
-    return statement(did, package, account.start, month, usage(rows), seats_billed(did, until))
+    return statement(
+        did, package, account.start, month, usage(rows), seats_billed(did, since, until)
+    )
 
 
 def statement_of(did: str, month: Month) -> dict[str, object]:

@@ -1,5 +1,6 @@
 // The seat's screen pop: the page listens to /seat/events (Server-Sent Events) and shows the
-// caller as the phone rings, "talking" at the answer, and a note form when the call ends.
+// caller as the phone rings, "talking" at the answer with a transfer form, and a note form when
+// the call ends.
 "use strict";
 (function () {
   var pop = document.getElementById("pop");
@@ -39,6 +40,9 @@
         list.appendChild(item);
       });
     }
+    var move = document.getElementById("pop-transfer");
+    move.hidden = data.event !== "talking";
+    move.elements.call_id.value = data.call_id;
     var note = document.getElementById("pop-note");
     note.hidden = data.event !== "ended";
     note.elements.call_id.value = data.call_id;
