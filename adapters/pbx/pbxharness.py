@@ -475,3 +475,20 @@ def transfer(kind: str, channel: str, number: str) -> str:
         else f"esl://:ClueCon@127.0.0.1:{FS_ESL}"
     )
     return asyncio.run(send_transfer(channel, number, control_address(url)))
+
+
+def call_back(kind: str, seat: str, customer: str, did: str = "4006001003") -> str:
+    """The portal's click to call (``routecore_portal.pbx``): ring ``seat`` through the
+    harness's destinations, then send it into the agents' outbound path for ``customer``;
+    the originated channel's id."""
+    from routecore.adapter.reconcile import control_address
+    from routecore_portal.pbx import CallBack, send_call_back
+
+    if kind == "asterisk":
+        url = f"ami://routecore:routecore@127.0.0.1:{AST_AMI}"
+        channel, context = f"Local/{seat}@destinations", "agents-out"
+    else:
+        url = f"esl://:ClueCon@127.0.0.1:{FS_ESL}"
+        channel, context = f"loopback/{seat}/destinations", "agents"
+    call = CallBack(url, channel, context, customer, did, seat)
+    return asyncio.run(send_call_back(call, control_address(url)))

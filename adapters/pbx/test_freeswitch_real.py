@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from pbxharness import Pbx, Server, Site, call, load, server, transfer, wait_for
+from pbxharness import Pbx, Server, Site, call, call_back, load, server, transfer, wait_for
 
 EXPORT = "13800138003"  # 4006001003, keys 1 2: rings 1 s, answers, talks 3 s, hangs up
 OPERATOR = "075523456780"  # 4006001003, key 0: answers at once, stays until the caller leaves
+SEAT = "13800138000"  # a seat's phone: answers at once, stays until the other side hangs up
+CUSTOMER = "13900139001"  # rings 1 s, answers, talks 3 s, hangs up
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)")
 
 
@@ -124,11 +126,10 @@ def test_a_seat_transfers_its_caller_to_another_seat(
     uuid_kill of the agent's leg) on a real call: the engine rings the new seat, the record
     names both and bills both conversations."""
     c = call(freeswitch, "4006001003", digits="0", hold=25)
-    wait_for(lambda: site.busy().get(OPERATOR) and "DEST " + OPERATOR + " answered"
-             in freeswitch.log_text(), 20, "the operator answers")  # fmt: skip
-    time.sleep(1.0)
-    [row] = site.open_calls()
-    assert row.answered_by == OPERATOR
+    # the journal's answer (the claim comes before the transfer prompt, the answer after it)
+    [row] = wait_for(lambda: [r for r in site.open_calls() if r.answered_by == OPERATOR], 20,
+                     "the operator answers")  # fmt: skip
+    time.sleep(1.0)  # they talk
     transfer("freeswitch", row.channel, EXPORT)
     wait_for(lambda: site.busy().get(EXPORT), 10, "the new seat is claimed")
     assert OPERATOR not in site.busy()
@@ -142,6 +143,27 @@ def test_a_seat_transfers_its_caller_to_another_seat(
               - logged_at(freeswitch, f"DEST {EXPORT} answered"))  # fmt: skip
     assert abs(talked - rec["talk_seconds"]) <= 1.5, (talked, rec)
     assert site.busy() == {} and site.open_calls() == []
+
+
+def test_a_seat_calls_a_customer_back_from_the_portal(
+    site: Site, freeswitch: Pbx, serving: Server
+) -> None:
+    """B3 from the seat's page (the portal's click to call): the PBX rings the seat's phone,
+    then the customer, who sees the 400 number; the engine records the seat as the caller and
+    holds it while they talk, so no inbound call is offered to it meanwhile."""
+    from routecore.state import open_state
+
+    with open_state(str(site.state)) as state:
+        if state.destination(SEAT) is None:
+            state.add_destination(SEAT, capacity=1)
+    call_back("freeswitch", SEAT, CUSTOMER)  # returns once the seat answered
+    wait_for(lambda: site.busy().get(SEAT), 10, "the seat is held while it talks")
+    rec = site.record(wait=20)
+    assert (rec["kind"], rec["caller"], rec["callee"]) == ("outbound", SEAT, CUSTOMER)
+    assert rec["outcome"] == "answered" and 2 <= rec["talk_seconds"] <= 5, rec
+    seen = re.findall(rf"DEST {CUSTOMER} mode=\S+ caller=(\S+)", freeswitch.log_text())
+    assert seen and seen[-1] == "4006001003"  # the customer sees the 400 number
+    wait_for(lambda: SEAT not in site.busy(), 10, "the seat is free again")
 
 
 def test_load(

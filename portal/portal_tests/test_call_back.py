@@ -55,7 +55,8 @@ def test_freeswitch_originates_with_the_service_number(seat, settings, stores):
     originate = next(c for c in esl.received if c.startswith(b"api originate"))
     assert originate == (
         b"api originate {originate_timeout=30,origination_caller_id_number=13800138100,"
-        b"routecore_service=4006001003}loopback/13800138100/default 13900000042 XML default\n\n"
+        b"routecore_service=4006001003,routecore_agent=13800138100}loopback/13800138100/default"
+        b" 13900000042 XML default\n\n"
     )
     esl.shutdown()
 

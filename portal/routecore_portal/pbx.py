@@ -86,7 +86,7 @@ def plan(seat_phone: str, customer: str, did: str) -> tuple[CallBack, ControlAdd
     )
 
 
-async def _originate(call: CallBack, address: ControlAddress) -> str:
+async def send_call_back(call: CallBack, address: ControlAddress) -> str:
     scheme = address.scheme
     host, port = address.host, address.port
     if scheme == "ami":
@@ -113,7 +113,7 @@ async def _originate(call: CallBack, address: ControlAddress) -> str:
             context=call.context,
             caller_id=call.seat,
             ring_timeout=RING_SECONDS,
-            variables={"routecore_service": call.did},
+            variables={"routecore_service": call.did, "routecore_agent": call.seat},
         )
 
 
@@ -167,7 +167,7 @@ def call_back(seat_phone: str, customer: str, did: str) -> tuple[CallBack, str]:
     does not answer)."""
     call, address = plan(seat_phone, customer, did)
     try:
-        return call, asyncio.run(_originate(call, address))
+        return call, asyncio.run(send_call_back(call, address))
     except CallBackError:
         raise
     except (AdapterError, OSError) as e:

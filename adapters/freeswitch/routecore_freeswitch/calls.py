@@ -27,8 +27,10 @@ def first_event(data: Mapping[str, str], at: float) -> Any:
     ``Caller-Destination-Number``; the caller is ``Caller-Caller-ID-Number`` as FreeSWITCH has
     it (the engine reads any text and never lets it reach a command); the call id is the
     channel's ``Unique-ID`` through :func:`~routecore.adapter.values.call_name`. When the
-    channel variable ``routecore_outbound`` is true the call is the agent's: the agent is
-    ``Caller-Caller-ID-Number``, the customer ``Caller-Destination-Number`` and the 400 number
+    channel variable ``routecore_outbound`` is true the call is the agent's: the agent is the
+    channel variable ``routecore_agent`` when set (the portal's click to call sets it: a
+    channel FreeSWITCH originated may carry another caller ID, a loopback's is its context),
+    else ``Caller-Caller-ID-Number``, the customer ``Caller-Destination-Number`` and the 400 number
     ``routecore_service`` (required). ``at`` is the call's start (unix seconds). Raises
     ActionError when the 400 number, agent or customer is not a number (the call is then
     refused).
@@ -41,5 +43,6 @@ def first_event(data: Mapping[str, str], at: float) -> Any:
     caller = data.get("Caller-Caller-ID-Number", data.get("Channel-Caller-ID-Number", ""))
     destination = data.get("Caller-Destination-Number", data.get("Channel-Destination-Number", ""))
     if is_true(data.get("variable_routecore_outbound", "")):
-        return OutboundStarted(service, caller, destination, at, call_id)
+        agent = data.get("variable_routecore_agent") or caller
+        return OutboundStarted(service, agent, destination, at, call_id)
     return CallStarted(service or destination, caller, at, call_id)

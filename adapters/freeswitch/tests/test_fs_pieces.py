@@ -65,6 +65,9 @@ def test_first_event_of_the_transcripts_call(fs_chunks: list[bytes]) -> None:
     assert first_event(data, 1.0) == OutboundStarted(
         "4006001003", "13800138000", "13912345678", 1.0, "71cef200-1bf0-46fb-b827-38adb8fe5e15"
     )
+    # the portal's click to call names the agent: an originated channel's caller ID may not
+    data.update({"Caller-Caller-ID-Number": "destinations", "variable_routecore_agent": "801"})
+    assert first_event(data, 1.0).agent == "801"
     data["Unique-ID"] = "a b/../../etc"  # not a plain name: a digest of it
     assert re.fullmatch(r"call-[0-9a-f]{32}", first_event(data, 1.0).call_id)
 
