@@ -124,3 +124,35 @@ def test_a_bad_seat_is_a_message_beside_its_field(a_client, stores):
         assert response.status_code == 400, data
         assert response.context["form"].errors.get(field), (data, response.context["form"].errors)
     assert Seat.objects.count() == 1
+
+
+def test_a_seats_groups_come_from_the_live_flow_and_their_missed_calls_show(
+    a_client, op_client, stores
+):
+    """The seat's phone is a member of the support group: calls of that group nobody answered
+    (one that only rang the colleague and went to voicemail) are its missed calls too; calls
+    of groups it is not in are not."""
+    import time
+
+    from portal_tests.common import example
+
+    flow = example(A_DID).replace('"075523456781"', '"13800138100"')  # support_1: the seat
+    a_client.post(f"/n/{A_DID}/flow/edit/", {"content": flow})
+    a_client.post(f"/n/{A_DID}/flow/1/submit/")
+    op_client.post(f"/n/{A_DID}/flow/1/approve/")
+    op_client.post(f"/n/{A_DID}/flow/1/publish/")
+    _make_seat(a_client)
+    now = time.time()
+    with CallStore(stores["calls"]) as calls:
+        calls.add_many(
+            [
+                CallRecord("g1", A_DID, "13900000011", start=now - 60,
+                           tried=["075523456782"], outcome="voicemail"),
+                CallRecord("g2", A_DID, "13900000012", start=now - 50,
+                           tried=["13800138003"], outcome="no_answer"),
+            ]
+        )  # fmt: skip
+    page = client_for(Seat.objects.get().user).get("/seat/").content.decode()
+    assert f"{A_DID} · support" in page
+    assert 'id="missed-count">1<' in page and "13900000011" in page
+    assert "13900000012" not in page  # the export group's, not the seat's

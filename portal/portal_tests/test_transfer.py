@@ -136,3 +136,23 @@ def test_the_workspace_offers_colleagues(seat):
     page = seat.get("/seat/").content.decode()
     assert 'id="pop-transfer"' in page and '<option value="805">li</option>' in page
     assert 'id="call-colleague"' in page
+
+
+def test_a_pbx_that_cannot_be_reached_or_refuses_is_a_message(seat, settings, stores):
+    import socket
+
+    _talking(stores)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    _pbx(settings, stores, f"ami://portal:s3cret@127.0.0.1:{closed}")
+    assert "cannot connect" in _transfer(seat, "805")
+    esl = _Fake(_Esl)
+    _pbx(settings, stores, f"esl://:ClueCon@127.0.0.1:{esl.port}")
+    _talking(stores)
+    esl.shutdown()
+    esl.server_close()  # the event socket is gone between two clicks
+    assert "The transfer did not happen" in _transfer(seat, "805")
+    _pbx(settings, stores, "")
+    assert "ROUTECORE_PBX" in _transfer(seat, "805")
+    assert AuditEntry.objects.filter(action="seat.transfer.failed").count() == 3

@@ -129,18 +129,25 @@ def page(
 
 
 def rang(
-    db: sqlite3.Connection, dids: list[str], phone: str, since: float, limit: int = 100
+    db: sqlite3.Connection,
+    dids: list[str],
+    phone: str | list[str],
+    since: float,
+    limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """The calls of ``dids`` since ``since`` that rang ``phone`` and that nobody answered,
-    newest first (a seat's missed calls)."""
-    if not dids:
+    """The calls of ``dids`` since ``since`` that reached for ``phone`` (or any of a list:
+    a seat's groups) and that nobody answered — rung, found busy or offline, ended in
+    voicemail — newest first (a seat's missed calls)."""
+    phones = [phone] if isinstance(phone, str) else list(phone)
+    if not dids or not phones:
         return []
     marks = ", ".join("?" for _ in dids)
+    wanted = ", ".join("?" for _ in phones)
     rows = db.execute(
         f"SELECT {_COLUMNS} FROM calls WHERE did IN ({marks}) AND start >= ?"
-        " AND answer IS NULL AND EXISTS (SELECT 1 FROM json_each(calls.tried) WHERE value = ?)"
-        " ORDER BY start DESC LIMIT ?",
-        (*dids, since, phone, limit),
+        " AND answer IS NULL AND EXISTS (SELECT 1 FROM json_each(calls.tried)"
+        f" WHERE value IN ({wanted})) ORDER BY start DESC LIMIT ?",
+        (*dids, since, *phones, limit),
     ).fetchall()
     return [_decoded(r) for r in rows]
 

@@ -474,9 +474,11 @@ class CallStore:
         undecoded (exports' fast path; see ``routecore.store.browse.stream_raw``)."""
         return browse.stream_raw(self._db, query, columns, batch)
 
-    def rang(self, dids: list[str], phone: str, since: float, limit: int = 100) -> list[Row]:
-        """Calls of ``dids`` since ``since`` that rang ``phone`` and nobody answered, newest
-        first (a seat's missed calls)."""
+    def rang(
+        self, dids: list[str], phone: str | list[str], since: float, limit: int = 100
+    ) -> list[Row]:
+        """Calls of ``dids`` since ``since`` that reached for ``phone`` (or any phone of a
+        list: a seat's groups) and nobody answered, newest first (a seat's missed calls)."""
         return browse.rang(self._db, dids, phone, since, limit)
 
     def per_hour(self, did: str, since: float) -> tuple[list[int], list[int]]:

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django import forms
@@ -73,17 +74,51 @@ def set_online(phone: str, online: bool) -> None:
             state.set_online(number, online)
 
 
+def seat_groups(seat: Seat, dids: list[str]) -> dict[str, dict[str, list[str]]]:
+    """The groups of each number's live flow that ring ``seat``'s phone: did → group name →
+    the phones of its members. A seat answers for a group by being one of its destinations:
+    changing that is a change of the flow (reviewed and published, F1)."""
+    phone = screenpop.digits(seat.phone)
+    out: dict[str, dict[str, list[str]]] = {}
+    for did in dids:
+        flow = stores.live_flow(did)
+        destinations = flow.get("destinations") or {}
+        numbers = {
+            name: str(d.get("number"))
+            for name, d in (destinations.items() if isinstance(destinations, dict) else [])
+            if isinstance(d, dict)
+        }
+        groups = flow.get("groups") or {}
+        for name, group in groups.items() if isinstance(groups, dict) else []:
+            members = group.get("members") if isinstance(group, dict) else None
+            phones = [numbers.get(str(m), str(m)) for m in members or []]
+            if phone in phones:
+                out.setdefault(did, {})[str(name)] = phones
+    return out
+
+
+def missed_calls(seat: Seat, dids: list[str], groups: dict[str, dict[str, list[str]]]) -> list[Any]:
+    """The calls that reached for the seat or for a member of its groups and that nobody
+    answered (rung, busy, offline, voicemail) in the last :data:`MISSED_DAYS` days."""
+    since = time.time() - MISSED_DAYS * 86400
+    mine = screenpop.digits(seat.phone)
+    found: list[Any] = []
+    try:
+        with stores.calls() as calls:
+            for did in dids:
+                phones = {mine, *(p for ps in groups.get(did, {}).values() for p in ps)}
+                found += calls.rang([did], sorted(phones), since)
+    except Exception:  # no call store yet: nothing missed
+        return []
+    return sorted(found, key=lambda r: r["start"], reverse=True)[:100]
+
+
 def workspace(request: HttpRequest) -> HttpResponse:
     seat = _seat(request)
     dids = list(seat.enterprise.numbers.values_list("did", flat=True))
     tz = seat.enterprise.numbers.values_list("tz", flat=True).first() or "Asia/Shanghai"
-    try:
-        with stores.calls() as calls:
-            missed = calls.rang(
-                dids, screenpop.digits(seat.phone), time.time() - MISSED_DAYS * 86400
-            )
-    except Exception:  # no call store yet: nothing missed
-        missed = []
+    groups = seat_groups(seat, dids)
+    missed = missed_calls(seat, dids, groups)
     online = online_now([seat.phone])[seat.phone]
     return render(
         request,
@@ -99,6 +134,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
                 due__lte=timezone.now() + timedelta(hours=24),
             ).select_related("customer")[:50],
             "missed": [{**r, "when": times.local(r["start"], tz)} for r in missed],
+            "groups": sorted({f"{did} · {name}" for did, g in groups.items() for name in g}),
             "colleagues": Seat.objects.filter(
                 enterprise=seat.enterprise, removed__isnull=True
             ).exclude(pk=seat.pk),
