@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -19,3 +23,30 @@ import routecore.py
 def backend(request: pytest.FixtureRequest) -> ModuleType:
     """The backend module under test: ``routecore.backend.native`` or ``routecore.py``."""
     return routecore.backend.native if request.param == "native" else routecore.py
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """The tests' ``redis-server`` (``tests/redis_server.py``), once per session."""
+    from tests.redis_server import RedisServer
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (make install, or apt-get install redis-server)")
+    with tempfile.TemporaryDirectory(prefix="routecore-redis-") as tmp:
+        server = RedisServer(exe, Path(tmp))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def server(redis_server: Any) -> Iterator[Any]:
+    """The session's server, running again after the test whatever the test did to it."""
+    yield redis_server
+    if redis_server.proc is None or redis_server.proc.poll() is not None:
+        redis_server.start()
+    else:
+        redis_server.resume()

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import redis
@@ -38,7 +39,7 @@ class RedisServer:
         args = [
             self.exe, "--save", "", "--appendonly", "no", "--port", str(self.port),
             "--bind", "127.0.0.1", "--dir", str(self.dir), "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
+            "--unixsocketperm", "700", "--enable-protected-configs", "yes",
         ]  # fmt: skip
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
@@ -77,3 +78,8 @@ class RedisServer:
     def resume(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGCONT)
+
+
+def key_prefix() -> str:
+    """A key prefix of one test's own (``t`` and 12 hex digits, then ``:``)."""
+    return f"t{uuid.uuid4().hex[:12]}:"

@@ -41,7 +41,6 @@ from routecore.state.checks import (
 from routecore.state.process import own_namespace, own_start_time, pid_alive, process_start_time
 from routecore.state.redis_daily import DailyKeys
 from routecore.state.redis_link import (
-    BUSY,
     DEFAULT_RETRY_AFTER,
     DEFAULT_TIMEOUT,
     LIBRARY,
@@ -91,6 +90,46 @@ Fail = Literal["open", "closed"]
 
 def _text(raw: Any) -> str:
     return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
+
+
+MALFORMED = (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError)
+"""What reading a reply of another shape raises (UnicodeError is a ValueError)."""
+
+
+def _int_or_zero(raw: Any) -> int:
+    return 0 if raw is None else int(raw)
+
+
+def _destination(raw: bytes, row: Any) -> RedisDestination | None:
+    """One row of ``rc_destinations``: None for an unknown destination."""
+    if not row:
+        return None
+    capacity, online, offered, answered, unanswered, talk, busy = (int(v) for v in row)
+    return RedisDestination(
+        raw.decode("ascii"), capacity, online == 1, busy, offered, answered, unanswered, talk
+    )
+
+
+def _claimed(reply: Any) -> tuple[int, tuple[str, ...]] | None:
+    """``rc_claim``'s reply: None, or the token and the numbers leased."""
+    if reply is None:
+        return None
+    numbers = tuple(_text(n) for n in reply[1:])
+    if not numbers or isinstance(reply, bytes | str):
+        raise ValueError(f"a claim reply without numbers: {reply!r:.80}")
+    return int(reply[0]), numbers
+
+
+def _leases(reply: Any) -> list[RedisLease]:
+    """``rc_leases``'s reply: (count, then token, deadline ms, owner per lease)."""
+    if isinstance(reply, bytes | str | int):
+        raise ValueError(f"a leases reply that is not a list: {reply!r:.80}")
+    out = []
+    for i in range(1, len(reply), 3):
+        host, pid, start, ns, call_id = parse_owner(_text(reply[i + 2]))
+        deadline = int(float(reply[i + 1])) / 1000
+        out.append(RedisLease(int(reply[i]), deadline, host, pid, start, ns, call_id))
+    return out
 
 
 class RedisState(DailyKeys):
@@ -183,17 +222,15 @@ class RedisState(DailyKeys):
         return self._client().execute_command(*args)  # type: ignore[no-untyped-call]
 
     def _load(self) -> None:
-        try:
-            self._cmd("FUNCTION", "LOAD", "REPLACE", self._library)
-        except redis.ResponseError as e:
-            if isinstance(e, UNUSABLE) or str(e).startswith(BUSY):
-                raise
-            raise StateError(f"{self._path}: cannot load routecore's Redis functions: {e}") from e
+        self._cmd("FUNCTION", "LOAD", "REPLACE", self._library)
 
     def _do(self, fn: Callable[[], T], *, force: bool = False) -> T:
-        """``fn()`` against Redis. A connection the server closed (a restart) is retried once at
-        once (redis-py reconnects); anything that says Redis cannot be used now raises
-        Unusable and keeps Redis untried for ``retry_after`` seconds (unless ``force``)."""
+        """``fn()`` against Redis (its reply read inside ``fn``). A connection the server closed
+        (a restart) is retried once at once (redis-py reconnects); anything that says Redis
+        cannot be used now raises Unusable and keeps Redis untried for ``retry_after`` seconds
+        (unless ``force``): unreachable, not ready, a command Redis refuses (an ACL without
+        FCALL, MISCONF, OOM, a read-only replica, a key of another type), and a reply that is
+        not what routecore's functions answer (a server answering garbage)."""
         if not force and time.monotonic() < self._down_until:
             raise Unusable("unusable moments ago; not tried", sent=False)
         try:
@@ -208,28 +245,35 @@ class RedisState(DailyKeys):
             # a failed connect sent nothing; any other failure may follow a request that ran
             unsent = "connecting to" in str(e) or "refused" in str(e)
             raise Unusable(f"{type(e).__name__}: {e}", sent=not unsent) from e
-        except redis.ResponseError as e:
-            if str(e).startswith(BUSY):
-                self._down_until = time.monotonic() + self.retry_after
-                raise Unusable(f"{type(e).__name__}: {e}", sent=True) from e
-            raise StateError(f"{self._path}: Redis refused the command: {e}") from e
-        except redis.RedisError as e:
-            raise StateError(f"{self._path}: {type(e).__name__}: {e}") from e
+        except redis.RedisError as e:  # refused (ResponseError) or not understood
+            self._down_until = time.monotonic() + self.retry_after
+            raise Unusable(f"{type(e).__name__}: {e}", sent=True) from e
+        except MALFORMED as e:  # a reply of another shape than routecore's functions give
+            self._down_until = time.monotonic() + self.retry_after
+            raise Unusable(f"a malformed reply ({type(e).__name__}: {e})", sent=True) from e
 
     def _fcall(
-        self, name: str, keys: Sequence[bytes], args: Sequence[Any], ro: bool = False
+        self,
+        name: str,
+        keys: Sequence[bytes],
+        args: Sequence[Any],
+        ro: bool = False,
+        parse: Callable[[Any], T] | None = None,
     ) -> Any:
+        """Call function ``name``; its reply through ``parse`` (inside :meth:`_do`, so a reply
+        of another shape is Unusable like any other failure)."""
         command = "FCALL_RO" if ro else "FCALL"
         call = (command, _F + name, len(keys), *keys, *args)
 
         def run() -> Any:
             try:
-                return self._cmd(*call)
+                reply = self._cmd(*call)
             except redis.ResponseError as e:
                 if "function not found" not in str(e).lower():
                     raise
                 self._load()  # a Redis that lost its functions (restarted, FUNCTION FLUSH)
-                return self._cmd(*call)
+                reply = self._cmd(*call)
+            return reply if parse is None else parse(reply)
 
         return self._do(run)
 
@@ -327,11 +371,11 @@ class RedisState(DailyKeys):
         """The published image's generation (the last one read while Redis cannot be used)."""
         self._client()
         try:
-            raw = self._do(lambda: self._cmd("GET", self._k_gen))
+            value = self._do(lambda: _int_or_zero(self._cmd("GET", self._k_gen)))
         except Unusable as e:
             self._degraded("generation", e)
             return self._generation
-        self._generation = int(raw) if raw is not None else 0
+        self._generation = value
         return self._generation
 
     def set_generation(self, generation: int) -> None:
@@ -351,7 +395,7 @@ class RedisState(DailyKeys):
 
     def bump_generation(self) -> int:
         try:
-            g = int(self._do(lambda: self._cmd("INCR", self._k_gen)))
+            g = self._do(lambda: int(self._cmd("INCR", self._k_gen)))
         except Unusable as e:
             raise self._unavailable("bump the generation", e) from None
         self._generation = g
@@ -391,24 +435,11 @@ class RedisState(DailyKeys):
         out: list[RedisDestination | None] = []
         for i in range(0, len(raws), _CHUNK):
             chunk = raws[i : i + _CHUNK]
-            rows = self._fcall("destinations", self._pairs(chunk), (), ro=True)
-            for raw, row in zip(chunk, rows, strict=True):
-                if not row:
-                    out.append(None)
-                    continue
-                capacity, online, offered, answered, unanswered, talk, busy = map(int, row)
-                out.append(
-                    RedisDestination(
-                        raw.decode("ascii"),
-                        capacity,
-                        online == 1,
-                        busy,
-                        offered,
-                        answered,
-                        unanswered,
-                        talk,
-                    )
-                )
+
+            def parse(rows: Any, chunk: Sequence[bytes] = chunk) -> list[RedisDestination | None]:
+                return [_destination(raw, row) for raw, row in zip(chunk, rows, strict=True)]
+
+            out += self._fcall("destinations", self._pairs(chunk), (), ro=True, parse=parse)
         return out
 
     def destination(self, number: str) -> RedisDestination | None:
@@ -421,7 +452,7 @@ class RedisState(DailyKeys):
             return None
 
     def _numbers(self) -> list[bytes]:
-        return sorted(self._do(lambda: self._cmd("SMEMBERS", self._k_dests)))
+        return self._do(lambda: sorted(bytes(n) for n in self._cmd("SMEMBERS", self._k_dests)))
 
     def destinations_now(self) -> list[RedisDestination]:
         """Every destination, by number. StateUnavailable while Redis cannot be used."""
@@ -448,11 +479,17 @@ class RedisState(DailyKeys):
         if not asked:
             return out
         try:
-            got = self._fcall("idle", self._pairs(asked), (), ro=True)
+            got = self._fcall(
+                "idle",
+                self._pairs(asked),
+                (),
+                ro=True,
+                parse=lambda flags: list(zip(where, flags, strict=True)),
+            )
         except Unusable as e:
             self._degraded("idle", e)
             return out
-        for i, flag in zip(where, got, strict=True):
+        for i, flag in got:
             out[i] = flag == 1
         return out
 
@@ -500,7 +537,7 @@ class RedisState(DailyKeys):
         keys = [self._k_seq, self._k_dests, *self._pairs(raws)]
         args = (max(int(seconds * 1000), 1), 1 if all else 0, owner, *raws)
         try:
-            reply = self._fcall("claim", keys, args)
+            got = self._fcall("claim", keys, args, parse=_claimed)
         except Unusable as e:
             self._degraded("claim", e)
             numbers = tuple(wanted) if all else (next(iter(wanted)),)
@@ -509,10 +546,9 @@ class RedisState(DailyKeys):
                     self._orphans.append((tuple(wanted), owner))
                 return None
             return RedisClaim(numbers, call_id, (), True, owner if e.sent else "")
-        if reply is None:
+        if got is None:
             return None
-        token = int(reply[0])
-        numbers = tuple(_text(n) for n in reply[1:])
+        token, numbers = got
         return RedisClaim(numbers, call_id, tuple((0, 0, token) for _ in numbers))
 
     def _tokens(self, claim: Any, keep: str | None) -> dict[int, list[bytes]]:
@@ -547,7 +583,7 @@ class RedisState(DailyKeys):
         freed = 0
         for token, raws in self._tokens(claim, keep).items():
             try:
-                freed += int(self._fcall("release", self._pairs(raws), (token,)))
+                freed += self._fcall("release", self._pairs(raws), (token,), parse=int)
             except Unusable as e:
                 self._degraded("release", e)  # the leases expire by their deadline
         return freed
@@ -560,7 +596,7 @@ class RedisState(DailyKeys):
         done = 0
         for token, raws in by_token.items():
             try:
-                done += int(self._fcall("extend", self._pairs(raws), (token, ms)))
+                done += self._fcall("extend", self._pairs(raws), (token, ms), parse=int)
             except Unusable as e:
                 self._degraded("extend", e)
         return done
@@ -570,7 +606,7 @@ class RedisState(DailyKeys):
         if not raws:
             return 0
         try:
-            return int(self._fcall("forget", self._pairs(raws), (owner,)))
+            return int(self._fcall("forget", self._pairs(raws), (owner,), parse=int))
         except Unusable as e:
             self._degraded("release", e)
             return 0
@@ -589,15 +625,12 @@ class RedisState(DailyKeys):
         """The live leases of ``number`` with their owners (a look for tools and tests)."""
         raw = number_bytes(number)
         try:
-            reply = self._fcall("leases", self._pair(raw), (), ro=True)
+            found: list[RedisLease] = self._fcall(
+                "leases", self._pair(raw), (), ro=True, parse=_leases
+            )
         except Unusable as e:
             raise self._unavailable(f"read the leases of {number}", e) from None
-        out = []
-        for i in range(1, len(reply), 3):
-            host, pid, start, ns, call_id = parse_owner(_text(reply[i + 2]))
-            deadline = int(float(reply[i + 1])) / 1000
-            out.append(RedisLease(int(reply[i]), deadline, host, pid, start, ns, call_id))
-        return out
+        return found
 
     def reap(self) -> int:
         """Drop every expired lease, and the leases of processes of this host (and PID
@@ -606,7 +639,7 @@ class RedisState(DailyKeys):
             numbers = self._numbers()
             reaped = 0
             for i in range(0, len(numbers), _CHUNK):
-                reaped += int(self._fcall("reap", self._pairs(numbers[i : i + _CHUNK]), ()))
+                reaped += self._fcall("reap", self._pairs(numbers[i : i + _CHUNK]), (), parse=int)
             for number in numbers:
                 reaped += self._reap_dead(number)
         except Unusable as e:
@@ -614,16 +647,18 @@ class RedisState(DailyKeys):
         return reaped
 
     def _reap_dead(self, raw: bytes) -> int:
-        reply = self._fcall("leases", self._pair(raw), (), ro=True)
+        leases: list[RedisLease] = self._fcall(
+            "leases", self._pair(raw), (), ro=True, parse=_leases
+        )
         mine = own_namespace()
         freed = 0
-        for i in range(1, len(reply), 3):
-            host, pid, start, ns, _ = parse_owner(_text(reply[i + 2]))
+        for lease in leases:
+            host, pid, start, ns = lease.host, lease.pid, lease.start, lease.namespace
             if host != self._host or not pid or (ns and mine and ns != mine):
                 continue  # another host's, or another PID namespace's: its deadline frees it
             if pid == os.getpid() and start == own_start_time():
                 continue
             running = process_start_time(pid) if pid_alive(pid) else None
             if running is None or (start and running != start):
-                freed += int(self._fcall("release", self._pair(raw), (int(reply[i]),)))
+                freed += self._fcall("release", self._pair(raw), (lease.token,), parse=int)
         return freed

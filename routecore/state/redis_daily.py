@@ -81,16 +81,10 @@ class DailyKeys:
         day = local_day(at, tz)
         key = self._p_memory + d + b":" + c
         try:
-            raw = self._do(lambda: self._cmd("GET", key))
+            return self._do(lambda: _recalled(self._cmd("GET", key), day))
         except Unusable as e:
             self._degraded("recall", e)
             return None
-        if raw is None:
-            return None
-        stamp, _, dest = bytes(raw).partition(b":")
-        if stamp != str(day).encode() or not 3 <= len(dest) <= 20:
-            return None
-        return dest.decode("ascii", "replace")
 
     def memory_key(self, did: str, caller: str) -> bytes:
         """The Redis key of the call memory of (``did``, ``caller``)."""
@@ -123,15 +117,9 @@ class DailyKeys:
         """The counts of ``did``'s branches on the local day of ``at`` (zeros if none)."""
         key = self.counter_key(did, at, tz=tz)
         try:
-            got = self._do(lambda: self._cmd("HGETALL", key))
+            return self._do(lambda: _counts(self._cmd("HGETALL", key)))
         except Unusable as e:
             raise self._unavailable(f"read the branch counts of {did}", e) from None
-        out = np.zeros(BRANCHES, dtype=np.uint32)
-        for b, n in dict(got).items():
-            i = int(b)
-            if 0 <= i < BRANCHES:
-                out[i] = min(int(n), 0xFFFFFFFF)
-        return out
 
     # -- round-robin cursors ---------------------------------------------------------------
 
@@ -142,8 +130,27 @@ class DailyKeys:
         raw = did_bytes(did)
         name = check_group(group).encode("utf-8", "surrogatepass")
         try:
-            value = self._do(lambda: self._cmd("HINCRBY", self._p_cursor + raw, name, 1))
+            return self._do(lambda: int(self._cmd("HINCRBY", self._p_cursor + raw, name, 1)) - 1)
         except Unusable as e:
             self._degraded("next_cursor", e)
             return None
-        return int(value) - 1
+
+
+def _recalled(raw: Any, day: int) -> str | None:
+    """The destination a call memory value names for ``day`` (None: none, or another day's)."""
+    if raw is None:
+        return None
+    stamp, _, dest = bytes(raw).partition(b":")
+    if stamp != str(day).encode() or not 3 <= len(dest) <= 20:
+        return None
+    return dest.decode("ascii", "replace")
+
+
+def _counts(got: Any) -> npt.NDArray[np.uint32]:
+    """A day's branch counts from its hash (``HGETALL``)."""
+    out = np.zeros(BRANCHES, dtype=np.uint32)
+    for b, n in dict(got).items():
+        i = int(b)
+        if 0 <= i < BRANCHES:
+            out[i] = min(int(n), 0xFFFFFFFF)
+    return out

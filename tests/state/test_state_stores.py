@@ -12,13 +12,10 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,6 +37,7 @@ redis = pytest.importorskip("redis", reason="redis-py is not installed (pip inst
 
 from routecore.state.redis import RedisState, StateUnavailable, host_id  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
+from tests.redis_server import key_prefix as _prefix  # noqa: E402
 
 SH = ZoneInfo("Asia/Shanghai")
 SMALL = {"destinations": 64, "memory": 64, "numbers": 8}
@@ -49,34 +47,6 @@ UNREACHABLE_BOUND = 0.3  # seconds a call may wait on an unusable Redis
 
 
 # -- the server --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed (make install, or apt-get install redis-server)")
-    with tempfile.TemporaryDirectory(prefix="routecore-redis-") as tmp:
-        server = RedisServer(exe, Path(tmp))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
-
-
-@pytest.fixture
-def server(redis_server: RedisServer) -> Iterator[RedisServer]:
-    """The session's server, running again after the test whatever the test did to it."""
-    yield redis_server
-    if redis_server.proc is None or redis_server.proc.poll() is not None:
-        redis_server.start()
-    else:
-        redis_server.resume()
-
-
-def _prefix() -> str:
-    return f"t{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture(params=["shm", "redis"])

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,28 +22,14 @@ from routecore.flow.compile import compile_flows  # noqa: E402
 from routecore.store import call_events  # noqa: E402
 from routecore.store.call_events import CallEventReader, CallEvents, stream_key  # noqa: E402
 from routecore.store.journal import OpenCall  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
+from tests.redis_server import key_prefix  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed (make install installs it)")
-    with tempfile.TemporaryDirectory(prefix="routecore-redis-") as tmp:
-        s = RedisServer(exe, Path(tmp))
-        s.start()
-        try:
-            yield s
-        finally:
-            s.stop()
-
-
 @pytest.fixture
 def prefix() -> str:
-    return f"t{uuid.uuid4().hex[:12]}:"
+    return key_prefix()
 
 
 def row(call_id: str, claimed: tuple[str, ...], answered_by: str | None = None) -> OpenCall:

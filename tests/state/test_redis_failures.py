@@ -1,0 +1,196 @@
+"""Redis tried as a failing server and a careless operator would (issue 25): a real
+``redis-server`` that refuses commands (an ACL without FCALL, MISCONF, OOM, a read-only replica
+after a fail-over), a server that answers garbage, a library of another version under
+routecore's name, a restart that lost the leases of calls in progress, dead hosts' leases.
+
+A call never crashes on any of them: refused or malformed is unusable, and the call fails open
+(or closed, as configured) exactly as when Redis is unreachable."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+redis = pytest.importorskip("redis", reason="redis-py is not installed")
+
+import routecore  # noqa: E402
+from routecore.engine import CallSession  # noqa: E402
+from routecore.engine.actions import CallStarted, Dial, Digits, Hangup  # noqa: E402
+from routecore.errors import StateError  # noqa: E402
+from routecore.flow import load_flow  # noqa: E402
+from routecore.flow.compile import compile_flows  # noqa: E402
+from routecore.state.redis import RedisState, StateUnavailable  # noqa: E402
+from tests.redis_server import key_prefix  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DOMESTIC = {"13800138001", "13800138002"}
+
+
+@pytest.fixture(scope="module")
+def image() -> Any:
+    return routecore.Image.from_buffer(compile_flows([load_flow(EXAMPLES / "4006001003.yaml")]))
+
+
+def call(image: Any, state: Any, call_id: str = "c1") -> list[Any]:
+    """A caller of 4006001003 keys 1 (sales) then 1 (domestic): the Actions after the keys
+    (the branch is counted on the way, the group claimed)."""
+    s = CallSession(image, state, seed=1)
+    s.handle(CallStarted("4006001003", "13900000000", time.time(), call_id))
+    s.handle(Digits("1"))
+    return s.handle(Digits("1"))
+
+
+def dialled(actions: list[Any]) -> set[str]:
+    return {t for a in actions if isinstance(a, Dial) for t in a.targets}
+
+
+def _refuse_acl(admin: Any, url: str) -> tuple[str, Callable[[], None]]:
+    admin.execute_command(
+        "ACL", "SETUSER", "rc-limited", "on", ">limited-pw", "~*", "+@all", "-fcall",
+        "-fcall_ro", "-function",
+    )  # fmt: skip
+    limited = url.replace("redis://", "redis://rc-limited:limited-pw@")
+    return limited, lambda: admin.execute_command("ACL", "DELUSER", "rc-limited")
+
+
+def _refuse_misconf(admin: Any, url: str) -> tuple[str, Callable[[], None]]:
+    before = admin.config_get("dir")["dir"]
+    gone = tempfile.mkdtemp(prefix="routecore-misconf-")
+    admin.config_set("dir", gone)
+    shutil.rmtree(gone)  # the next save fails: writes are refused (MISCONF)
+    admin.config_set("stop-writes-on-bgsave-error", "yes")
+    admin.config_set("save", "3600 1")  # writes stop on a failed save only when saves are due
+    admin.bgsave()
+    for _ in range(200):
+        if admin.info("persistence")["rdb_last_bgsave_status"] == "err":
+            break
+        time.sleep(0.02)
+
+    def undo() -> None:
+        admin.config_set("dir", before)
+        admin.config_set("save", "")
+        admin.config_set("stop-writes-on-bgsave-error", "no")
+
+    return url, undo
+
+
+def _refuse_oom(admin: Any, url: str) -> tuple[str, Callable[[], None]]:
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", "1")
+    return url, lambda: admin.config_set("maxmemory", "0")
+
+
+def _refuse_readonly(admin: Any, url: str) -> tuple[str, Callable[[], None]]:
+    with socket.socket() as s:  # a master that is not there: the replica stays read-only
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    admin.execute_command("REPLICAOF", "127.0.0.1", str(port))
+    return url, lambda: admin.execute_command("REPLICAOF", "NO", "ONE")
+
+
+REFUSALS = {
+    "acl-without-fcall": _refuse_acl,
+    "misconf": _refuse_misconf,
+    "oom": _refuse_oom,
+    "read-only-replica": _refuse_readonly,
+}
+
+
+@pytest.fixture(params=sorted(REFUSALS))
+def refusing(request: pytest.FixtureRequest, server: Any) -> Iterator[str]:
+    """A Redis URL whose server refuses routecore's writes for the named reason."""
+    admin = redis.Redis.from_url(server.url)
+    url, undo = REFUSALS[request.param](admin, server.url)
+    try:
+        yield url
+    finally:
+        undo()
+        admin.close()
+
+
+def test_a_refused_command_is_unusable_and_the_call_fails_open(image, refusing):
+    """Before: StateError escaped at the first branch count and nothing was dialled."""
+    with RedisState(refusing, prefix=key_prefix()) as state:
+        actions = call(image, state)
+        assert dialled(actions) & DOMESTIC, actions  # rung in the group's order, no claim
+        assert state.degraded_count >= 1
+
+
+def test_a_refused_command_fails_closed_when_so_configured(image, server):
+    admin = redis.Redis.from_url(server.url)
+    url, undo = _refuse_acl(admin, server.url)
+    try:
+        with RedisState(url, prefix=key_prefix(), fail="closed") as state:
+            actions = call(image, state)
+            assert not dialled(actions) & DOMESTIC  # everyone busy: the flow's way out
+            assert any(isinstance(a, Dial | Hangup) for a in actions)
+            with pytest.raises(StateUnavailable, match="cannot be used"):
+                state.set_online("13800138001", False)  # an administrative call says so
+    finally:
+        undo()
+
+
+class Garbage(threading.Thread):
+    """A server that speaks RESP but answers every command with ``reply``."""
+
+    def __init__(self, reply: bytes) -> None:
+        super().__init__(daemon=True)
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            while conn.recv(65536):
+                conn.sendall(self.reply)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"+OK\r\n",
+        b":7\r\n",
+        b"*1\r\n$3\r\nabc\r\n",
+        b"*2\r\n:1\r\n*1\r\n$1\r\nx\r\n",
+        b"HTTP/1.1 400\r\n",
+    ],
+    ids=["ok", "integer", "list", "nested", "not-resp"],
+)
+def test_a_server_answering_garbage_is_unusable_never_a_crash(image, reply):
+    """Before: AttributeError (or TypeError, ValueError) escaped from the reply's parsing."""
+    fake = Garbage(reply)
+    try:
+        with RedisState(f"redis://127.0.0.1:{fake.port}/0", prefix="g:", timeout=0.2) as state:
+            actions = call(image, state)
+            assert dialled(actions) & DOMESTIC, actions
+            for admin in (
+                lambda: state.destinations_now(),
+                lambda: state.leases("13800138001"),
+                lambda: state.branch_counts("4006001003", time.time()),
+                lambda: state.bump_generation(),
+            ):
+                with pytest.raises(StateError):
+                    admin()
+            assert state.idle(["13800138001"]) == [True]
+            assert state.destination("13800138001") is None
+    finally:
+        fake.sock.close()
