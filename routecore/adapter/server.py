@@ -261,6 +261,11 @@ async def _worker(
     runtime = Runtime(config)
     runtime.start_writer()
     reconciling = None if adopted is None else _reconciler(runtime, adopted, control)
+    reaping = None
+    if index == 0 and hasattr(runtime.state, "heartbeat"):  # a Redis state: one worker a host
+        from routecore.adapter.reaper import reap_forever
+
+        reaping = asyncio.get_running_loop().create_task(reap_forever(runtime.state))
     server = Server(config, _unset_handler)
     stop = asyncio.Event()
     force = asyncio.Event()  # a second signal: cut the conversations too
@@ -284,10 +289,11 @@ async def _worker(
         await stop.wait()
         await server.shutdown(force)
     finally:
-        if reconciling is not None:
-            reconciling.cancel()
-            with contextlib.suppress(BaseException):
-                await reconciling
+        for task in (reconciling, reaping):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         if endpoint is not None:
             endpoint.shutdown()
         runtime.close()

@@ -40,6 +40,7 @@ from routecore.state.checks import (
 )
 from routecore.state.process import own_namespace, own_start_time, pid_alive, process_start_time
 from routecore.state.redis_daily import DailyKeys
+from routecore.state.redis_hosts import HostKeys
 from routecore.state.redis_link import (
     DEFAULT_RETRY_AFTER,
     DEFAULT_TIMEOUT,
@@ -53,12 +54,17 @@ from routecore.state.redis_link import (
     split_url,
 )
 from routecore.state.redis_values import (
+    MALFORMED,
     RedisClaim,
     RedisDestination,
     RedisLease,
     StateUnavailable,
+    claimed,
+    destination_row,
     host_id,
-    parse_owner,
+    int_or_zero,
+    leases_of,
+    text_of,
 )
 from routecore.state.redis_values import (
     owner as lease_owner,
@@ -77,7 +83,6 @@ __all__ = [
 
 log = logging.getLogger("routecore.state")
 
-_F = "rc1_"  # its functions' prefix
 DEFAULT_PREFIX = "rc:"
 LOG_EVERY = 10.0  # seconds between two log lines about an unusable Redis
 MAX_GENERATION = (1 << 63) - 1  # a Redis integer is signed 64-bit
@@ -88,51 +93,7 @@ T = TypeVar("T")
 Fail = Literal["open", "closed"]
 
 
-def _text(raw: Any) -> str:
-    return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
-
-
-MALFORMED = (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError)
-"""What reading a reply of another shape raises (UnicodeError is a ValueError)."""
-
-
-def _int_or_zero(raw: Any) -> int:
-    return 0 if raw is None else int(raw)
-
-
-def _destination(raw: bytes, row: Any) -> RedisDestination | None:
-    """One row of ``rc_destinations``: None for an unknown destination."""
-    if not row:
-        return None
-    capacity, online, offered, answered, unanswered, talk, busy = (int(v) for v in row)
-    return RedisDestination(
-        raw.decode("ascii"), capacity, online == 1, busy, offered, answered, unanswered, talk
-    )
-
-
-def _claimed(reply: Any) -> tuple[int, tuple[str, ...]] | None:
-    """``rc_claim``'s reply: None, or the token and the numbers leased."""
-    if reply is None:
-        return None
-    numbers = tuple(_text(n) for n in reply[1:])
-    if not numbers or isinstance(reply, bytes | str):
-        raise ValueError(f"a claim reply without numbers: {reply!r:.80}")
-    return int(reply[0]), numbers
-
-
-def _leases(reply: Any) -> list[RedisLease]:
-    """``rc_leases``'s reply: (count, then token, deadline ms, owner per lease)."""
-    if isinstance(reply, bytes | str | int):
-        raise ValueError(f"a leases reply that is not a list: {reply!r:.80}")
-    out = []
-    for i in range(1, len(reply), 3):
-        host, pid, start, ns, call_id = parse_owner(_text(reply[i + 2]))
-        deadline = int(float(reply[i + 1])) / 1000
-        out.append(RedisLease(int(reply[i]), deadline, host, pid, start, ns, call_id))
-    return out
-
-
-class RedisState(DailyKeys):
+class RedisState(DailyKeys, HostKeys):
     """The shared call state on a Redis server (see the module).
 
     ``url``: ``redis://[user:password@]host:port/db``, ``rediss://…`` or
@@ -191,6 +152,7 @@ class RedisState(DailyKeys):
         self._k_seq = p + b"seq"
         self._k_gen = p + b"gen"
         self._k_dests = p + b"dests"
+        self._k_hosts = p + b"hosts"
         self._p_dest = p + b"d:"
         self._p_lease = p + b"l:"
         self._p_memory = p + b"m:"
@@ -204,7 +166,7 @@ class RedisState(DailyKeys):
         self._generation = 0  # the last generation read: served while Redis cannot be used
         self._orphans: list[tuple[tuple[str, ...], str]] = []  # claims whose reply was lost
         self._lock = threading.Lock()
-        self._library = load_library()
+        self._library_name, self._f, self._library = load_library()
         try:
             self._do(self._load, force=True)
         except Unusable as e:
@@ -222,7 +184,30 @@ class RedisState(DailyKeys):
         return self._client().execute_command(*args)  # type: ignore[no-untyped-call]
 
     def _load(self) -> None:
+        """Load routecore's library unless Redis has it with this very code, then check that
+        what Redis holds under its name is this code: a library of another content under the
+        name is replaced; one still not ours after that makes Redis unusable, never used."""
+        if self._library_code() == self._library:
+            return
         self._cmd("FUNCTION", "LOAD", "REPLACE", self._library)
+        if self._library_code() != self._library:
+            self._down_until = time.monotonic() + self.retry_after
+            raise Unusable(f"the library {self._library_name} in Redis is not routecore's", False)
+
+    def _library_code(self) -> str | None:
+        """The code Redis holds under the library's name (None: none)."""
+        found = self._cmd("FUNCTION", "LIST", "LIBRARYNAME", self._library_name, "WITHCODE")
+        for entry in found:  # redis-py gives each library as a dict (RESP2: pairs)
+            fields = (
+                entry
+                if isinstance(entry, dict)
+                else dict(zip(entry[::2], entry[1::2], strict=False))
+            )
+            name = fields.get(b"library_name", fields.get("library_name"))
+            if name is not None and text_of(name) == self._library_name:
+                code = fields.get(b"library_code", fields.get("library_code"))
+                return None if code is None else text_of(code)
+        return None
 
     def _do(self, fn: Callable[[], T], *, force: bool = False) -> T:
         """``fn()`` against Redis (its reply read inside ``fn``). A connection the server closed
@@ -263,7 +248,7 @@ class RedisState(DailyKeys):
         """Call function ``name``; its reply through ``parse`` (inside :meth:`_do`, so a reply
         of another shape is Unusable like any other failure)."""
         command = "FCALL_RO" if ro else "FCALL"
-        call = (command, _F + name, len(keys), *keys, *args)
+        call = (command, self._f + name, len(keys), *keys, *args)
 
         def run() -> Any:
             try:
@@ -371,7 +356,7 @@ class RedisState(DailyKeys):
         """The published image's generation (the last one read while Redis cannot be used)."""
         self._client()
         try:
-            value = self._do(lambda: _int_or_zero(self._cmd("GET", self._k_gen)))
+            value = self._do(lambda: int_or_zero(self._cmd("GET", self._k_gen)))
         except Unusable as e:
             self._degraded("generation", e)
             return self._generation
@@ -437,7 +422,7 @@ class RedisState(DailyKeys):
             chunk = raws[i : i + _CHUNK]
 
             def parse(rows: Any, chunk: Sequence[bytes] = chunk) -> list[RedisDestination | None]:
-                return [_destination(raw, row) for raw, row in zip(chunk, rows, strict=True)]
+                return [destination_row(raw, row) for raw, row in zip(chunk, rows, strict=True)]
 
             out += self._fcall("destinations", self._pairs(chunk), (), ro=True, parse=parse)
         return out
@@ -537,7 +522,7 @@ class RedisState(DailyKeys):
         keys = [self._k_seq, self._k_dests, *self._pairs(raws)]
         args = (max(int(seconds * 1000), 1), 1 if all else 0, owner, *raws)
         try:
-            got = self._fcall("claim", keys, args, parse=_claimed)
+            got = self._fcall("claim", keys, args, parse=claimed)
         except Unusable as e:
             self._degraded("claim", e)
             numbers = tuple(wanted) if all else (next(iter(wanted)),)
@@ -626,39 +611,44 @@ class RedisState(DailyKeys):
         raw = number_bytes(number)
         try:
             found: list[RedisLease] = self._fcall(
-                "leases", self._pair(raw), (), ro=True, parse=_leases
+                "leases", self._pair(raw), (), ro=True, parse=leases_of
             )
         except Unusable as e:
             raise self._unavailable(f"read the leases of {number}", e) from None
         return found
 
     def reap(self) -> int:
-        """Drop every expired lease, and the leases of processes of this host (and PID
-        namespace) that are gone; how many. StateUnavailable while Redis cannot be used."""
+        """Drop every expired lease, the leases of processes of this host (and PID namespace)
+        that are gone, and those of hosts whose heartbeat stopped more than
+        :data:`HOST_DEAD_SECONDS` ago (:meth:`heartbeat`; a host that never beat is left to its
+        leases' deadlines); how many. StateUnavailable while Redis cannot be used."""
         try:
             numbers = self._numbers()
+            dead = self._dead_hosts()
             reaped = 0
             for i in range(0, len(numbers), _CHUNK):
                 reaped += self._fcall("reap", self._pairs(numbers[i : i + _CHUNK]), (), parse=int)
             for number in numbers:
-                reaped += self._reap_dead(number)
+                reaped += self._reap_dead(number, dead)
         except Unusable as e:
             raise self._unavailable("reap leases", e) from None
         return reaped
 
-    def _reap_dead(self, raw: bytes) -> int:
-        leases: list[RedisLease] = self._fcall(
-            "leases", self._pair(raw), (), ro=True, parse=_leases
-        )
+    def _reap_dead(self, raw: bytes, dead_hosts: set[str]) -> int:
+        pair = self._pair(raw)
+        leases: list[RedisLease] = self._fcall("leases", pair, (), ro=True, parse=leases_of)
         mine = own_namespace()
         freed = 0
         for lease in leases:
             host, pid, start, ns = lease.host, lease.pid, lease.start, lease.namespace
+            if host in dead_hosts:  # a host whose heartbeat stopped: its calls are gone
+                freed += self._fcall("release", pair, (lease.token,), parse=int)
+                continue
             if host != self._host or not pid or (ns and mine and ns != mine):
                 continue  # another host's, or another PID namespace's: its deadline frees it
             if pid == os.getpid() and start == own_start_time():
                 continue
             running = process_start_time(pid) if pid_alive(pid) else None
             if running is None or (start and running != start):
-                freed += self._fcall("release", self._pair(raw), (lease.token,), parse=int)
+                freed += self._fcall("release", pair, (lease.token,), parse=int)
         return freed

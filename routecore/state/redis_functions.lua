@@ -1,4 +1,4 @@
-#!lua name=routecore_1
+#!lua name=__LIBRARY__
 --[[
 The server side of routecore's Redis state store (routecore/state/redis.py, docs/state-redis.md).
 
@@ -19,9 +19,10 @@ Keys (P = the store's prefix):
                      and "o:"..token = the owner of each lease
   P.."l:"..number    sorted set: member token, score deadline (unix ms, server time)
 
-The library's name carries its version (routecore_1): change the code, change the number (and
-the function names' prefix), so processes of two routecore versions sharing one Redis each call
-their own functions.
+The library's name and its functions' prefix carry a digest of this text (routecore/state/
+redis_link.py fills in __LIBRARY__ and __F__ when it loads it): processes of two routecore
+versions sharing one Redis each load and call their own functions, never the other's; a library
+under routecore's name whose code is not this one is replaced, never used.
 ]]
 
 local function now_ms()
@@ -249,15 +250,15 @@ local function count(keys, args)
   return 1
 end
 
-redis.register_function('rc1_claim', claim)
-redis.register_function('rc1_release', release)
-redis.register_function('rc1_extend', extend)
-redis.register_function('rc1_reap', reap)
-redis.register_function('rc1_forget', forget)
-redis.register_function('rc1_set', set)
-redis.register_function('rc1_attempt', attempt)
-redis.register_function('rc1_count', count)
-redis.register_function{function_name = 'rc1_destinations', callback = destinations,
+redis.register_function('__F__claim', claim)
+redis.register_function('__F__release', release)
+redis.register_function('__F__extend', extend)
+redis.register_function('__F__reap', reap)
+redis.register_function('__F__forget', forget)
+redis.register_function('__F__set', set)
+redis.register_function('__F__attempt', attempt)
+redis.register_function('__F__count', count)
+redis.register_function{function_name = '__F__destinations', callback = destinations,
   flags = {'no-writes'}}
-redis.register_function{function_name = 'rc1_idle', callback = idle, flags = {'no-writes'}}
-redis.register_function{function_name = 'rc1_leases', callback = leases, flags = {'no-writes'}}
+redis.register_function{function_name = '__F__idle', callback = idle, flags = {'no-writes'}}
+redis.register_function{function_name = '__F__leases', callback = leases, flags = {'no-writes'}}

@@ -4,6 +4,7 @@ and which errors mean that Redis cannot be used now (the fail open / closed rule
 
 from __future__ import annotations
 
+import hashlib
 import math
 import socket
 import struct
@@ -16,9 +17,16 @@ from redis.connection import Connection, SSLConnection, UnixDomainSocketConnecti
 
 from routecore.errors import StateError
 
-__all__ = ["DEFAULT_RETRY_AFTER", "DEFAULT_TIMEOUT", "LIBRARY", "redact", "split_url"]
+__all__ = [
+    "DEFAULT_RETRY_AFTER",
+    "DEFAULT_TIMEOUT",
+    "FUNCTION_PREFIX",
+    "LIBRARY",
+    "load_library",
+    "redact",
+    "split_url",
+]
 
-LIBRARY = "routecore_1"  # the Redis Functions library (redis_functions.lua)
 DEFAULT_TIMEOUT = 0.1  # seconds: socket and connect timeouts of every command
 DEFAULT_RETRY_AFTER = 0.5  # seconds without trying after Redis could not be used
 _OWN_PARAMS = ("prefix", "fail", "timeout", "retry_after")
@@ -71,8 +79,18 @@ def connection_class(url: str) -> type[Any]:
     return {"rediss": _TLS, "unix": UnixDomainSocketConnection}.get(scheme, _TCP)
 
 
-def load_library() -> str:
-    return resources.files("routecore.state").joinpath("redis_functions.lua").read_text("utf-8")
+def load_library() -> tuple[str, str, str]:
+    """routecore's Redis Functions library: (its name, its functions' prefix, its code). Both
+    names carry a digest of the code's text, so another version of routecore never calls
+    these functions, nor these processes another version's."""
+    text = resources.files("routecore.state").joinpath("redis_functions.lua").read_text("utf-8")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    name, prefix = f"routecore_{digest}", f"rc{digest}_"
+    return name, prefix, text.replace("__LIBRARY__", name).replace("__F__", prefix)
+
+
+LIBRARY, FUNCTION_PREFIX, _CODE = load_library()
+"""The library's name (``routecore_`` and 12 hex digits of the code's digest) and prefix."""
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:

@@ -6,19 +6,26 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from routecore.errors import StateError
 from routecore.state.process import own_namespace, own_start_time
 
 __all__ = [
     "HOST_ENV",
+    "MALFORMED",
     "RedisClaim",
     "RedisDestination",
     "RedisLease",
     "StateUnavailable",
+    "claimed",
+    "destination_row",
     "host_id",
+    "int_or_zero",
+    "leases_of",
     "owner",
     "parse_owner",
+    "text_of",
 ]
 
 HOST_ENV = "ROUTECORE_HOST_ID"
@@ -96,3 +103,48 @@ def parse_owner(raw: str) -> tuple[str, int, int, int, str]:
         return host, int(pid), int(start), int(ns), call_id
     except ValueError:
         return host, 0, 0, 0, call_id
+
+
+def text_of(raw: Any) -> str:
+    """A reply's bytes as text (bytes that are not UTF-8 kept as surrogates)."""
+    return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
+
+
+MALFORMED = (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError)
+"""What reading a reply of another shape raises (UnicodeError is a ValueError)."""
+
+
+def int_or_zero(raw: Any) -> int:
+    return 0 if raw is None else int(raw)
+
+
+def destination_row(raw: bytes, row: Any) -> RedisDestination | None:
+    """One row of ``rc_destinations``: None for an unknown destination."""
+    if not row:
+        return None
+    capacity, online, offered, answered, unanswered, talk, busy = (int(v) for v in row)
+    return RedisDestination(
+        raw.decode("ascii"), capacity, online == 1, busy, offered, answered, unanswered, talk
+    )
+
+
+def claimed(reply: Any) -> tuple[int, tuple[str, ...]] | None:
+    """``rc_claim``'s reply: None, or the token and the numbers leased."""
+    if reply is None:
+        return None
+    numbers = tuple(text_of(n) for n in reply[1:])
+    if not numbers or isinstance(reply, bytes | str):
+        raise ValueError(f"a claim reply without numbers: {reply!r:.80}")
+    return int(reply[0]), numbers
+
+
+def leases_of(reply: Any) -> list[RedisLease]:
+    """``rc_leases``'s reply: (count, then token, deadline ms, owner per lease)."""
+    if isinstance(reply, bytes | str | int):
+        raise ValueError(f"a leases reply that is not a list: {reply!r:.80}")
+    out = []
+    for i in range(1, len(reply), 3):
+        host, pid, start, ns, call_id = parse_owner(text_of(reply[i + 2]))
+        deadline = int(float(reply[i + 1])) / 1000
+        out.append(RedisLease(int(reply[i]), deadline, host, pid, start, ns, call_id))
+    return out

@@ -194,3 +194,129 @@ def test_a_server_answering_garbage_is_unusable_never_a_crash(image, reply):
             assert state.destination("13800138001") is None
     finally:
         fake.sock.close()
+
+
+def _host(monkeypatch: pytest.MonkeyPatch, url: str, prefix: str, name: str) -> RedisState:
+    monkeypatch.setenv("ROUTECORE_HOST_ID", name)
+    return RedisState(url, prefix=prefix)
+
+
+def test_a_dead_hosts_leases_are_reaped_by_a_live_host(server, monkeypatch):
+    """Before: nothing freed another host's leases before their deadline (10 minutes)."""
+    from routecore.adapter.reaper import reap_once
+    from routecore.state.redis_hosts import HOST_DEAD_SECONDS
+
+    prefix = key_prefix()
+    a = _host(monkeypatch, server.url, prefix, "host-a")
+    b = _host(monkeypatch, server.url, prefix, "host-b")
+    quiet = _host(monkeypatch, server.url, prefix, "host-never-beat")
+    admin = redis.Redis.from_url(server.url)
+    try:
+        a.heartbeat()
+        b.heartbeat()
+        assert a.claim(["13800138001"], "on-a") is not None
+        assert quiet.claim(["13800138002"], "on-quiet") is not None
+        assert reap_once(b) == 0  # b leads now; a is alive: nothing to free
+        assert reap_once(a) is None  # one host at a time
+        stopped = int(time.time() * 1000 - (HOST_DEAD_SECONDS + 5) * 1000)
+        admin.hset(f"{prefix}hosts", "host-a", stopped)  # a's heartbeat stopped long ago
+        assert reap_once(b) == 1
+        assert a.destination("13800138001").busy == 0  # free for the next caller
+        assert quiet.destination("13800138002").busy == 1  # never beat: its deadline frees it
+    finally:
+        for s in (a, b, quiet):
+            s.close()
+        admin.close()
+
+
+def test_the_lead_passes_on_when_its_holder_stops(server, monkeypatch):
+    prefix = key_prefix()
+    a = _host(monkeypatch, server.url, prefix, "host-a")
+    b = _host(monkeypatch, server.url, prefix, "host-b")
+    try:
+        assert a.lead("job", 0.2) and a.lead("job", 0.2)  # taken, then renewed
+        assert not b.lead("job", 0.2)
+        time.sleep(0.3)  # a stopped renewing
+        assert b.lead("job", 0.2) and not a.lead("job", 0.2)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_adapters_server_reaps_a_redis_state(server, monkeypatch):
+    """The servers' reaper task: a heartbeat at once, then the reap of what expired."""
+    import asyncio
+
+    from routecore.adapter.reaper import reap_forever
+
+    prefix = key_prefix()
+    state = _host(monkeypatch, server.url, prefix, "host-a")
+    try:
+        state.claim(["13800138003"], "short", lease=0.05)
+        time.sleep(0.1)  # expired, still in the set until someone reaps
+
+        async def run() -> None:
+            task = asyncio.create_task(reap_forever(state, every=0.05))
+            await asyncio.sleep(0.3)
+            task.cancel()
+
+        asyncio.run(run())
+        leases = redis.Redis.from_url(server.url).zcard(f"{prefix}l:13800138003")
+        assert leases == 0
+        assert redis.Redis.from_url(server.url).hexists(f"{prefix}hosts", "host-a")
+    finally:
+        state.close()
+
+
+def _libraries(client: Any) -> dict[str, str]:
+    """Library name -> code, as ``FUNCTION LIST WITHCODE`` has them (pairs or a dict)."""
+    out = {}
+    for entry in client.function_list(withcode=True):
+        fields = (
+            entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2], strict=False))
+        )
+        fields = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
+        name, code = fields["library_name"], fields["library_code"]
+        out[name.decode() if isinstance(name, bytes) else name] = (
+            code.decode() if isinstance(code, bytes) else code
+        )
+    return out
+
+
+def test_a_library_under_routecores_name_with_other_code_is_replaced_at_open(server):
+    from routecore.state.redis_link import FUNCTION_PREFIX, LIBRARY
+
+    admin = redis.Redis.from_url(server.url)
+    impostor = (
+        f"#!lua name={LIBRARY}\n"
+        f"redis.register_function('{FUNCTION_PREFIX}claim', function(keys, args) return nil end)\n"
+    )
+    admin.function_load(impostor, replace=True)
+    with RedisState(server.url, prefix=key_prefix()) as state:
+        assert state.claim(["13800138001"], "c1") is not None  # routecore's own claim ran
+        assert "drop_expired" in _libraries(admin)[LIBRARY]
+    admin.close()
+
+
+def test_two_versions_sharing_one_redis_each_call_their_own_functions(server, monkeypatch):
+    """Before: every version loaded the library routecore_1 with REPLACE, so a process of one
+    version ran the other's functions after the other opened."""
+    from routecore.state import redis_link
+
+    mine = redis_link.load_library()
+    other_text = mine[2].replace(mine[0], "x").replace(mine[1], "y")  # any other code
+    monkeypatch.setattr(
+        redis_link, "load_library", lambda: ("routecore_other", "rcother_", other_text.replace(
+            "#!lua name=x", "#!lua name=routecore_other").replace("'y", "'rcother_"))
+    )  # fmt: skip
+    import routecore.state.redis as module
+
+    monkeypatch.setattr(module, "load_library", redis_link.load_library)
+    prefix = key_prefix()
+    with RedisState(server.url, prefix=prefix) as other:
+        assert other.claim(["13800138001"], "old") is not None
+    monkeypatch.undo()
+    with RedisState(server.url, prefix=prefix) as state:  # this version's library, intact
+        assert state.claim(["13800138002"], "new") is not None
+        libraries = _libraries(redis.Redis.from_url(server.url))
+        assert libraries[mine[0]] == mine[2] and "routecore_other" in libraries
