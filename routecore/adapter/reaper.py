@@ -1,9 +1,10 @@
-"""The adapters' servers keep a Redis state clean (B9): every :data:`EVERY` seconds the first
-worker of each server says its host is alive (``heartbeat``) and, when its host holds the
-reaper's lead (one host at a time), drops the expired leases and those of dead processes and
-of hosts whose heartbeat stopped (``RedisState.reap``). A dead host's agents are then free for
-the next caller within about :data:`~routecore.state.redis_hosts.HOST_DEAD_SECONDS` + EVERY
-seconds rather than at their leases' deadline (10 minutes).
+"""The adapters' servers keep a Redis state clean: a dead host's agents are free for the next
+caller within about two minutes rather than at their leases' deadline (B9).
+
+Every :data:`EVERY` seconds the first worker of each server says its host is alive
+(``heartbeat``) and, when its host holds the reaper's lead (one host at a time), drops the
+expired leases and those of dead processes and of hosts whose heartbeat stopped
+(``RedisState.reap``; :data:`~routecore.state.redis_hosts.HOST_DEAD_SECONDS`).
 
 A state file (one host) needs none of it: its claims drop what has expired, and the adapter's
 reconciler frees the calls of a dead process. Nothing here ever stops a call: a reap that

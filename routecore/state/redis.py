@@ -160,6 +160,10 @@ class RedisState(DailyKeys, HostKeys):
         self._p_cursor = p + b"r:"
         self.degraded_count = 0
         """How many operations went by the unreachable rule (fail open or closed)."""
+        self.reasserted_count = 0
+        """Leases a keep-alive found gone (Redis lost them) and took again."""
+        self.lost_count = 0
+        """Leases a keep-alive found gone and taken by another call meanwhile."""
         self._down_until = -math.inf  # monotonic time before which Redis is not tried
         self._logged_at = -math.inf
         self._unlogged = 0
@@ -565,6 +569,9 @@ class RedisState(DailyKeys, HostKeys):
                 numbers = [n for n in claim.numbers if n != keep]
                 self._forget(numbers, orphan)
             return 0
+        released = getattr(claim, "released", None)
+        if isinstance(released, set):
+            released.update(n for n in claim.numbers if n != keep)
         freed = 0
         for token, raws in self._tokens(claim, keep).items():
             try:
@@ -575,16 +582,48 @@ class RedisState(DailyKeys, HostKeys):
 
     def extend(self, claim: Any, seconds: float) -> int:
         """Set the deadline of every lease the claim still holds to now + ``seconds`` (server
-        time); how many."""
+        time); how many. A lease Redis no longer has (a restart that lost its data) is taken
+        again when its destination has room, else it is lost to another call: both counted
+        (``reasserted_count``, ``lost_count``) and logged."""
         by_token = {} if getattr(claim, "degraded", False) else self._tokens(claim, None)
+        released: set[str] = getattr(claim, "released", set())
         ms = int(check_seconds(seconds, "seconds") * 1000)
         done = 0
         for token, raws in by_token.items():
+            held = [r for r in raws if r.decode("ascii") not in released]
+            if not held:
+                continue
             try:
-                done += self._fcall("extend", self._pairs(raws), (token, ms), parse=int)
+                extended = self._fcall("extend", self._pairs(held), (token, ms), parse=int)
+                if extended < len(held):
+                    extended += self._reassert(claim, token, held, ms)
             except Unusable as e:
                 self._degraded("extend", e)
+                continue
+            done += extended
         return done
+
+    def _reassert(self, claim: Any, token: int, raws: list[bytes], ms: int) -> int:
+        """Take again the leases of ``claim`` Redis lost; how many it got back."""
+        owner = lease_owner(self._host, claim.call_id)
+        keys = [self._k_dests, *self._pairs(raws)]
+        back: int
+        lost: int
+        back, lost = self._fcall(
+            "reassert", keys, (token, ms, owner, *raws), parse=lambda r: (int(r[0]), int(r[1]))
+        )
+        with self._lock:
+            self.reasserted_count += back
+            self.lost_count += lost
+        log.warning(
+            "%s: call %s: %d lease(s) Redis had lost taken again, %d taken by another call"
+            " meanwhile",
+            self._path,
+            claim.call_id,
+            back,
+            lost,
+        )
+        return back
 
     def _forget(self, numbers: Sequence[str], owner: str) -> int:
         raws = [number_bytes(n) for n in numbers]

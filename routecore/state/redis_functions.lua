@@ -128,6 +128,35 @@ local function extend(keys, args)
   return done
 end
 
+-- KEYS: dests, then d:n, l:n per destination. ARGV: token, seconds as ms, owner, then the
+-- numbers. A keep-alive's leases that Redis no longer has (a restart that lost its data, or a
+-- lease that expired while its call went on): each is taken again when the destination has
+-- room (capacity; online or not: its agent is talking), else it is lost to another call.
+-- Returns {re-asserted, lost}.
+local function reassert(keys, args)
+  local token, owner = args[1], args[3]
+  local now = now_ms()
+  local deadline = int(now + tonumber(args[2]))
+  local back, lost = 0, 0
+  for i = 4, #args do
+    local c = i - 3
+    local dk, lk = keys[2 * c], keys[2 * c + 1]
+    if not redis.call('ZSCORE', lk, token) then
+      ensure(dk, keys[1], args[i], 1, 1)
+      drop_expired(dk, lk, now)
+      local capacity = tonumber(redis.call('HGET', dk, 'capacity')) or 1
+      if redis.call('ZCARD', lk) < capacity then
+        redis.call('ZADD', lk, deadline, token)
+        redis.call('HSET', dk, 'o:' .. token, owner)
+        back = back + 1
+      else
+        lost = lost + 1
+      end
+    end
+  end
+  return {back, lost}
+end
+
 -- KEYS: d:n, l:n per destination. How many expired leases were dropped.
 local function reap(keys, args)
   local now = now_ms()
@@ -254,6 +283,7 @@ redis.register_function('__F__claim', claim)
 redis.register_function('__F__release', release)
 redis.register_function('__F__extend', extend)
 redis.register_function('__F__reap', reap)
+redis.register_function('__F__reassert', reassert)
 redis.register_function('__F__forget', forget)
 redis.register_function('__F__set', set)
 redis.register_function('__F__attempt', attempt)

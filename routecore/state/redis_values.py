@@ -51,6 +51,9 @@ class RedisClaim:
     # The owner of a degraded claim whose command may have run (a timeout after sending): its
     # release frees whatever that owner got (the reply that would have named the token is lost).
     orphan: str = field(default="", repr=False)
+    # The numbers released so far (an answer keeps the winner): a keep-alive re-asserts only
+    # the leases the claim still holds.
+    released: set[str] = field(default_factory=set, compare=False, repr=False)
 
     @property
     def token(self) -> int:

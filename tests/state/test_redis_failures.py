@@ -8,6 +8,7 @@ A call never crashes on any of them: refused or malformed is unusable, and the c
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import tempfile
@@ -320,3 +321,33 @@ def test_two_versions_sharing_one_redis_each_call_their_own_functions(server, mo
         assert state.claim(["13800138002"], "new") is not None
         libraries = _libraries(redis.Redis.from_url(server.url))
         assert libraries[mine[0]] == mine[2] and "routecore_other" in libraries
+
+
+def test_a_restart_that_lost_the_leases_is_repaired_by_the_next_keep_alive(server, caplog):
+    """Before: the keep-alive extended nothing and the talking agent was free for a second
+    call, its capacity of 1 notwithstanding."""
+    prefix = key_prefix()
+    with RedisState(server.url, prefix=prefix) as a, RedisState(server.url, prefix=prefix) as b:
+        a.add_destination("13800138001", capacity=1)
+        ringing = a.claim(["13800138001", "13800138002"], "talking", all=True)
+        assert ringing is not None
+        a.release(ringing, keep="13800138001")  # the answer: the other leg freed
+        server.stop()
+        server.start()  # no persistence: the leases and the functions are gone
+        with caplog.at_level(logging.WARNING, logger="routecore.state"):
+            assert a.extend(ringing, 600) == 1  # the agent's lease only, taken again
+        assert a.reasserted_count == 1 and "taken again" in caplog.text
+        assert b.claim(["13800138001"], "second") is None  # never offered twice
+        assert b.claim(["13800138002"], "third") is not None  # the released leg stays free
+
+
+def test_a_lost_lease_already_taken_by_another_call_is_reported(server, caplog):
+    prefix = key_prefix()
+    with RedisState(server.url, prefix=prefix) as a, RedisState(server.url, prefix=prefix) as b:
+        talking = a.claim(["13800138001"], "talking")
+        server.stop()
+        server.start()
+        assert b.claim(["13800138001"], "second") is not None  # before the keep-alive
+        with caplog.at_level(logging.WARNING, logger="routecore.state"):
+            assert a.extend(talking, 600) == 0
+        assert a.lost_count == 1 and "1 taken by another call" in caplog.text
