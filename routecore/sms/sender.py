@@ -1,0 +1,113 @@
+"""The sender: takes the call store's outbox in order and hands each message to its provider,
+at the provider's rate, keeping every attempt and the final status (B2, B3).
+
+Each message is marked as being sent (committed) before its request leaves; the provider's
+answer is recorded after. A temporary refusal is tried again with back-off (10 s doubling, at
+most :data:`RETRY_MAX`) until its attempts are spent; a permanent one is final at once. When
+the sender starts, messages it left in doubt (a crash between the mark and the answer) are
+failed with the code ``in_doubt``, and so is a message whose request left without an answer
+(the provider's :class:`~routecore.sms.providers.InDoubt`): never sent twice. Delivery
+receipts make a sent message ``delivered`` (or ``failed`` with the gateway's state).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from routecore.sms.providers import InDoubt, Permanent, Provider, Temporary
+from routecore.store.sms_delivery import Deliveries
+
+__all__ = ["RETRY_FIRST", "RETRY_MAX", "Sender"]
+
+log = logging.getLogger("routecore.sms")
+
+RETRY_FIRST = 10.0
+RETRY_MAX = 600.0
+BATCH = 100
+
+
+class Sender:
+    """Delivers the outbox of the call store at ``calls`` through ``provider``."""
+
+    def __init__(
+        self,
+        calls: str,
+        provider: Provider,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        from routecore.store import CallStore
+
+        CallStore(calls).close()  # the outbox is there (a new file gets the schema)
+        self.deliveries = Deliveries(calls)
+        self.provider = provider
+        self.clock = clock
+        self.sleep = sleep
+        self._next_at = 0.0  # the rate's next free moment (monotonic)
+        self.stop = threading.Event()
+        for sms_id in self.deliveries.in_doubt():
+            log.warning("SMS %d: in doubt after a stop (its answer was never recorded)", sms_id)
+            self.deliveries.failed(
+                sms_id, "in_doubt", "the sender stopped while sending: not sent again", clock()
+            )
+
+    def _pace(self) -> None:
+        wait = self._next_at - time.monotonic()
+        if wait > 0:
+            self.sleep(wait)
+        self._next_at = max(self._next_at, time.monotonic()) + 1.0 / self.provider.rate
+
+    def send_one(self, row: dict[str, Any]) -> str:
+        """Try one outbox row; its state after (sent, queued, failed)."""
+        sms_id = int(row["id"])
+        attempt = self.deliveries.begin(sms_id, self.provider.name, self.clock())
+        try:
+            ids = self.provider.send(str(row["to_number"]), str(row["text"]), f"sms {sms_id}")
+        except Temporary as e:
+            delay = min(RETRY_FIRST * 2 ** (attempt - 1), RETRY_MAX)
+            now = self.clock()
+            self.deliveries.retry(sms_id, e.code, e.detail, now, now + delay)
+            log.info("SMS %d: %s, tried again in %.0f s", sms_id, e, delay)
+            return "queued"
+        except Permanent as e:
+            self.deliveries.failed(sms_id, e.code, e.detail, self.clock())
+            log.warning("SMS %d to %s refused: %s", sms_id, row["to_number"], e)
+            return "failed"
+        except InDoubt as e:
+            self.deliveries.failed(sms_id, "in_doubt", str(e), self.clock())
+            log.warning("SMS %d: in doubt (%s): not sent again", sms_id, e)
+            return "failed"
+        self.deliveries.sent(sms_id, ids, self.clock())
+        return "sent"
+
+    def run_once(self) -> dict[str, int]:
+        """Send what is due now and take the receipts that came; counts by outcome."""
+        done = {"sent": 0, "queued": 0, "failed": 0, "receipts": 0}
+        for row in self.deliveries.due(self.clock(), BATCH):
+            if self.stop.is_set():
+                break
+            self._pace()
+            done[self.send_one(row)] += 1
+        for receipt in self.provider.receipts():
+            if self.deliveries.receipt(
+                receipt.message_id, receipt.delivered, receipt.code, self.clock()
+            ):
+                done["receipts"] += 1
+        return done
+
+    def run(self, idle: float = 1.0) -> None:
+        """Until :attr:`stop` is set: send what is due, then wait ``idle`` seconds when there
+        was nothing to send."""
+        try:
+            while not self.stop.is_set():
+                done = self.run_once()
+                if not done["sent"] and not done["queued"] and not done["failed"]:
+                    self.stop.wait(idle)
+        finally:
+            self.provider.close()
+            self.deliveries.close()

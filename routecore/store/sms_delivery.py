@@ -1,0 +1,214 @@
+"""What became of each SMS of the call store's outbox: delivery state, attempts and the
+provider's answers, beside the outbox in the same SQLite file (B2, B3).
+
+A message goes ``queued`` → ``sending`` (written before the request leaves: a crash in between
+leaves it *in doubt*) → ``sent`` (the provider took it; its message ids kept) → ``delivered``
+or ``failed`` (a delivery receipt, or a permanent refusal with the provider's code). A
+temporary refusal (throttling, a provider that is down) puts it back to ``queued`` with the
+time of its next try, until :data:`MAX_ATTEMPTS`. Every attempt is a row of ``sms_attempts``.
+
+Exactly once toward the phone, as far as the provider allows: a message in doubt after a crash
+is never sent again by a restart unless its provider can tell that it was not sent
+(:meth:`Deliveries.in_doubt`; SMPP cannot, so it becomes ``failed`` with the code
+``in_doubt``: at most once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from routecore.store.sqlite import open_db, write_transaction
+
+__all__ = ["MAX_ATTEMPTS", "STATES", "Deliveries"]
+
+STATES = ("queued", "sending", "sent", "delivered", "failed")
+MAX_ATTEMPTS = 6
+"""Tries of one message before a temporary failure becomes its final one."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sms_delivery (
+    sms_id      INTEGER PRIMARY KEY,
+    state       TEXT    NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_try    REAL,
+    provider    TEXT,
+    message_ids TEXT    NOT NULL DEFAULT '',
+    receipts    INTEGER NOT NULL DEFAULT 0,
+    code        TEXT,
+    detail      TEXT,
+    updated     REAL    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sms_delivery_state ON sms_delivery (state, next_try);
+CREATE TABLE IF NOT EXISTS sms_attempts (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    sms_id   INTEGER NOT NULL,
+    at       REAL    NOT NULL,
+    outcome  TEXT    NOT NULL,
+    code     TEXT,
+    detail   TEXT
+);
+CREATE INDEX IF NOT EXISTS sms_attempts_sms ON sms_attempts (sms_id);
+CREATE TABLE IF NOT EXISTS sms_message_ids (
+    message_id TEXT PRIMARY KEY,
+    sms_id     INTEGER NOT NULL
+);
+"""
+TABLES = {
+    "sms_outbox": ("id", "kind", "did", "to_number", "text", "call_id", "at", "sent"),
+    "sms_delivery": ("sms_id", "state", "attempts", "next_try", "message_ids", "updated"),
+    "sms_attempts": ("id", "sms_id", "at", "outcome", "code", "detail"),
+}
+
+
+class Deliveries:
+    """The delivery state of the outbox of the call store at ``path`` (opened by
+    ``CallStore`` first, so the outbox is there)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = str(path)
+        self._db = open_db(self.path, SCHEMA, "FULL", what="call store", tables=TABLES)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Deliveries:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def due(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+        """Outbox messages to try now, oldest first: never tried, or queued again for a time
+        that has come."""
+        rows = self._db.execute(
+            "SELECT o.*, d.attempts AS attempts FROM sms_outbox o"
+            " LEFT JOIN sms_delivery d ON d.sms_id = o.id"
+            " WHERE (d.sms_id IS NULL AND o.sent IS NULL)"
+            " OR (d.state = 'queued' AND d.next_try <= ?) ORDER BY o.id LIMIT ?",
+            (now, limit),
+        )
+        return [dict(r) for r in rows]
+
+    def _set(self, sms_id: int, state: str, now: float, **fields: Any) -> None:
+        names = ["state", "updated", *fields]
+        values = [state, now, *fields.values()]
+        self._db.execute(
+            f"INSERT INTO sms_delivery (sms_id, {', '.join(names)})"
+            f" VALUES (?, {', '.join('?' for _ in names)})"
+            f" ON CONFLICT (sms_id) DO UPDATE SET"
+            f" {', '.join(f'{n} = excluded.{n}' for n in names)}",
+            (sms_id, *values),
+        )
+
+    def _attempt(
+        self, sms_id: int, now: float, outcome: str, code: str = "", detail: str = ""
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO sms_attempts (sms_id, at, outcome, code, detail) VALUES (?, ?, ?, ?, ?)",
+            (sms_id, now, outcome, code or None, detail[:500] or None),
+        )
+
+    def begin(self, sms_id: int, provider: str, now: float) -> int:
+        """Mark a message as being sent, committed before the request leaves; its attempt
+        number (1 for the first)."""
+        with write_transaction(self._db, self.path, "call store"):
+            found = self._db.execute(
+                "SELECT attempts FROM sms_delivery WHERE sms_id = ?", (sms_id,)
+            ).fetchone()
+            attempt = (found["attempts"] if found else 0) + 1
+            self._set(sms_id, "sending", now, attempts=attempt, provider=provider)
+        return int(attempt)
+
+    def sent(self, sms_id: int, message_ids: Iterable[str], now: float) -> None:
+        """The provider took the message (its ids, one per part of a long message)."""
+        ids = [str(i) for i in message_ids]
+        with write_transaction(self._db, self.path, "call store"):
+            self._set(sms_id, "sent", now, message_ids=",".join(ids), code=None, detail=None)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sms_message_ids (message_id, sms_id) VALUES (?, ?)",
+                [(i, sms_id) for i in ids],
+            )
+            self._db.execute("UPDATE sms_outbox SET sent = ? WHERE id = ?", (now, sms_id))
+            self._attempt(sms_id, now, "sent", detail=",".join(ids))
+
+    def failed(self, sms_id: int, code: str, detail: str, now: float) -> None:
+        """A final failure with the provider's code."""
+        with write_transaction(self._db, self.path, "call store"):
+            self._set(sms_id, "failed", now, code=code, detail=detail[:500])
+            self._attempt(sms_id, now, "failed", code, detail)
+
+    def retry(self, sms_id: int, code: str, detail: str, now: float, next_try: float) -> None:
+        """A temporary failure: queued again for ``next_try`` (or failed for good once the
+        attempts are spent)."""
+        with write_transaction(self._db, self.path, "call store"):
+            found = self._db.execute(
+                "SELECT attempts FROM sms_delivery WHERE sms_id = ?", (sms_id,)
+            ).fetchone()
+            attempts = found["attempts"] if found else 1
+            if attempts >= MAX_ATTEMPTS:
+                self._set(sms_id, "failed", now, code=code, detail=detail[:500])
+                self._attempt(sms_id, now, "failed", code, detail)
+                return
+            self._set(sms_id, "queued", now, next_try=next_try, code=code, detail=detail[:500])
+            self._attempt(sms_id, now, "retry", code, detail)
+
+    def receipt(self, message_id: str, delivered: bool, code: str, now: float) -> int | None:
+        """A delivery receipt for one message id: the message is ``delivered`` once every part
+        is, ``failed`` at the first part that is not; the message's id (None: not ours)."""
+        with write_transaction(self._db, self.path, "call store"):
+            found = self._db.execute(
+                "SELECT m.sms_id, d.message_ids, d.receipts, d.state FROM sms_message_ids m"
+                " JOIN sms_delivery d ON d.sms_id = m.sms_id WHERE m.message_id = ?",
+                (message_id,),
+            ).fetchone()
+            if found is None:
+                return None
+            sms_id = int(found["sms_id"])
+            if found["state"] != "sent":
+                return sms_id  # already final
+            if not delivered:
+                self._set(sms_id, "failed", now, code=code, detail=f"receipt for {message_id}")
+                self._attempt(sms_id, now, "undelivered", code, message_id)
+                return sms_id
+            parts = len([i for i in found["message_ids"].split(",") if i])
+            receipts = int(found["receipts"]) + 1
+            state = "delivered" if receipts >= parts else "sent"
+            self._set(sms_id, state, now, receipts=receipts)
+            if state == "delivered":
+                self._attempt(sms_id, now, "delivered", code, message_id)
+            return sms_id
+
+    def in_doubt(self) -> list[int]:
+        """Messages marked as being sent by a sender that did not live to record the answer."""
+        rows = self._db.execute("SELECT sms_id FROM sms_delivery WHERE state = 'sending'")
+        return [int(r["sms_id"]) for r in rows]
+
+    def status(self, sms_id: int) -> dict[str, Any] | None:
+        """A message's delivery row with its attempts (None: never tried)."""
+        found = self._db.execute(
+            "SELECT * FROM sms_delivery WHERE sms_id = ?", (sms_id,)
+        ).fetchone()
+        if found is None:
+            return None
+        out = dict(found)
+        out["attempts_made"] = [
+            dict(r)
+            for r in self._db.execute(
+                "SELECT at, outcome, code, detail FROM sms_attempts WHERE sms_id = ? ORDER BY id",
+                (sms_id,),
+            )
+        ]
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Messages by state (those never tried are ``queued``)."""
+        out = dict.fromkeys(STATES, 0)
+        for r in self._db.execute("SELECT state, count(*) AS n FROM sms_delivery GROUP BY state"):
+            out[str(r["state"])] = int(r["n"])
+        fresh = self._db.execute(
+            "SELECT count(*) FROM sms_outbox o WHERE o.sent IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM sms_delivery d WHERE d.sms_id = o.id)"
+        ).fetchone()[0]
+        out["queued"] += int(fresh)
+        return out
