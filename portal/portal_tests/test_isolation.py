@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from portal_tests.common import A_DID, add_calls, example
 from routecore_portal import tokens
-from routecore_portal.models import Article, Customer, FollowUp, Prompt, Seat
+from routecore_portal.models import Article, Customer, FollowUp, Number, Prompt, QrPage, Seat
 
 
 def _patterns(resolver=None, prefix="", params=()):
@@ -33,6 +33,8 @@ def _fill(name, names, people, prompt, token, customer, extra):
         "kind": "recording",
         "version": 1,
         "action": "approve",
+        "fmt": "svg",
+        "token": "not-a-number-page",
         "pk": prompt.pk
         if "prompt" in name
         else token.pk
@@ -60,6 +62,7 @@ def test_every_url_of_another_enterprise_is_a_404(a_client, b_client, people, st
     Path(stores["uploads"], prompt.file).write_bytes(b"RIFF" + bytes(40))
     token, _ = tokens.make(people["a"], "crm")
     customer = Customer.objects.create(enterprise=people["a_enterprise"], number="13900000042")
+    QrPage.objects.create(number=Number.objects.get(did=A_DID), token="t0", title="t")
     extra = {
         "portal:follow_up": customer,
         "portal:follow_up_done": FollowUp.objects.create(

@@ -241,3 +241,30 @@ class Article(models.Model):
 
     class Meta:
         ordering = ["-updated", "-id"]
+
+
+class QrPage(models.Model):
+    """A number's QR-code call page (V6): what the public page reached by the code shows, and
+    the token in its address (random: the page names nothing else of the enterprise)."""
+
+    number = models.OneToOneField(Number, on_delete=models.CASCADE, related_name="qr_page")
+    token = models.CharField(max_length=24, unique=True)
+    enabled = models.BooleanField(_("page on"), default=True)
+    title = models.CharField(_("service title"), max_length=60)
+    text = models.TextField(_("service content"), max_length=1000, blank=True)
+    hours = models.CharField(_("service hours"), max_length=100, blank=True)
+    logo = models.BinaryField(null=True, blank=True)
+    logo_type = models.CharField(max_length=16, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+
+class QrVisit(models.Model):
+    """Visits of a QR call page on one day (the number's local day)."""
+
+    page = models.ForeignKey(QrPage, on_delete=models.CASCADE, related_name="visits")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["page", "day"], name="one_count_a_day")]

@@ -17,6 +17,7 @@ from routecore_portal.views import (
     media,
     ops,
     prompts,
+    qr,
     review,
     seat_admin,
     seat_calls,
@@ -44,6 +45,8 @@ number_pages: list[URLPattern | URLResolver] = [
     path("settings/", settings.number_settings, name="settings"),
     path("prompts/", prompts.prompt_list, name="prompts"),
     path("prompts/<int:pk>/audio", prompts.prompt_audio, name="prompt_audio"),
+    path("qr/", qr.qr_settings, name="qr"),
+    path("qr.<str:fmt>", qr.qr_code, name="qr_code"),
 ]
 
 portal: list[URLPattern | URLResolver] = [
@@ -51,6 +54,8 @@ portal: list[URLPattern | URLResolver] = [
     path("login/", home.Login.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("n/<str:did>/", include(number_pages)),
+    path("q/<str:token>/", qr.public, name="qr_public"),
+    path("q/<str:token>/logo", qr.public_logo, name="qr_logo"),
     path("ops/", ops.ops_home, name="ops"),
     path("ops/enterprises/new/", ops.enterprise_new, name="enterprise_new"),
     path("ops/enterprises/<int:pk>/", ops.enterprise, name="enterprise"),
