@@ -125,3 +125,45 @@ def test_the_public_page_is_rate_limited_and_reaches_nothing_else(a_client, op_c
     other = client_for(people["b"])
     assert other.get(f"/n/{A_DID}/qr/").status_code == 404
     assert other.get(f"/n/{A_DID}/qr.png").status_code == 404
+
+
+def test_the_printed_code_decodes_to_the_page_which_fits_a_phone(asgi, browser, people, stores):
+    """In Debian's chromium on a phone-sized screen: the page's button is on screen, nothing
+    scrolls sideways, nothing is loaded from another origin; the printed PNG, read back by a
+    QR decoder, is the page's address."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    from portal_tests.common import client_for
+    from routecore.billing.months import Month
+    from routecore.billing.packages import builtin_packages
+    from routecore_portal import stores as portal_stores
+    from routecore_portal.models import Number
+
+    with portal_stores.accounts() as accounts:
+        accounts.assign(
+            A_DID, builtin_packages()["2000-1y"], Month.parse(timezone.now().strftime("%Y-%m"))
+        )
+    page = QrPage.objects.create(
+        number=Number.objects.get(did=A_DID), token="tok-phone-1", title="远景科技客服",
+        text="产品咨询、售后服务", hours="9:00-18:00",
+    )  # fmt: skip
+    png = client_for(people["a"]).get(f"/n/{A_DID}/qr.png", HTTP_HOST=asgi.split("//")[1])
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))
+    assert found.text == f"{asgi}/q/{page.token}/"
+    context = browser.new_context(
+        viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    phone = context.new_page()
+    requested: list[str] = []
+    phone.on("request", lambda r: requested.append(r.url))
+    phone.goto(found.text)
+    button = phone.locator("#dial")
+    assert button.get_attribute("href") == f"tel:{A_DID}"
+    box = button.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 667 and box["width"] > 300
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    assert requested and all(u.startswith(asgi) for u in requested), requested
+    context.close()
