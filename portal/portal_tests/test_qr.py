@@ -167,3 +167,20 @@ def test_the_printed_code_decodes_to_the_page_which_fits_a_phone(asgi, browser, 
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375
     assert requested and all(u.startswith(asgi) for u in requested), requested
     context.close()
+
+
+def test_the_months_statement_bills_the_qr_page(a_client, op_client, people, stores):
+    """V6 is the portal's: a page on in the month is that month's 50 yuan (whole months)."""
+    from routecore.store import CallStore
+
+    CallStore(stores["calls"]).close()
+    _paid(op_client, people)
+    month = timezone.now().strftime("%Y-%m")
+    fields = a_client.get(f"/n/{A_DID}/statement/", {"month": month}).context["fields"]
+    assert (fields["features"], fields["feature_fees"]) == ("", "0.00")
+    _save(a_client)
+    fields = a_client.get(f"/n/{A_DID}/statement/", {"month": month}).context["fields"]
+    assert (fields["features"], fields["feature_fees"]) == ("V6", "50.00")
+    _save(a_client, enabled="")  # switched off this month: still this month's
+    fields = a_client.get(f"/n/{A_DID}/statement/", {"month": month}).context["fields"]
+    assert fields["features"] == "V6"

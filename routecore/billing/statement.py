@@ -2,17 +2,20 @@
 
 A statement is one 400 number's month: the package and its rate, the connected calls and their
 billable minutes, the inbound charges paid first by the month's gift credit, the outbound
-charges, the seat fees after the free seats and the feature credit, and the total charged to
-the balance. Money is integer fen; printed as yuan with two decimals.
+charges, the seat fees after the free seats and the feature credit, the value-added features
+the number had that month (``routecore.billing.features``: whole months), and the total charged
+to the balance. Money is integer fen; printed as yuan with two decimals.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from routecore.billing.features import fees as feature_fees
 from routecore.billing.money import yuan
 from routecore.billing.months import BILLING_TZ, Month
 from routecore.billing.packages import Package
@@ -70,6 +73,9 @@ class Statement:
     feature_credit: int
     feature_credit_applied: int
     total: int
+    # added after the first release: last, so CSV columns of earlier releases keep their place
+    features: str = ""
+    feature_fees: int = 0
 
 
 @dataclass(frozen=True)
@@ -124,10 +130,18 @@ def _seat_fields(seats: int, seat: SeatFees) -> dict[str, Any]:
 
 
 def statement(
-    number: str, package: Package, start: Month, month: Month, usage: Usage, seats: int
+    number: str,
+    package: Package,
+    start: Month,
+    month: Month,
+    usage: Usage,
+    seats: int,
+    features: Sequence[str] = (),
 ) -> Statement:
     """The statement of ``number`` for ``month`` under ``package`` taken from ``start``
-    (BillingError when ``month`` is outside the term), for the month's ``usage`` and ``seats``."""
+    (BillingError when ``month`` is outside the term), for the month's ``usage``, ``seats`` and
+    value-added ``features`` (``V1``, ``V2``, ``V3``, ``V4``, ``V6``: each a month's fee)."""
+    billed, extra = feature_fees(features)
     n = month.minus(start) + 1
     available = gift_part_fen(package, n)  # BillingError outside the term
     rate = rate_fen(package)
@@ -158,7 +172,9 @@ def statement(
         gift_left=available - used,
         inbound_to_balance=inbound - used,
         **_seat_fields(seats, seat),
-        total=inbound - used + outbound + seat.fees,
+        total=inbound - used + outbound + seat.fees + extra,
+        features=",".join(billed),
+        feature_fees=extra,
     )
 
 
@@ -252,6 +268,8 @@ def to_text(item: Statement | Quote) -> str:
             f"outbound calls      {item.outbound_calls}, {item.outbound_minutes} min: "
             f"{yuan(item.outbound_charges)} (no gift credit)",
             *_seat_lines(item),
+            f"features            {item.features or 'none'}: {yuan(item.feature_fees)}"
+            " (whole months)",
             f"total               {yuan(item.total)} yuan charged to the balance",
         ]
     if item.gift_needs_approval:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
-from routecore.cli.common import EXIT_OK, JSON_HELP, Usage, output
+from routecore.cli.common import EXIT_OK, JSON_HELP, Usage, flow_store, output
 from routecore.rules import DEFAULT_TZ
 
 
@@ -66,10 +67,39 @@ def cmd_bill_statement(args: argparse.Namespace) -> int:
     since, until = month.bounds(BILLING_TZ)
     with CallStore(args.calls) as calls:
         rows = calls.calls(args.number, since, until)
+    features = _features(args.features) | _flow_features(args, since, until)
+    seats = _seats(args.seats)
     _bill_print(
-        args, statement(args.number, package, account.start, month, usage(rows), _seats(args.seats))
+        args,
+        statement(args.number, package, account.start, month, usage(rows), seats, sorted(features)),
     )
     return EXIT_OK
+
+
+def _features(text: str) -> set[str]:
+    """``--features V2,V6``: the portal's subscriptions the flow cannot tell."""
+    from routecore.billing.features import FEATURES
+
+    found = {f.strip().upper() for f in text.split(",") if f.strip()}
+    unknown = sorted(found - set(FEATURES))
+    if unknown:
+        raise Usage(
+            f"--features: unknown feature(s) {', '.join(unknown)} (of {', '.join(FEATURES)})"
+        )
+    return found
+
+
+def _flow_features(args: argparse.Namespace, since: float, until: float) -> set[str]:
+    """V1, V3, V4 from the flow versions live in the month (none without a flow store)."""
+    from routecore.billing.features import month_features
+
+    if not os.path.exists(args.store):
+        return set()
+    store = flow_store(args)
+    try:
+        return month_features(store, args.number, since, until)
+    finally:
+        store.close()
 
 
 def cmd_bill_quote(args: argparse.Namespace) -> int:
@@ -126,6 +156,12 @@ def add_parsers(sub: Any, calls_default: str) -> None:
     st.add_argument("number", help="the 400 number")
     st.add_argument("--month", required=True, help=f"the month, YYYY-MM ({DEFAULT_TZ})")
     st.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
+    st.add_argument(
+        "--features",
+        default="",
+        help="value-added features the portal sold that month, e.g. V2,V6 (V1, V3, V4 are read"
+        " from the flow versions live in the month)",
+    )
     st.set_defaults(run=cmd_bill_statement)
     q = bsub.add_parser("quote", help="price a package and seat count without call records")
     q.add_argument("package", help="package id or name: 5000-3y or 5000/3年")

@@ -1,4 +1,9 @@
-"""The month's statement of a number from routecore.billing, and as CSV (B15, P1, P2, P3, P4)."""
+"""The month's statement of a number from routecore.billing, and as CSV (B15, P1, P2, P3, P4).
+
+Its value-added features are the flow's (V1, V3, V4 of the versions live that month) and the
+portal's: the QR call page (V6) when the number had one switched on by the month's end and
+last changed before it (a page switched off in the month is still that month's: whole months).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from routecore.errors import BillingError
 from routecore_portal import stores, times
 from routecore_portal.access import member_required, number_or_404
 from routecore_portal.forms import MonthForm
-from routecore_portal.models import Number
+from routecore_portal.models import Number, QrPage
 
 
 def seats_billed(did: str, since: float, until: float) -> int:
@@ -37,9 +42,23 @@ def _statement(did: str, month: Month) -> object:
     since, until = month.bounds(BILLING_TZ)
     with stores.calls() as calls:
         rows = calls.calls(did, since, until)
+    seats = seats_billed(did, since, until)
     return statement(
-        did, package, account.start, month, usage(rows), seats_billed(did, since, until)
+        did, package, account.start, month, usage(rows), seats, features_of(did, since, until)
     )
+
+
+def features_of(did: str, since: float, until: float) -> list[str]:
+    """The value-added features ``did`` had in ``[since, until)``: the flow's and the portal's."""
+    from routecore.billing.features import month_features
+
+    with stores.flows() as flows:
+        found = month_features(flows, did, since, until)
+    start, end = (datetime.fromtimestamp(t, tz=UTC) for t in (since, until))
+    qr = QrPage.objects.filter(number__did=did, updated__lt=end).first()
+    if qr is not None and (qr.enabled or qr.updated >= start):
+        found.add("V6")
+    return sorted(found)
 
 
 def statement_of(did: str, month: Month) -> dict[str, object]:
