@@ -20,7 +20,12 @@ def _provider(url: str) -> Any:
         from routecore.sms.smpp import SmppProvider
 
         return SmppProvider.from_url(url)
-    raise Usage(f"--provider: unknown SMS provider {url.split(':', 1)[0]!r} (smpp://…)")
+    if url.startswith("aliyun://"):
+        from routecore.sms.aliyun import AliyunProvider
+
+        return AliyunProvider.from_url(url)
+    scheme = url.split(":", 1)[0]
+    raise Usage(f"--provider: unknown SMS provider {scheme!r} (smpp://… or aliyun://…)")
 
 
 def cmd_sms_send(args: argparse.Namespace) -> int:
@@ -64,7 +69,8 @@ def add_parsers(sub: Any, calls_default: str) -> None:
     send.add_argument(
         "--provider",
         default=os.environ.get("ROUTECORE_SMS_PROVIDER", ""),
-        help="smpp://system_id:password@host:port?source=<number>&rate=<per s>"
+        help="smpp://system_id:password@host:port?source=<number>&rate=<per s>, or"
+        " aliyun://AccessKeyId:Secret@endpoint?hangup=SMS_…&missed_call=SMS_…"
         " [$ROUTECORE_SMS_PROVIDER]",
     )
     send.add_argument("--once", action="store_true", help="send what is due now, then stop")

@@ -50,9 +50,10 @@ class Provider(Protocol):
     rate: float
     """Messages a second it may be given."""
 
-    def send(self, to: str, text: str, reference: str) -> tuple[str, ...]:
-        """Send ``text`` to ``to``; the provider's message ids. Temporary or Permanent when
-        refused; ``reference`` is the outbox row (for providers that keep one)."""
+    def send(self, to: str, text: str, reference: str, kind: str) -> tuple[str, ...]:
+        """Send ``text`` to ``to``; the provider's message ids. Temporary, Permanent or InDoubt
+        when it cannot; ``reference`` names the outbox row (for providers that keep one),
+        ``kind`` the message's (``hangup``, ``missed_call``: a template per kind)."""
         ...
 
     def receipts(self) -> list[Receipt]:

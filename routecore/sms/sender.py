@@ -67,7 +67,9 @@ class Sender:
         sms_id = int(row["id"])
         attempt = self.deliveries.begin(sms_id, self.provider.name, self.clock())
         try:
-            ids = self.provider.send(str(row["to_number"]), str(row["text"]), f"sms {sms_id}")
+            ids = self.provider.send(
+                str(row["to_number"]), str(row["text"]), f"sms {sms_id}", str(row["kind"])
+            )
         except Temporary as e:
             delay = min(RETRY_FIRST * 2 ** (attempt - 1), RETRY_MAX)
             now = self.clock()

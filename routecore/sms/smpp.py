@@ -176,7 +176,7 @@ class SmppProvider:
 
     # -- the provider ------------------------------------------------------------------------
 
-    def send(self, to: str, text: str, reference: str) -> tuple[str, ...]:
+    def send(self, to: str, text: str, reference: str, kind: str = "") -> tuple[str, ...]:
         import smpplib.consts
         import smpplib.gsm
 
