@@ -9,7 +9,7 @@ from typing import Protocol
 
 from routecore.errors import RoutecoreError
 
-__all__ = ["InDoubt", "Permanent", "Provider", "Receipt", "SmsError", "Temporary"]
+__all__ = ["InDoubt", "Permanent", "Provider", "Receipt", "Reply", "SmsError", "Temporary"]
 
 
 class SmsError(RoutecoreError):
@@ -32,6 +32,15 @@ class Permanent(SmsError):
 class InDoubt(SmsError):
     """The request may have reached the provider but its answer never came (a connection lost
     after sending): sending again could deliver it twice, so it is not."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message a phone sent back (SMPP's mobile-originated ``deliver_sm``): ``T``/``TD``
+    opts it out of the number it answers."""
+
+    number: str
+    text: str
 
 
 @dataclass(frozen=True)

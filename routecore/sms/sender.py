@@ -7,7 +7,9 @@ most :data:`RETRY_MAX`) until its attempts are spent; a permanent one is final a
 the sender starts, messages it left in doubt (a crash between the mark and the answer) are
 failed with the code ``in_doubt``, and so is a message whose request left without an answer
 (the provider's :class:`~routecore.sms.providers.InDoubt`): never sent twice. Delivery
-receipts make a sent message ``delivered`` (or ``failed`` with the gateway's state).
+receipts make a sent message ``delivered`` (or ``failed`` with the gateway's state). A phone
+that replies ``T`` or ``TD`` is put on the opt-out list of the number it answers, and a message
+to a phone on its number's list is failed as ``opted_out`` without reaching the provider.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from routecore.sms.providers import InDoubt, Permanent, Provider, Temporary
+from routecore.sms.providers import InDoubt, Permanent, Provider, Reply, Temporary
 from routecore.store.sms_delivery import Deliveries
 
 __all__ = ["RETRY_FIRST", "RETRY_MAX", "Sender"]
 
 log = logging.getLogger("routecore.sms")
 
+OPT_OUT_WORDS = frozenset({"T", "TD", "退订"})
+"""Replies that opt a phone out (回T退订)."""
 RETRY_FIRST = 10.0
 RETRY_MAX = 600.0
 BATCH = 100
@@ -65,6 +69,11 @@ class Sender:
     def send_one(self, row: dict[str, Any]) -> str:
         """Try one outbox row; its state after (sent, queued, failed)."""
         sms_id = int(row["id"])
+        if self.deliveries.opted_out(str(row["did"]), str(row["to_number"])):
+            self.deliveries.failed(
+                sms_id, "opted_out", "the phone opted out of this number's messages", self.clock()
+            )
+            return "failed"
         attempt = self.deliveries.begin(sms_id, self.provider.name, self.clock())
         try:
             ids = self.provider.send(
@@ -100,7 +109,24 @@ class Sender:
                 receipt.message_id, receipt.delivered, receipt.code, self.clock()
             ):
                 done["receipts"] += 1
+        replies = getattr(self.provider, "replies", None)
+        while replies:
+            self.reply(replies.pop(0))
         return done
+
+    def reply(self, reply: Reply) -> str | None:
+        """A phone's reply: ``T``/``TD`` (退订, any case, blanks around) puts it on the opt-out
+        list of the 400 number whose message it answers; that number (None: not an opt-out,
+        or no message of ours went to that phone)."""
+        if reply.text.strip().upper() not in OPT_OUT_WORDS:
+            return None
+        did = self.deliveries.last_did(reply.number)
+        if did is None:
+            log.info("SMS reply %r from %s answers no message of ours", reply.text, reply.number)
+            return None
+        self.deliveries.opt_out(did, reply.number, self.clock(), f"reply {reply.text.strip()!r}")
+        log.info("SMS: %s opted out of %s", reply.number, did)
+        return did
 
     def run(self, idle: float = 1.0) -> None:
         """Until :attr:`stop` is set: send what is due, then wait ``idle`` seconds when there

@@ -5,7 +5,8 @@ bound as a transceiver (submits and delivery receipts on one connection). Chines
 as UCS-2 (``data_coding`` 8); a message longer than one SMS is split into parts with a
 concatenation header (UDH, ``esm_class`` 0x40), each part its own ``submit_sm`` and message id.
 Every part asks for a delivery receipt (``registered_delivery`` 1); receipts (``deliver_sm``
-with ``id:… stat:DELIVRD err:…``) are collected while the provider reads. An idle connection
+with ``id:… stat:DELIVRD err:…``) and the phones' replies (a ``deliver_sm`` that is not a
+receipt: ``T``/``TD`` opts out) are collected while the provider reads. An idle connection
 sends ``enquire_link`` every :data:`ENQUIRE_EVERY` seconds; a connection that fails is bound
 again with back-off (1 s doubling to :data:`BACKOFF_MAX`).
 
@@ -24,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from routecore.errors import RoutecoreError
-from routecore.sms.providers import InDoubt, Permanent, Receipt, Temporary
+from routecore.sms.providers import InDoubt, Permanent, Receipt, Reply, Temporary
 
 __all__ = ["BACKOFF_MAX", "ENQUIRE_EVERY", "SmppProvider"]
 
@@ -60,6 +61,8 @@ class SmppProvider:
         self._client: Any = None
         self._answers: dict[int, Any] = {}
         self._receipts: list[Receipt] = []
+        self.replies: list[Reply] = []
+        """Replies from phones collected while reading (the sender takes them)."""
         self._last_io = time.monotonic()
         self._backoff = 1.0
         self._retry_at = 0.0
@@ -141,6 +144,11 @@ class SmppProvider:
 
     def _received(self, pdu: Any, **_: Any) -> int:
         text = bytes(getattr(pdu, "short_message", b"") or b"")
+        if not int(getattr(pdu, "esm_class", 0) or 0) & 0x04:  # not a receipt: the phone's reply
+            coding = int(getattr(pdu, "data_coding", 0) or 0)
+            said = text.decode("utf-16-be" if coding == 8 else "latin-1", "replace")
+            self.replies.append(Reply(_text(getattr(pdu, "source_addr", b"")), said))
+            return 0
         found = _RECEIPT.search(text)
         if found is not None:
             err = (found.group("err") or b"").decode("ascii", "replace")

@@ -7,6 +7,10 @@ or ``failed`` (a delivery receipt, or a permanent refusal with the provider's co
 temporary refusal (throttling, a provider that is down) puts it back to ``queued`` with the
 time of its next try, until :data:`MAX_ATTEMPTS`. Every attempt is a row of ``sms_attempts``.
 
+Opt-outs: a phone that answered ``T`` or ``TD`` (退订) to a 400 number's message is on that
+number's opt-out list (``sms_optout``) and gets none of its messages again, service messages
+included (the sender checks before each one).
+
 Exactly once toward the phone, as far as the provider allows: a message in doubt after a crash
 is never sent again by a restart unless its provider can tell that it was not sent
 (:meth:`Deliveries.in_doubt`; SMPP cannot, so it becomes ``failed`` with the code
@@ -52,6 +56,13 @@ CREATE INDEX IF NOT EXISTS sms_attempts_sms ON sms_attempts (sms_id);
 CREATE TABLE IF NOT EXISTS sms_message_ids (
     message_id TEXT PRIMARY KEY,
     sms_id     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sms_optout (
+    did     TEXT NOT NULL,
+    number  TEXT NOT NULL,
+    at      REAL NOT NULL,
+    source  TEXT NOT NULL,
+    PRIMARY KEY (did, number)
 );
 """
 TABLES = {
@@ -178,6 +189,30 @@ class Deliveries:
             if state == "delivered":
                 self._attempt(sms_id, now, "delivered", code, message_id)
             return sms_id
+
+    def opt_out(self, did: str, number: str, at: float, source: str) -> None:
+        """Put ``number`` on ``did``'s opt-out list (``source``: what said so)."""
+        with write_transaction(self._db, self.path, "call store"):
+            self._db.execute(
+                "INSERT OR IGNORE INTO sms_optout (did, number, at, source) VALUES (?, ?, ?, ?)",
+                (did, number, at, source[:200]),
+            )
+
+    def opted_out(self, did: str, number: str) -> bool:
+        found = self._db.execute(
+            "SELECT 1 FROM sms_optout WHERE did = ? AND number = ?", (did, number)
+        ).fetchone()
+        return found is not None
+
+    def last_did(self, number: str) -> str | None:
+        """The 400 number whose message last left for ``number`` (a reply answers it)."""
+        found = self._db.execute(
+            "SELECT o.did FROM sms_outbox o JOIN sms_delivery d ON d.sms_id = o.id"
+            " WHERE o.to_number = ? AND d.state IN ('sent', 'delivered')"
+            " ORDER BY o.sent DESC, o.id DESC LIMIT 1",
+            (number,),
+        ).fetchone()
+        return None if found is None else str(found["did"])
 
     def in_doubt(self) -> list[int]:
         """Messages marked as being sent by a sender that did not live to record the answer."""

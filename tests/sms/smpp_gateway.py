@@ -64,6 +64,7 @@ class Gateway:
         self.port = self._sock.getsockname()[1]
         self._seq = 1000
         self._codec = _Sequences()
+        self.bound: socket.socket | None = None
         threading.Thread(target=self._accept, daemon=True).start()
 
     def close(self) -> None:
@@ -115,6 +116,7 @@ class Gateway:
             request: Any = smpp.parse_pdu(data, client=self._codec)
             name = request.command
             if name == "bind_transceiver":
+                self.bound = conn
                 ok = request.password.decode() == self.behaviour.password
                 self.binds += ok
                 status = 0 if ok else 0x0E  # ESME_RINVPASWD
@@ -155,6 +157,15 @@ class Gateway:
             )  # fmt: skip
             conn.sendall(receipt.generate())
         return True
+
+    def reply(self, number: str, text: str) -> None:
+        """A phone's reply (mobile-originated ``deliver_sm``, UCS-2) on the bound connection."""
+        assert self.bound is not None
+        pdu = smpp.make_pdu(
+            "deliver_sm", client=self._codec, source_addr=number, destination_addr="1065900001",
+            esm_class=0, data_coding=8, short_message=text.encode("utf-16-be"),
+        )  # fmt: skip
+        self.bound.sendall(pdu.generate())
 
     @staticmethod
     def _record(request: Any, message_id: str) -> Submitted:

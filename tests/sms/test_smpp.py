@@ -191,3 +191,30 @@ def test_an_idle_connection_enquires(gateway, tmp_path):
 def test_a_bad_provider_url_says_why(url):
     with pytest.raises(RoutecoreError):
         SmppProvider.from_url(url)
+
+
+def test_a_reply_of_td_opts_the_phone_out_of_that_numbers_messages(gateway, tmp_path):
+    """回T退订: the reply puts the phone on the opt-out list of the 400 number whose message it
+    answers; that number's messages (service ones too) never reach it again, another
+    number's still do."""
+    calls = tmp_path / "calls.db"
+    queue(calls, TEXT)
+    sender = Sender(str(calls), provider(gateway))
+    sender.run_once()
+    gateway.reply("13900139000", " td ")
+    for _ in range(50):
+        sender.run_once()
+        if sender.deliveries.opted_out("4006001003", "13900139000"):
+            break
+        time.sleep(0.02)
+    assert sender.deliveries.opted_out("4006001003", "13900139000")
+    with CallStore(calls) as store:
+        store.send(Sms("hangup", "4006001003", "13900139000", TEXT, "c9", 2.0))
+        store.send(Sms("hangup", "4006001004", "13900139000", TEXT, "c10", 3.0))
+    done = sender.run_once()
+    assert (done["sent"], done["failed"]) == (1, 1)
+    assert sender.deliveries.status(2)["code"] == "opted_out"
+    assert [s.destination for s in gateway.submitted] == ["13900139000", "13900139000"]
+    gateway.reply("13900139001", "T")  # a phone no message of ours went to: nothing happens
+    sender.run_once()
+    assert not sender.deliveries.opted_out("4006001003", "13900139001")
