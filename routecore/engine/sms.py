@@ -1,4 +1,5 @@
-"""Post-call SMS: what the engine asks to be sent when a call ends, and who sends it (B2, B3).
+"""Post-call SMS: what the engine asks to be sent when a call ends, and who sends it; the same
+message carries a bulk campaign's (B2, B3, V2).
 
 Two messages (FEATURES B2, B3), decided here from the CallRecord and the number's flow:
 
@@ -34,14 +35,17 @@ NO_SMS_OUTCOMES = frozenset({"blacklisted", "no_route"})
 @dataclass(frozen=True)
 class Sms:
     """One SMS to send: ``kind`` ``hangup`` (B2) or ``missed_call`` (B3), from the 400 number
-    ``did`` to the mobile ``to`` (11 digits), about call ``call_id`` that ended at ``at``."""
+    ``did`` to the mobile ``to`` (11 digits), about call ``call_id`` that ended at ``at``; or
+    ``marketing`` (V2), a bulk campaign's message (``call_id`` names the campaign, ``at`` when
+    it was queued), never sent before ``not_before`` nor in the recipient's quiet hours."""
 
-    kind: Literal["hangup", "missed_call"]
+    kind: Literal["hangup", "missed_call", "marketing"]
     did: str
     to: str
     text: str
     call_id: str
     at: float
+    not_before: float | None = None
 
 
 class Notifier(Protocol):

@@ -1,5 +1,5 @@
 """The sender: takes the call store's outbox in order and hands each message to its provider,
-at the provider's rate, keeping every attempt and the final status (B2, B3).
+at the provider's rate, keeping every attempt and the final status (B2, B3, V2).
 
 Each message is marked as being sent (committed) before its request leaves; the provider's
 answer is recorded after. A temporary refusal is tried again with back-off (10 s doubling, at
@@ -9,7 +9,9 @@ failed with the code ``in_doubt``, and so is a message whose request left withou
 (the provider's :class:`~routecore.sms.providers.InDoubt`): never sent twice. Delivery
 receipts make a sent message ``delivered`` (or ``failed`` with the gateway's state). A phone
 that replies ``T`` or ``TD`` is put on the opt-out list of the number it answers, and a message
-to a phone on its number's list is failed as ``opted_out`` without reaching the provider.
+to a phone on its number's list is failed as ``opted_out`` without reaching the provider. A
+bulk campaign's message (``marketing``, V2) waits for its ``not_before`` and is held back in
+the recipient's quiet hours (:data:`QUIET_HOURS`) until they end, no attempt counted.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from routecore.rules import DEFAULT_TZ
 from routecore.sms.providers import InDoubt, Permanent, Provider, Reply, Temporary
 from routecore.store.sms_delivery import Deliveries
 
@@ -29,6 +34,8 @@ log = logging.getLogger("routecore.sms")
 
 OPT_OUT_WORDS = frozenset({"T", "TD", "退订"})
 """Replies that opt a phone out (回T退订)."""
+QUIET_HOURS = (21, 8)
+"""No marketing message from 21:00 to 08:00 in the recipient's time (held until the window)."""
 RETRY_FIRST = 10.0
 RETRY_MAX = 600.0
 BATCH = 100
@@ -44,6 +51,8 @@ class Sender:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        quiet: tuple[int, int] = QUIET_HOURS,
+        tz: str = DEFAULT_TZ,
     ) -> None:
         from routecore.store import CallStore
 
@@ -52,6 +61,8 @@ class Sender:
         self.provider = provider
         self.clock = clock
         self.sleep = sleep
+        self.quiet = quiet
+        self.tz = ZoneInfo(tz)
         self._next_at = 0.0  # the rate's next free moment (monotonic)
         self.stop = threading.Event()
         for sms_id in self.deliveries.in_doubt():
@@ -69,6 +80,11 @@ class Sender:
     def send_one(self, row: dict[str, Any]) -> str:
         """Try one outbox row; its state after (sent, queued, failed)."""
         sms_id = int(row["id"])
+        if row["kind"] == "marketing":
+            opens = self.window_opens(self.clock())
+            if opens is not None:
+                self.deliveries.postpone(sms_id, opens, "quiet hours", self.clock())
+                return "later"
         if self.deliveries.opted_out(str(row["did"]), str(row["to_number"])):
             self.deliveries.failed(
                 sms_id, "opted_out", "the phone opted out of this number's messages", self.clock()
@@ -96,9 +112,21 @@ class Sender:
         self.deliveries.sent(sms_id, ids, self.clock())
         return "sent"
 
+    def window_opens(self, now: float) -> float | None:
+        """None inside the hours marketing may be sent (the recipient's zone: mainland China's
+        mobiles); else when they open again (08:00 by default)."""
+        start, end = self.quiet  # quiet from `start` o'clock to `end` o'clock
+        local = datetime.fromtimestamp(now, self.tz)
+        if end <= local.hour < start:
+            return None
+        opens = local.replace(hour=end, minute=0, second=0, microsecond=0)
+        if local.hour >= start:
+            opens += timedelta(days=1)
+        return opens.timestamp()
+
     def run_once(self) -> dict[str, int]:
         """Send what is due now and take the receipts that came; counts by outcome."""
-        done = {"sent": 0, "queued": 0, "failed": 0, "receipts": 0}
+        done = {"sent": 0, "queued": 0, "failed": 0, "later": 0, "receipts": 0}
         for row in self.deliveries.due(self.clock(), BATCH):
             if self.stop.is_set():
                 break
@@ -134,7 +162,7 @@ class Sender:
         try:
             while not self.stop.is_set():
                 done = self.run_once()
-                if not done["sent"] and not done["queued"] and not done["failed"]:
+                if not any(done[k] for k in ("sent", "queued", "failed", "later")):
                     self.stop.wait(idle)
         finally:
             self.provider.close()

@@ -116,7 +116,8 @@ CREATE TABLE IF NOT EXISTS sms_outbox (
     text      TEXT NOT NULL,
     call_id   TEXT NOT NULL,
     at        REAL NOT NULL,
-    sent      REAL
+    sent      REAL,
+    not_before REAL
 );
 """
 
@@ -129,6 +130,7 @@ ADDED_COLUMNS = {
     "transfers": "TEXT NOT NULL DEFAULT '[]'",
     "talked_with": "TEXT NOT NULL DEFAULT '[]'",
 }
+ADDED_OUTBOX_COLUMNS = {"not_before": "REAL"}
 # The columns a call store has had since its first release (a database without them is refused).
 TABLES = {
     "calls": (
@@ -145,7 +147,8 @@ _INSERT = (
     f"INSERT OR REPLACE INTO calls ({_COLUMNS}) VALUES ({', '.join('?' for _ in _RECORD_FIELDS)})"
 )
 _SMS_INSERT = (
-    "INSERT INTO sms_outbox (kind, did, to_number, text, call_id, at) VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO sms_outbox (kind, did, to_number, text, call_id, at, not_before)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _RANGE = "(:did IS NULL OR did = :did) AND start >= :since AND start < :until"
 FOREVER = 2.0**62
@@ -253,7 +256,7 @@ def _row(record: CallRecord) -> tuple[Any, ...]:
 
 
 def _sms_row(sms: Sms) -> tuple[Any, ...]:
-    return (sms.kind, sms.did, sms.to, sms.text, sms.call_id, sms.at)
+    return (sms.kind, sms.did, sms.to, sms.text, sms.call_id, sms.at, sms.not_before)
 
 
 class CallStore:
@@ -279,14 +282,16 @@ class CallStore:
 
     def _add_columns(self) -> None:
         """Bring a call store of an earlier release up to date (new columns, with defaults)."""
-        have = {r["name"] for r in self._db.execute("PRAGMA table_info(calls)")}
-        missing = [(n, decl) for n, decl in ADDED_COLUMNS.items() if n not in have]
-        if missing:
+        for table, added in (("calls", ADDED_COLUMNS), ("sms_outbox", ADDED_OUTBOX_COLUMNS)):
+            have = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            missing = [(n, decl) for n, decl in added.items() if n not in have]
+            if not missing:
+                continue
             with write_transaction(self._db, self.path, "call store"):
-                have = {r["name"] for r in self._db.execute("PRAGMA table_info(calls)")}
+                have = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
                 for name, decl in missing:
                     if name not in have:  # another process may have added it meanwhile
-                        self._db.execute(f"ALTER TABLE calls ADD COLUMN {name} {decl}")
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         self._db.close()

@@ -95,9 +95,10 @@ class Deliveries:
         rows = self._db.execute(
             "SELECT o.*, d.attempts AS attempts FROM sms_outbox o"
             " LEFT JOIN sms_delivery d ON d.sms_id = o.id"
-            " WHERE (d.sms_id IS NULL AND o.sent IS NULL)"
-            " OR (d.state = 'queued' AND d.next_try <= ?) ORDER BY o.id LIMIT ?",
-            (now, limit),
+            " WHERE ((d.sms_id IS NULL AND o.sent IS NULL)"
+            " OR (d.state = 'queued' AND d.next_try <= ?))"
+            " AND (o.not_before IS NULL OR o.not_before <= ?) ORDER BY o.id LIMIT ?",
+            (now, now, limit),
         )
         return [dict(r) for r in rows]
 
@@ -142,6 +143,29 @@ class Deliveries:
             )
             self._db.execute("UPDATE sms_outbox SET sent = ? WHERE id = ?", (now, sms_id))
             self._attempt(sms_id, now, "sent", detail=",".join(ids))
+
+    def postpone(self, sms_id: int, until: float, why: str, now: float) -> None:
+        """Hold a message back until ``until`` without counting an attempt (a marketing
+        message in the recipient's quiet hours)."""
+        with write_transaction(self._db, self.path, "call store"):
+            found = self._db.execute(
+                "SELECT attempts FROM sms_delivery WHERE sms_id = ?", (sms_id,)
+            ).fetchone()
+            attempts = int(found["attempts"]) if found else 0
+            self._set(sms_id, "queued", now, attempts=attempts, next_try=until, code="later",
+                      detail=why)  # fmt: skip
+
+    def campaign(self, name: str) -> dict[str, int]:
+        """A campaign's messages by state (``call_id`` names the campaign)."""
+        out = dict.fromkeys(STATES, 0)
+        rows = self._db.execute(
+            "SELECT coalesce(d.state, 'queued') AS state, count(*) AS n FROM sms_outbox o"
+            " LEFT JOIN sms_delivery d ON d.sms_id = o.id WHERE o.call_id = ? GROUP BY 1",
+            (name,),
+        )
+        for r in rows:
+            out[str(r["state"])] = int(r["n"])
+        return out
 
     def failed(self, sms_id: int, code: str, detail: str, now: float) -> None:
         """A final failure with the provider's code."""

@@ -95,7 +95,7 @@ def test_throttling_waits_and_a_bad_signature_or_number_is_final(api, tmp_path):
     queue(calls, "hangup", "hangup", "hangup")
     now = [1_796_000_000.0]
     sender = Sender(str(calls), provider(api.server_port), clock=lambda: now[0])
-    assert sender.run_once() == {"sent": 0, "queued": 1, "failed": 2, "receipts": 0}
+    assert sender.run_once() == {"sent": 0, "queued": 1, "failed": 2, "later": 0, "receipts": 0}
     codes = [sender.deliveries.status(i)["code"] for i in (1, 2, 3)]
     assert codes == [
         "isv.BUSINESS_LIMIT_CONTROL",

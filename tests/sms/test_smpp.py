@@ -218,3 +218,34 @@ def test_a_reply_of_td_opts_the_phone_out_of_that_numbers_messages(gateway, tmp_
     gateway.reply("13900139001", "T")  # a phone no message of ours went to: nothing happens
     sender.run_once()
     assert not sender.deliveries.opted_out("4006001003", "13900139001")
+
+
+def test_marketing_waits_for_its_day_and_for_the_end_of_the_quiet_hours(gateway, tmp_path):
+    """V2: a campaign's message is never sent before its not_before, nor from 21:00 to 08:00
+    in the recipient's time: held (no attempt counted) until 08:00, then sent."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    sh = ZoneInfo("Asia/Shanghai")
+    night = datetime(2026, 12, 7, 22, 30, tzinfo=sh).timestamp()
+    morning = datetime(2026, 12, 8, 8, 0, tzinfo=sh).timestamp()
+    calls = tmp_path / "calls.db"
+    with CallStore(calls) as store:
+        store.send(Sms("marketing", "4006001003", "13900139000", TEXT, "campaign-1", night))
+        store.send(Sms("marketing", "4006001003", "13900139001", TEXT, "campaign-1", night,
+                       not_before=morning + 86400))  # fmt: skip
+    clock = Clock()
+    clock.now = night
+    sender = Sender(str(calls), provider(gateway), clock=clock)
+    assert sender.run_once()["later"] == 1 and gateway.submitted == []
+    status = sender.deliveries.status(1)
+    assert (status["next_try"], status["attempts"]) == (morning, 0)
+    clock.now = morning
+    assert sender.run_once()["sent"] == 1  # the first; the second's day has not come
+    clock.now = morning + 86400
+    assert sender.run_once()["sent"] == 1
+    assert (
+        sender.deliveries.campaign("campaign-1")["sent"]
+        + sender.deliveries.campaign("campaign-1")["delivered"]
+        == 2
+    )
