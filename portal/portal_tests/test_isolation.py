@@ -11,7 +11,17 @@ from django.utils import timezone
 
 from portal_tests.common import A_DID, add_calls, example
 from routecore_portal import tokens
-from routecore_portal.models import Article, Customer, FollowUp, Number, Prompt, QrPage, Seat
+from routecore_portal.models import (
+    Article,
+    Campaign,
+    Customer,
+    FollowUp,
+    Number,
+    Prompt,
+    QrPage,
+    Seat,
+    SmsTemplate,
+)
 
 
 def _patterns(resolver=None, prefix="", params=()):
@@ -63,6 +73,10 @@ def test_every_url_of_another_enterprise_is_a_404(a_client, b_client, people, st
     token, _ = tokens.make(people["a"], "crm")
     customer = Customer.objects.create(enterprise=people["a_enterprise"], number="13900000042")
     QrPage.objects.create(number=Number.objects.get(did=A_DID), token="t0", title="t")
+    template = SmsTemplate.objects.create(
+        enterprise=people["a_enterprise"], name="t", signature="远景", text="x", author="a"
+    )
+    Campaign.objects.create(enterprise=people["a_enterprise"], template=template, did=A_DID)
     extra = {
         "portal:follow_up": customer,
         "portal:follow_up_done": FollowUp.objects.create(

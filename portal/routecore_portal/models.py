@@ -268,3 +268,42 @@ class QrVisit(models.Model):
     class Meta:
         ordering = ["-day"]
         constraints = [models.UniqueConstraint(fields=["page", "day"], name="one_count_a_day")]
+
+
+class SmsTemplate(models.Model):
+    """A bulk SMS template and its signature (V2): sent only once an operator approved both."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(_("name"), max_length=64)
+    signature = models.CharField(_("signature"), max_length=12)
+    text = models.TextField(_("text"), max_length=300)
+    state = models.CharField(max_length=16, choices=PROMPT_STATES, default=PENDING)
+    author = models.CharField(max_length=150)
+    reviewer = models.CharField(max_length=150, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+
+class Campaign(models.Model):
+    """A bulk SMS campaign (V2): one approved template to the recipients the filters chose,
+    queued in the call store's outbox as ``campaign-<id>``."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="campaigns")
+    template = models.ForeignKey(SmsTemplate, on_delete=models.PROTECT, related_name="campaigns")
+    did = models.CharField(max_length=20)
+    author = models.CharField(max_length=150)
+    recipients = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    per_day = models.PositiveIntegerField(default=10_000)
+    filters = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    @property
+    def outbox_name(self) -> str:
+        return f"campaign-{self.pk}"

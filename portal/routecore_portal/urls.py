@@ -8,6 +8,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from routecore_portal.api import api
 from routecore_portal.views import (
+    bulk_sms,
     calls,
     customers,
     dashboard,
@@ -79,6 +80,10 @@ portal: list[URLPattern | URLResolver] = [
     path("knowledge/<int:pk>/", knowledge.article_detail, name="article"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("ops/prompts/", prompts.prompt_review, name="prompt_review"),
+    path("ops/sms/", bulk_sms.template_review, name="template_review"),
+    path("sms/", bulk_sms.bulk_sms, name="bulk_sms"),
+    path("sms/campaigns/", bulk_sms.campaign_new, name="campaign_new"),
+    path("sms/campaigns/<int:pk>/", bulk_sms.campaign, name="campaign"),
     path("ops/prompts/<int:pk>/<str:action>/", prompts.prompt_act, name="prompt_act"),
 ]
 

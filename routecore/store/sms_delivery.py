@@ -228,6 +228,11 @@ class Deliveries:
         ).fetchone()
         return found is not None
 
+    def opted_out_numbers(self, did: str) -> set[str]:
+        """Every phone on ``did``'s opt-out list."""
+        rows = self._db.execute("SELECT number FROM sms_optout WHERE did = ?", (did,))
+        return {str(r["number"]) for r in rows}
+
     def last_did(self, number: str) -> str | None:
         """The 400 number whose message last left for ``number`` (a reply answers it)."""
         found = self._db.execute(
