@@ -127,3 +127,76 @@ def test_a_bad_campaign_is_a_message(a_client, op_client, stores, per_day):
     )
     assert "daily cap" in response.content.decode() or "每日" in response.content.decode()
     assert not Campaign.objects.exists()
+
+
+def test_a_campaign_in_the_browser(asgi, browser, people, stores):
+    """In Debian's chromium: the operator approves the template; the admin sends it to 1,000
+    customers (10 of them opted out); the campaign's page shows it held at night, then its
+    progress as the sender delivers through a real SMPP server."""
+    from portal_tests.common import PASSWORD
+    from tests.sms.smpp_gateway import Gateway
+
+    enterprise = people["a_enterprise"]
+    SmsTemplate.objects.create(
+        enterprise=enterprise,
+        name="双十二",
+        signature="远景科技",
+        text="年终特惠",
+        author="admin-a",
+    )
+    Customer.objects.bulk_create(
+        [Customer(enterprise=enterprise, number=f"139{i:08d}") for i in range(1000)]
+    )
+    CallStore(stores["calls"]).close()
+    with Deliveries(stores["calls"]) as deliveries:
+        for i in range(10):
+            deliveries.opt_out(A_DID, f"139{i:08d}", 1.0, "reply 'T'")
+
+    def login(name: str):
+        page = browser.new_page(locale="zh-CN")
+        page.goto(f"{asgi}/login/")
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('登录')")
+        return page
+
+    op = login("op")
+    op.goto(f"{asgi}/ops/sms/")
+    assert "【远景科技】年终特惠回T退订" in op.inner_text("#pending")
+    op.click("#pending button[value=approve]")
+    assert "没有待审核的内容" in op.inner_text("#pending")
+    admin = login("admin-a")
+    admin.goto(f"{asgi}/sms/")
+    form = admin.locator("form.campaign-form")
+    form.locator("input[name=per_day]").fill("2000")
+    form.locator("button[type=submit]").click()
+    assert admin.inner_text("#recipients") == "990" and admin.inner_text("#skipped") == "10"
+    gateway = Gateway()
+    try:
+        url = f"smpp://routecore:secret@127.0.0.1:{gateway.port}?source=1065900001&rate=10000"
+        now = [datetime(2026, 12, 7, 23, 0, tzinfo=SH).timestamp()]
+        sender = Sender(stores["calls"], SmppProvider.from_url(url), clock=lambda: now[0])
+        sender.run_once()  # 23:00: held until 08:00
+        admin.reload()
+        assert admin.inner_text("#percent") == "0%" and gateway.submitted == []
+        now[0] = datetime(2026, 12, 8, 8, 30, tzinfo=SH).timestamp()
+        while sender.run_once()["sent"]:
+            pass
+        admin.reload()
+        assert admin.inner_text("#percent") == "100%"
+        assert len(gateway.submitted) == 990
+    finally:
+        gateway.close()
+
+
+def test_a_numbers_sms_page_shows_each_messages_state(a_client, b_client, stores):
+    from routecore.engine.sms import Sms
+
+    with CallStore(stores["calls"]) as calls:
+        calls.send(Sms("hangup", A_DID, "13900139000", "【远景科技】谢谢来电", "c1", 1.79e9))
+    with Deliveries(stores["calls"]) as deliveries:
+        deliveries.begin(1, "smpp", 1.79e9 + 1)
+        deliveries.failed(1, "0x0B", "submit_sm refused", 1.79e9 + 2)
+    page = a_client.get(f"/n/{A_DID}/sms/").content.decode()
+    assert "13900139000" in page and 'data-state="failed"' in page and "0x0B" in page
+    assert b_client.get(f"/n/{A_DID}/sms/").status_code == 404

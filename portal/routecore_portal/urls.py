@@ -24,6 +24,7 @@ from routecore_portal.views import (
     seat_calls,
     seats,
     settings,
+    sms_log,
     statement,
     stats,
     tokens,
@@ -47,6 +48,7 @@ number_pages: list[URLPattern | URLResolver] = [
     path("prompts/", prompts.prompt_list, name="prompts"),
     path("prompts/<int:pk>/audio", prompts.prompt_audio, name="prompt_audio"),
     path("qr/", qr.qr_settings, name="qr"),
+    path("sms/", sms_log.sms_log, name="sms_log"),
     path("qr.<str:fmt>", qr.qr_code, name="qr_code"),
 ]
 

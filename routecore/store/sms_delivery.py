@@ -167,6 +167,22 @@ class Deliveries:
             out[str(r["state"])] = int(r["n"])
         return out
 
+    def messages(
+        self, *, did: str | None = None, name: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Outbox messages with their delivery state, newest first: of the 400 number ``did``
+        or of the campaign (or call) ``name``."""
+        rows = self._db.execute(
+            "SELECT o.id, o.kind, o.did, o.to_number, o.text, o.call_id, o.at, o.not_before,"
+            " coalesce(d.state, 'queued') AS state, coalesce(d.attempts, 0) AS attempts,"
+            " d.code, d.detail, d.updated FROM sms_outbox o"
+            " LEFT JOIN sms_delivery d ON d.sms_id = o.id"
+            " WHERE (:did IS NULL OR o.did = :did) AND (:name IS NULL OR o.call_id = :name)"
+            " ORDER BY o.id DESC LIMIT :limit OFFSET :offset",
+            {"did": did, "name": name, "limit": limit, "offset": offset},
+        )
+        return [dict(r) for r in rows]
+
     def failed(self, sms_id: int, code: str, detail: str, now: float) -> None:
         """A final failure with the provider's code."""
         with write_transaction(self._db, self.path, "call store"):

@@ -33,6 +33,14 @@ class SendSms(BaseHTTPRequestHandler):
         if code == "hang":
             threading.Event().wait(3)
             return
+        if code == "garbage":
+            junk = b"<html>502 Bad Gateway</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(junk)))
+            self.end_headers()
+            self.wfile.write(junk)
+            return
         body = {"Code": code, "Message": message, "RequestId": "req-1"}
         if code == "OK":
             body["BizId"] = f"biz-{len(self.server.requests)}"  # type: ignore[attr-defined]
@@ -138,3 +146,14 @@ def test_an_unsigned_message_or_a_kind_without_template_is_refused_before_the_ap
 def test_a_bad_url_says_why(url):
     with pytest.raises(RoutecoreError):
         AliyunProvider.from_url(url)
+
+
+def test_an_endpoint_answering_garbage_is_a_stored_status_never_a_crash_or_a_resend(api, tmp_path):
+    api.answers.append(("garbage", ""))
+    calls = tmp_path / "calls.db"
+    queue(calls, "hangup")
+    sender = Sender(str(calls), provider(api.server_port))
+    assert sender.run_once()["failed"] == 1
+    status = sender.deliveries.status(1)
+    assert status["state"] == "failed" and status["code"] == "in_doubt"  # reached it, unknown
+    assert sender.run_once()["sent"] == 0 and len(api.requests) == 1

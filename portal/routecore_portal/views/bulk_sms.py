@@ -44,6 +44,8 @@ from routecore_portal.models import (
 OPT_OUT = "回T退订"
 """The opt-out text every marketing message ends with."""
 MAX_RECIPIENTS = 100_000
+PAGE = 100
+"""Messages shown a page on a campaign's page."""
 MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _FORBIDDEN = re.compile(r"[【】\x00-\x1f\x7f]")
 
@@ -241,8 +243,11 @@ def campaign(request: HttpRequest, pk: int) -> HttpResponse:
     """A campaign's progress: its messages by state."""
     m = _admin(request)
     found = get_object_or_404(Campaign, pk=pk, enterprise=m.enterprise)
+    asked = request.GET.get("page", "1")
+    page = max(int(asked), 1) if asked.isdigit() and len(asked) < 7 else 1
     with Deliveries(stores.paths()["calls"]) as deliveries:
         counts = deliveries.campaign(found.outbox_name)
+        shown = deliveries.messages(name=found.outbox_name, limit=PAGE, offset=(page - 1) * PAGE)
     done = counts["sent"] + counts["delivered"] + counts["failed"]
     return render(
         request,
@@ -252,6 +257,9 @@ def campaign(request: HttpRequest, pk: int) -> HttpResponse:
             "counts": counts,
             "done": done,
             "percent": round(100 * done / max(found.recipients, 1)),
+            "messages": shown,
+            "page": page,
+            "more": len(shown) == PAGE,
         },
     )
 
