@@ -28,10 +28,18 @@ def _provider(url: str) -> Any:
     raise Usage(f"--provider: unknown SMS provider {scheme!r} (smpp://… or aliyun://…)")
 
 
+def _quiet(text: str) -> tuple[int, int]:
+    """``--quiet-hours 21-8``: no marketing message from 21:00 to 08:00."""
+    start, _, end = text.partition("-")
+    if not (start.isdigit() and end.isdigit() and 0 <= int(end) < int(start) <= 23):
+        raise Usage(f"--quiet-hours: HH-HH with the evening hour first (21-8), not {text!r}")
+    return int(start), int(end)
+
+
 def cmd_sms_send(args: argparse.Namespace) -> int:
     from routecore.sms.sender import Sender
 
-    sender = Sender(args.calls, _provider(args.provider))
+    sender = Sender(args.calls, _provider(args.provider), quiet=_quiet(args.quiet_hours))
     if args.once:
         done = sender.run_once()
         sender.provider.close()
@@ -74,6 +82,11 @@ def add_parsers(sub: Any, calls_default: str) -> None:
         " [$ROUTECORE_SMS_PROVIDER]",
     )
     send.add_argument("--once", action="store_true", help="send what is due now, then stop")
+    send.add_argument(
+        "--quiet-hours",
+        default="21-8",
+        help="no marketing (bulk) message in these hours, the recipient's time [21-8]",
+    )
     send.set_defaults(run=cmd_sms_send)
     status = ssub.add_parser("status", help="the outbox's messages by delivery state")
     status.set_defaults(run=cmd_sms_status)

@@ -37,3 +37,12 @@ def test_a_missing_or_unknown_provider_is_a_usage_error(tmp_path, capsys, monkey
     err = capsys.readouterr().err
     assert "unknown SMS provider" in err and "not an SMPP provider URL" in err
     assert "Traceback" not in err
+
+
+def test_the_quiet_hours_are_configurable_and_checked(tmp_path, capsys):
+    calls = str(tmp_path / "calls.db")
+    url = "smpp://u:p@127.0.0.1:1?source=1"
+    for bad in ("8-21", "21", "25-8", "x-y"):
+        assert main(["sms", "send", "--once", "--calls", calls, "--provider", url,
+                     "--quiet-hours", bad]) == 2  # fmt: skip
+        assert "--quiet-hours" in capsys.readouterr().err
