@@ -200,3 +200,39 @@ def test_a_numbers_sms_page_shows_each_messages_state(a_client, b_client, stores
     page = a_client.get(f"/n/{A_DID}/sms/").content.decode()
     assert "13900139000" in page and 'data-state="failed"' in page and "0x0B" in page
     assert b_client.get(f"/n/{A_DID}/sms/").status_code == 404
+
+
+def test_alibabas_reply_push_opts_a_phone_out(client, stores, settings):
+    """Alibaba pushes the phones' replies (SmsUp): TD opts the phone out of the number whose
+    message it answers; a wrong token is no such page; garbage is a 400 with the reason."""
+    import json
+
+    from routecore.engine.sms import Sms
+
+    settings.ROUTECORE = {**stores, "sms_hook_token": "s3cret-hook"}
+    with CallStore(stores["calls"]) as calls:
+        calls.send(Sms("hangup", A_DID, "13900139000", "【远景科技】谢谢来电", "c1", 1.79e9))
+    with Deliveries(stores["calls"]) as deliveries:
+        deliveries.begin(1, "aliyun", 1.79e9)
+        deliveries.sent(1, ["biz-1"], 1.79e9 + 1)
+    body = [
+        {
+            "phone_number": "13900139000",
+            "content": "TD",
+            "sign_name": "远景科技",
+            "send_time": "2026-12-07 10:00:00",
+            "dest_code": "1234",
+            "sequence_id": 1,
+        }
+    ]
+    assert (
+        client.post("/hooks/sms-up/wrong", json.dumps(body), "application/json").status_code == 404
+    )
+    answer = client.post("/hooks/sms-up/s3cret-hook", json.dumps(body), "application/json")
+    assert answer.json() == {"code": 0, "msg": "成功"}
+    with Deliveries(stores["calls"]) as deliveries:
+        assert deliveries.opted_out(A_DID, "13900139000")
+    bad = client.post("/hooks/sms-up/s3cret-hook", "not json", "application/json")
+    assert bad.status_code == 400 and bad.json()["code"] == 1
+    settings.ROUTECORE = {**stores, "sms_hook_token": ""}
+    assert client.post("/hooks/sms-up/", "[]", "application/json").status_code == 404

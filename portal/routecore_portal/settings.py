@@ -8,6 +8,7 @@ where ``make run`` keeps routecore's stores (B15).
 - ``ROUTECORE_PORTAL_UPLOADS``: uploaded prompts waiting for review;
 - ``ROUTECORE_PBX``, ``ROUTECORE_SEAT_DIAL``, ``ROUTECORE_CALLBACK_CONTEXT``: click to call
   (``routecore_portal.pbx``);
+- ``ROUTECORE_SMS_HOOK_TOKEN``: the secret of ``/hooks/sms-up/<token>`` (Alibaba's replies);
 - ``ROUTECORE_PORTAL_DB``: the portal's own database (users, enterprises, audit log);
 - ``ROUTECORE_PORTAL_SECRET``: the signing key; else ``routecore-portal serve`` makes one
   once, beside the database (mode 0600), so sessions survive a restart;
@@ -50,6 +51,8 @@ ROUTECORE = {
     "pbx": os.environ.get("ROUTECORE_PBX") or "",
     "seat_dial": os.environ.get("ROUTECORE_SEAT_DIAL") or "",
     "callback_context": os.environ.get("ROUTECORE_CALLBACK_CONTEXT") or "",
+    # Alibaba Cloud's push of the phones' replies (T/TD opts out): its URL's secret part.
+    "sms_hook_token": os.environ.get("ROUTECORE_SMS_HOOK_TOKEN") or "",
 }
 PORTAL_DB = _path("ROUTECORE_PORTAL_DB", "portal.db")
 

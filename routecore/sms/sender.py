@@ -28,7 +28,7 @@ from routecore.rules import DEFAULT_TZ
 from routecore.sms.providers import InDoubt, Permanent, Provider, Reply, Temporary
 from routecore.store.sms_delivery import Deliveries
 
-__all__ = ["RETRY_FIRST", "RETRY_MAX", "Sender"]
+__all__ = ["OPT_OUT_WORDS", "QUIET_HOURS", "RETRY_FIRST", "RETRY_MAX", "Sender", "apply_reply"]
 
 log = logging.getLogger("routecore.sms")
 
@@ -143,18 +143,8 @@ class Sender:
         return done
 
     def reply(self, reply: Reply) -> str | None:
-        """A phone's reply: ``T``/``TD`` (退订, any case, blanks around) puts it on the opt-out
-        list of the 400 number whose message it answers; that number (None: not an opt-out,
-        or no message of ours went to that phone)."""
-        if reply.text.strip().upper() not in OPT_OUT_WORDS:
-            return None
-        did = self.deliveries.last_did(reply.number)
-        if did is None:
-            log.info("SMS reply %r from %s answers no message of ours", reply.text, reply.number)
-            return None
-        self.deliveries.opt_out(did, reply.number, self.clock(), f"reply {reply.text.strip()!r}")
-        log.info("SMS: %s opted out of %s", reply.number, did)
-        return did
+        """A phone's reply (see :func:`apply_reply`)."""
+        return apply_reply(self.deliveries, reply, self.clock())
 
     def run(self, idle: float = 1.0) -> None:
         """Until :attr:`stop` is set: send what is due, then wait ``idle`` seconds when there
@@ -167,3 +157,18 @@ class Sender:
         finally:
             self.provider.close()
             self.deliveries.close()
+
+
+def apply_reply(deliveries: Deliveries, reply: Reply, now: float) -> str | None:
+    """A phone's reply: ``T``/``TD`` (退订, any case, blanks around) puts it on the opt-out list
+    of the 400 number whose message it answers; that number (None: not an opt-out, or no
+    message of ours went to that phone)."""
+    if reply.text.strip().upper() not in OPT_OUT_WORDS:
+        return None
+    did = deliveries.last_did(reply.number)
+    if did is None:
+        log.info("SMS reply %r from %s answers no message of ours", reply.text, reply.number)
+        return None
+    deliveries.opt_out(did, reply.number, now, f"reply {reply.text.strip()!r}")
+    log.info("SMS: %s opted out of %s", reply.number, did)
+    return did

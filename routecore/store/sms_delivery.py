@@ -78,7 +78,9 @@ class Deliveries:
 
     def __init__(self, path: str) -> None:
         self.path = str(path)
-        self._db = open_db(self.path, SCHEMA, "FULL", what="call store", tables=TABLES)
+        self._db = open_db(
+            self.path, SCHEMA, "FULL", what="call store", tables=TABLES, threads=True
+        )
 
     def close(self) -> None:
         self._db.close()

@@ -249,3 +249,20 @@ def test_marketing_waits_for_its_day_and_for_the_end_of_the_quiet_hours(gateway,
         + sender.deliveries.campaign("campaign-1")["delivered"]
         == 2
     )
+
+
+def test_the_long_running_sender_delivers_until_stopped(gateway, tmp_path):
+    import threading
+
+    calls = tmp_path / "calls.db"
+    queue(calls, TEXT, TEXT)
+    sender = Sender(str(calls), provider(gateway))
+    runner = threading.Thread(target=sender.run, kwargs={"idle": 0.05})
+    runner.start()
+    for _ in range(100):
+        if len(gateway.submitted) == 2:
+            break
+        time.sleep(0.02)
+    sender.stop.set()
+    runner.join(5)
+    assert not runner.is_alive() and len(gateway.submitted) == 2
