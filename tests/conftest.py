@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -28,18 +26,10 @@ def backend(request: pytest.FixtureRequest) -> ModuleType:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[Any]:
     """The tests' ``redis-server`` (``tests/redis_server.py``), once per session."""
-    from tests.redis_server import RedisServer
+    from tests.redis_server import running
 
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed (make install, or apt-get install redis-server)")
-    with tempfile.TemporaryDirectory(prefix="routecore-redis-") as tmp:
-        server = RedisServer(exe, Path(tmp))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with running() as server:
+        yield server
 
 
 @pytest.fixture

@@ -3,13 +3,18 @@ temporary directory; paused, resumed, stopped and started again by the tests tha
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import redis
 
 
@@ -83,3 +88,19 @@ class RedisServer:
 def key_prefix() -> str:
     """A key prefix of one test's own (``t`` and 12 hex digits, then ``:``)."""
     return f"t{uuid.uuid4().hex[:12]}:"
+
+
+@contextmanager
+def running() -> Iterator[RedisServer]:
+    """A started server in a temporary folder, stopped after; the test is skipped where
+    ``redis-server`` is not installed."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (make install, or apt-get install redis-server)")
+    with tempfile.TemporaryDirectory(prefix="routecore-redis-") as tmp:
+        server = RedisServer(exe, Path(tmp))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()

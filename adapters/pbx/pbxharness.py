@@ -492,3 +492,24 @@ def call_back(kind: str, seat: str, customer: str, did: str = "4006001003") -> s
         channel, context = f"loopback/{seat}/destinations", "agents"
     call = CallBack(url, channel, context, customer, did, seat)
     return asyncio.run(send_call_back(call, control_address(url)))
+
+
+def check_call_back(site: Site, pbx: Pbx, seat: str, customer: str) -> None:
+    """The portal's click to call on a real PBX: the seat (a destination of the shared state)
+    is held while it talks, the record names it as the caller, the customer sees the 400
+    number, and the seat is free after."""
+    import re
+
+    from routecore.state import open_state
+
+    with open_state(str(site.state)) as state:
+        if state.destination(seat) is None:
+            state.add_destination(seat, capacity=1)
+    call_back(pbx.kind, seat, customer)  # returns once the seat answered
+    wait_for(lambda: site.busy().get(seat), 10, "the seat is held while it talks")
+    rec = site.record(wait=20)
+    assert (rec["kind"], rec["caller"], rec["callee"]) == ("outbound", seat, customer)
+    assert rec["outcome"] == "answered" and 2 <= rec["talk_seconds"] <= 5, rec
+    seen = re.findall(rf"DEST {customer} mode=\S+ caller=(\S+)", pbx.log_text())
+    assert seen and seen[-1] == "4006001003"  # the customer sees the 400 number
+    wait_for(lambda: seat not in site.busy(), 10, "the seat is free again")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from pbxharness import Pbx, Server, Site, call, call_back, load, server, transfer, wait_for
+from pbxharness import Pbx, Server, Site, call, check_call_back, load, server, transfer, wait_for
 
 EXPORT = "13800138003"  # 4006001003, keys 1 2: rings 1 s, answers, talks 3 s, hangs up
 OPERATOR = "075523456780"  # 4006001003, key 0: answers at once, stays until the caller leaves
@@ -151,19 +151,7 @@ def test_a_seat_calls_a_customer_back_from_the_portal(
     """B3 from the seat's page (the portal's click to call): the PBX rings the seat's phone,
     then the customer, who sees the 400 number; the engine records the seat as the caller and
     holds it while they talk, so no inbound call is offered to it meanwhile."""
-    from routecore.state import open_state
-
-    with open_state(str(site.state)) as state:
-        if state.destination(SEAT) is None:
-            state.add_destination(SEAT, capacity=1)
-    call_back("freeswitch", SEAT, CUSTOMER)  # returns once the seat answered
-    wait_for(lambda: site.busy().get(SEAT), 10, "the seat is held while it talks")
-    rec = site.record(wait=20)
-    assert (rec["kind"], rec["caller"], rec["callee"]) == ("outbound", SEAT, CUSTOMER)
-    assert rec["outcome"] == "answered" and 2 <= rec["talk_seconds"] <= 5, rec
-    seen = re.findall(rf"DEST {CUSTOMER} mode=\S+ caller=(\S+)", freeswitch.log_text())
-    assert seen and seen[-1] == "4006001003"  # the customer sees the 400 number
-    wait_for(lambda: SEAT not in site.busy(), 10, "the seat is free again")
+    check_call_back(site, freeswitch, SEAT, CUSTOMER)
 
 
 def test_load(

@@ -4,10 +4,8 @@ and two enterprises with an admin each (A holds 4006001003, B holds 4006001001).
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -130,20 +128,12 @@ def asgi(transactional_db: Any, stores: dict[str, str]) -> Any:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[Any]:
     """A ``redis-server`` of the tests (skipped where it is not installed)."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed (make install installs it)")
     if str(ROOT) not in sys.path:  # the suite's own helper, also when run alone
         sys.path.append(str(ROOT))
-    from tests.redis_server import RedisServer
+    from tests.redis_server import running
 
-    with tempfile.TemporaryDirectory(prefix="routecore-redis-") as tmp:
-        server = RedisServer(exe, Path(tmp))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with running() as server:
+        yield server
 
 
 @pytest.fixture

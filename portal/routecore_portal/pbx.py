@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.conf import settings
 
@@ -37,6 +39,7 @@ DEFAULTS = {
     "esl": ("loopback/{phone}/default", "default"),
 }
 RING_SECONDS = 30
+T = TypeVar("T")
 
 
 class CallBackError(Exception):
@@ -143,6 +146,19 @@ async def send_transfer(channel: str, number: str, address: ControlAddress) -> s
         return peer
 
 
+def _run(work: Coroutine[Any, Any, T], address: ControlAddress, what: str) -> T:
+    """Run one exchange with the PBX; CallBackError saying why it failed (the PBX cannot be
+    reached or dropped the connection, or it refused ``what``)."""
+    try:
+        return asyncio.run(work)
+    except CallBackError:
+        raise
+    except (AdapterError, OSError) as e:
+        raise CallBackError(f"{address}: {e}") from None
+    except Exception as e:  # the clients' ActionFailed / ApiFailed: the PBX said no
+        raise CallBackError(f"{address} refused {what}: {e}") from None
+
+
 def transfer(channel: str, number: str) -> str:
     """Transfer the caller of the call on ``channel`` (the journal's PBX channel) to ``number``
     (a phone or an extension of the flow); the agent leg that was ended. CallBackError with the
@@ -152,13 +168,9 @@ def transfer(channel: str, number: str) -> str:
         raise CallBackError(f"{number!r} is not a number or an extension")
     try:
         checked(channel, "channel")
-        return asyncio.run(send_transfer(channel, number, address))
-    except CallBackError:
-        raise
-    except (AdapterError, OSError) as e:
-        raise CallBackError(f"{address}: {e}") from None
-    except Exception as e:  # the clients' ActionFailed / ApiFailed: the PBX said no
-        raise CallBackError(f"{address} refused the transfer: {e}") from None
+    except AdapterError as e:
+        raise CallBackError(str(e)) from None
+    return _run(send_transfer(channel, number, address), address, "the transfer")
 
 
 def call_back(seat_phone: str, customer: str, did: str) -> tuple[CallBack, str]:
@@ -166,11 +178,4 @@ def call_back(seat_phone: str, customer: str, did: str) -> tuple[CallBack, str]:
     CallBackError with the reason when it cannot be made (the PBX refuses, drops, or the seat
     does not answer)."""
     call, address = plan(seat_phone, customer, did)
-    try:
-        return call, asyncio.run(send_call_back(call, address))
-    except CallBackError:
-        raise
-    except (AdapterError, OSError) as e:
-        raise CallBackError(f"{call.pbx}: {e}") from None
-    except Exception as e:  # the clients' ActionFailed / ApiFailed: the PBX said no
-        raise CallBackError(f"{call.pbx} refused the call: {e}") from None
+    return call, _run(send_call_back(call, address), address, "the call")

@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,17 +44,6 @@ SH = ZoneInfo("Asia/Shanghai")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=SH).timestamp()
 SATURDAY_10 = datetime(2026, 11, 28, 10, 0, tzinfo=SH).timestamp()
 TRANSFER = Play("sys_transfer")  # F2: the system prompt before each transfer
-
-
-@pytest.fixture(scope="module")
-def image():
-    flows = [load_flow(p) for p in sorted(EXAMPLES.glob("*.yaml"))]
-    return routecore.Image.from_buffer(compile_flows(flows))
-
-
-@pytest.fixture
-def state(tmp_path):
-    return routecore.State.create(tmp_path / "state", destinations=256, memory=64, numbers=16)
 
 
 def call(image, state, did, caller, at=MONDAY_10, call_id="c1"):

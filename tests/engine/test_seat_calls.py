@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-import routecore
 from routecore.engine.actions import (
     Answered,
     CallerHungUp,
@@ -17,23 +16,10 @@ from routecore.engine.actions import (
     Play,
 )
 from routecore.errors import ActionError
-from routecore.flow import load_flow
-from routecore.flow.compile import compile_flows
 from routecore.store import CallStore
-from tests.engine.test_engine import EXAMPLES, MONDAY_10, all_free, call
+from tests.engine.test_engine import MONDAY_10, all_free, call
 
 TRANSFER = Play("sys_transfer")
-
-
-@pytest.fixture(scope="module")
-def image():
-    flows = [load_flow(p) for p in sorted(EXAMPLES.glob("*.yaml"))]
-    return routecore.Image.from_buffer(compile_flows(flows))
-
-
-@pytest.fixture
-def state(tmp_path):
-    return routecore.State.create(tmp_path / "state", destinations=256, memory=64, numbers=16)
 
 
 AGENT, SEAT, OTHER = "13800138003", "13900001111", "13700002222"
