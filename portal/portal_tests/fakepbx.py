@@ -73,6 +73,10 @@ class Ami(socketserver.StreamRequestHandler):
                 idle = self.server.behaviour.get("idle")  # type: ignore[attr-defined]
                 value = f"Variable: BRIDGEPEER\r\nValue: {'' if idle else AGENT_LEG}"
                 self.wfile.write(f"Response: Success\r\n{head}{value}\r\n\r\n".encode())
+            elif action == "Hangup" and self.server.behaviour.get("gone"):  # type: ignore[attr-defined]
+                self.wfile.write(
+                    f"Response: Error\r\n{head}Message: No such channel\r\n\r\n".encode()
+                )
             elif action == "Logoff":
                 self.wfile.write(
                     f"Response: Goodbye\r\n{head}Message: Thanks for all the fish.\r\n\r\n".encode()
@@ -102,8 +106,11 @@ class Esl(socketserver.StreamRequestHandler):
                 )
             elif command.startswith(b"api "):  # uuid_getvar bridge_uuid, uuid_setvar, uuid_kill
                 idle = self.server.behaviour.get("idle")  # type: ignore[attr-defined]
+                gone = self.server.behaviour.get("gone")  # type: ignore[attr-defined]
                 if command.startswith(b"api uuid_getvar"):
                     body = b"_undef_" if idle else AGENT_UUID.encode()
+                elif command.startswith(b"api uuid_kill") and gone:
+                    body = b"-ERR No such channel!\n"
                 else:
                     body = b"+OK\n"
                 self.wfile.write(

@@ -156,3 +156,21 @@ def test_a_pbx_that_cannot_be_reached_or_refuses_is_a_message(seat, settings, st
     _pbx(settings, stores, "")
     assert "ROUTECORE_PBX" in _transfer(seat, "805")
     assert AuditEntry.objects.filter(action="seat.transfer.failed").count() == 3
+
+
+@pytest.mark.parametrize("kind", ["ami", "esl"])
+def test_an_agent_leg_gone_meanwhile_takes_the_transfer_back(seat, settings, stores, kind):
+    """The agent hung up between the look and the hang-up: the variable is cleared again (a
+    later Dial must not transfer) and the page says the caller was not moved."""
+    fake = _Fake(_Ami if kind == "ami" else _Esl, gone=True)
+    url = (f"ami://portal:s3cret@127.0.0.1:{fake.port}" if kind == "ami"
+           else f"esl://:ClueCon@127.0.0.1:{fake.port}")  # fmt: skip
+    _pbx(settings, stores, url)
+    _talking(stores)
+    assert "the caller was not moved" in _transfer(seat, "805")
+    sent = b"".join(fake.received)
+    if kind == "ami":
+        assert sent.count(b"Variable: ROUTECORE_TRANSFER") == 2 and b"Value: \r\n" in sent
+    else:
+        assert f"api uuid_setvar {CHANNEL} routecore_transfer\n".encode() in sent
+    fake.shutdown()

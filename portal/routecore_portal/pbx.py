@@ -133,7 +133,9 @@ async def send_transfer(channel: str, number: str, address: ControlAddress) -> s
             if not peer:
                 raise CallBackError("the call is not talking with an agent now")
             await ami.action("Setvar", Channel=channel, Variable="ROUTECORE_TRANSFER", Value=number)
-            await ami.hangup(peer)
+            if not await ami.hangup(peer):  # the agent hung up meanwhile: take the transfer back
+                await ami.action("Setvar", Channel=channel, Variable="ROUTECORE_TRANSFER", Value="")
+                raise CallBackError("the agent's leg had ended: the caller was not moved")
             return peer
     from routecore_freeswitch.inbound import connect_inbound
 
@@ -142,7 +144,9 @@ async def send_transfer(channel: str, number: str, address: ControlAddress) -> s
         if not peer or peer == "_undef_":
             raise CallBackError("the call is not talking with an agent now")
         await esl.api(f"uuid_setvar {channel} routecore_transfer {number}")
-        await esl.uuid_kill(peer)
+        if not await esl.uuid_kill(peer):  # the agent hung up meanwhile: take it back
+            await esl.api(f"uuid_setvar {channel} routecore_transfer")
+            raise CallBackError("the agent's leg had ended: the caller was not moved")
         return peer
 
 

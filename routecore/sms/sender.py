@@ -90,6 +90,7 @@ class Sender:
                 sms_id, "opted_out", "the phone opted out of this number's messages", self.clock()
             )
             return "failed"
+        self._pace()  # only what reaches the provider counts toward its rate
         attempt = self.deliveries.begin(sms_id, self.provider.name, self.clock())
         try:
             ids = self.provider.send(
@@ -130,7 +131,6 @@ class Sender:
         for row in self.deliveries.due(self.clock(), BATCH):
             if self.stop.is_set():
                 break
-            self._pace()
             done[self.send_one(row)] += 1
         for receipt in self.provider.receipts():
             if self.deliveries.receipt(
