@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS sms_delivery (
     updated     REAL    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sms_delivery_state ON sms_delivery (state, next_try);
+CREATE INDEX IF NOT EXISTS sms_outbox_unsent ON sms_outbox (id) WHERE sent IS NULL;
 CREATE TABLE IF NOT EXISTS sms_attempts (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
     sms_id   INTEGER NOT NULL,
@@ -65,6 +66,20 @@ CREATE TABLE IF NOT EXISTS sms_optout (
     PRIMARY KEY (did, number)
 );
 """
+FRESH = (
+    "SELECT o.*, 0 AS attempts FROM sms_outbox o INDEXED BY sms_outbox_unsent"
+    " WHERE o.sent IS NULL AND (o.not_before IS NULL OR o.not_before <= ?)"
+    " AND NOT EXISTS (SELECT 1 FROM sms_delivery d WHERE d.sms_id = o.id)"
+    " ORDER BY o.id LIMIT ?"
+)
+"""Outbox messages never tried (the unsent rows' index, not the whole outbox)."""
+AGAIN = (
+    "SELECT o.*, d.attempts AS attempts FROM sms_delivery d"
+    " JOIN sms_outbox o ON o.id = d.sms_id"
+    " WHERE d.state = 'queued' AND d.next_try <= ?"
+    " AND (o.not_before IS NULL OR o.not_before <= ?) ORDER BY o.id LIMIT ?"
+)
+"""Messages queued again for a time that has come (the deliveries' state index)."""
 TABLES = {
     "sms_outbox": ("id", "kind", "did", "to_number", "text", "call_id", "at", "sent"),
     "sms_delivery": ("sms_id", "state", "attempts", "next_try", "message_ids", "updated"),
@@ -93,16 +108,12 @@ class Deliveries:
 
     def due(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
         """Outbox messages to try now, oldest first: never tried, or queued again for a time
-        that has come."""
-        rows = self._db.execute(
-            "SELECT o.*, d.attempts AS attempts FROM sms_outbox o"
-            " LEFT JOIN sms_delivery d ON d.sms_id = o.id"
-            " WHERE ((d.sms_id IS NULL AND o.sent IS NULL)"
-            " OR (d.state = 'queued' AND d.next_try <= ?))"
-            " AND (o.not_before IS NULL OR o.not_before <= ?) ORDER BY o.id LIMIT ?",
-            (now, now, limit),
-        )
-        return [dict(r) for r in rows]
+        that has come. Each half reads an index (the unsent outbox rows; the queued
+        deliveries by time), never the whole outbox, however long it grows."""
+        fresh = self._db.execute(FRESH, (now, limit))
+        again = self._db.execute(AGAIN, (now, now, limit))
+        rows = sorted([dict(r) for r in fresh] + [dict(r) for r in again], key=lambda r: r["id"])
+        return rows[:limit]
 
     def _set(self, sms_id: int, state: str, now: float, **fields: Any) -> None:
         names = ["state", "updated", *fields]
