@@ -142,3 +142,12 @@ def redis_state(redis_server: Any, stores: dict[str, str]) -> str:
     url = f"{redis_server.url}?prefix=t{uuid.uuid4().hex[:12]}:"
     stores["state"] = url
     return url
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the browser journeys put their screenshots: ``$ROUTECORE_PORTAL_SCREENSHOTS``
+    (docs/portal.md's pictures), else the test's own folder."""
+    folder = Path(os.environ.get("ROUTECORE_PORTAL_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

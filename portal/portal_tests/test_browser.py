@@ -8,7 +8,6 @@ shows them) or the test's folder."""
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,6 @@ from routecore.store import CallStore
 
 DID = "4006001003"
 OPERATOR_PHONE = "075523456780"
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("ROUTECORE_PORTAL_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

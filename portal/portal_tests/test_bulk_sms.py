@@ -88,6 +88,8 @@ def test_a_campaign_to_a_thousand_customers(a_client, op_client, b_client, peopl
     assert days[:400] == [None] * 400 and len(set(days[400:800])) == 1 and days[800] > days[400]
     page = a_client.get(f"/sms/campaigns/{campaign.pk}/").content.decode()
     assert 'id="recipients">995<' in page and 'data-state="queued"><th>queued</th><td>995<' in page
+    assert page.count('<tr data-state="queued"><td>139') == 100  # a page of its messages
+    assert "marketing" not in page  # never a message's raw row shown as a flash message
     assert b_client.get(f"/sms/campaigns/{campaign.pk}/").status_code == 404
 
 
@@ -129,7 +131,7 @@ def test_a_bad_campaign_is_a_message(a_client, op_client, stores, per_day):
     assert not Campaign.objects.exists()
 
 
-def test_a_campaign_in_the_browser(asgi, browser, people, stores):
+def test_a_campaign_in_the_browser(asgi, browser, people, stores, shots):
     """In Debian's chromium: the operator approves the template; the admin sends it to 1,000
     customers (10 of them opted out); the campaign's page shows it held at night, then its
     progress as the sender delivers through a real SMPP server."""
@@ -184,6 +186,7 @@ def test_a_campaign_in_the_browser(asgi, browser, people, stores):
             pass
         admin.reload()
         assert admin.inner_text("#percent") == "100%"
+        admin.screenshot(path=str(shots / "12-campaign.png"))
         assert len(gateway.submitted) == 990
     finally:
         gateway.close()

@@ -127,7 +127,9 @@ def test_the_public_page_is_rate_limited_and_reaches_nothing_else(a_client, op_c
     assert other.get(f"/n/{A_DID}/qr.png").status_code == 404
 
 
-def test_the_printed_code_decodes_to_the_page_which_fits_a_phone(asgi, browser, people, stores):
+def test_the_printed_code_decodes_to_the_page_which_fits_a_phone(
+    asgi, browser, people, stores, shots
+):
     """In Debian's chromium on a phone-sized screen: the page's button is on screen, nothing
     scrolls sideways, nothing is loaded from another origin; the printed PNG, read back by a
     QR decoder, is the page's address."""
@@ -166,6 +168,7 @@ def test_the_printed_code_decodes_to_the_page_which_fits_a_phone(asgi, browser, 
     assert box is not None and box["y"] + box["height"] <= 667 and box["width"] > 300
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375
     assert requested and all(u.startswith(asgi) for u in requested), requested
+    phone.screenshot(path=str(shots / "11-qr-page-phone.png"))
     context.close()
 
 

@@ -44,7 +44,9 @@ def test_the_journal_becomes_ringing_talking_ended_for_the_phone(stores):
         assert [(p.event, p.call_id) for p in watcher.tick()] == [("ended", "c2")]
 
 
-def test_a_seat_sees_the_caller_within_a_second_and_keeps_a_note(asgi, browser, people, stores):
+def test_a_seat_sees_the_caller_within_a_second_and_keeps_a_note(
+    asgi, browser, people, stores, shots
+):
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.create_user("zhang", password=PASSWORD)
@@ -73,6 +75,7 @@ def test_a_seat_sees_the_caller_within_a_second_and_keeps_a_note(asgi, browser, 
         calls.journal(_row("c9", (PHONE,), answered_by=PHONE))
         page.wait_for_selector("#pop[data-state=talking]", timeout=3000)
         assert page.is_visible("#pop-transfer")  # a transfer is offered while talking
+        page.screenshot(path=str(shots / "09-seat-talking.png"), full_page=True)
         # the admin's seat table shows the seat talking, live
         admin = browser.new_page(locale="zh-CN")
         admin.goto(f"{asgi}/login/")
@@ -82,6 +85,7 @@ def test_a_seat_sees_the_caller_within_a_second_and_keeps_a_note(asgi, browser, 
         admin.goto(f"{asgi}/seats/")
         admin.wait_for_selector("tr[data-state=talking]", timeout=5000)
         assert "13900000042" in admin.inner_text("tr[data-state=talking] .call")
+        admin.screenshot(path=str(shots / "10-seats-live.png"), full_page=True)
         admin.close()
         calls.add(CallRecord("c9", A_DID, "13900000042", start=time.time(), outcome="answered"))
         page.wait_for_selector("#pop[data-state=ended]", timeout=3000)

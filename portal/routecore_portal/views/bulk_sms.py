@@ -257,7 +257,7 @@ def campaign(request: HttpRequest, pk: int) -> HttpResponse:
             "counts": counts,
             "done": done,
             "percent": round(100 * done / max(found.recipients, 1)),
-            "messages": shown,
+            "rows": shown,  # not "messages": that is the page's flash messages
             "page": page,
             "more": len(shown) == PAGE,
         },
