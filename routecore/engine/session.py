@@ -36,7 +36,6 @@ shared state: many may run at once in threads or tasks of one process.
 
 from __future__ import annotations
 
-import enum
 import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -64,6 +63,7 @@ from routecore.engine.actions import (
 )
 from routecore.engine.callerid import WITHHELD, caller_number_text, default_classify
 from routecore.engine.dialer import Dialer
+from routecore.engine.outbound import OutboundCalls
 from routecore.engine.plan import (
     HANGUP,
     AreaNode,
@@ -79,6 +79,7 @@ from routecore.engine.plan import (
 )
 from routecore.engine.prompts import SYSTEM_PROMPTS
 from routecore.engine.record import CallRecord
+from routecore.engine.ringing import DIGITS_WAITS, TRANSFERRED, Ringing, Transferred, Wait
 
 if TYPE_CHECKING:
     import logging
@@ -99,65 +100,16 @@ def _log() -> logging.Logger:
 MAX_HOPS = 64  # automatic steps between two caller interactions (validation forbids loops)
 VOICEMAIL_OFFER_DIGITS = {"1": "leave", "2": "wait"}
 DIALS_CACHED = 256  # Dials kept per group (every one-target attempt, common simultaneous ones)
-OUTBOUND_RING_TIMEOUT = 45  # B3: seconds an outbound call rings the customer
-TRANSFER_RING_TIMEOUT = 30  # V5: seconds a transfer rings its target (then the seat that sent it)
 _TRANSFER = Play(SYSTEM_PROMPTS["transfer"])
 _SURVEY = Survey()
 _HANGUPS: dict[str, Hangup] = {c: Hangup(c) for c in CAUSES}  # type: ignore[arg-type]
-
-
-class Wait(enum.Enum):
-    """What a session waits for: the Event that moves it on."""
-
-    MENU = "a menu key (Digits)"
-    OFFER = "1 leave a message / 2 keep waiting (Digits)"
-    PASSWORD = "a conference password (Digits)"
-    EXTENSION = "an extension (Digits)"
-    DIAL = "the end of a Dial attempt (Answered, DialResult)"
-    OUTBOUND = "the end of the outbound Dial (Answered, DialResult)"
-    VOICEMAIL = "the message (VoicemailResult)"
-    CONFERENCE = "the conference (ConferenceResult)"
-    SURVEY = "the rating (SurveyResult)"
-
-
-_DIGITS_WAITS = frozenset({Wait.MENU, Wait.OFFER, Wait.PASSWORD, Wait.EXTENSION})
-
-
-class Ringing:
-    """The attempts of one group, extension or transfer being dialled: ``order`` the attempts
-    (numbers), ``index`` the current one, ``targets`` what it rings, ``winner`` the target that
-    answered and ``answered_at`` when (the answer moment), ``busy_only`` whether every attempt
-    so far found everyone busy."""
-
-    __slots__ = ("answered_at", "busy_only", "index", "node", "order", "targets", "winner")
-
-    def __init__(self, node: Any, order: list[tuple[str, ...]]) -> None:
-        self.node = node
-        self.order = order
-        self.index = -1
-        self.targets: tuple[str, ...] = ()
-        self.winner: str | None = None
-        self.answered_at: float | None = None
-        self.busy_only = True
-
-
-class Transferred:
-    """What a seat's transfer dials (V5): the number it sent the caller to, then (when that one
-    is busy or does not answer) the seat that transferred, so no caller is dropped by a
-    transfer nobody took."""
-
-    __slots__ = ()
-    ring_timeout = TRANSFER_RING_TIMEOUT
-
-
-_TRANSFERRED = Transferred()
 
 
 class _Records(Protocol):
     def add(self, record: CallRecord) -> None: ...
 
 
-class CallSession:
+class CallSession(OutboundCalls):
     """One call through the published flow of its 400 number.
 
     ``image`` is the routing image the call started with (``LiveImage.current()``); ``state``
@@ -242,7 +194,7 @@ class CallSession:
 
     def _on_digits(self, ev: Digits) -> list[Action]:
         wait = self.wait
-        if wait not in _DIGITS_WAITS:
+        if wait not in DIGITS_WAITS:
             return []
         self.wait = None
         if wait is Wait.MENU:
@@ -341,62 +293,6 @@ class CallSession:
             return True
         digits = sent.lstrip("+")
         return digits != number and digits.isdigit() and trie.lookup(digits) is not None
-
-    def _start_outbound(self, ev: OutboundStarted) -> list[Action]:
-        """B3: the agent ``ev.agent`` calls the customer; one Dial, then the record. An agent
-        the shared state knows is held for the call (no inbound call is offered to it); a
-        customer it knows is another seat (V5's internal call): claimed as any destination,
-        and a busy one is not rung."""
-        self._now = ev.at
-        rec = self.record = CallRecord(
-            ev.call_id, ev.did, ev.agent, kind="outbound", callee=ev.customer, start=ev.at
-        )
-        rec.caller_number = ev.agent
-        self.plan = plan_for(self.image, ev.did)
-        customer = self._classify(ev.customer)
-        rec.caller_kind, rec.caller_area = customer.kind, customer.area_code
-        number = customer.number or ev.customer  # dialled in national form when it has one
-        rec.tried.append(number)
-        if self.state is not None:
-            self._hold_agent(ev.agent, ev.call_id)
-            self._dialer = Dialer(self.state, ev.call_id)
-            if self.state.destination(number) is not None:  # a seat: an internal call
-                rec.kind = "internal"
-                if not self._dialer.take((number,)):
-                    rec.busy.append(number)
-                    return self._end("not_answered", "busy")
-        self.wait = Wait.OUTBOUND
-        self._ring = Ringing(_OUTBOUND, [(number,)])
-        self._ring.targets = (number,)
-        record = self.plan is not None and self.plan.record
-        return [Dial((number,), ring_timeout=OUTBOUND_RING_TIMEOUT, record=record)]
-
-    def _hold_agent(self, agent: str, call_id: str) -> None:
-        """Claim ``agent`` for an outbound call when the shared state knows it; one that has no
-        room is still the caller (it placed the call): logged, not held."""
-        assert self.state is not None
-        if not agent.isdigit() or self.state.destination(agent) is None:
-            return
-        hold = Dialer(self.state, call_id)
-        if hold.take((agent,)):
-            self._hold = hold
-        else:
-            _log().info("call %s: the agent %s places it with no room left", call_id, agent)
-
-    def _outbound_result(self, ev: DialResult) -> list[Action]:
-        rec = self.record
-        assert rec is not None and self._ring is not None
-        if ev.outcome == "answered" or self._ring.winner is not None:
-            if rec.answer is None:
-                self._mark_answer(ev)
-            who = self._ring.winner or ev.answered_by or self._ring.targets[0]
-            if who not in self._ring.targets:  # not the customer dialled: as reported, flagged
-                _log().warning("call %s: answered_by %s was not dialled", rec.call_id, who)
-                rec.answered_unlisted = True
-            self._talk(ev, who)
-            return self._end("answered", "normal")
-        cause = "busy" if ev.outcome == "busy" else "no_answer"
-        return self._end("not_answered", cause if ev.outcome != "failed" else "error")
 
     # -- walking the plan --------------------------------------------------------------------
 
@@ -531,7 +427,7 @@ class CallSession:
         dialer.release()
         node = ring.node
         self._ring = None
-        if node is _TRANSFERRED:  # nobody took the transfer: the call ends as it was answered
+        if node is TRANSFERRED:  # nobody took the transfer: the call ends as it was answered
             return self._end(None, "normal")
         self._failed = "busy" if ring.busy_only else "no_answer"
         if isinstance(node, ExtensionsNode):
@@ -677,7 +573,7 @@ class CallSession:
         order: list[tuple[str, ...]] = [(t,) for t in targets]
         if by is not None and by not in targets:
             order.append((by,))
-        return self._ring_next(Ringing(_TRANSFERRED, order))
+        return self._ring_next(Ringing(TRANSFERRED, order))
 
     # -- ending -------------------------------------------------------------------------------
 
@@ -726,9 +622,6 @@ class CallSession:
     def _end(self, outcome: str | None, cause: str) -> list[Action]:
         self._finish(outcome)
         return [_HANGUPS[cause]]
-
-
-_OUTBOUND: Any = None  # an outbound call's Ringing has no node of the plan
 
 
 def _ignore(session: CallSession, event: Any) -> list[Action]:
