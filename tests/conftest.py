@@ -40,3 +40,38 @@ def server(redis_server: Any) -> Iterator[Any]:
         redis_server.start()
     else:
         redis_server.resume()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """The tests' PostgreSQL (``tests/postgres_server.py``), once per session."""
+    from tests.postgres_server import running
+
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres_server: Any) -> Iterator[str]:
+    """A fresh database of the session's server (running again after the test whatever the
+    test did to it); the pools of the test's connections closed after it."""
+    from routecore.store.postgres import close_pools
+
+    if not postgres_server.running():
+        postgres_server.start()
+    url = postgres_server.create_database()
+    yield url
+    close_pools(url)
+    if not postgres_server.running():
+        postgres_server.start()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def located(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """Where a test's stores live, on both engines: ``located("calls.db")`` is a file of the
+    test's folder (SQLite) or one fresh database of the tests' PostgreSQL for the whole test
+    (every name the same database, as a cluster shares one)."""
+    if request.param == "sqlite":
+        return lambda name: str(tmp_path / name)
+    url = request.getfixturevalue("pg_url")
+    return lambda name: url

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from routecore.billing.months import Month
 from routecore.billing.packages import Package
 from routecore.errors import BillingError
+from routecore.store.db import open_database
 from routecore.store.sql import SCHEMA as FLOW_SCHEMA
 from routecore.store.sql import TABLES as FLOW_TABLES
-from routecore.store.sqlite import open_db, write_transaction
 
 __all__ = ["Account", "AccountStore"]
 
@@ -67,17 +67,18 @@ def _check_did(did: str) -> str:
 
 
 class AccountStore:
-    """The package terms of numbers, in the flow store file ``path``."""
+    """The package terms of numbers, in the flow store ``location`` (a file or a PostgreSQL
+    database)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        self._db = open_db(
-            self.path,
+    def __init__(self, location: str | os.PathLike[str]) -> None:
+        self._db = open_database(
+            os.fspath(location),
             FLOW_SCHEMA + SCHEMA,
             synchronous="FULL",
             what="flow store",
             tables={**FLOW_TABLES, **TABLES},
         )
+        self.path = self._db.location
 
     def close(self) -> None:
         self._db.close()
@@ -92,10 +93,12 @@ class AccountStore:
         """Give ``did`` the package from the month ``start`` (the same number and start month
         again replaces that term)."""
         _check_did(did)
-        with write_transaction(self._db, self.path, "flow store"):
+        with self._db.transaction(serial=True):
             self._db.execute(
-                "INSERT OR REPLACE INTO billing_accounts"
-                " (did, start_month, package, months, assigned) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO billing_accounts"
+                " (did, start_month, package, months, assigned) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (did, start_month) DO UPDATE SET package = excluded.package,"
+                " months = excluded.months, assigned = excluded.assigned",
                 (did, str(start), package.id, package.months, time.time()),
             )
         return Account(did, package.id, start, package.months)

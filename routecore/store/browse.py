@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from routecore.engine.record import OUTCOMES
 from routecore.errors import StoreError
+from routecore.store.db import Database
 
 __all__ = [
     "COLUMNS",
@@ -76,8 +76,8 @@ class CallQuery:
         if self.branch is not None and not (0 < len(self.branch) <= 80):
             raise StoreError("a branch filter has 1-80 characters")
 
-    def where(self) -> tuple[str, dict[str, Any]]:
-        """The SQL condition and its parameters."""
+    def where(self, db: Database) -> tuple[str, dict[str, Any]]:
+        """The SQL condition and its parameters (on ``db``)."""
         parts = ["did = :did", "start >= :since", "start < :until"]
         args: dict[str, Any] = {"did": self.did, "since": self.since, "until": self.until}
         if self.caller:  # a range of the (did, caller) index: digits sort as text
@@ -88,12 +88,13 @@ class CallQuery:
             parts.append("outcome = :outcome")
             args["outcome"] = self.outcome
         if self.branch is not None:
-            parts.append("EXISTS (SELECT 1 FROM json_each(calls.branches) WHERE value = :branch)")
+            items = db.each("calls.branches", "b")
+            parts.append(f"EXISTS (SELECT 1 FROM {items} WHERE b.value = :branch)")
             args["branch"] = self.branch
         return " AND ".join(parts), args
 
 
-def _decoded(row: sqlite3.Row) -> dict[str, Any]:
+def _decoded(row: Any) -> dict[str, Any]:
     out = dict(row)
     for name in LIST_COLUMNS:
         out[name] = json.loads(out[name])
@@ -103,7 +104,7 @@ def _decoded(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def page(
-    db: sqlite3.Connection,
+    db: Database,
     query: CallQuery,
     after: tuple[float, str] | None = None,
     limit: int = 50,
@@ -112,12 +113,12 @@ def page(
     last row of the page before); and the key of the next page (None: this was the last)."""
     if not 1 <= limit <= PAGE_MAX:
         raise StoreError(f"a page holds 1-{PAGE_MAX} records, not {limit}")
-    where, args = query.where()
+    where, args = query.where(db)
     if after is not None:
         where += " AND (start, call_id) < (:after_start, :after_id)"
         args["after_start"], args["after_id"] = after
     args["limit"] = limit + 1
-    source = "calls INDEXED BY calls_caller" if _few_callers(db, query) else "calls"
+    source = db.indexed("calls", "calls_caller") if _few_callers(db, query) else "calls"
     rows = db.execute(
         f"SELECT {_COLUMNS} FROM {source} WHERE {where}"
         " ORDER BY start DESC, call_id DESC LIMIT :limit",
@@ -129,7 +130,7 @@ def page(
 
 
 def rang(
-    db: sqlite3.Connection,
+    db: Database,
     dids: list[str],
     phone: str | list[str],
     since: float,
@@ -145,8 +146,8 @@ def rang(
     wanted = ", ".join("?" for _ in phones)
     rows = db.execute(
         f"SELECT {_COLUMNS} FROM calls WHERE did IN ({marks}) AND start >= ?"
-        " AND answer IS NULL AND EXISTS (SELECT 1 FROM json_each(calls.tried)"
-        f" WHERE value IN ({wanted})) ORDER BY start DESC LIMIT ?",
+        f" AND answer IS NULL AND EXISTS (SELECT 1 FROM {db.each('calls.tried', 't')}"
+        f" WHERE t.value IN ({wanted})) ORDER BY start DESC LIMIT ?",
         (*dids, since, *phones, limit),
     ).fetchall()
     return [_decoded(r) for r in rows]
@@ -157,29 +158,26 @@ RARE = 5000
 them); one matching more walks the number's calls newest first, where matches are dense."""
 
 
-def _few_callers(db: sqlite3.Connection, query: CallQuery) -> bool:
+def _few_callers(db: Database, query: CallQuery) -> bool:
     """Whether the caller filter matches few calls (counted on the index, at most RARE)."""
     if not query.caller:
         return False
     found = db.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM calls INDEXED BY calls_caller"
-        " WHERE did = :did AND caller >= :caller AND caller < :caller_end LIMIT :rare)",
+        f"SELECT count(*) FROM (SELECT 1 FROM {db.indexed('calls', 'calls_caller')}"
+        " WHERE did = :did AND caller >= :caller AND caller < :caller_end LIMIT :rare) AS few",
         {"did": query.did, "caller": query.caller, "caller_end": query.caller + ":", "rare": RARE},
     ).fetchone()
     return int(found[0]) < RARE
 
 
-def stream(db: sqlite3.Connection, query: CallQuery, batch: int = 2000) -> Iterator[dict[str, Any]]:
+def stream(db: Database, query: CallQuery, batch: int = 2000) -> Iterator[dict[str, Any]]:
     """Every call of ``query`` oldest first, fetched ``batch`` rows at a time (an export holds
     one batch in memory, never the result)."""
-    where, args = query.where()
-    cursor = db.execute(f"SELECT {_COLUMNS} FROM calls WHERE {where} ORDER BY start, call_id", args)
-    try:
-        while rows := cursor.fetchmany(batch):
-            for r in rows:
-                yield _decoded(r)
-    finally:
-        cursor.close()
+    where, args = query.where(db)
+    sql = f"SELECT {_COLUMNS} FROM calls WHERE {where} ORDER BY start, call_id"
+    for rows in db.stream(sql, args, batch):
+        for r in rows:
+            yield _decoded(r)
 
 
 COLUMNS = tuple(c.strip().strip('"') for c in _COLUMNS.split(","))
@@ -187,7 +185,7 @@ COLUMNS = tuple(c.strip().strip('"') for c in _COLUMNS.split(","))
 
 
 def stream_raw(
-    db: sqlite3.Connection, query: CallQuery, columns: tuple[str, ...], batch: int = 2000
+    db: Database, query: CallQuery, columns: tuple[str, ...], batch: int = 2000
 ) -> Iterator[list[tuple[Any, ...]]]:
     """``columns`` (of :data:`COLUMNS`) of every call of ``query`` oldest first, ``batch`` rows
     at a time as tuples, undecoded (the lists stay the JSON text they are stored as): the fast
@@ -195,24 +193,19 @@ def stream_raw(
     unknown = set(columns) - set(COLUMNS)
     if unknown or not columns:
         raise StoreError(f"unknown columns {sorted(unknown)}")
-    where, args = query.where()
+    where, args = query.where(db)
     wanted = ", ".join(f'"{c}"' for c in columns)
-    cursor = db.execute(f"SELECT {wanted} FROM calls WHERE {where} ORDER BY start, call_id", args)
-    cursor.row_factory = None  # plain tuples
-    try:
-        while rows := cursor.fetchmany(batch):
-            yield rows
-    finally:
-        cursor.close()
+    sql = f"SELECT {wanted} FROM calls WHERE {where} ORDER BY start, call_id"
+    yield from db.stream(sql, args, batch, tuples=True)
 
 
-def per_hour(db: sqlite3.Connection, did: str, since: float) -> tuple[list[int], list[int]]:
+def per_hour(db: Database, did: str, since: float) -> tuple[list[int], list[int]]:
     """Calls and answered calls of ``did`` in each of the 24 hours from ``since``."""
     calls, answered = [0] * 24, [0] * 24
     rows = db.execute(
-        "SELECT CAST((start - :since) / 3600 AS INTEGER) AS hour, COUNT(*) AS n,"
-        " SUM(answer IS NOT NULL) AS answered FROM calls"
-        " WHERE did = :did AND start >= :since AND start < :until GROUP BY hour",
+        f"SELECT {db.hour('start - :since')} AS hour, COUNT(*) AS n,"
+        " COUNT(answer) AS answered FROM calls"
+        " WHERE did = :did AND start >= :since AND start < :until GROUP BY 1",
         {"did": did, "since": since, "until": since + 86400},
     )
     for hour, n, a in rows:

@@ -1,5 +1,5 @@
-"""Call records (CDRs), their reports and their retention, in one SQLite file (B2, B3, B5, B8,
-B11, B12).
+"""Call records (CDRs), their reports and their retention, in one SQLite file or a PostgreSQL
+database (B2, B3, B5, B8, B11, B12).
 
 ``CallStore`` receives every ended call from ``CallSession`` (``records=``), keeps the post-call
 SMS in an outbox for a sender service (it is a ``routecore.engine.sms.Notifier``), answers the
@@ -10,14 +10,18 @@ A recording or voicemail reference is a plain file name (:func:`is_plain_referen
 when a record is stored (``add`` refuses another with StoreError) and again when purging, so
 a reference can never name a file outside the folder it is purged from.
 
-Writes are WAL-journalled with ``synchronous=NORMAL``: a crashed process loses nothing it added,
-a power cut may lose the last moments before the last checkpoint (a fsync per call would cap a
-host at a few hundred calls a second). Many processes may add at once.
+On SQLite, writes are WAL-journalled with ``synchronous=NORMAL``: a crashed process loses
+nothing it added, a power cut may lose the last moments before the last checkpoint (a fsync per
+call would cap a host at a few hundred calls a second). Many processes (on PostgreSQL: many
+hosts) may add at once. Writing the same thing twice stores it once: a record replaces its
+call's (its number, start and call id), a journal row its call's, and an SMS is kept once (its
+``uid``, a digest of what it is), so a batch sent again after a lost answer duplicates nothing.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import logging
 import math
@@ -35,9 +39,9 @@ from routecore.errors import StoreError
 from routecore.rules import DEFAULT_TZ, SAFE_NAME_MAX, is_safe_name
 from routecore.store import browse
 from routecore.store.browse import CallQuery
+from routecore.store.db import open_database
 from routecore.store.journal import INSERT as JOURNAL_INSERT
 from routecore.store.journal import OpenCall, check_entry
-from routecore.store.sqlite import open_db, write_transaction
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -117,9 +121,15 @@ CREATE TABLE IF NOT EXISTS sms_outbox (
     call_id   TEXT NOT NULL,
     at        REAL NOT NULL,
     sent      REAL,
-    not_before REAL
+    not_before REAL,
+    uid       TEXT
 );
 """
+INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS sms_outbox_uid ON sms_outbox (uid);
+"""
+SCHEMA_VERSION = 2
+"""The call store's schema version (``routecore_schema``; 2: the outbox's ``uid``)."""
 
 # Columns added after the first release: a call store made before gets them when opened.
 ADDED_COLUMNS = {
@@ -130,7 +140,7 @@ ADDED_COLUMNS = {
     "transfers": "TEXT NOT NULL DEFAULT '[]'",
     "talked_with": "TEXT NOT NULL DEFAULT '[]'",
 }
-ADDED_OUTBOX_COLUMNS = {"not_before": "REAL"}
+ADDED_OUTBOX_COLUMNS = {"not_before": "REAL", "uid": "TEXT"}
 # The columns a call store has had since its first release (a database without them is refused).
 TABLES = {
     "calls": (
@@ -143,14 +153,17 @@ TABLES = {
 _LISTS = browse.LIST_COLUMNS
 _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))
 _COLUMNS = ", ".join(f'"{n}"' for n in _RECORD_FIELDS)
+_KEY = ("did", "start", "call_id")
 _INSERT = (
-    f"INSERT OR REPLACE INTO calls ({_COLUMNS}) VALUES ({', '.join('?' for _ in _RECORD_FIELDS)})"
+    f"INSERT INTO calls ({_COLUMNS}) VALUES ({', '.join('?' for _ in _RECORD_FIELDS)})"
+    f" ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
+    + ", ".join(f'"{n}" = excluded."{n}"' for n in _RECORD_FIELDS if n not in _KEY)
 )
 _SMS_INSERT = (
-    "INSERT INTO sms_outbox (kind, did, to_number, text, call_id, at, not_before)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO sms_outbox (kind, did, to_number, text, call_id, at, not_before, uid)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING"
 )
-_RANGE = "(:did IS NULL OR did = :did) AND start >= :since AND start < :until"
+_RANGE = "(CAST(:did AS TEXT) IS NULL OR did = :did) AND start >= :since AND start < :until"
 FOREVER = 2.0**62
 
 Row = dict[str, Any]
@@ -256,42 +269,38 @@ def _row(record: CallRecord) -> tuple[Any, ...]:
 
 
 def _sms_row(sms: Sms) -> tuple[Any, ...]:
-    return (sms.kind, sms.did, sms.to, sms.text, sms.call_id, sms.at, sms.not_before)
+    row = (sms.kind, sms.did, sms.to, sms.text, sms.call_id, sms.at, sms.not_before)
+    return (*row, hashlib.blake2b(repr(row).encode(), digest_size=16).hexdigest())
 
 
 class CallStore:
-    """Call records, the SMS outbox, reports and purging over the SQLite file ``path``."""
+    """Call records, the SMS outbox, reports and purging in the SQLite file or PostgreSQL
+    database ``location`` (``postgresql://…``)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, threads: bool = False) -> None:
+    def __init__(self, location: str | os.PathLike[str], *, threads: bool = False) -> None:
         """``threads``: the store may be used from another thread than the one that opened it
-        (one at a time), as an adapter's writer thread does."""
-        self.path = str(path)
-        self._db = open_db(
-            self.path,
+        (one at a time), as an adapter's writer thread does. A store of an earlier release is
+        brought up to date (new columns, with defaults); one of a newer release is refused."""
+        self._db = open_database(
+            os.fspath(location),
             SCHEMA,
             synchronous="NORMAL",
             what="call store",
             tables=TABLES,
             threads=threads,
         )
+        self.path = self._db.location
         try:
-            self._add_columns()
+            added = {"calls": ADDED_COLUMNS, "sms_outbox": ADDED_OUTBOX_COLUMNS}
+            self._db.migrate("calls", SCHEMA_VERSION, added, INDEXES)
         except BaseException:
             self._db.close()
             raise
 
-    def _add_columns(self) -> None:
-        """Bring a call store of an earlier release up to date (new columns, with defaults)."""
-        for table, added in (("calls", ADDED_COLUMNS), ("sms_outbox", ADDED_OUTBOX_COLUMNS)):
-            have = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
-            missing = [(n, decl) for n, decl in added.items() if n not in have]
-            if not missing:
-                continue
-            with write_transaction(self._db, self.path, "call store"):
-                have = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
-                for name, decl in missing:
-                    if name not in have:  # another process may have added it meanwhile
-                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+    @property
+    def db(self) -> Any:
+        """The store's database (``routecore.store.db.Database``), for the stores beside it."""
+        return self._db
 
     def close(self) -> None:
         self._db.close()
@@ -330,7 +339,7 @@ class CallStore:
         for entry in entries:
             check_entry(entry)
         rows = [_row(r) for r in records]
-        with write_transaction(self._db, self.path, "call store"):
+        with self._db.transaction():
             if entries:
                 self._db.executemany(JOURNAL_INSERT, [e.row() for e in entries])
             if rows:
@@ -353,7 +362,8 @@ class CallStore:
         """The journal: the calls in progress (of ``host``; None: every host), oldest first.
         A row that cannot be read is logged and skipped."""
         rows = self._db.execute(
-            "SELECT * FROM open_calls WHERE (:host IS NULL OR host = :host) ORDER BY updated",
+            "SELECT * FROM open_calls WHERE (CAST(:host AS TEXT) IS NULL OR host = :host)"
+            " ORDER BY updated",
             {"host": host},
         )
         entries = []
@@ -366,7 +376,7 @@ class CallStore:
 
     def forget(self, call_id: str) -> None:
         """Drop a journal row without a record (one that cannot be read back)."""
-        with write_transaction(self._db, self.path, "call store"):
+        with self._db.transaction():
             self._db.execute("DELETE FROM open_calls WHERE call_id = ?", (call_id,))
 
     def send(self, sms: Sms) -> None:
@@ -382,7 +392,7 @@ class CallStore:
 
     def mark_sent(self, ids: Iterable[int], at: float) -> None:
         """Mark outbox rows delivered at ``at``."""
-        with write_transaction(self._db, self.path, "call store"):
+        with self._db.transaction():
             self._db.executemany(
                 "UPDATE sms_outbox SET sent = ? WHERE id = ?", [(at, i) for i in ids]
             )
@@ -418,7 +428,7 @@ class CallStore:
         it (a call taking a branch twice counts once)."""
         return self._select(
             "SELECT did, b.value AS branch, COUNT(DISTINCT call_id) AS calls"
-            " FROM calls, json_each(calls.branches) AS b"
+            f" FROM calls, {self._db.each('calls.branches', 'b')}"
             f" WHERE {_RANGE} GROUP BY did, branch ORDER BY did, branch",
             did, since, until,
         )  # fmt: skip
@@ -429,8 +439,10 @@ class CallStore:
         """B12: per number and answering agent, the ratings of the surveyed calls."""
         return self._select(
             "SELECT did, answered_by AS agent, COUNT(*) AS surveyed,"
-            " SUM(survey = 1) AS very_satisfied, SUM(survey = 2) AS satisfied,"
-            " SUM(survey = 3) AS average, SUM(survey = 4) AS dissatisfied,"
+            " COUNT(*) FILTER (WHERE survey = 1) AS very_satisfied,"
+            " COUNT(*) FILTER (WHERE survey = 2) AS satisfied,"
+            " COUNT(*) FILTER (WHERE survey = 3) AS average,"
+            " COUNT(*) FILTER (WHERE survey = 4) AS dissatisfied,"
             " ROUND(AVG(survey), 2) AS mean_rating"
             f" FROM calls WHERE survey IS NOT NULL AND {_RANGE}"
             " GROUP BY did, answered_by ORDER BY did, answered_by",

@@ -30,7 +30,7 @@ from typing import Any
 
 from routecore.errors import FlowError, ReviewError, StoreError
 from routecore.store.publish import image_lock, publish_image, step
-from routecore.store.sql import Row, SqliteFlowDB
+from routecore.store.sql import FlowDB, Row
 
 __all__ = ["IDENTITY_MAX", "Compiler", "FlowStore", "FlowVersion", "Validator", "identity"]
 
@@ -105,7 +105,7 @@ class FlowStore:
     """The versions of every number's flow, in one SQLite file."""
 
     def __init__(self, path: str, *, validate: Validator) -> None:
-        self._db = SqliteFlowDB(path)
+        self._db = FlowDB(path)
         self._validate = validate
 
     def close(self) -> None:

@@ -99,8 +99,12 @@ class OpenCall:
 
 
 INSERT = (
-    "INSERT OR REPLACE INTO open_calls (call_id, channel, protocol, host, pid, pid_start,"
+    "INSERT INTO open_calls (call_id, channel, protocol, host, pid, pid_start,"
     " record, claimed, answered_by, answer, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (call_id) DO UPDATE SET channel = excluded.channel,"
+    " protocol = excluded.protocol, host = excluded.host, pid = excluded.pid,"
+    " pid_start = excluded.pid_start, record = excluded.record, claimed = excluded.claimed,"
+    " answered_by = excluded.answered_by, answer = excluded.answer, updated = excluded.updated"
 )
 
 

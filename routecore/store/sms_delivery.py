@@ -1,5 +1,6 @@
 """What became of each SMS of the call store's outbox: delivery state, attempts and the
-provider's answers, beside the outbox in the same SQLite file (B2, B3).
+provider's answers, beside the outbox in the same store (an SQLite file or a PostgreSQL
+database) (B2, B3).
 
 A message goes ``queued`` → ``sending`` (written before the request leaves: a crash in between
 leaves it *in doubt*) → ``sent`` (the provider took it; its message ids kept) → ``delivered``
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from routecore.store.sqlite import open_db, write_transaction
+from routecore.store.db import Database, open_database
 
 __all__ = ["MAX_ATTEMPTS", "STATES", "Deliveries"]
 
@@ -67,7 +68,7 @@ CREATE TABLE IF NOT EXISTS sms_optout (
 );
 """
 FRESH = (
-    "SELECT o.*, 0 AS attempts FROM sms_outbox o INDEXED BY sms_outbox_unsent"
+    "SELECT o.*, 0 AS attempts FROM {outbox}"
     " WHERE o.sent IS NULL AND (o.not_before IS NULL OR o.not_before <= ?)"
     " AND NOT EXISTS (SELECT 1 FROM sms_delivery d WHERE d.sms_id = o.id)"
     " ORDER BY o.id LIMIT ?"
@@ -92,10 +93,11 @@ class Deliveries:
     ``CallStore`` first, so the outbox is there)."""
 
     def __init__(self, path: str) -> None:
-        self.path = str(path)
-        self._db = open_db(
-            self.path, SCHEMA, "FULL", what="call store", tables=TABLES, threads=True
+        self._db: Database = open_database(
+            str(path), SCHEMA, synchronous="FULL", what="call store", tables=TABLES, threads=True
         )
+        self.path = self._db.location
+        self._fresh = FRESH.format(outbox=self._db.indexed("sms_outbox o", "sms_outbox_unsent"))
 
     def close(self) -> None:
         self._db.close()
@@ -110,7 +112,7 @@ class Deliveries:
         """Outbox messages to try now, oldest first: never tried, or queued again for a time
         that has come. Each half reads an index (the unsent outbox rows; the queued
         deliveries by time), never the whole outbox, however long it grows."""
-        fresh = self._db.execute(FRESH, (now, limit))
+        fresh = self._db.execute(self._fresh, (now, limit))
         again = self._db.execute(AGAIN, (now, now, limit))
         rows = sorted([dict(r) for r in fresh] + [dict(r) for r in again], key=lambda r: r["id"])
         return rows[:limit]
@@ -137,7 +139,7 @@ class Deliveries:
     def begin(self, sms_id: int, provider: str, now: float) -> int:
         """Mark a message as being sent, committed before the request leaves; its attempt
         number (1 for the first)."""
-        with write_transaction(self._db, self.path, "call store"):
+        with self._db.transaction():
             found = self._db.execute(
                 "SELECT attempts FROM sms_delivery WHERE sms_id = ?", (sms_id,)
             ).fetchone()
@@ -148,10 +150,11 @@ class Deliveries:
     def sent(self, sms_id: int, message_ids: Iterable[str], now: float) -> None:
         """The provider took the message (its ids, one per part of a long message)."""
         ids = [str(i) for i in message_ids]
-        with write_transaction(self._db, self.path, "call store"):
+        with self._db.transaction():
             self._set(sms_id, "sent", now, message_ids=",".join(ids), code=None, detail=None)
             self._db.executemany(
-                "INSERT OR REPLACE INTO sms_message_ids (message_id, sms_id) VALUES (?, ?)",
+                "INSERT INTO sms_message_ids (message_id, sms_id) VALUES (?, ?)"
+                " ON CONFLICT (message_id) DO UPDATE SET sms_id = excluded.sms_id",
                 [(i, sms_id) for i in ids],
             )
             self._db.execute("UPDATE sms_outbox SET sent = ? WHERE id = ?", (now, sms_id))
@@ -160,7 +163,7 @@ class Deliveries:
     def postpone(self, sms_id: int, until: float, why: str, now: float) -> None:
         """Hold a message back until ``until`` without counting an attempt (a marketing
         message in the recipient's quiet hours)."""
-        with write_transaction(self._db, self.path, "call store"):
+        with self._db.transaction():
             found = self._db.execute(
                 "SELECT attempts FROM sms_delivery WHERE sms_id = ?", (sms_id,)
             ).fetchone()
@@ -190,7 +193,8 @@ class Deliveries:
             " coalesce(d.state, 'queued') AS state, coalesce(d.attempts, 0) AS attempts,"
             " d.code, d.detail, d.updated FROM sms_outbox o"
             " LEFT JOIN sms_delivery d ON d.sms_id = o.id"
-            " WHERE (:did IS NULL OR o.did = :did) AND (:name IS NULL OR o.call_id = :name)"
+            " WHERE (CAST(:did AS TEXT) IS NULL OR o.did = :did)"
+            " AND (CAST(:name AS TEXT) IS NULL OR o.call_id = :name)"
             " ORDER BY o.id DESC LIMIT :limit OFFSET :offset",
             {"did": did, "name": name, "limit": limit, "offset": offset},
         )
@@ -198,14 +202,14 @@ class Deliveries:
 
     def failed(self, sms_id: int, code: str, detail: str, now: float) -> None:
         """A final failure with the provider's code."""
-        with write_transaction(self._db, self.path, "call store"):
+        with self._db.transaction():
             self._set(sms_id, "failed", now, code=code, detail=detail[:500])
             self._attempt(sms_id, now, "failed", code, detail)
 
     def retry(self, sms_id: int, code: str, detail: str, now: float, next_try: float) -> None:
         """A temporary failure: queued again for ``next_try`` (or failed for good once the
         attempts are spent)."""
-        with write_transaction(self._db, self.path, "call store"):
+        with self._db.transaction():
             found = self._db.execute(
                 "SELECT attempts FROM sms_delivery WHERE sms_id = ?", (sms_id,)
             ).fetchone()
@@ -220,7 +224,7 @@ class Deliveries:
     def receipt(self, message_id: str, delivered: bool, code: str, now: float) -> int | None:
         """A delivery receipt for one message id: the message is ``delivered`` once every part
         is, ``failed`` at the first part that is not; the message's id (None: not ours)."""
-        with write_transaction(self._db, self.path, "call store"):
+        with self._db.transaction():
             found = self._db.execute(
                 "SELECT m.sms_id, d.message_ids, d.receipts, d.state FROM sms_message_ids m"
                 " JOIN sms_delivery d ON d.sms_id = m.sms_id WHERE m.message_id = ?",
@@ -245,9 +249,10 @@ class Deliveries:
 
     def opt_out(self, did: str, number: str, at: float, source: str) -> None:
         """Put ``number`` on ``did``'s opt-out list (``source``: what said so)."""
-        with write_transaction(self._db, self.path, "call store"):
+        with self._db.transaction():
             self._db.execute(
-                "INSERT OR IGNORE INTO sms_optout (did, number, at, source) VALUES (?, ?, ?, ?)",
+                "INSERT INTO sms_optout (did, number, at, source) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (did, number) DO NOTHING",
                 (did, number, at, source[:200]),
             )
 

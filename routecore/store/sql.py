@@ -1,7 +1,7 @@
 """The SQL of the flow store in one narrow class: what the review workflow asks of a database (F1).
 
-SQLite by default (one file). Another database (PostgreSQL) follows by giving the same methods
-over its own driver; the workflow in ``flows.py`` never writes SQL.
+SQLite by default (one file), or PostgreSQL (``postgresql://…``) through
+``routecore.store.db``; the workflow in ``flows.py`` never writes SQL.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 from contextlib import AbstractContextManager
 from typing import Any
 
-from routecore.store.sqlite import open_db, write_transaction
+from routecore.store.db import open_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flow_versions (
@@ -54,19 +54,32 @@ TABLES = {
 """The columns each table of a flow store has (a database without them is refused)."""
 
 
-class SqliteFlowDB:
-    """Flow versions, the live version of each number and an event log, in one SQLite file."""
+SCHEMA_VERSION = 1
+"""The flow store's schema version (``routecore_schema``: a newer one is refused)."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._db = open_db(path, SCHEMA, synchronous="FULL", what="flow store", tables=TABLES)
+
+class FlowDB:
+    """Flow versions, the live version of each number and an event log, in one SQLite file or
+    a PostgreSQL database (``location``)."""
+
+    def __init__(self, location: str) -> None:
+        self._db = open_database(
+            location, SCHEMA, synchronous="FULL", what="flow store", tables=TABLES
+        )
+        self.path = self._db.location
+        try:
+            self._db.migrate("flows", SCHEMA_VERSION, {})
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
 
     def transaction(self) -> AbstractContextManager[None]:
-        """One write transaction (taken at once, so two writers queue rather than deadlock)."""
-        return write_transaction(self._db, self.path, "flow store")
+        """One write transaction; the store's writers (of every host) take turns, so two never
+        interleave a review step."""
+        return self._db.transaction(serial=True)
 
     def next_version(self, did: str) -> int:
         row = self._db.execute(

@@ -41,7 +41,7 @@ def _check_schema(
     present = {
         str(r[0])
         for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        if not str(r[0]).startswith("sqlite_")
+        if not str(r[0]).startswith("sqlite_") and r[0] != "routecore_schema"
     }
     if present and not present & set(tables):
         raise StoreError(f"{path}: not a {what} (it holds the tables {', '.join(sorted(present))})")

@@ -195,11 +195,11 @@ def test_a_table_without_columns_or_not_utf8(tmp_path):
         load_packages(tmp_path / "missing.csv")
 
 
-def test_accounts_in_the_flow_store(tmp_path):
-    from routecore.store.sql import SqliteFlowDB
+def test_accounts_in_the_flow_store(located):
+    from routecore.store.sql import FlowDB
 
-    db = tmp_path / "routecore.db"
-    SqliteFlowDB(str(db)).close()  # a flow store first: the accounts table is added to it
+    db = located("routecore.db")
+    FlowDB(db).close()  # a flow store first: the accounts table is added to it
     with AccountStore(db) as accounts:
         accounts.assign("4006001003", TABLE["5000-3y"], Month(2026, 1))
         assert accounts.account("4006001003", Month(2028, 12)).package == "5000-3y"

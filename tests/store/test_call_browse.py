@@ -12,8 +12,8 @@ DID = "4006001001"
 
 
 @pytest.fixture
-def store(tmp_path):
-    with CallStore(tmp_path / "calls.db") as s:
+def store(located):
+    with CallStore(located("calls.db")) as s:
         records = []
         for i in range(120):
             answered = i % 3 != 0

@@ -40,8 +40,8 @@ def image():
 
 
 @pytest.fixture
-def store(tmp_path):
-    with CallStore(tmp_path / "calls.db") as s:
+def store(located):
+    with CallStore(located("calls.db")) as s:
         yield s
 
 

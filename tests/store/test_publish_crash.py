@@ -78,8 +78,10 @@ def _live_image(store):
 
 
 @pytest.mark.parametrize("crash_at", ["compile", *PUBLISH_STEPS, "os.replace"])
-def test_a_publisher_killed_at_any_step_leaves_store_and_image_that_agree(tmp_path, crash_at):
-    store_path, image_path = str(tmp_path / "flows.db"), str(tmp_path / "routes.img")
+def test_a_publisher_killed_at_any_step_leaves_store_and_image_that_agree(
+    tmp_path, located, crash_at
+):
+    store_path, image_path = located("flows.db"), str(tmp_path / "routes.img")
     store = FlowStore(store_path, validate=validate)
     _approve(store, TEXT)
     v2 = _approve(store, TEXT.replace("ring_timeout: 30", "ring_timeout: 45"))

@@ -87,9 +87,15 @@ def layout(tmp_path):
     return tmp_path
 
 
+@pytest.fixture
+def calls_at(located):
+    """The call store beside the layout, on both engines."""
+    return located("calls.db")
+
+
 @pytest.mark.parametrize("reference", HOSTILE)
-def test_a_record_whose_reference_is_not_a_plain_file_name_is_refused(tmp_path, reference):
-    with CallStore(tmp_path / "calls.db") as store:
+def test_a_record_whose_reference_is_not_a_plain_file_name_is_refused(located, reference):
+    with CallStore(located("calls.db")) as store:
         for field in ("recording", "voicemail"):
             record = CallRecord("c1", "8006001007", "139", start=OLD, **{field: reference})
             with pytest.raises(StoreError, match="not a plain file name"):
@@ -99,12 +105,12 @@ def test_a_record_whose_reference_is_not_a_plain_file_name_is_refused(tmp_path, 
         assert store.calls() == []  # add_many stores all or none
 
 
-def test_purge_deletes_exactly_the_calls_own_files_never_another_calls(layout):
+def test_purge_deletes_exactly_the_calls_own_files_never_another_calls(calls_at, layout):
     rec = layout / "rec"
     # call-1's own files, and call-1.2's (a recent call whose name starts the same)
     for name in ("call-1", "call-1.wav", "call-1.mp3", "call-1.2.wav", "call-1.wav.bak"):
         (rec / name).write_bytes(b"x")
-    with CallStore(layout / "calls.db") as store:
+    with CallStore(calls_at) as store:
         store.add(CallRecord("c1", "8006001007", "139", start=OLD, recording="call-1"))
         store.add(CallRecord("c2", "8006001007", "139", start=RECENT, recording="call-1.2"))
         done = store.purge(NOW, recordings_dir=rec)
@@ -125,11 +131,13 @@ def test_purge_deletes_exactly_the_calls_own_files_never_another_calls(layout):
         ("REC-1", "rec-1", ["REC-1.wav"]),
     ],
 )
-def test_purge_never_deletes_a_file_of_a_call_still_within_retention(layout, old, recent, files):
+def test_purge_never_deletes_a_file_of_a_call_still_within_retention(
+    calls_at, layout, old, recent, files
+):
     rec = layout / "rec"
     for name in files:
         (rec / name).write_bytes(b"recent")
-    with CallStore(layout / "calls.db") as store:
+    with CallStore(calls_at) as store:
         store.add(CallRecord("c1", "8006001007", "139", start=OLD, recording=old))
         store.add(CallRecord("c2", "8006001007", "139", start=RECENT, recording=recent))
         done = store.purge(NOW, recordings_dir=rec)
@@ -171,11 +179,11 @@ def test_a_stored_reference_that_is_not_a_plain_name_is_neither_deleted_nor_mark
     assert (_tree(layout / "outside"), _tree(rec)) == before
 
 
-def test_purge_without_a_folder_neither_deletes_nor_marks_that_kind(layout):
+def test_purge_without_a_folder_neither_deletes_nor_marks_that_kind(calls_at, layout):
     rec, vm = layout / "rec", layout / "vm"
     (rec / "rec-old.wav").write_bytes(b"x")
     (vm / "vm-old.wav").write_bytes(b"x")
-    with CallStore(layout / "calls.db") as store:
+    with CallStore(calls_at) as store:
         store.add(CallRecord("r", "8006001007", "139", start=OLD, recording="rec-old"))
         store.add(CallRecord("v", "8006001007", "139", start=OLD, voicemail="vm-old"))
         assert [p.kind for p in store.purge(NOW, voicemail_dir=vm)] == ["voicemail"]

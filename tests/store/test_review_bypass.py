@@ -27,8 +27,8 @@ def validate(content, source):
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = FlowStore(str(tmp_path / "flows.db"), validate=validate)
+def store(located):
+    s = FlowStore(located("flows.db"), validate=validate)
     yield s
     s.close()
 

@@ -22,7 +22,8 @@ def test_what_is_due_comes_from_indexes(tmp_path):
             deliveries.sent(i, [f"m{i}"], 3.0)
         assert [r["id"] for r in deliveries.due(10.0)] == [3000]
     db = sqlite3.connect(path)
-    for sql, args in ((FRESH, (10.0, 100)), (AGAIN, (10.0, 10.0, 100))):
+    fresh = FRESH.format(outbox="sms_outbox o INDEXED BY sms_outbox_unsent")  # SQLite's spelling
+    for sql, args in ((fresh, (10.0, 100)), (AGAIN, (10.0, 10.0, 100))):
         plan = " ".join(str(r[-1]) for r in db.execute(f"EXPLAIN QUERY PLAN {sql}", args))
         assert re.search(r"SCAN o(?! USING)", plan) is None, plan  # never the bare table
     db.close()

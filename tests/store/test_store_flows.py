@@ -35,8 +35,8 @@ def compile_image(contents: dict[str, str]) -> bytes:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = FlowStore(str(tmp_path / "flows.db"), validate=validate)
+def store(located):
+    s = FlowStore(located("flows.db"), validate=validate)
     yield s
     s.close()
 

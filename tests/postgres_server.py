@@ -1,0 +1,112 @@
+"""A PostgreSQL server of the tests: Debian's postgresql 15 binaries, a cluster made by
+``initdb`` in a temporary folder, a free loopback port, trust authentication, no fsync; a fresh
+database per test; stopped and started again by the tests that need it.
+
+As root the cluster belongs to the ``postgres`` user (PostgreSQL refuses to run as root)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.redis_server import _free_port
+
+
+def _bin_dir() -> str | None:
+    """The folder of ``initdb`` and ``pg_ctl`` (Debian keeps them out of PATH)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    if found:
+        return os.path.dirname(found[0])
+    exe = shutil.which("initdb")
+    return os.path.dirname(exe) if exe else None
+
+
+class PostgresServer:
+    """A cluster in ``directory`` on ``127.0.0.1:port`` (see the module)."""
+
+    def __init__(self, bindir: str, directory: Path) -> None:
+        self.bindir = bindir
+        self.dir = directory
+        self.data = directory / "data"
+        self.log = directory / "postgres.log"
+        self.port = _free_port()
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            self.user = "postgres"
+            info = pwd.getpwnam(self.user)
+            os.chown(directory, info.pw_uid, info.pw_gid)
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [os.path.join(self.bindir, args[0]), *args[1:]],
+            user=self.user,
+            capture_output=True,
+            check=check,
+            timeout=60,
+            cwd=self.dir,
+        )
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://routecore@127.0.0.1:{self.port}/{database}"
+
+    def init(self) -> None:
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "routecore", "--auth=trust", "-E", "UTF8",
+            "--locale=C.UTF-8", "--no-sync",
+        )  # fmt: skip
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off"
+            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+    def running(self) -> bool:
+        return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
+
+    def create_database(self) -> str:
+        """A new empty database's URL."""
+        import psycopg
+
+        name = f"t{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def query(self, url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            return list(conn.execute(sql, params).fetchall())
+
+
+@contextmanager
+def running() -> Iterator[PostgresServer]:
+    """A started server in a temporary folder, stopped after; the test is skipped where
+    PostgreSQL is not installed."""
+    bindir = _bin_dir()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (make install, or apt-get install postgresql)")
+    with tempfile.TemporaryDirectory(prefix="routecore-pg-") as tmp:
+        server = PostgresServer(bindir, Path(tmp))
+        server.init()
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop("immediate")
