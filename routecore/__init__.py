@@ -76,6 +76,7 @@ if TYPE_CHECKING:  # the static view; at run time every name is imported at its 
         SelectionError,
         StateError,
         StoreError,
+        StoreUnavailable,
         TimePlanError,
         TrieError,
     )
@@ -109,7 +110,7 @@ _HOME = {
     **dict.fromkeys(
         (
             "ActionError FlowError LayoutError RoutecoreError SegmentDataError SelectionError "
-            "StateError StoreError TimePlanError TrieError"
+            "StateError StoreError StoreUnavailable TimePlanError TrieError"
         ).split(),
         "routecore.errors",
     ),
@@ -202,6 +203,7 @@ __all__ = [
     "State",
     "StateError",
     "StoreError",
+    "StoreUnavailable",
     "Survey",
     "SurveyResult",
     "TimePlan",

@@ -23,6 +23,7 @@ __all__ = [
     "SelectionError",
     "StateError",
     "StoreError",
+    "StoreUnavailable",
     "TimePlanError",
     "TrieError",
 ]
@@ -94,6 +95,12 @@ class StoreError(RoutecoreError, ValueError):
     recording or voicemail reference that is not a plain file name, a purge folder that is not
     a directory), or an image could not be written after its version went live (the message
     says how to write it: ``routecore sync``)."""
+
+
+class StoreUnavailable(StoreError):
+    """A store on a server (PostgreSQL) cannot be reached now: refused, timed out, the
+    connection lost. Trying again later may work (an adapter keeps its records in its spool
+    meanwhile); nothing of the failed statement was committed unless its answer was lost."""
 
 
 class SelectionError(RoutecoreError, ValueError):

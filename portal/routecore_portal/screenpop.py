@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
 from collections import defaultdict
@@ -167,7 +166,7 @@ class Watcher:
                 self._stream = (state, CallEventReader(state.client, state.prefix))
             rows: list[Any] = self._stream[1].open_calls()
             return rows
-        if not os.path.exists(stores.paths()["calls"]):
+        if not stores.exists(stores.paths()["calls"]):
             return None
         with stores.calls() as calls:
             return calls.open_calls()

@@ -13,6 +13,7 @@ from django.conf import settings
 from routecore.billing.accounts import AccountStore
 from routecore.errors import StoreError
 from routecore.store import CallStore, FlowStore
+from routecore.store.db import is_postgres
 
 
 def paths() -> dict[str, str]:
@@ -28,8 +29,14 @@ def _validate(content: str, source: str) -> Any:
     return flow
 
 
+def exists(location: str) -> bool:
+    """Whether a store is there: a file that exists, or a PostgreSQL database (made by the
+    store when it opens: it is always there)."""
+    return is_postgres(location) or os.path.exists(location)
+
+
 def _needs(path: str, what: str) -> None:
-    if not os.path.exists(path):
+    if not exists(path):
         raise StoreError(f"the {what} {path} does not exist yet")
 
 

@@ -8,7 +8,10 @@ option             environment             default
 ``--image``        ``ROUTECORE_IMAGE``     ``routes.img`` (written by ``routecore publish``)
 ``--state``        ``ROUTECORE_STATE``     ``/dev/shm/routecore-state`` (made when missing), or
                                            ``redis://host:port/db`` shared by many hosts
-``--calls``        ``ROUTECORE_CALLS``     ``calls.db`` (the call records; ``none``: keep none)
+``--calls``        ``ROUTECORE_CALLS``     ``calls.db`` (the call records; ``none``: keep none),
+                                           or ``postgresql://…`` shared by many hosts
+``--spool``        ``ROUTECORE_SPOOL``     ``spool`` (a PostgreSQL call store's records wait
+                                           there while it is out of reach)
 ``--prompts``      ``ROUTECORE_PROMPTS``   ``prompts``
 ``--recordings``   ``ROUTECORE_RECORDINGS`` ``recordings``
 ``--dial``         ``ROUTECORE_DIAL``      the adapter's default template (``kind=template``…)
@@ -61,6 +64,7 @@ class AdapterConfig:
     image: str = "routes.img"
     state: str = "/dev/shm/routecore-state"
     calls: str | None = "calls.db"
+    spool: str = "spool"
     prompts: str = "prompts"
     recordings: str = "recordings"
     host: str = "127.0.0.1"
@@ -102,6 +106,7 @@ def env_options(*, port: int, dial: str) -> SimpleNamespace:
         image=env("ROUTECORE_IMAGE", "routes.img"),
         state=env("ROUTECORE_STATE", "/dev/shm/routecore-state"),
         calls=env("ROUTECORE_CALLS", "calls.db"),
+        spool=env("ROUTECORE_SPOOL", "spool"),
         prompts=env("ROUTECORE_PROMPTS", "prompts"),
         recordings=env("ROUTECORE_RECORDINGS", "recordings"),
         dial=None,
@@ -128,7 +133,16 @@ def add_options(parser: argparse.ArgumentParser, *, port: int, dial: str) -> Non
         default=d.state,
         help="the shared state: a file, or redis://host:port/db (rediss, unix) for many hosts",
     )
-    add("--calls", default=d.calls, help="the call store ('none': keep no records)")
+    add(
+        "--calls",
+        default=d.calls,
+        help="the call store: a file, or postgresql://… for many hosts ('none': keep none)",
+    )
+    add(
+        "--spool",
+        default=d.spool,
+        help="where a PostgreSQL call store's records wait while it is out of reach [spool]",
+    )
     add("--prompts", default=d.prompts, help="the prompt folder")
     add("--recordings", default=d.recordings, help="the recording folder")
     add(
@@ -202,6 +216,7 @@ def config_from(
         image=args.image,
         state=args.state,
         calls=calls,
+        spool=getattr(args, "spool", None) or "spool",
         prompts=args.prompts,
         recordings=args.recordings,
     )

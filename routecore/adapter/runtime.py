@@ -11,6 +11,9 @@ record and its SMS are stored at once, with whatever waits beside them. The adap
 :meth:`Runtime.written` before it lets a call's connection go, so a record is stored when its
 call is over. A process per call writes in place.
 
+When the call store is PostgreSQL and out of reach, what the calls hand over waits in the
+host's spool and is sent on when it is back (:mod:`routecore.adapter.records`); the calls go on.
+
 When the shared state is on Redis, what the call store took is also published to the calls'
 stream (:mod:`routecore.store.call_events`): the journal of every host, for screen pop on any
 host (V5).
@@ -61,24 +64,49 @@ class Runtime:
         self.image = LiveImage(config.image, self.state)
         self.media = MediaFiles(config.prompts, config.recordings)
         self.dial = config.dial
-        self._calls: Any = None
+        self._records: Any = None
         self._lock = threading.Lock()  # the store is opened once, by whichever thread first
         self._writer: _Writer | None = None
         self._pending: set[Future[None]] = set()
         self.events = _call_events(self.state)
         if open_store:
-            self.calls  # noqa: B018 - a server finds an unusable call store at its start
+            self._open_store()
+
+    @property
+    def records(self) -> Any:
+        """Where records go (``routecore.adapter.records.Records``; None: none are kept)."""
+        with self._lock:
+            if self._records is None and self.config.calls is not None:
+                from routecore.adapter.records import Records
+                from routecore.store.db import is_postgres
+
+                spool = self.config.spool if is_postgres(self.config.calls) else None
+                self._records = Records(self.config.calls, spool, self.events)
+            return self._records
 
     @property
     def calls(self) -> Any:
         """The call store (None: records are not kept), opened at its first use: a process per
-        call opens it when the call ends, after its first command went out."""
+        call opens it when the call ends, after its first command went out. StoreError when
+        it cannot be opened (StoreUnavailable: a PostgreSQL store out of reach)."""
+        records = self.records
+        if records is None:
+            return None
         with self._lock:
-            if self._calls is None and self.config.calls is not None:
-                from routecore.store.calls import CallStore
+            return records.store
 
-                self._calls = CallStore(self.config.calls, threads=True)
-            return self._calls
+    def _open_store(self) -> None:
+        """A server finds an unusable call store at its start; one out of reach (PostgreSQL)
+        is logged and routing goes on, its records spooled."""
+        from routecore.errors import StoreUnavailable
+
+        try:
+            self.calls  # noqa: B018
+        except StoreUnavailable as e:
+            log.error("%s: routing goes on, records wait in the spool %s", e, self.config.spool)
+        records = self.records
+        if records is not None:
+            records.send_on()  # what a killed adapter of this host left
 
     # -- what a CallSession hands over (its ``records`` and ``notifier``) ------------------------
 
@@ -105,7 +133,7 @@ class Runtime:
         if self.config.calls is None:
             return
         if self._writer is None:
-            _store(self.calls, [(what, item)], self.events)
+            self.records.write([(what, item)])
             return
         future = self._writer.put(what, item, urgent=urgent)
         self._pending.add(future)
@@ -136,9 +164,9 @@ class Runtime:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        if self._calls is not None:
-            self._calls.close()
-            self._calls = None
+        if self._records is not None:
+            self._records.close()
+            self._records = None
 
 
 def _call_events(state: Any) -> Any:
@@ -148,31 +176,6 @@ def _call_events(state: Any) -> Any:
     from routecore.store.call_events import CallEvents
 
     return CallEvents(lambda: state.client, state.prefix)  # connected when first needed
-
-
-def _store(store: Any, items: list[tuple[str, Any]], events: Any = None) -> None:
-    """Store a batch in one transaction: each call's latest journal row (none for a call whose
-    record is in the batch), the records, the SMS; then publish the rows and ends to
-    ``events`` (the calls' stream, when there is one). When the batch is refused, each item is
-    tried alone, so one bad item never costs the others; what is refused is logged."""
-    records = [item for what, item in items if what == "record"]
-    ended = {r.call_id for r in records}
-    latest: dict[str, Any] = {}
-    for what, item in items:
-        if what == "journal" and item.call_id not in ended:
-            latest[item.call_id] = item
-    sms = [item for what, item in items if what == "sms"]
-    try:
-        store.write(journal=latest.values(), records=records, sms=sms)
-    except Exception:
-        if len(items) == 1:
-            log.exception("the call store refused a %s", items[0][0])
-            return
-        for what, item in items:
-            _store(store, [(what, item)], events)
-        return
-    if events is not None:
-        events.publish(latest.values(), ended)
 
 
 class _Writer:
@@ -208,24 +211,36 @@ class _Writer:
         self._thread.join()
 
     def _run(self) -> None:
+        records = self._runtime.records
         while True:
             with self._ready:
                 while not self._items and not self._closing:
-                    self._ready.wait()
-                if not self._items:
+                    due = None if records is None else records.due_in()  # spooled batches
+                    if due is not None and due <= 0:
+                        break
+                    self._ready.wait(due)
+                if not self._items and self._closing:
                     return
-                if not (self._closing or self._urgent):  # let the calls hand over more
-                    self._ready.wait(BATCH_WAIT)
-                self._urgent = False
-                count = min(len(self._items), BATCH_MAX)
-                batch = [self._items.popleft() for _ in range(count)]
+                batch = []
+                if self._items:
+                    if not (self._closing or self._urgent):  # let the calls hand over more
+                        self._ready.wait(BATCH_WAIT)
+                    self._urgent = False
+                    count = min(len(self._items), BATCH_MAX)
+                    batch = [self._items.popleft() for _ in range(count)]
+            if not batch:  # a try of the spool is due (outside the lock: calls hand over)
+                self._send_on(records)
+                continue
             try:
-                _store(
-                    self._runtime.calls,
-                    [(what, item) for what, item, _ in batch],
-                    self._runtime.events,
-                )
+                records.write([(what, item) for what, item, _ in batch])
             except Exception:  # the store cannot even be opened: logged, the calls go on
                 log.exception("the call store cannot be written")
             for _, _, future in batch:
                 future.set_result(None)
+
+    @staticmethod
+    def _send_on(records: Any) -> None:
+        try:
+            records.send_on()
+        except Exception:  # the spool itself failed (a full disk): logged, tried again later
+            log.exception("the spool cannot be sent on")

@@ -226,7 +226,13 @@ def _adopt(config: AdapterConfig) -> dict[str, Any]:
         return {}
     from routecore.store.calls import CallStore
 
-    store = CallStore(config.calls)
+    from routecore.errors import StoreUnavailable
+
+    try:
+        store = CallStore(config.calls)
+    except StoreUnavailable as e:  # routing goes on; the calls of a dead adapter end by deadline
+        log.error("%s: the calls of a dead adapter of this host are not adopted", e)
+        return {}
     try:
         return adopt(SimpleNamespace(calls=store, state=open_state(config.state)))
     finally:

@@ -40,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--store",
         default=os.environ.get("ROUTECORE_STORE", "routecore.db"),
-        help="the flow store (SQLite file) [$ROUTECORE_STORE or routecore.db]",
+        help="the flow store: an SQLite file or postgresql://… [$ROUTECORE_STORE or routecore.db]",
     )
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     sub = p.add_subparsers(dest="command", required=True)

@@ -155,7 +155,9 @@ def add_parsers(sub: Any, calls_default: str) -> None:
     st = bsub.add_parser("statement", help="a number's statement for a month")
     st.add_argument("number", help="the 400 number")
     st.add_argument("--month", required=True, help=f"the month, YYYY-MM ({DEFAULT_TZ})")
-    st.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
+    st.add_argument(
+        "--calls", default=calls_default, help="the call store: a file or postgresql://… [calls.db]"
+    )
     st.add_argument(
         "--features",
         default="",

@@ -139,7 +139,9 @@ def add_parsers(sub: Any, image_default: str, calls_default: str) -> None:
     rep.add_argument("--from", dest="since", help="first day, 2026-11-01 [the first call]")
     rep.add_argument("--to", dest="until", help="last day, included [the last call]")
     rep.add_argument("--tz", default=DEFAULT_TZ, help=tz_help)
-    rep.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
+    rep.add_argument(
+        "--calls", default=calls_default, help="the call store: a file or postgresql://… [calls.db]"
+    )
     rep.add_argument("-o", "--output", help="CSV file [standard output]")
     rep.set_defaults(run=cmd_report)
 
@@ -152,7 +154,9 @@ def add_parsers(sub: Any, image_default: str, calls_default: str) -> None:
         f"REF and REF.EXT for EXT in {', '.join(AUDIO_EXTENSIONS)}, regular files directly in "
         "the folder: nothing is globbed and no symlink is followed.",
     )
-    pg.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
+    pg.add_argument(
+        "--calls", default=calls_default, help="the call store: a file or postgresql://… [calls.db]"
+    )
     pg.add_argument("--recordings", help="directory of the recording files")
     pg.add_argument("--voicemail", help="directory of the voicemail files")
     pg.add_argument("--recording-months", type=int, default=6, help="keep recordings [6]")

@@ -91,5 +91,9 @@ def add_parsers(sub: Any, calls_default: str) -> None:
     status = ssub.add_parser("status", help="the outbox's messages by delivery state")
     status.set_defaults(run=cmd_sms_status)
     for cmd in (send, status):
-        cmd.add_argument("--calls", default=calls_default, help="the call store [calls.db]")
+        cmd.add_argument(
+            "--calls",
+            default=calls_default,
+            help="the call store: a file or postgresql://… [calls.db]",
+        )
         cmd.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP)

@@ -29,7 +29,7 @@ from psycopg import adapt, postgres
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from routecore.errors import StoreError
+from routecore.errors import StoreError, StoreUnavailable
 from routecore.store.db import Database, redact
 
 __all__ = ["CONNECT_TIMEOUT", "PostgresDatabase", "close_pools", "ddl", "translate"]
@@ -193,7 +193,7 @@ class PostgresDatabase(Database):
         if not _reachable(e):
             self._release(broken=True)
             detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            return StoreError(f"{self.location}: cannot reach the {self.what} ({detail})")
+            return StoreUnavailable(f"{self.location}: cannot reach the {self.what} ({detail})")
         return StoreError(f"{self.location}: the {self.what} refused a statement ({e})")
 
     def _release(self, broken: bool = False) -> None:

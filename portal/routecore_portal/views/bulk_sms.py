@@ -12,7 +12,6 @@ shows their progress.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from datetime import datetime, timedelta
@@ -104,7 +103,7 @@ def _admin(request: HttpRequest) -> Any:
 def _opted_out(dids: list[str]) -> set[str]:
     """The phones on the opt-out list of any of ``dids``."""
     path = stores.paths()["calls"]
-    if not os.path.exists(path):  # no call store yet: nobody opted out
+    if not stores.exists(path):  # no call store yet: nobody opted out
         return set()
     with Deliveries(path) as deliveries:
         found: set[str] = set()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import time
 
 from django.conf import settings
@@ -22,6 +21,7 @@ from routecore.sms.providers import Reply
 from routecore.sms.sender import apply_reply
 from routecore.store import CallStore
 from routecore.store.sms_delivery import Deliveries
+from routecore_portal import stores
 
 MAX_BODY = 1_000_000
 
@@ -44,7 +44,7 @@ def sms_up(request: HttpRequest, token: str) -> HttpResponse:
     except (ValueError, RecursionError) as e:
         return JsonResponse({"code": 1, "msg": f"unreadable: {str(e)[:100]}"}, status=400)
     path = settings.ROUTECORE["calls"]
-    if not os.path.exists(path):
+    if not stores.exists(path):
         return JsonResponse({"code": 0, "msg": "成功"})  # no message of ours went anywhere yet
     CallStore(path).close()
     with Deliveries(path) as deliveries:

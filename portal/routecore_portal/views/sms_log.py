@@ -4,8 +4,6 @@ B15, V2)."""
 
 from __future__ import annotations
 
-import os
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -24,7 +22,7 @@ def sms_log(request: HttpRequest, did: str) -> HttpResponse:
     rows: list[dict[str, object]] = []
     counts: dict[str, int] = {}
     path = stores.paths()["calls"]
-    if os.path.exists(path):
+    if stores.exists(path):
         with Deliveries(path) as deliveries:
             rows = deliveries.messages(did=did, limit=PAGE, offset=(page - 1) * PAGE)
             counts = deliveries.counts()
