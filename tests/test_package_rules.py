@@ -72,6 +72,7 @@ PUBLIC_API = [
     "State",
     "StateError",
     "StoreError",
+    "StoreUnavailable",
     "Survey",
     "SurveyResult",
     "TimePlan",

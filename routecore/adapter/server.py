@@ -224,9 +224,8 @@ def _adopt(config: AdapterConfig) -> dict[str, Any]:
 
     if config.calls is None:
         return {}
-    from routecore.store.calls import CallStore
-
     from routecore.errors import StoreUnavailable
+    from routecore.store.calls import CallStore
 
     try:
         store = CallStore(config.calls)

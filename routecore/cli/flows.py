@@ -14,6 +14,7 @@ from routecore.cli.common import (
     EXIT_ERROR,
     EXIT_INVALID,
     EXIT_OK,
+    Usage,
     flow_store,
     open_existing_state,
     output,
@@ -169,6 +170,8 @@ def _bump(args: argparse.Namespace) -> None:
 def cmd_sync(args: argparse.Namespace) -> int:
     from routecore.flow.compile import compile_texts
 
+    if args.watch:
+        return _watch(args)
     store = flow_store(args)
     wrote = store.sync_image(args.image, compile=compile_texts)
     live = store.live()
@@ -181,6 +184,36 @@ def cmd_sync(args: argparse.Namespace) -> int:
     else:
         text = f"{args.image}: agrees with the store's live versions"
     output(args, {"image": args.image, "rewritten": wrote, "live": live}, text)
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """Follow the store: each image published on any host written here within ``--poll`` s
+    (at once on PostgreSQL), until SIGTERM or Ctrl-C (``routecore.store.image_sync``)."""
+    import signal
+    import threading
+
+    from routecore.store.image_sync import ImageFollower, serve_metrics
+
+    if not 0.05 <= args.poll <= 3600:
+        raise Usage(f"--poll: 0.05-3600 seconds, got {args.poll:g}")
+    follower = ImageFollower(
+        args.store, args.image, on_new=lambda _data: _bump(args), poll=args.poll
+    )
+    if args.metrics:
+        host, _, port = args.metrics.rpartition(":")
+        if not port.isdigit():
+            raise Usage(f"--metrics: host:port, got {args.metrics!r}")
+        serve_metrics(follower, host or "127.0.0.1", int(port))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"{args.image}: following the store's published images", flush=True)
+    try:
+        follower.run(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        follower.close()
     return EXIT_OK
 
 
@@ -265,6 +298,14 @@ def add_parsers(sub: Any, image_default: str) -> None:
     )
     sy.add_argument("--image", default=image_default)
     sy.add_argument("--state", help="the state (file or redis:// URL) whose generation to bump")
+    sy.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep following the store: write each image published on any host (a routing "
+        "host's service; PostgreSQL notifies at once, else every --poll seconds)",
+    )
+    sy.add_argument("--poll", type=float, default=1.0, help="seconds between looks [1]")
+    sy.add_argument("--metrics", help="host:port of a Prometheus endpoint for --watch")
     sy.set_defaults(run=cmd_sync)
     h = sub.add_parser("history", help="every version of a number's flow")
     h.add_argument("number")

@@ -22,6 +22,7 @@ The rules a user relies on:
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -269,6 +270,7 @@ class FlowStore:
                 self._db.set_live(did, version, publisher)
                 self._db.set_state(did, version, "published", None, None)
                 self._db.log(did, version, action, publisher)
+                self._db.put_image(image, publisher)  # for every host (routecore sync --watch)
             step("committed")
             try:
                 publish_image(image_path, image)
@@ -302,6 +304,10 @@ class FlowStore:
             if not contents:
                 return False
             image = compile(contents)
+            latest = self._db.latest_image()
+            if latest is None or latest["sha256"] != hashlib.sha256(image).hexdigest():
+                with self._db.transaction():  # a store of an older release: the hosts' too
+                    self._db.put_image(image, "sync")
             try:
                 if os.path.getsize(path) == len(image):
                     with open(path, "rb") as f:
@@ -323,6 +329,15 @@ class FlowStore:
     def live(self) -> dict[str, int]:
         """The live version of every published number."""
         return self._db.live()
+
+    def latest_image(self) -> dict[str, Any] | None:
+        """The newest published image's ``id``, ``sha256``, ``size``, ``at`` (seconds) and
+        ``publisher`` (None: nothing published yet)."""
+        return self._db.latest_image()
+
+    def image_data(self, image_id: int) -> bytes | None:
+        """The bytes of a published image (None: dropped, a newer one is there)."""
+        return self._db.image_data(image_id)
 
     def numbers(self) -> list[str]:
         return self._db.numbers()

@@ -6,6 +6,7 @@ SQLite by default (one file), or PostgreSQL (``postgresql://…``) through
 
 from __future__ import annotations
 
+import hashlib
 import time
 from contextlib import AbstractContextManager
 from typing import Any
@@ -40,7 +41,21 @@ CREATE TABLE IF NOT EXISTS events (
     at         REAL    NOT NULL,
     note       TEXT
 );
+CREATE TABLE IF NOT EXISTS images (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256     TEXT    NOT NULL,
+    size       INTEGER NOT NULL,
+    data       BLOB    NOT NULL,
+    at         REAL    NOT NULL,
+    publisher  TEXT    NOT NULL
+);
 """
+
+IMAGES_KEPT = 3
+"""Images the store keeps (the newest): hosts fetch the newest, the others are for a host that
+is fetching while a newer one lands."""
+CHANNEL = "routecore_image"
+"""The PostgreSQL notification channel a published image is announced on (its id)."""
 
 Row = dict[str, Any]
 
@@ -54,8 +69,9 @@ TABLES = {
 """The columns each table of a flow store has (a database without them is refused)."""
 
 
-SCHEMA_VERSION = 1
-"""The flow store's schema version (``routecore_schema``: a newer one is refused)."""
+SCHEMA_VERSION = 2
+"""The flow store's schema version (``routecore_schema``: a newer one is refused; 2: the
+published images)."""
 
 
 class FlowDB:
@@ -146,6 +162,34 @@ class FlowDB:
             "INSERT INTO events (did, version, action, who, at, note) VALUES (?, ?, ?, ?, ?, ?)",
             (did, version, action, who, time.time(), note),
         )
+
+    def put_image(self, image: bytes, publisher: str) -> int:
+        """Keep the image the live versions compile to (in the publishing transaction), drop
+        the oldest beyond :data:`IMAGES_KEPT`, announce it (PostgreSQL: on ``CHANNEL`` at the
+        commit); its id."""
+        digest = hashlib.sha256(image).hexdigest()
+        row = self._db.execute(
+            "INSERT INTO images (sha256, size, data, at, publisher) VALUES (?, ?, ?, ?, ?)"
+            " RETURNING id",
+            (digest, len(image), image, time.time(), publisher),
+        ).fetchone()
+        image_id = int(row[0])
+        self._db.execute("DELETE FROM images WHERE id <= ?", (image_id - IMAGES_KEPT,))
+        if self._db.dialect == "postgresql":
+            self._db.execute("SELECT pg_notify(?, ?)", (CHANNEL, str(image_id)))
+        return image_id
+
+    def latest_image(self) -> Row | None:
+        """The newest image's ``id``, ``sha256``, ``size``, ``at`` and ``publisher`` (None:
+        none published yet)."""
+        row = self._db.execute(
+            "SELECT id, sha256, size, at, publisher FROM images ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else dict(row)
+
+    def image_data(self, image_id: int) -> bytes | None:
+        row = self._db.execute("SELECT data FROM images WHERE id = ?", (image_id,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def events(self, did: str) -> list[Row]:
         rows = self._db.execute(
