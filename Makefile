@@ -7,11 +7,11 @@ export PYO3_PYTHON := $(abspath $(BIN)/python)
 
 .PHONY: install test test-pbx bench lint rust-test py-test flow-schema run
 
-# Debian packages the tests need: redis-server (the shared state across hosts), iproute2
-# (network namespaces for the many-hosts test), gettext (the portal's translations compiled),
-# chromium and fonts-noto-cjk (the portal's browser tests, Chinese rendered); installed when
-# missing.
-DEBS := redis-server iproute2 gettext chromium fonts-noto-cjk
+# Debian packages the tests need: redis-server (the shared state across hosts), postgresql (the
+# stores of many hosts: the tests make their own cluster with its initdb), iproute2 (network
+# namespaces for the many-hosts test), gettext (the portal's translations compiled), chromium
+# and fonts-noto-cjk (the portal's browser tests, Chinese rendered); installed when missing.
+DEBS := redis-server postgresql iproute2 gettext chromium fonts-noto-cjk
 
 install:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

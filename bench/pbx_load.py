@@ -79,8 +79,9 @@ def agi_env(n: int, script: str = "route", extra: str = "") -> bytes:
 _numbers = iter(range(10**9))
 
 
-async def agi_call(port: int, setups: list[float]) -> bool:
-    """One call as Asterisk makes it (FastAGI), the answer subroutine's connection included."""
+async def agi_call(port: int, setups: list[float], seen: dict[str, str] | None = None) -> bool:
+    """One call as Asterisk makes it (FastAGI), the answer subroutine's connection included;
+    ``seen`` gets the call's id and the agent it reached when it completes."""
     n = next(_numbers)
     t0 = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -119,6 +120,8 @@ async def agi_call(port: int, setups: list[float]) -> bool:
             elif line.startswith((b"EXEC Hangup", b"HANGUP")):
                 writer.write(b"200 result=1\nHANGUP\n")
                 await reader.read()  # the server closes
+                if seen is not None:
+                    seen[f"bench-{os.getpid()}.{n}"] = peer.decode()
                 return True
             else:
                 writer.write(b"200 result=0\n")

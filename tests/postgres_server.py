@@ -35,12 +35,22 @@ def _bin_dir() -> str | None:
 class PostgresServer:
     """A cluster in ``directory`` on ``127.0.0.1:port`` (see the module)."""
 
-    def __init__(self, bindir: str, directory: Path) -> None:
+    def __init__(
+        self,
+        bindir: str,
+        directory: Path,
+        *,
+        netns: str | None = None,
+        listen: str = "127.0.0.1",
+        port: int | None = None,
+    ) -> None:
         self.bindir = bindir
         self.dir = directory
         self.data = directory / "data"
         self.log = directory / "postgres.log"
-        self.port = _free_port()
+        self.port = port or _free_port()
+        self.netns = netns
+        self.listen = listen
         self.user: str | None = None
         if os.geteuid() == 0:
             self.user = "postgres"
@@ -48,27 +58,30 @@ class PostgresServer:
             os.chown(directory, info.pw_uid, info.pw_gid)
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        command = [os.path.join(self.bindir, args[0]), *args[1:]]
+        user = self.user
+        if self.netns is not None:  # in a network namespace of the test, as postgres there
+            drop = ["runuser", "-u", self.user, "--"] if self.user else []
+            command, user = ["ip", "netns", "exec", self.netns, *drop, *command], None
         return subprocess.run(
-            [os.path.join(self.bindir, args[0]), *args[1:]],
-            user=self.user,
-            capture_output=True,
-            check=check,
-            timeout=60,
-            cwd=self.dir,
+            command, user=user, capture_output=True, check=check, timeout=60, cwd=self.dir
         )
 
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://routecore@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = "postgres", host: str = "127.0.0.1") -> str:
+        return f"postgresql://routecore@{host}:{self.port}/{database}"
 
     def init(self) -> None:
         self._run(
             "initdb", "-D", str(self.data), "-U", "routecore", "--auth=trust", "-E", "UTF8",
             "--locale=C.UTF-8", "--no-sync",
         )  # fmt: skip
+        if self.listen != "127.0.0.1":  # the test's own namespaces reach it: trusted
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.write("host all all 0.0.0.0/0 trust\n")
 
     def start(self) -> None:
         options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off"
+            f"-p {self.port} -c listen_addresses={self.listen} -k {self.dir} -c fsync=off"
             " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
@@ -79,11 +92,11 @@ class PostgresServer:
     def running(self) -> bool:
         return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
 
-    def create_database(self) -> str:
+    def create_database(self, name: str | None = None) -> str:
         """A new empty database's URL."""
         import psycopg
 
-        name = f"t{uuid.uuid4().hex[:12]}"
+        name = name or f"t{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)

@@ -4,18 +4,22 @@ is back (B2, B3).
 
 :class:`Records` is used by one thread at a time (a server's writer thread, or a process per
 call). A batch the store refuses for what it holds is tried item by item, so one bad item never
-costs the others; a store that cannot be reached costs nothing: the batch waits in the spool.
+costs the others; a store that cannot be reached costs one wait (at most the connection's
+timeout), then nothing: the batches wait in the spool. In a server, a thread of its own
+(:class:`Sender`, with its own connection) sends the spool on, so the writer thread, which the
+calls wait for, never waits for a store out of reach again.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 from routecore.errors import StoreError, StoreUnavailable
 
-__all__ = ["RETRY_MAX", "Records"]
+__all__ = ["RETRY_MAX", "Records", "Sender"]
 
 log = logging.getLogger("routecore.adapter")
 
@@ -34,6 +38,8 @@ class Records:
     def __init__(self, location: str, spool: str | None, events: Any = None) -> None:
         self.location = location
         self.events = events
+        self.sends = True
+        """Whether :meth:`write` sends the spool on itself (False: a :class:`Sender` does)."""
         self._store: Any = None
         self._spool: Any = None
         if spool is not None:
@@ -53,6 +59,15 @@ class Records:
 
             self._store = CallStore(self.location, threads=True)
         return self._store
+
+    @property
+    def spooling(self) -> bool:
+        """Whether batches go to a spool when the store is out of reach."""
+        return self._spool is not None
+
+    @property
+    def spool_folder(self) -> str | None:
+        return None if self._spool is None else str(self._spool.folder)
 
     def spooled(self) -> int:
         """Batches waiting in the spool."""
@@ -74,7 +89,8 @@ class Records:
         batch = _batch(items)
         if self._spool is not None and self._spool.waiting():
             self._spool.put(batch)  # behind what waits: never a journal row after its record
-            self.send_on()
+            if self.sends:
+                self.send_on()
             return
         try:
             self._write(batch, items)
@@ -184,3 +200,31 @@ def _items(batch: Any) -> list[tuple[str, Any]]:
         + [("record", r) for r in batch.records]
         + [("sms", m) for m in batch.sms]
     )
+
+
+class Sender:
+    """A server's thread that sends the spool on (see the module): at its start (what a killed
+    adapter of this host left), then whenever a try is due, at least every second."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="routecore-spool", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    self.records.send_on()
+                except Exception:  # the spool itself failed (a full disk): said, tried again
+                    log.exception("the spool cannot be sent on")
+                due = self.records.due_in()
+                if self._stop.wait(1.0 if due is None else min(max(due, 0.05), RETRY_MAX)):
+                    return
+        finally:
+            self.records.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(30)

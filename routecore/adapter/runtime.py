@@ -67,6 +67,7 @@ class Runtime:
         self._records: Any = None
         self._lock = threading.Lock()  # the store is opened once, by whichever thread first
         self._writer: _Writer | None = None
+        self._sender: Any = None
         self._pending: set[Future[None]] = set()
         self.events = _call_events(self.state)
         if open_store:
@@ -104,9 +105,6 @@ class Runtime:
             self.calls  # noqa: B018
         except StoreUnavailable as e:
             log.error("%s: routing goes on, records wait in the spool %s", e, self.config.spool)
-        records = self.records
-        if records is not None:
-            records.send_on()  # what a killed adapter of this host left
 
     # -- what a CallSession hands over (its ``records`` and ``notifier``) ------------------------
 
@@ -144,6 +142,12 @@ class Runtime:
         loop must never wait for SQLite), in batches (see the module)."""
         if self._writer is None:
             self._writer = _Writer(self)
+            records = self.records
+            if records is not None and records.spooling:
+                from routecore.adapter.records import Records, Sender
+
+                records.sends = False  # the calls never wait for a store out of reach
+                self._sender = Sender(Records(records.location, records.spool_folder))
 
     async def written(self) -> None:
         """Until every record and SMS handed over so far is stored."""
@@ -164,6 +168,9 @@ class Runtime:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
         if self._records is not None:
             self._records.close()
             self._records = None
@@ -215,32 +222,17 @@ class _Writer:
         while True:
             with self._ready:
                 while not self._items and not self._closing:
-                    due = None if records is None else records.due_in()  # spooled batches
-                    if due is not None and due <= 0:
-                        break
-                    self._ready.wait(due)
-                if not self._items and self._closing:
+                    self._ready.wait()
+                if not self._items:
                     return
-                batch = []
-                if self._items:
-                    if not (self._closing or self._urgent):  # let the calls hand over more
-                        self._ready.wait(BATCH_WAIT)
-                    self._urgent = False
-                    count = min(len(self._items), BATCH_MAX)
-                    batch = [self._items.popleft() for _ in range(count)]
-            if not batch:  # a try of the spool is due (outside the lock: calls hand over)
-                self._send_on(records)
-                continue
+                if not (self._closing or self._urgent):  # let the calls hand over more
+                    self._ready.wait(BATCH_WAIT)
+                self._urgent = False
+                count = min(len(self._items), BATCH_MAX)
+                batch = [self._items.popleft() for _ in range(count)]
             try:
                 records.write([(what, item) for what, item, _ in batch])
             except Exception:  # the store cannot even be opened: logged, the calls go on
                 log.exception("the call store cannot be written")
             for _, _, future in batch:
                 future.set_result(None)
-
-    @staticmethod
-    def _send_on(records: Any) -> None:
-        try:
-            records.send_on()
-        except Exception:  # the spool itself failed (a full disk): logged, tried again later
-            log.exception("the spool cannot be sent on")

@@ -163,10 +163,11 @@ class ImageFollower:
     def _notifications(self) -> Iterator[Any]:
         import psycopg
 
+        from routecore.store.postgres import CONNECTION_OPTIONS
         from routecore.store.sql import CHANNEL
 
         if self._listener is None:
-            self._listener = psycopg.connect(self.location, autocommit=True, connect_timeout=5)
+            self._listener = psycopg.connect(self.location, autocommit=True, **CONNECTION_OPTIONS)
             self._listener.execute(f"LISTEN {CHANNEL}")
         return iter(self._listener.notifies(timeout=self.poll, stop_after=1))
 
