@@ -85,8 +85,11 @@ def test_a_publish_on_one_host_reaches_another_within_two_seconds(tmp_path, loca
             assert h2.wait_for(timeout, within=2.0) < 2.0
             assert h2.image.read_bytes() == (tmp_path / "h1.img").read_bytes()
             live = live or LiveImage(str(h2.image), h2.state)
-            # the routing processes of the host map it at their next call
-            assert live.current().group(GROUP).ring_timeout == timeout
+            # the routing processes of the host map it at their next call after the bump
+            deadline = time.monotonic() + 2.0
+            while live.current().group(GROUP).ring_timeout != timeout:
+                assert time.monotonic() < deadline, "the host's generation was never bumped"
+                time.sleep(0.01)
         assert h2.follower.status()["reachable"] is True
         assert h2.follower.sha256 == hashlib.sha256(h2.image.read_bytes()).hexdigest()
     store.close()
