@@ -79,11 +79,15 @@ class PostgresServer:
             with open(self.data / "pg_hba.conf", "a") as hba:
                 hba.write("host all all 0.0.0.0/0 trust\n")
 
+    durable = False
+    """Whether commits reach the disk (PostgreSQL's defaults, for benchmarks); the tests run
+    without fsync."""
+
     def start(self) -> None:
-        options = (
-            f"-p {self.port} -c listen_addresses={self.listen} -k {self.dir} -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-p {self.port} -c listen_addresses={self.listen} -k {self.dir}"
+        options += " -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -109,14 +113,15 @@ class PostgresServer:
 
 
 @contextmanager
-def running() -> Iterator[PostgresServer]:
+def running(*, durable: bool = False) -> Iterator[PostgresServer]:
     """A started server in a temporary folder, stopped after; the test is skipped where
-    PostgreSQL is not installed."""
+    PostgreSQL is not installed. ``durable``: with PostgreSQL's own fsync and commit settings."""
     bindir = _bin_dir()
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (make install, or apt-get install postgresql)")
     with tempfile.TemporaryDirectory(prefix="routecore-pg-") as tmp:
         server = PostgresServer(bindir, Path(tmp))
+        server.durable = durable
         server.init()
         server.start()
         try:

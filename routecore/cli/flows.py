@@ -198,7 +198,11 @@ def _watch(args: argparse.Namespace) -> int:
     if not 0.05 <= args.poll <= 3600:
         raise Usage(f"--poll: 0.05-3600 seconds, got {args.poll:g}")
     follower = ImageFollower(
-        args.store, args.image, on_new=lambda _data: _bump(args), poll=args.poll
+        args.store,
+        args.image,
+        on_new=lambda _data: _bump(args),
+        poll=args.poll,
+        listen=not args.no_listen,
     )
     if args.metrics:
         host, _, port = args.metrics.rpartition(":")
@@ -305,6 +309,12 @@ def add_parsers(sub: Any, image_default: str) -> None:
         "host's service; PostgreSQL notifies at once, else every --poll seconds)",
     )
     sy.add_argument("--poll", type=float, default=1.0, help="seconds between looks [1]")
+    sy.add_argument(
+        "--no-listen",
+        action="store_true",
+        help="poll only, never wait for PostgreSQL's notification (a network that drops "
+        "long-lived connections)",
+    )
     sy.add_argument("--metrics", help="host:port of a Prometheus endpoint for --watch")
     sy.set_defaults(run=cmd_sync)
     h = sub.add_parser("history", help="every version of a number's flow")

@@ -46,11 +46,14 @@ class ImageFollower:
         *,
         on_new: Callable[[bytes], object] | None = None,
         poll: float = POLL,
+        listen: bool = True,
     ) -> None:
         self.location = location
         self.image_path = image_path
         self.on_new = on_new
         self.poll = poll
+        self.listen = listen and is_postgres(location)
+        """Whether it waits for PostgreSQL's notification (else it polls only)."""
         self._db: Any = None
         self._listener: Any = None
         self.sha256 = _file_sha256(image_path)
@@ -149,7 +152,7 @@ class ImageFollower:
 
     def wait(self, stop: threading.Event) -> None:
         """Until a notification of a new image, ``poll`` seconds, or ``stop``."""
-        if not is_postgres(self.location) or not self.reachable:
+        if not self.listen or not self.reachable:
             stop.wait(self.poll)
             return
         try:
