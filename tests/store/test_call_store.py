@@ -20,6 +20,7 @@ from routecore.engine.actions import (
     SurveyResult,
     VoicemailResult,
 )
+from routecore.engine.sms import Sms
 from routecore.errors import StoreError
 from routecore.flow import load_flow
 from routecore.flow.compile import compile_flows
@@ -188,19 +189,36 @@ def test_not_a_call_store(tmp_path):
 
 def _add_many(path: str, prefix: str) -> None:
     with CallStore(path) as s:
-        for i in range(200):
-            s.add(CallRecord(f"{prefix}{i}", "4006001001", "139", start=float(i)))
+        for i in range(0, 300, 30):
+            s.add_many(
+                CallRecord(f"{prefix}{j}", "4006001001", "139", start=float(j))
+                for j in range(i, i + 30)
+            )
+            # the same call and SMS from every writer (a batch sent again): stored once
+            s.write(records=[CallRecord("same", "4006001001", "139", start=1.0)],
+                    sms=[Sms("hangup", "4006001001", "13900000000", "t", "same", 1.0)])  # fmt: skip
 
 
-def test_two_processes_add_at_once_and_lose_nothing(tmp_path):
-    path = str(tmp_path / "calls.db")
+def test_three_writers_add_at_once_and_lose_nothing(located):
+    """Three processes (hosts, on PostgreSQL) writing at once: every record once."""
+    path = located("calls.db")
     CallStore(path).close()
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_add_many, args=(path, p)) for p in "ab"]
+    procs = [ctx.Process(target=_add_many, args=(path, p)) for p in "abc"]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0]
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
     with CallStore(path) as s:
-        assert len(s.calls()) == 400
+        ids = [r["call_id"] for r in s.calls()]
+        assert len(ids) == 901 and len(set(ids)) == 901
+        assert [r["call_id"] for r in s.pending_sms()] == ["same"]
+
+
+def test_a_store_of_a_newer_release_is_refused_with_a_clear_message(located):
+    path = located("calls.db")
+    with CallStore(path) as s:
+        s.db.execute("UPDATE routecore_schema SET version = 99 WHERE store = 'calls'")
+    with pytest.raises(StoreError, match="schema version 99, made by a newer routecore"):
+        CallStore(path)

@@ -157,3 +157,33 @@ def test_the_store_survives_reopening(tmp_path):
     again = FlowStore(path, validate=validate)
     assert again.get(DID, 1).state == "approved" and again.numbers() == [DID]
     again.close()
+
+
+def _draft_many(location: str, author: str) -> None:
+    store = FlowStore(location, validate=validate)
+    for i in range(15):
+        v = store.draft(DID, f"v: {i}\n", author)
+        store.submit(DID, v.version, author)
+    store.close()
+
+
+def test_writers_on_several_hosts_never_share_a_version(located):
+    """Three processes drafting one number at once (hosts, on PostgreSQL): the review steps
+    take turns, every version once, numbered without a gap, each logged once."""
+    import multiprocessing
+
+    location = located("flows.db")
+    FlowStore(location, validate=validate).close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_draft_many, args=(location, a)) for a in ("ann", "bea", "cy")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    store = FlowStore(location, validate=validate)
+    history = store.history(DID)
+    assert [v.version for v in history] == list(range(1, 46))
+    assert {v.state for v in history} == {"submitted"}
+    assert sorted(e["action"] for e in store.events(DID)) == ["draft"] * 45 + ["submit"] * 45
+    store.close()
