@@ -136,6 +136,28 @@ def redis_server() -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """The tests' PostgreSQL (skipped where it is not installed)."""
+    if str(ROOT) not in sys.path:
+        sys.path.append(str(ROOT))
+    from tests.postgres_server import running
+
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_stores(postgres_server: Any, stores: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The portal's flow store and call store in one fresh PostgreSQL database."""
+    from routecore.store.postgres import close_pools
+
+    url = postgres_server.create_database()
+    stores["store"] = stores["calls"] = url
+    yield stores
+    close_pools(url)
+
+
 @pytest.fixture
 def redis_state(redis_server: Any, stores: dict[str, str]) -> str:
     """The portal's shared state on the tests' Redis, under a key prefix of its own."""

@@ -55,8 +55,11 @@ def _calls(path) -> None:
         )
 
 
-def test_statement_as_text_json_and_csv(run, tmp_path):
-    _calls(tmp_path / "calls.db")
+def test_statement_as_text_json_and_csv(run, located, monkeypatch):
+    """On either engine: the flow store (terms) and the call store by ROUTECORE_* variables."""
+    monkeypatch.setenv("ROUTECORE_STORE", located("routecore.db"))
+    monkeypatch.setenv("ROUTECORE_CALLS", located("calls.db"))
+    _calls(located("calls.db"))
     code, out, _ = run("bill", "assign", DID, "5000/3年", "--from", "2026-01")
     assert (
         code == EXIT_OK
