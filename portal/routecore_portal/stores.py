@@ -42,7 +42,11 @@ def _needs(path: str, what: str) -> None:
 
 @contextmanager
 def flows() -> Iterator[FlowStore]:
-    store = FlowStore(paths()["store"], validate=_validate)
+    from routecore.flow.compile import COMPILER, compile_text, image_of
+    from routecore.store.flows import Sections
+
+    sections = Sections(COMPILER, compile_text, image_of)
+    store = FlowStore(paths()["store"], validate=_validate, sections=sections)
     try:
         yield store
     finally:

@@ -21,8 +21,12 @@ JSON_HELP = "machine-readable output"
 
 
 def flow_store(args: argparse.Namespace) -> Any:
+    """The flow store of ``--store``, validating with the flow models and compiling one number
+    at a time (the compiled sections of the live versions reused)."""
     from routecore.flow import loads_flow
+    from routecore.flow.compile import COMPILER, compile_text, image_of
     from routecore.store import FlowStore
+    from routecore.store.flows import Sections
 
     def validate(content: str, source: str) -> Any:
         flow, _warnings = loads_flow(
@@ -30,7 +34,9 @@ def flow_store(args: argparse.Namespace) -> Any:
         )
         return flow
 
-    return FlowStore(args.store, validate=validate)
+    return FlowStore(
+        args.store, validate=validate, sections=Sections(COMPILER, compile_text, image_of)
+    )
 
 
 def output(args: argparse.Namespace, data: Any, text: str) -> None:

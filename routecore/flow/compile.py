@@ -30,13 +30,20 @@ from routecore.flow.model import AreaRoute, Flow, TimeRoute
 
 __all__ = [
     "BRANCH_SLOTS",
+    "COMPILER",
     "OTHERWISE",
     "branch_slots",
     "compile_flows",
+    "compile_text",
     "compile_texts",
     "describe",
+    "image_of",
     "time_plan",
 ]
+
+COMPILER = "routecore-sections-1"
+"""What compiled a number's sections: the cache of compiled sections in the flow store is
+valid only for this compiler (a release that changes the sections changes it)."""
 
 OTHERWISE = "~otherwise"
 """The time-plan slot of minutes that no slot of a time route covers."""
@@ -123,30 +130,43 @@ def compile_flows(
     return bytes(core.build_image(sections))
 
 
+def _validated(did: str, text: str) -> Flow:
+    from routecore.flow import loads_flow
+
+    flow = loads_flow(text, source=did, json_format=text.lstrip().startswith("{"))[0]
+    if flow.number != did:
+        raise FlowError(
+            [
+                FlowIssue(
+                    did, "number", f"this is the flow of {flow.number}, given as the flow of {did}"
+                )
+            ]
+        )
+    return flow
+
+
 def compile_texts(contents: Mapping[str, str]) -> bytes:
     """The image of flow documents given as text by number (the store's publish step).
 
     Each is validated again (FlowError if one fails), and each must be the flow of the number
     it is given under: a content whose ``number`` is another key's (or any other number) is
     refused with FlowError, so one number's flow never replaces another's routes."""
-    from routecore.flow import loads_flow
+    return compile_flows([_validated(did, text) for did, text in sorted(contents.items())])
 
-    flows = []
-    for did, text in sorted(contents.items()):
-        json_format = text.lstrip().startswith("{")
-        flow = loads_flow(text, source=did, json_format=json_format)[0]
-        if flow.number != did:
-            raise FlowError(
-                [
-                    FlowIssue(
-                        did,
-                        "number",
-                        f"this is the flow of {flow.number}, given as the flow of {did}",
-                    )
-                ]
-            )
-        flows.append(flow)
-    return compile_flows(flows)
+
+def compile_text(did: str, text: str) -> dict[str, bytes]:
+    """The image sections of the flow document ``text`` of ``did``, validated (FlowError) and
+    checked to be that number's flow, as :func:`compile_texts` checks each."""
+    return flow_sections(_validated(did, text))
+
+
+def image_of(sections: Iterable[Mapping[str, bytes]]) -> bytes:
+    """One routing image of the sections of many numbers (each number's from
+    :func:`compile_text`: its names begin with its own number, so none overlap)."""
+    merged: dict[str, bytes] = {}
+    for one in sections:
+        merged.update(one)
+    return bytes(get_backend().build_image(merged))
 
 
 def describe(image: Any, did: str) -> dict[str, Any]:

@@ -17,6 +17,10 @@ The rules a user relies on:
   and rewrites the image when it differs, and the next publish or rollback writes the image
   from the store anyway. Before the commit, a failure or a kill leaves the previous version
   live and the image untouched.
+- with a section compiler (:class:`Sections`), only what changed is validated and compiled: the
+  sections of each live version are kept in the store (``compiled``, written in the publishing
+  transaction) and reused while the version and the compiler are the same; a version without
+  them (a store of an older release, another compiler) is compiled again once.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import difflib
 import hashlib
 import os
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +37,9 @@ from routecore.errors import FlowError, ReviewError, StoreError
 from routecore.store.publish import image_lock, publish_image, step
 from routecore.store.sql import FlowDB, Row
 
-__all__ = ["IDENTITY_MAX", "Compiler", "FlowStore", "FlowVersion", "Validator", "identity"]
+__all__ = [
+    "IDENTITY_MAX", "Compiler", "FlowStore", "FlowVersion", "Sections", "Validator", "identity",
+]  # fmt: skip
 
 Validator = Callable[[str, str], Any]
 """``validate(content, source)``: returns the validated flow or raises FlowError. When the flow
@@ -41,6 +47,18 @@ has a ``number`` (attribute or key), it must be the number the version is stored
 
 Compiler = Callable[[dict[str, str]], bytes]
 """``compile({did: content})``: the routing image of these live flows."""
+
+
+@dataclass(frozen=True)
+class Sections:
+    """A compiler of one number at a time: ``compile(did, content)`` → its image sections
+    (validated: FlowError), ``image(sections of many numbers)`` → the routing image, ``id``
+    what compiled them (cached sections of another id are compiled again)."""
+
+    id: str
+    compile: Callable[[str, str], dict[str, bytes]]
+    image: Callable[[Iterable[Mapping[str, bytes]]], bytes]
+
 
 IDENTITY_MAX = 128
 """Characters an identity may have once normalised."""
@@ -105,9 +123,10 @@ class FlowVersion:
 class FlowStore:
     """The versions of every number's flow, in one SQLite file."""
 
-    def __init__(self, path: str, *, validate: Validator) -> None:
+    def __init__(self, path: str, *, validate: Validator, sections: Sections | None = None) -> None:
         self._db = FlowDB(path)
         self._validate = validate
+        self._sections = sections
 
     def close(self) -> None:
         self._db.close()
@@ -257,32 +276,107 @@ class FlowStore:
         compile: Compiler,
         on_published: Callable[[], object] | None,
     ) -> FlowVersion:
+        self._go_live_many(
+            [(did, version)], publisher, action, allowed, image_path, compile, on_published
+        )
+        return self.get(did, version)
+
+    def publish_many(
+        self,
+        items: Iterable[tuple[str, int]],
+        publisher: str,
+        *,
+        image_path: str,
+        compile: Compiler,
+        on_published: Callable[[], object] | None = None,
+    ) -> int:
+        """Put many approved versions (``(did, version)``, one a number) live in one
+        transaction and one image, as :meth:`publish` puts one; how many."""
+        items = list(items)
+        if len({did for did, _ in items}) != len(items):
+            raise ReviewError("publish: one version a number at a time")
+        if items:
+            self._go_live_many(
+                items, publisher, "publish", ("approved",), image_path, compile, on_published
+            )
+        return len(items)
+
+    def _go_live_many(
+        self,
+        items: list[tuple[str, int]],
+        publisher: str,
+        action: str,
+        allowed: tuple[str, ...],
+        image_path: str,
+        compile: Compiler,
+        on_published: Callable[[], object] | None,
+    ) -> None:
         publisher = identity(publisher)
         verb = "publish" if action == "publish" else "roll back to"
-        self._validated(self._step(did, version, allowed, verb))
+        if self._sections is None:  # else the section compiler validates what changed
+            for did, version in items:
+                self._validated(self._step(did, version, allowed, verb))
         with image_lock(image_path):
             with self._db.transaction():
-                v = self._step(did, version, allowed, verb)  # as of this transaction
-                contents = self._live_contents()
-                contents[did] = v.content
-                image = compile(contents)
+                changes = {}
+                for did, version in items:  # as of this transaction
+                    changes[did] = (version, self._step(did, version, allowed, verb).content)
+                image, compiled = self._image(changes, compile)
                 step("compiled")
-                self._db.set_live(did, version, publisher)
-                self._db.set_state(did, version, "published", None, None)
-                self._db.log(did, version, action, publisher)
+                for did, version in items:
+                    self._db.set_live(did, version, publisher)
+                    self._db.set_state(did, version, "published", None, None)
+                    self._db.log(did, version, action, publisher)
+                self._db.put_compiled(compiled)
                 self._db.put_image(image, publisher)  # for every host (routecore sync --watch)
             step("committed")
             try:
                 publish_image(image_path, image)
             except Exception as e:
+                what = ", ".join(f"{did} v{version}" for did, version in items[:3])
+                more = f" and {len(items) - 3} more" if len(items) > 3 else ""
+                be = "is" if len(items) == 1 else "are"
                 raise StoreError(
-                    f"{did} v{version} is live in the store, but the image {image_path} could "
+                    f"{what}{more} {be} live in the store, but the image {image_path} could "
                     f"not be written ({e}); `routecore sync --image {image_path}` writes it"
                 ) from e
             step("image-written")
         if on_published is not None:
             on_published()
-        return self.get(did, version)
+
+    def _image(
+        self, changes: Mapping[str, tuple[int, str]], compile: Compiler
+    ) -> tuple[bytes, list[tuple[str, int, str, bytes]]]:
+        """The image of the live versions with ``changes`` (did → version, content), and the
+        compiled sections to keep (with a section compiler: only what changed is compiled)."""
+        if self._sections is None:
+            contents = self._live_contents()
+            contents.update({did: content for did, (_, content) in changes.items()})
+            return compile(contents), []
+        import msgpack
+
+        sections, compiler = self._sections, self._sections.id
+        cached = self._db.compiled()
+        parts: list[Mapping[str, bytes]] = []
+        keep: list[tuple[str, int, str, bytes]] = []
+        live = self._db.live()
+        live.update({did: version for did, (version, _) in changes.items()})
+        for did, version in live.items():
+            hit = cached.get(did)
+            if did not in changes and hit is not None and hit[:2] == (version, compiler):
+                parts.append(msgpack.unpackb(hit[2], raw=False))
+                continue
+            if did in changes:
+                content = changes[did][1]
+            else:
+                row = self._db.get_version(did, version)
+                if row is None:  # pragma: no cover - the live table only names stored versions
+                    raise ReviewError(f"{did}: live version {version} is missing")
+                content = row["content"]
+            compiled = sections.compile(did, content)
+            parts.append(compiled)
+            keep.append((did, version, compiler, msgpack.packb(compiled, use_bin_type=True)))
+        return sections.image(parts), keep
 
     def _live_contents(self) -> dict[str, str]:
         contents: dict[str, str] = {}
@@ -300,14 +394,14 @@ class FlowStore:
         its commit (``routecore sync`` runs it, then bumps the shared state's generation)."""
         path = os.fspath(image_path)
         with image_lock(path):
-            contents = self._live_contents()
-            if not contents:
+            if not self._db.live():
                 return False
-            image = compile(contents)
-            latest = self._db.latest_image()
-            if latest is None or latest["sha256"] != hashlib.sha256(image).hexdigest():
-                with self._db.transaction():  # a store of an older release: the hosts' too
-                    self._db.put_image(image, "sync")
+            with self._db.transaction():
+                image, compiled = self._image({}, compile)
+                self._db.put_compiled(compiled)
+                latest = self._db.latest_image()
+                if latest is None or latest["sha256"] != hashlib.sha256(image).hexdigest():
+                    self._db.put_image(image, "sync")  # a store of an older release: for hosts
             try:
                 if os.path.getsize(path) == len(image):
                     with open(path, "rb") as f:

@@ -41,6 +41,12 @@ CREATE TABLE IF NOT EXISTS events (
     at         REAL    NOT NULL,
     note       TEXT
 );
+CREATE TABLE IF NOT EXISTS compiled (
+    did        TEXT    PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    compiler   TEXT    NOT NULL,
+    sections   BLOB    NOT NULL
+);
 CREATE TABLE IF NOT EXISTS images (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     sha256     TEXT    NOT NULL,
@@ -69,9 +75,9 @@ TABLES = {
 """The columns each table of a flow store has (a database without them is refused)."""
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The flow store's schema version (``routecore_schema``: a newer one is refused; 2: the
-published images)."""
+published images; 3: the compiled sections of the live versions)."""
 
 
 class FlowDB:
@@ -190,6 +196,21 @@ class FlowDB:
     def image_data(self, image_id: int) -> bytes | None:
         row = self._db.execute("SELECT data FROM images WHERE id = ?", (image_id,)).fetchone()
         return None if row is None else bytes(row[0])
+
+    def compiled(self) -> dict[str, tuple[int, str, bytes]]:
+        """Each number's cached compiled sections: the version and the compiler they are of,
+        and the sections (msgpack of name → table)."""
+        rows = self._db.execute("SELECT did, version, compiler, sections FROM compiled")
+        return {str(r[0]): (int(r[1]), str(r[2]), bytes(r[3])) for r in rows}
+
+    def put_compiled(self, rows: list[tuple[str, int, str, bytes]]) -> None:
+        """Keep ``(did, version, compiler, sections)`` (one row a number: its live version's)."""
+        self._db.executemany(
+            "INSERT INTO compiled (did, version, compiler, sections) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (did) DO UPDATE SET version = excluded.version,"
+            " compiler = excluded.compiler, sections = excluded.sections",
+            rows,
+        )
 
     def events(self, did: str) -> list[Row]:
         rows = self._db.execute(
