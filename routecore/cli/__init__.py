@@ -20,7 +20,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from routecore.cli import billing, calls, flows, sms
+from routecore.cli import billing, bulk, calls, flows, sms
 from routecore.cli.common import (
     EXIT_ERROR,
     EXIT_INVALID,
@@ -46,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     image_default = os.environ.get("ROUTECORE_IMAGE", "routes.img")
     flows.add_parsers(sub, image_default)
+    bulk.add_parsers(sub, image_default)
     calls_default = os.environ.get("ROUTECORE_CALLS", "calls.db")
     calls.add_parsers(sub, image_default, calls_default)
     billing.add_parsers(sub, calls_default)

@@ -191,6 +191,63 @@ class FlowStore:
             self._db.log(did, version, "draft", author)
         return self.get(did, version)
 
+    def add_many(
+        self,
+        items: Iterable[tuple[str, str]],
+        author: str,
+        *,
+        submit: bool = False,
+        approver: str | None = None,
+    ) -> list[tuple[str, int, str, FlowError | None]]:
+        """Draft many flows (``(did, content)``) in one transaction, each as :meth:`draft`;
+        with ``submit`` also submit each that validates, with ``approver`` (not the author)
+        also approve it. Each content is validated once for both steps (with a section
+        compiler: compiled once, its sections kept for the publish). Returns ``(did, version,
+        state, error)`` per flow: one that does not validate stays a draft, with its error."""
+        author = identity(author)
+        reviewer = None if approver is None else identity(approver)
+        if reviewer is not None and _same_person(reviewer, author):
+            raise ReviewError(f"{reviewer} wrote these flows and may not approve them")
+        out: list[tuple[str, int, str, FlowError | None]] = []
+        compiled: list[tuple[str, int, str, bytes]] = []
+        with self._db.transaction():
+            for did, content in items:
+                version = self._db.next_version(did)
+                self._db.insert_version(did, version, content, author)
+                self._db.log(did, version, "draft", author)
+                if not (submit or reviewer):
+                    out.append((did, version, "draft", None))
+                    continue
+                try:
+                    sections = self._check(did, version, content, reviewer is not None)
+                except FlowError as e:
+                    out.append((did, version, "draft", e))
+                    continue
+                self._db.set_state(did, version, "submitted", None, None)
+                self._db.log(did, version, "submit", author)
+                state = "submitted"
+                if reviewer is not None:
+                    self._db.set_state(did, version, "approved", reviewer, None)
+                    self._db.log(did, version, "approve", reviewer)
+                    state = "approved"
+                    if sections is not None and self._sections is not None:
+                        compiled.append((did, version, self._sections.id, sections))
+                out.append((did, version, state, None))
+            self._db.put_compiled(compiled)
+        return out
+
+    def _check(self, did: str, version: int, content: str, keep: bool) -> bytes | None:
+        """Validate one version (FlowError); with a section compiler and ``keep``, its
+        compiled sections (msgpack) for the publish that follows."""
+        if self._sections is None or not keep:
+            self._validated(
+                FlowVersion(did, version, "draft", "", None, None, 0.0, 0.0, content, False)
+            )
+            return None
+        import msgpack
+
+        return bytes(msgpack.packb(self._sections.compile(did, content), use_bin_type=True))
+
     def submit(self, did: str, version: int, who: str) -> FlowVersion:
         """Submit for review; a flow that does not validate is refused (FlowError)."""
         who = identity(who)
@@ -363,7 +420,7 @@ class FlowStore:
         live.update({did: version for did, (version, _) in changes.items()})
         for did, version in live.items():
             hit = cached.get(did)
-            if did not in changes and hit is not None and hit[:2] == (version, compiler):
+            if hit is not None and hit[:2] == (version, compiler):  # this very version's
                 parts.append(msgpack.unpackb(hit[2], raw=False))
                 continue
             if did in changes:

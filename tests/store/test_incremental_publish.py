@@ -60,7 +60,9 @@ def test_a_publish_compiles_only_the_number_that_changed(tmp_path, located):
     store = FlowStore(located("flows.db"), validate=validate, sections=counting.sections)
     image = str(tmp_path / "routes.img")
     for i, did in enumerate(NUMBERS):
-        store.publish(did, approved(store, did, i), "carol", image_path=image, compile=compile_texts)
+        store.publish(
+            did, approved(store, did, i), "carol", image_path=image, compile=compile_texts
+        )
     assert counting.compiled == list(NUMBERS)  # each once, when it went live
     counting.compiled.clear()
     store.publish(NUMBERS[1], approved(store, NUMBERS[1], 9), "carol", image_path=image,
