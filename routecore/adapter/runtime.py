@@ -147,7 +147,7 @@ class Runtime:
                 from routecore.adapter.records import Records, Sender
 
                 records.sends = False  # the calls never wait for a store out of reach
-                self._sender = Sender(Records(records.location, records.spool_folder))
+                self._sender = Sender(Records(records.location, records.spool_folder, self.events))
 
     async def written(self) -> None:
         """Until every record and SMS handed over so far is stored."""

@@ -107,7 +107,16 @@ class Database:
     ) -> None:
         """Bring the tables of ``store`` (made by its schema) to ``version``: add the columns of
         ``added`` (table → column → declaration) a database of an older release lacks, then
-        make ``indexes`` (which may need them); refuse a database a newer release made."""
+        make ``indexes`` (which may need them); refuse a database a newer release made. A
+        store already at ``version`` is only read (no write transaction at each open)."""
+        try:
+            found = self.execute(
+                "SELECT version FROM routecore_schema WHERE store = ?", (store,)
+            ).fetchone()
+        except (StoreError, sqlite3.Error):  # no version table yet
+            found = None
+        if found is not None and int(found[0]) == version:
+            return
         with self.transaction(serial=True):
             self.execute(VERSIONS if self.dialect == "sqlite" else _pg_ddl(VERSIONS))
             row = self.execute(

@@ -56,6 +56,7 @@ class ImageFollower:
         """Whether it waits for PostgreSQL's notification (else it polls only)."""
         self._db: Any = None
         self._listener: Any = None
+        self._refused: int | None = None  # the id of an image refused (not looked at again)
         self.sha256 = _file_sha256(image_path)
         """The SHA-256 of the image the host routes on (None: none yet)."""
         self.image_id: int | None = None
@@ -101,20 +102,25 @@ class ImageFollower:
         if latest is None:
             self.synced_at = time.time()
             return False
-        if latest["sha256"] == self.sha256:
-            self.image_id, self.synced_at = int(latest["id"]), time.time()
+        if int(latest["id"]) == self._refused:  # refused once, said once: the next one, then
+            return False
+        if latest["sha256"] in (self.sha256, _file_sha256(self.image_path)):  # this host's own
+            self.sha256, self.image_id = latest["sha256"], int(latest["id"])  # publish, too
+            self.synced_at = time.time()
             return False
         data = self._db.image_data(int(latest["id"]))
         if data is None:  # a newer one replaced it meanwhile: the next look takes that
             return False
         if hashlib.sha256(data).hexdigest() != latest["sha256"]:
             self.failures += 1
+            self._refused = int(latest["id"])
             log.error("image %s: its content does not match its SHA-256, refused", latest["id"])
             return False
         try:
             _verified(data)
         except (ValueError, OSError) as e:
             self.failures += 1
+            self._refused = int(latest["id"])
             log.error("image %s is not a good routing image, refused (%s)", latest["id"], e)
             return False
         from routecore.store.publish import image_lock, publish_image
