@@ -38,7 +38,7 @@ def gateway():
     g.close()
 
 
-def queue(calls: Path, *texts: str, to: str = "13900139000") -> None:
+def queue(calls: Path | str, *texts: str, to: str = "13900139000") -> None:
     with CallStore(calls) as store:
         for i, text in enumerate(texts):
             store.send(Sms("missed_call", "4006001003", to, text, f"c{i}", 1.0))
@@ -61,8 +61,8 @@ def settle(sender: Sender, rounds: int = 20) -> None:
         time.sleep(0.02)
 
 
-def test_a_chinese_message_leaves_as_ucs2_and_is_delivered(gateway, tmp_path):
-    calls = tmp_path / "calls.db"
+def test_a_chinese_message_leaves_as_ucs2_and_is_delivered(located, gateway, tmp_path):
+    calls = located("calls.db")
     queue(calls, TEXT)
     sender = Sender(str(calls), provider(gateway))
     assert sender.run_once()["sent"] == 1
@@ -77,8 +77,8 @@ def test_a_chinese_message_leaves_as_ucs2_and_is_delivered(gateway, tmp_path):
         assert store.pending_sms() == []  # the outbox knows it left
 
 
-def test_a_long_message_goes_in_parts_with_a_concatenation_header(gateway, tmp_path):
-    calls = tmp_path / "calls.db"
+def test_a_long_message_goes_in_parts_with_a_concatenation_header(located, gateway, tmp_path):
+    calls = located("calls.db")
     queue(calls, LONG)
     sender = Sender(str(calls), provider(gateway))
     sender.run_once()
@@ -93,9 +93,9 @@ def test_a_long_message_goes_in_parts_with_a_concatenation_header(gateway, tmp_p
     assert sender.deliveries.status(1)["state"] == "delivered"  # after both receipts
 
 
-def test_throttling_is_tried_again_later_and_a_bad_number_never(gateway, tmp_path):
+def test_throttling_is_tried_again_later_and_a_bad_number_never(located, gateway, tmp_path):
     gateway.behaviour.statuses = [0x58, 0x0B]  # throttled, then an invalid destination
-    calls = tmp_path / "calls.db"
+    calls = located("calls.db")
     queue(calls, TEXT, TEXT)
     clock = Clock()
     sender = Sender(str(calls), provider(gateway), clock=clock)
@@ -112,9 +112,9 @@ def test_throttling_is_tried_again_later_and_a_bad_number_never(gateway, tmp_pat
     assert outcomes == ["retry", "sent"] and len(gateway.submitted) == 1
 
 
-def test_a_lost_answer_is_never_sent_twice(gateway, tmp_path):
+def test_a_lost_answer_is_never_sent_twice(located, gateway, tmp_path):
     gateway.behaviour.drop_after = 1  # the gateway takes the first submit and dies
-    calls = tmp_path / "calls.db"
+    calls = located("calls.db")
     queue(calls, TEXT, "【远景科技】第二条")
     sender = Sender(str(calls), provider(gateway, timeout=1.0))
     done = sender.run_once()
@@ -124,8 +124,8 @@ def test_a_lost_answer_is_never_sent_twice(gateway, tmp_path):
     assert len(gateway.submitted) == 2  # the first never again
 
 
-def test_a_restart_after_a_crash_mid_send_does_not_send_again(gateway, tmp_path):
-    calls = tmp_path / "calls.db"
+def test_a_restart_after_a_crash_mid_send_does_not_send_again(located, gateway, tmp_path):
+    calls = located("calls.db")
     queue(calls, TEXT)
     with CallStore(calls):
         pass
@@ -136,10 +136,10 @@ def test_a_restart_after_a_crash_mid_send_does_not_send_again(gateway, tmp_path)
     assert sender.run_once()["sent"] == 0 and gateway.submitted == []
 
 
-def test_a_gateway_that_cannot_be_bound_is_tried_again_with_back_off(tmp_path):
+def test_a_gateway_that_cannot_be_bound_is_tried_again_with_back_off(located, tmp_path):
     gateway = Gateway(Behaviour(password="other"))
     try:
-        calls = tmp_path / "calls.db"
+        calls = located("calls.db")
         queue(calls, TEXT)
         clock = Clock()
         smpp = provider(gateway)
@@ -154,8 +154,8 @@ def test_a_gateway_that_cannot_be_bound_is_tried_again_with_back_off(tmp_path):
         gateway.close()
 
 
-def test_the_rate_spaces_the_messages(gateway, tmp_path):
-    calls = tmp_path / "calls.db"
+def test_the_rate_spaces_the_messages(located, gateway, tmp_path):
+    calls = located("calls.db")
     queue(calls, *[TEXT] * 5)
     waits: list[float] = []
     smpp = provider(gateway, rate=10.0)
@@ -164,8 +164,8 @@ def test_the_rate_spaces_the_messages(gateway, tmp_path):
     assert len(waits) == 4 and max(waits) == pytest.approx(0.4, abs=0.05)
 
 
-def test_an_idle_connection_enquires(gateway, tmp_path):
-    calls = tmp_path / "calls.db"
+def test_an_idle_connection_enquires(located, gateway, tmp_path):
+    calls = located("calls.db")
     queue(calls, TEXT)
     smpp = provider(gateway)
     sender = Sender(str(calls), smpp)
@@ -193,11 +193,11 @@ def test_a_bad_provider_url_says_why(url):
         SmppProvider.from_url(url)
 
 
-def test_a_reply_of_td_opts_the_phone_out_of_that_numbers_messages(gateway, tmp_path):
+def test_a_reply_of_td_opts_the_phone_out_of_that_numbers_messages(located, gateway, tmp_path):
     """回T退订: the reply puts the phone on the opt-out list of the 400 number whose message it
     answers; that number's messages (service ones too) never reach it again, another
     number's still do."""
-    calls = tmp_path / "calls.db"
+    calls = located("calls.db")
     queue(calls, TEXT)
     sender = Sender(str(calls), provider(gateway))
     sender.run_once()
@@ -220,7 +220,7 @@ def test_a_reply_of_td_opts_the_phone_out_of_that_numbers_messages(gateway, tmp_
     assert not sender.deliveries.opted_out("4006001003", "13900139001")
 
 
-def test_marketing_waits_for_its_day_and_for_the_end_of_the_quiet_hours(gateway, tmp_path):
+def test_marketing_waits_for_its_day_and_for_the_end_of_the_quiet_hours(located, gateway, tmp_path):
     """V2: a campaign's message is never sent before its not_before, nor from 21:00 to 08:00
     in the recipient's time: held (no attempt counted) until 08:00, then sent."""
     from datetime import datetime
@@ -229,7 +229,7 @@ def test_marketing_waits_for_its_day_and_for_the_end_of_the_quiet_hours(gateway,
     sh = ZoneInfo("Asia/Shanghai")
     night = datetime(2026, 12, 7, 22, 30, tzinfo=sh).timestamp()
     morning = datetime(2026, 12, 8, 8, 0, tzinfo=sh).timestamp()
-    calls = tmp_path / "calls.db"
+    calls = located("calls.db")
     with CallStore(calls) as store:
         store.send(Sms("marketing", "4006001003", "13900139000", TEXT, "campaign-1", night))
         store.send(Sms("marketing", "4006001003", "13900139001", TEXT, "campaign-1", night,
@@ -251,10 +251,10 @@ def test_marketing_waits_for_its_day_and_for_the_end_of_the_quiet_hours(gateway,
     )
 
 
-def test_the_long_running_sender_delivers_until_stopped(gateway, tmp_path):
+def test_the_long_running_sender_delivers_until_stopped(located, gateway, tmp_path):
     import threading
 
-    calls = tmp_path / "calls.db"
+    calls = located("calls.db")
     queue(calls, TEXT, TEXT)
     sender = Sender(str(calls), provider(gateway))
     runner = threading.Thread(target=sender.run, kwargs={"idle": 0.05})
