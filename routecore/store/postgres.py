@@ -229,7 +229,7 @@ class PostgresDatabase(Database):
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
         try:
-            return self.connection().execute(translate(sql), params or None)
+            return self.connection().execute(translate(sql), params)  # () too: %% undone
         except psycopg.Error as e:
             raise self._error(e) from None
 
