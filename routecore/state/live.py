@@ -27,6 +27,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from routecore.errors import LayoutError
+from routecore.state.image_set import INDEX, ImageSet, folder_of
 
 if TYPE_CHECKING:
     import logging
@@ -88,6 +89,7 @@ class LiveImage:
         self._pending = False  # a refused file is at the path: look again at each check
         self._bad: _Identity | None = None  # the file refused last (its error logged once)
         self._broken: str | None = None  # the served file was damaged in place: serve nothing
+        self._shards: dict[str, Any] = {}  # an image set's shards opened (by file name)
 
     @property
     def generation(self) -> int | None:
@@ -155,8 +157,20 @@ class LiveImage:
             image = self._image_cls.open(self._path)
             if _identity(self._path) == before:
                 image.verify()
+                if INDEX in image:  # an image set: its shards opened as calls need them
+                    image = self._image_set(image)
                 return image, before
         raise LayoutError(f"{self._path}: the image file keeps changing while it is opened")
+
+    def _image_set(self, index: Any) -> Any:
+        """The set of the index ``index``, sharing the shards it has in common with the set
+        served before (a new mapping: a call still on the old set keeps the old one's)."""
+        images = ImageSet(index, folder_of(self._path), self._image_cls)
+        images.verify()
+        kept = {f: self._shards[f] for f in images.files if f is not None and f in self._shards}
+        images._opened.update(kept)
+        self._shards = images._opened
+        return images
 
     def _refuse(self, ident: _Identity, error: Exception, in_place: bool) -> None:
         self._pending = True

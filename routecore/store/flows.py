@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from routecore.errors import FlowError, ReviewError, StoreError
-from routecore.store.publish import image_lock, publish_image, step
+from routecore.store.building import Built, build
+from routecore.store.publish import image_lock, publish_image, publish_set, step
 from routecore.store.sql import FlowDB, Row
 
 __all__ = [
@@ -123,10 +124,24 @@ class FlowVersion:
 class FlowStore:
     """The versions of every number's flow, in one SQLite file."""
 
-    def __init__(self, path: str, *, validate: Validator, sections: Sections | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        validate: Validator,
+        sections: Sections | None = None,
+        shards: int = 0,
+    ) -> None:
+        """``shards``: write the image as an image set of that many shards
+        (``routecore.state.image_set``; needs ``sections``), 0: one file."""
+        if shards and sections is None:
+            raise StoreError("an image in shards needs a section compiler")
+        if not 0 <= shards <= 65536:
+            raise StoreError(f"shards: 0-65536, not {shards}")
         self._db = FlowDB(path)
         self._validate = validate
         self._sections = sections
+        self._shards = shards
 
     def close(self) -> None:
         self._db.close()
@@ -378,17 +393,16 @@ class FlowStore:
                 changes = {}
                 for did, version in items:  # as of this transaction
                     changes[did] = (version, self._step(did, version, allowed, verb).content)
-                image, compiled = self._image(changes, compile)
+                built = build(self._db, self._sections, self._shards, changes, compile)
                 step("compiled")
                 for did, version in items:
                     self._db.set_live(did, version, publisher)
                     self._db.set_state(did, version, "published", None, None)
                     self._db.log(did, version, action, publisher)
-                self._db.put_compiled(compiled)
-                self._db.put_image(image, publisher)  # for every host (routecore sync --watch)
+                self._keep(built, publisher)
             step("committed")
             try:
-                publish_image(image_path, image)
+                self._write(image_path, built)
             except Exception as e:
                 what = ", ".join(f"{did} v{version}" for did, version in items[:3])
                 more = f" and {len(items) - 3} more" if len(items) > 3 else ""
@@ -401,47 +415,29 @@ class FlowStore:
         if on_published is not None:
             on_published()
 
-    def _image(
-        self, changes: Mapping[str, tuple[int, str]], compile: Compiler
-    ) -> tuple[bytes, list[tuple[str, int, str, bytes]]]:
-        """The image of the live versions with ``changes`` (did → version, content), and the
-        compiled sections to keep (with a section compiler: only what changed is compiled)."""
-        if self._sections is None:
-            contents = self._live_contents()
-            contents.update({did: content for did, (_, content) in changes.items()})
-            return compile(contents), []
-        import msgpack
+    def _keep(self, built: Built, publisher: str) -> None:
+        """Keep what a publish built in the store (in its transaction): the compiled sections,
+        the image for every host, an image set's shards (those no kept index lists dropped)."""
+        self._db.put_compiled(built.compiled)
+        self._db.put_image(built.image, publisher)
+        if self._shards:
+            from routecore.backend import get_backend
+            from routecore.state.image_set import INDEX, read_index
 
-        sections, compiler = self._sections, self._sections.id
-        cached = self._db.compiled()
-        parts: list[Mapping[str, bytes]] = []
-        keep: list[tuple[str, int, str, bytes]] = []
-        live = self._db.live()
-        live.update({did: version for did, (version, _) in changes.items()})
-        for did, version in live.items():
-            hit = cached.get(did)
-            if hit is not None and hit[:2] == (version, compiler):  # this very version's
-                parts.append(msgpack.unpackb(hit[2], raw=False))
-                continue
-            if did in changes:
-                content = changes[did][1]
-            else:
-                row = self._db.get_version(did, version)
-                if row is None:  # pragma: no cover - the live table only names stored versions
-                    raise ReviewError(f"{did}: live version {version} is missing")
-                content = row["content"]
-            compiled = sections.compile(did, content)
-            parts.append(compiled)
-            keep.append((did, version, compiler, msgpack.packb(compiled, use_bin_type=True)))
-        return sections.image(parts), keep
+            self._db.put_shards(built.shards)
+            listed: set[str] = set()
+            for data in self._db.images_kept():
+                image = get_backend().Image.from_buffer(data)
+                if INDEX in image:
+                    listed |= {f for f in read_index(image) if f is not None}
+            self._db.drop_shards_but(listed)
 
-    def _live_contents(self) -> dict[str, str]:
-        contents: dict[str, str] = {}
-        for number, (ver, content) in self._db.live_contents().items():
-            if content is None:  # pragma: no cover - the live table only names stored versions
-                raise ReviewError(f"{number}: live version {ver} is missing")
-            contents[number] = content
-        return contents
+    def _write(self, path: str, built: Built) -> None:
+        """Write what a publish built at the image's ``path`` (an image, or an image set)."""
+        if self._shards:
+            publish_set(path, built.image, built.shards, fetch=self._db.shard_data)
+        else:
+            publish_image(path, built.image)
 
     def sync_image(self, image_path: str | os.PathLike[str], *, compile: Compiler) -> bool:
         """Make the image at ``image_path`` hold exactly the store's live versions: compile
@@ -454,19 +450,15 @@ class FlowStore:
             if not self._db.live():
                 return False
             with self._db.transaction():
-                image, compiled = self._image({}, compile)
-                self._db.put_compiled(compiled)
+                built = build(self._db, self._sections, self._shards, {}, compile)
                 latest = self._db.latest_image()
-                if latest is None or latest["sha256"] != hashlib.sha256(image).hexdigest():
-                    self._db.put_image(image, "sync")  # a store of an older release: for hosts
-            try:
-                if os.path.getsize(path) == len(image):
-                    with open(path, "rb") as f:
-                        if f.read() == image:
-                            return False
-            except FileNotFoundError:
-                pass
-            publish_image(path, image)
+                if latest is None or latest["sha256"] != hashlib.sha256(built.image).hexdigest():
+                    self._keep(built, "sync")  # a store of an older release: for the hosts
+                else:
+                    self._db.put_compiled(built.compiled)
+            if _agrees(path, built.image, self._shards):
+                return False
+            self._write(path, built)  # an image set: the shards missing here too
             step("image-written")
             return True
 
@@ -504,3 +496,23 @@ class FlowStore:
                 tofile=f"{did} v{b}",
             )
         )
+
+
+def _agrees(path: str, image: bytes, shards: int) -> bool:
+    """Whether the file at ``path`` is ``image`` (an image set's index: with every shard it
+    lists in the folder)."""
+    try:
+        if os.path.getsize(path) != len(image):
+            return False
+        with open(path, "rb") as f:
+            if f.read() != image:
+                return False
+    except FileNotFoundError:
+        return False
+    if not shards:
+        return True
+    from routecore.backend import get_backend
+    from routecore.state.image_set import folder_of, read_index
+
+    files = read_index(get_backend().Image.from_buffer(image))
+    return all(f is None or os.path.exists(os.path.join(folder_of(path), f)) for f in files)

@@ -123,10 +123,18 @@ class ImageFollower:
             self._refused = int(latest["id"])
             log.error("image %s is not a good routing image, refused (%s)", latest["id"], e)
             return False
-        from routecore.store.publish import image_lock, publish_image
+        from routecore.store.publish import image_lock, publish_image, publish_set
 
         with image_lock(self.image_path):
-            publish_image(self.image_path, data)
+            if _is_index(data):  # an image set: the shards this host lacks, checked, first
+                try:
+                    publish_set(self.image_path, data, {}, fetch=self._shard)
+                except (StoreError, ValueError) as e:
+                    self.failures += 1
+                    log.error("image %s: a shard cannot be had (%s); tried again", latest["id"], e)
+                    return False
+            else:
+                publish_image(self.image_path, data)
         self.sha256, self.image_id, self.synced_at = (
             latest["sha256"],
             int(latest["id"]),
@@ -139,6 +147,15 @@ class ImageFollower:
         if self.on_new is not None:
             self.on_new(data)
         return True
+
+    def _shard(self, name: str) -> bytes | None:
+        """A shard of an image set from the store, checked against its name (its SHA-256)."""
+        data: bytes | None = self._db.shard_data(name)
+        if data is not None and f"{hashlib.sha256(data).hexdigest()}.img" != name:
+            raise ValueError(f"shard {name}: its content does not match its name")
+        if data is not None:
+            _verified(data)
+        return data
 
     # -- following ----------------------------------------------------------------------------
 
@@ -209,6 +226,13 @@ def _file_sha256(path: str) -> str | None:
             return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError:
         return None
+
+
+def _is_index(data: bytes) -> bool:
+    from routecore.backend import get_backend
+    from routecore.state.image_set import INDEX
+
+    return INDEX in get_backend().Image.from_buffer(data)
 
 
 def _verified(data: bytes) -> None:

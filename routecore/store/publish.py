@@ -17,12 +17,15 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from routecore.errors import StoreError
 
-__all__ = ["LOCK_TIMEOUT", "PUBLISH_STEPS", "image_lock", "publish_image", "step", "step_hook"]
+__all__ = [
+    "LOCK_TIMEOUT", "PUBLISH_STEPS", "image_lock", "publish_image", "publish_set", "step",
+    "step_hook",
+]  # fmt: skip
 
 PUBLISH_STEPS = ("compiled", "committed", "temp-written", "renamed", "image-written")
 """The steps of ``FlowStore.publish``/``rollback``, in order: the new image compiled (the store's
@@ -106,6 +109,56 @@ def publish_image(path: str | os.PathLike[str], data: bytes) -> None:
     finally:
         os.close(dfd)
     _remove_orphans(folder, os.path.basename(target))
+
+
+SHARDS_KEPT_SECONDS = 600.0
+"""A shard file no index lists any more is removed once it is this old: a routing process that
+mapped the index before still opens the shards of the calls it takes meanwhile."""
+
+
+def publish_set(
+    path: str | os.PathLike[str],
+    index: bytes,
+    shards: Mapping[str, bytes],
+    fetch: Callable[[str], bytes | None] | None = None,
+) -> None:
+    """Write an image set (``routecore.state.image_set``): every shard file the ``index``
+    lists that is not in the folder yet (from ``shards``, else ``fetch(name)``), each
+    atomically, then the index at ``path`` atomically; then remove the shard files neither
+    this index nor the one before lists, once :data:`SHARDS_KEPT_SECONDS` old. A crash leaves
+    the previous index in place, its shards with it."""
+    from routecore.backend import get_backend
+    from routecore.state.image_set import INDEX, folder_of, read_index
+
+    target = os.fspath(path)
+    folder = folder_of(target)
+    os.makedirs(folder, exist_ok=True)
+    core = get_backend()
+    files = read_index(core.Image.from_buffer(index))
+    for name in files:
+        if name is None or os.path.exists(os.path.join(folder, name)):
+            continue
+        data = shards.get(name) if name in shards else (fetch(name) if fetch else None)
+        if data is None:
+            raise StoreError(f"{target}: shard {name} is neither built nor in the store")
+        publish_image(os.path.join(folder, name), data)
+    kept = set(files)
+    try:
+        old = core.Image.open(target)
+        if INDEX in old:
+            kept |= set(read_index(old))
+    except (OSError, ValueError):
+        pass
+    publish_image(target, index)
+    now = time.time()
+    for name in os.listdir(folder):
+        full = os.path.join(folder, name)
+        try:
+            if name.endswith(".img") and name not in kept:
+                if now - os.lstat(full).st_mtime > SHARDS_KEPT_SECONDS:
+                    os.unlink(full)
+        except OSError:
+            pass
 
 
 LOCK_TIMEOUT = 30.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -47,6 +48,10 @@ CREATE TABLE IF NOT EXISTS compiled (
     compiler   TEXT    NOT NULL,
     sections   BLOB    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS image_shards (
+    file       TEXT    PRIMARY KEY,
+    data       BLOB    NOT NULL
+);
 CREATE TABLE IF NOT EXISTS images (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     sha256     TEXT    NOT NULL,
@@ -75,9 +80,10 @@ TABLES = {
 """The columns each table of a flow store has (a database without them is refused)."""
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The flow store's schema version (``routecore_schema``: a newer one is refused; 2: the
-published images; 3: the compiled sections of the live versions)."""
+published images; 3: the compiled sections of the live versions; 4: the shards of an image
+set)."""
 
 
 class FlowDB:
@@ -202,6 +208,40 @@ class FlowDB:
         and the sections (msgpack of name → table)."""
         rows = self._db.execute("SELECT did, version, compiler, sections FROM compiled")
         return {str(r[0]): (int(r[1]), str(r[2]), bytes(r[3])) for r in rows}
+
+    def compiled_of(self, dids: list[str]) -> dict[str, tuple[int, str, bytes]]:
+        """:meth:`compiled` of ``dids`` only."""
+        out: dict[str, tuple[int, str, bytes]] = {}
+        for i in range(0, len(dids), 500):
+            part = dids[i : i + 500]
+            rows = self._db.execute(
+                "SELECT did, version, compiler, sections FROM compiled"
+                f" WHERE did IN ({', '.join('?' for _ in part)})",
+                part,
+            )
+            out.update({str(r[0]): (int(r[1]), str(r[2]), bytes(r[3])) for r in rows})
+        return out
+
+    def put_shards(self, shards: Mapping[str, bytes]) -> None:
+        """Keep the shard files of an image set (by name: a name is its content's digest)."""
+        self._db.executemany(
+            "INSERT INTO image_shards (file, data) VALUES (?, ?) ON CONFLICT (file) DO NOTHING",
+            list(shards.items()),
+        )
+
+    def drop_shards_but(self, files: set[str]) -> None:
+        """Drop the shards no kept image lists."""
+        have = [str(r[0]) for r in self._db.execute("SELECT file FROM image_shards")]
+        gone = [(f,) for f in have if f not in files]
+        self._db.executemany("DELETE FROM image_shards WHERE file = ?", gone)
+
+    def shard_data(self, file: str) -> bytes | None:
+        row = self._db.execute("SELECT data FROM image_shards WHERE file = ?", (file,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def images_kept(self) -> list[bytes]:
+        """The images the store keeps, newest first."""
+        return [bytes(r[0]) for r in self._db.execute("SELECT data FROM images ORDER BY id DESC")]
 
     def put_compiled(self, rows: list[tuple[str, int, str, bytes]]) -> None:
         """Keep ``(did, version, compiler, sections)`` (one row a number: its live version's)."""
