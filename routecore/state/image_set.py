@@ -120,6 +120,9 @@ class ImageSet:
     def time_plan(self, name: str) -> Any:
         return self._find(name).time_plan(name)
 
+    def section(self, name: str) -> bytes:
+        return bytes(self._find(name).section(name))
+
     def kind(self, name: str) -> str:
         return str(self._find(name).kind(name))
 
