@@ -49,6 +49,7 @@ ROUTECORE = {
     # esl://:password@host:8021), how a seat's phone is dialled ({phone}) and where the
     # answered seat is sent with the customer's number (the agents' outbound call, B3).
     "pbx": os.environ.get("ROUTECORE_PBX") or "",
+    "shards": os.environ.get("ROUTECORE_IMAGE_SHARDS") or "0",
     "seat_dial": os.environ.get("ROUTECORE_SEAT_DIAL") or "",
     "callback_context": os.environ.get("ROUTECORE_CALLBACK_CONTEXT") or "",
     # Alibaba Cloud's push of the phones' replies (T/TD opts out): its URL's secret part.

@@ -46,7 +46,8 @@ def flows() -> Iterator[FlowStore]:
     from routecore.store.flows import Sections
 
     sections = Sections(COMPILER, compile_text, image_of)
-    store = FlowStore(paths()["store"], validate=_validate, sections=sections)
+    shards = int(paths().get("shards") or 0)
+    store = FlowStore(paths()["store"], validate=_validate, sections=sections, shards=shards)
     try:
         yield store
     finally:
@@ -93,19 +94,22 @@ def compile_flows(contents: dict[str, str]) -> bytes:
     return compile_texts(contents)
 
 
-def after_publish() -> None:
+def after_publish(numbers: list[str] | None = None) -> None:
     """Give the host's shared state the published capacities and bump its generation, so every
-    routing process maps the new image at its next call (as ``routecore publish`` does)."""
+    routing process maps the new image at its next call (as ``routecore publish`` does; an
+    image in shards: the flows of ``numbers`` read)."""
     from routecore.backend import get_backend
     from routecore.engine.dialer import write_capacities
     from routecore.state import is_url, open_state
+    from routecore.state.image_set import ImageSet, open_image
 
     where = paths()["state"] or "/dev/shm/routecore-state"
     if not (paths()["state"] or is_url(where) or os.path.exists(where)):
         return
     state = open_state(where) if is_url(where) else get_backend().State.open(where)
     with state:
-        write_capacities(state, get_backend().Image.open(paths()["image"]))
+        image = open_image(paths()["image"], get_backend().Image)
+        write_capacities(state, image, numbers if isinstance(image, ImageSet) else None)
         state.bump_generation()
 
 

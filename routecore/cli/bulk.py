@@ -105,7 +105,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 args.publish_by,
                 image_path=args.image,
                 compile=compile_texts,
-                on_published=lambda: _bump(args),
+                on_published=lambda: _bump(args, list(approved)),
             )
     except KeyboardInterrupt:
         bar.close()

@@ -25,7 +25,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
         image = get_backend().Image.from_buffer(compile_flows([load_flow(f) for f in args.flow]))
     else:
-        image = get_backend().Image.open(args.image)
+        from routecore.state.image_set import open_image
+
+        image = open_image(args.image, get_backend().Image)  # an image, or a set in shards
     script = list(args.steps)
     if args.script:
         try:

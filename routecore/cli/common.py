@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -34,8 +35,14 @@ def flow_store(args: argparse.Namespace) -> Any:
         )
         return flow
 
+    shards = os.environ.get("ROUTECORE_IMAGE_SHARDS", "").strip() or "0"
+    if not shards.isdigit() or not 0 <= int(shards) <= 65536:
+        raise Usage(f"ROUTECORE_IMAGE_SHARDS: a number of shards 0-65536, not {shards!r}")
     return FlowStore(
-        args.store, validate=validate, sections=Sections(COMPILER, compile_text, image_of)
+        args.store,
+        validate=validate,
+        sections=Sections(COMPILER, compile_text, image_of),
+        shards=int(shards),
     )
 
 

@@ -147,23 +147,26 @@ def _review(args: argparse.Namespace) -> int:
             args.by,
             image_path=args.image,
             compile=compile_texts,
-            on_published=lambda: _bump(args),
+            on_published=lambda: _bump(args, [args.number]),
         )
     output(args, _version_dict(v), _version_text(v))
     return EXIT_OK
 
 
-def _bump(args: argparse.Namespace) -> None:
+def _bump(args: argparse.Namespace, numbers: list[str] | None = None) -> None:
     """Give the destinations the host's state knows the published capacities, then tell every
-    routing process on this host to map the new image at its next call."""
+    routing process on this host to map the new image at its next call. ``numbers``: the
+    numbers just published, whose flows alone are read when the image is a set in shards."""
     from routecore.backend import get_backend
     from routecore.engine.dialer import write_capacities
     from routecore.state import is_url
+    from routecore.state.image_set import ImageSet, open_image
 
     path = args.state or os.environ.get("ROUTECORE_STATE") or "/dev/shm/routecore-state"
     if args.state or is_url(path) or os.path.exists(path):
         with open_existing_state(path) as state:
-            write_capacities(state, get_backend().Image.open(args.image))
+            image = open_image(args.image, get_backend().Image)
+            write_capacities(state, image, numbers if isinstance(image, ImageSet) else None)
             state.bump_generation()
 
 
@@ -235,8 +238,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from routecore.backend import get_backend
     from routecore.flow.compile import describe
+    from routecore.state.image_set import open_image
 
-    image = get_backend().Image.open(args.image)
+    image = open_image(args.image, get_backend().Image)  # an image, or a set in shards
     if f"{args.number}/flow" not in image:
         print(f"{args.image}: no flow for {args.number}", file=sys.stderr)
         return EXIT_ERROR

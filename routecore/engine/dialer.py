@@ -262,11 +262,18 @@ def flow_capacities(flows: Iterable[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def write_capacities(state: Any, image: Any) -> int:
+def write_capacities(state: Any, image: Any, numbers: Iterable[str] | None = None) -> int:
     """At publish: give every destination the state knows the capacity the published flows of
     ``image`` give it (the largest when several list it); how many changed. Destinations the
-    state does not know are left to the first call that claims them; online flags are kept."""
-    flows = (json.loads(image.blob(n)) for n in image.names() if n.endswith("/flow"))
+    state does not know are left to the first call that claims them; online flags are kept.
+    ``numbers``: read only these 400 numbers' flows (a publish of a few numbers on a platform
+    in shards: their destinations take the capacities these flows give)."""
+    names = (
+        [f"{did}/flow" for did in numbers]
+        if numbers is not None
+        else [n for n in image.names() if n.endswith("/flow")]
+    )
+    flows = (json.loads(image.blob(n)) for n in names if n in image)
     wanted = flow_capacities(flows)
     changed = 0
     for d in state.destinations_now():

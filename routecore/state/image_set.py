@@ -23,7 +23,9 @@ from typing import Any
 
 from routecore.errors import LayoutError
 
-__all__ = ["INDEX", "ImageSet", "build_shard", "folder_of", "index_bytes", "shard_of"]
+__all__ = [
+    "INDEX", "ImageSet", "build_shard", "folder_of", "index_bytes", "open_image", "shard_of",
+]  # fmt: skip
 
 INDEX = "~shards"
 """The section of an index image that lists its shards."""
@@ -52,6 +54,12 @@ def index_bytes(core: Any, files: list[str | None]) -> bytes:
     """The index image of shard ``files`` (None: a shard without numbers)."""
     text = json.dumps({"count": len(files), "files": files}, separators=(",", ":"))
     return bytes(core.build_image({INDEX: core.blob_table(text.encode())}))
+
+
+def open_image(path: str, image_cls: Any) -> Any:
+    """The image at ``path``: an image, or the image set whose index it is."""
+    image = image_cls.open(path)
+    return ImageSet(image, folder_of(path), image_cls) if INDEX in image else image
 
 
 def read_index(image: Any) -> list[str | None]:
@@ -91,6 +99,11 @@ class ImageSet:
         self.folder = folder
         self._cls = image_cls
         self._opened = {} if opened is None else opened
+
+    @property
+    def content_hash(self) -> int:
+        """The index's (any shard changed changes it): what routing plans are cached under."""
+        return int(self.index.content_hash)
 
     def _shard(self, name: str) -> Any:
         file = self.files[shard_of(name.split("/", 1)[0], self.count)]

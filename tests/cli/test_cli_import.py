@@ -95,3 +95,27 @@ def test_ctrl_c_keeps_the_batches_done_and_publishes_nothing(tmp_path):
          "4007000000"], capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(done.stdout)[0]["state"] == "approved"  # committed, not live
+
+
+def test_a_platform_in_shards_through_the_command(run, tmp_path, monkeypatch):
+    """ROUTECORE_IMAGE_SHARDS: import, show, simulate and publish on an image set; the host's
+    state gets the published capacities of the numbers published."""
+    import routecore
+
+    monkeypatch.setenv("ROUTECORE_IMAGE_SHARDS", "8")
+    numbers = platform(tmp_path / "flows", 14)
+    state = routecore.State.create(tmp_path / "state", destinations=256, memory=16, numbers=32)
+    state.close()
+    code, out, err = run("import", "flows", "--author", "ann", "--approve-by", "bob",
+                         "--publish-by", "carol", "--state", "state")  # fmt: skip
+    assert code == EXIT_OK, err
+    assert (tmp_path / "routes.img.d").is_dir() and len(
+        list((tmp_path / "routes.img.d").iterdir())
+    ) > 1
+    code, out, _ = run("show", numbers[0])
+    assert code == EXIT_OK and f"{numbers[0]}: start" in out
+    code, out, _ = run("simulate", numbers[2], "13900000000", "1", "1")
+    assert code == EXIT_OK and "dial" in out
+    monkeypatch.setenv("ROUTECORE_IMAGE_SHARDS", "x")
+    code, _, err = run("history", numbers[0])
+    assert code == EXIT_USAGE and "ROUTECORE_IMAGE_SHARDS" in err

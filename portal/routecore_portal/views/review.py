@@ -48,7 +48,7 @@ def take_step(store: Any, did: str, version: int, action: str, who: str, note: s
         who,
         image_path=stores.paths()["image"],
         compile=stores.compile_flows,
-        on_published=stores.after_publish,
+        on_published=lambda: stores.after_publish([did]),
     )
 
 
