@@ -150,3 +150,31 @@ def test_a_damaged_image_is_refused_and_never_written(tmp_path, pg_url, damage, 
     assert follower.check() is True
     follower.close()
     store.close()
+
+
+def test_a_host_follows_an_image_in_shards(tmp_path, pg_url):
+    """A set published on one host: the follower fetches the shards it lacks (checked by their
+    names), then the index; the host routes the new version."""
+    from routecore.flow.compile import COMPILER, compile_text, image_of
+    from routecore.state.image_set import ImageSet, folder_of
+    from routecore.store.flows import Sections
+
+    sections = Sections(COMPILER, compile_text, image_of)
+    store = FlowStore(pg_url, validate=validate, sections=sections, shards=4)
+    publish(store, tmp_path / "h1.img", 40)
+    with Host(tmp_path / "h2", pg_url, poll=0.2) as h2:
+        deadline = time.monotonic() + 5
+        while not h2.image.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        publish(store, tmp_path / "h1.img", 45)
+        live = LiveImage(str(h2.image), h2.state)
+        deadline = time.monotonic() + 5
+        while live.current().group(GROUP).ring_timeout != 45:
+            assert time.monotonic() < deadline, "the host never routed the new set"
+            time.sleep(0.02)
+        assert isinstance(live.current(), ImageSet)
+        assert sorted(p.name for p in Path(folder_of(str(h2.image))).iterdir()) == sorted(
+            p.name for p in Path(folder_of(str(tmp_path / "h1.img"))).iterdir()
+        )
+    store.close()
