@@ -20,7 +20,9 @@ The rules a user relies on:
 - with a section compiler (:class:`Sections`), only what changed is validated and compiled: the
   sections of each live version are kept in the store (``compiled``, written in the publishing
   transaction) and reused while the version and the compiler are the same; a version without
-  them (a store of an older release, another compiler) is compiled again once.
+  them (a store of an older release, another compiler) is compiled again once; with
+  ``shards`` the image is an image set and a publish rewrites only the shards it changes
+  (``routecore.store.building``, ``routecore.state.image_set``).
 """
 
 from __future__ import annotations
