@@ -88,7 +88,10 @@ def one_change(store_path: Path, image: Path, did: str, n: int, cached: bool) ->
         from routecore.state.image_set import ImageSet, open_image
 
         images = open_image(str(image), rc.Image)
-        write_capacities(state, images, [did] if isinstance(images, ImageSet) else None)
+        if isinstance(images, ImageSet):
+            write_capacities(state, images, [did], store.capacities)
+        else:
+            write_capacities(state, images)
         state.bump_generation()
 
     from routecore.flow.compile import compile_texts

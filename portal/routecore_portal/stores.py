@@ -109,7 +109,11 @@ def after_publish(numbers: list[str] | None = None) -> None:
     state = open_state(where) if is_url(where) else get_backend().State.open(where)
     with state:
         image = open_image(paths()["image"], get_backend().Image)
-        write_capacities(state, image, numbers if isinstance(image, ImageSet) else None)
+        if isinstance(image, ImageSet):  # the published numbers' flows, the store's largest
+            with flows() as store:
+                write_capacities(state, image, numbers, store.capacities)
+        else:
+            write_capacities(state, image)
         state.bump_generation()
 
 

@@ -166,7 +166,14 @@ def _bump(args: argparse.Namespace, numbers: list[str] | None = None) -> None:
     if args.state or is_url(path) or os.path.exists(path):
         with open_existing_state(path) as state:
             image = open_image(args.image, get_backend().Image)
-            write_capacities(state, image, numbers if isinstance(image, ImageSet) else None)
+            if isinstance(image, ImageSet):  # the published numbers' flows, the store's largest
+                store = flow_store(args)
+                try:
+                    write_capacities(state, image, numbers, store.capacities)
+                finally:
+                    store.close()
+            else:
+                write_capacities(state, image)
             state.bump_generation()
 
 

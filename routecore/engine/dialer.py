@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,12 +262,18 @@ def flow_capacities(flows: Iterable[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def write_capacities(state: Any, image: Any, numbers: Iterable[str] | None = None) -> int:
+def write_capacities(
+    state: Any,
+    image: Any,
+    numbers: Iterable[str] | None = None,
+    largest: Callable[[list[str]], Mapping[str, int]] | None = None,
+) -> int:
     """At publish: give every destination the state knows the capacity the published flows of
     ``image`` give it (the largest when several list it); how many changed. Destinations the
     state does not know are left to the first call that claims them; online flags are kept.
     ``numbers``: read only these 400 numbers' flows (a publish of a few numbers on a platform
-    in shards: their destinations take the capacities these flows give)."""
+    in shards), and ``largest`` (the flow store's ``capacities``) gives their destinations the
+    largest capacity any live flow gives them."""
     names = (
         [f"{did}/flow" for did in numbers]
         if numbers is not None
@@ -275,6 +281,8 @@ def write_capacities(state: Any, image: Any, numbers: Iterable[str] | None = Non
     )
     flows = (json.loads(image.blob(n)) for n in names if n in image)
     wanted = flow_capacities(flows)
+    if largest is not None:
+        wanted.update(largest(list(wanted)))
     changed = 0
     for d in state.destinations_now():
         capacity = wanted.get(d.number)

@@ -31,6 +31,8 @@ class Built:
     image: bytes
     shards: dict[str, bytes] = field(default_factory=dict)
     compiled: list[Compiled] = field(default_factory=list)
+    capacities: dict[str, dict[str, int]] = field(default_factory=dict)
+    """The destinations' capacities of each number compiled (by number)."""
 
 
 def build(
@@ -50,7 +52,7 @@ def build(
     live.update({did: version for did, (version, _) in changes.items()})
     out = Built(b"")
     if not shards:
-        parts = _sections_of(db, sections, list(live), live, changes, out.compiled, everyone=True)
+        parts = _sections_of(db, sections, list(live), live, changes, out, everyone=True)
         out.image = sections.image(parts)
         return out
     from routecore.backend import get_backend
@@ -68,7 +70,7 @@ def build(
         if not dids:
             files[s] = None
             continue
-        data = sections.image(_sections_of(db, sections, dids, live, changes, out.compiled))
+        data = sections.image(_sections_of(db, sections, dids, live, changes, out))
         name = f"{hashlib.sha256(data).hexdigest()}.img"
         files[s] = name
         out.shards[name] = data
@@ -82,12 +84,13 @@ def _sections_of(
     dids: list[str],
     live: Mapping[str, int],
     changes: Mapping[str, tuple[int, str]],
-    keep: list[Compiled],
+    out: Built,
     *,
     everyone: bool = False,
 ) -> list[Mapping[str, bytes]]:
     """The compiled sections of ``dids``' live versions: from the store when it has them for
-    this version and compiler, else compiled now (and added to ``keep``)."""
+    this version and compiler, else compiled now (and added to ``out.compiled``); the
+    capacities of the numbers that change go to ``out.capacities``."""
     import msgpack
 
     compiler = sections.id
@@ -98,6 +101,8 @@ def _sections_of(
         hit = cached.get(did)
         if hit is not None and hit[:2] == (version, compiler):  # this very version's
             parts.append(msgpack.unpackb(hit[2], raw=False))
+            if did in changes:
+                out.capacities[did] = _capacities(sections, did, parts[-1])
             continue
         if did in changes:
             content = changes[did][1]
@@ -108,8 +113,20 @@ def _sections_of(
             content = row["content"]
         compiled = sections.compile(did, content)
         parts.append(compiled)
-        keep.append((did, version, compiler, msgpack.packb(compiled, use_bin_type=True)))
+        out.compiled.append((did, version, compiler, msgpack.packb(compiled, use_bin_type=True)))
+        out.capacities[did] = _capacities(sections, did, compiled)
     return parts
+
+
+def _capacities(sections: Any, did: str, compiled: Mapping[str, bytes]) -> dict[str, int]:
+    """The capacity the flow of ``did`` (its compiled sections) gives each destination."""
+    import json
+
+    from routecore.backend import get_backend
+    from routecore.engine.dialer import flow_capacities
+
+    one = get_backend().Image.from_buffer(sections.image([compiled]))
+    return flow_capacities([json.loads(one.blob(f"{did}/flow"))])
 
 
 def _previous_files(db: Any, count: int) -> list[str | None] | None:

@@ -417,10 +417,15 @@ class FlowStore:
         if on_published is not None:
             on_published()
 
-    def _keep(self, built: Built, publisher: str) -> None:
-        """Keep what a publish built in the store (in its transaction): the compiled sections,
-        the image for every host, an image set's shards (those no kept index lists dropped)."""
+    def _keep(self, built: Built, publisher: str | None) -> None:
+        """Keep what a publish built in the store (in its transaction): the compiled sections
+        and the destinations' capacities, and (with a ``publisher``) the image for every host,
+        an image set's shards (those no kept index lists dropped)."""
         self._db.put_compiled(built.compiled)
+        for did, capacities in built.capacities.items():
+            self._db.set_destinations(did, capacities)
+        if publisher is None:
+            return
         self._db.put_image(built.image, publisher)
         if self._shards:
             from routecore.backend import get_backend
@@ -457,7 +462,7 @@ class FlowStore:
                 if latest is None or latest["sha256"] != hashlib.sha256(built.image).hexdigest():
                     self._keep(built, "sync")  # a store of an older release: for the hosts
                 else:
-                    self._db.put_compiled(built.compiled)
+                    self._keep(built, None)
             if _agrees(path, built.image, self._shards):
                 return False
             self._write(path, built)  # an image set: the shards missing here too
@@ -474,6 +479,11 @@ class FlowStore:
     def live(self) -> dict[str, int]:
         """The live version of every published number."""
         return self._db.live()
+
+    def capacities(self, numbers: list[str]) -> dict[str, int]:
+        """The largest capacity any live flow gives each destination of ``numbers`` (kept at
+        each publish with a section compiler; those no live flow lists are left out)."""
+        return self._db.largest_capacities(numbers)
 
     def latest_image(self) -> dict[str, Any] | None:
         """The newest published image's ``id``, ``sha256``, ``size``, ``at`` (seconds) and

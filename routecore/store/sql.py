@@ -48,6 +48,13 @@ CREATE TABLE IF NOT EXISTS compiled (
     compiler   TEXT    NOT NULL,
     sections   BLOB    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS destinations (
+    number     TEXT    NOT NULL,
+    did        TEXT    NOT NULL,
+    capacity   INTEGER NOT NULL,
+    PRIMARY KEY (number, did)
+);
+CREATE INDEX IF NOT EXISTS destinations_did ON destinations (did);
 CREATE TABLE IF NOT EXISTS image_shards (
     file       TEXT    PRIMARY KEY,
     data       BLOB    NOT NULL
@@ -220,6 +227,27 @@ class FlowDB:
                 part,
             )
             out.update({str(r[0]): (int(r[1]), str(r[2]), bytes(r[3])) for r in rows})
+        return out
+
+    def set_destinations(self, did: str, capacities: Mapping[str, int]) -> None:
+        """The destinations the live version of ``did`` lists, with their capacities."""
+        self._db.execute("DELETE FROM destinations WHERE did = ?", (did,))
+        self._db.executemany(
+            "INSERT INTO destinations (number, did, capacity) VALUES (?, ?, ?)",
+            [(number, did, capacity) for number, capacity in capacities.items()],
+        )
+
+    def largest_capacities(self, numbers: list[str]) -> dict[str, int]:
+        """The largest capacity any live flow gives each of ``numbers`` (those listed)."""
+        out: dict[str, int] = {}
+        for i in range(0, len(numbers), 500):
+            part = numbers[i : i + 500]
+            rows = self._db.execute(
+                "SELECT number, MAX(capacity) FROM destinations"
+                f" WHERE number IN ({', '.join('?' for _ in part)}) GROUP BY number",
+                part,
+            )
+            out.update({str(r[0]): int(r[1]) for r in rows})
         return out
 
     def put_shards(self, shards: Mapping[str, bytes]) -> None:

@@ -204,3 +204,31 @@ def test_both_backends_read_a_set_alike(tmp_path):
         assert bytes(python.section(name)) == native.section(name), name
     assert python.group(f"{NUMBERS[0]}/group/head_office").ring_timeout == 30
     store.close()
+
+
+def test_a_shared_destination_keeps_the_largest_capacity_any_live_flow_gives(tmp_path):
+    """Two numbers list one agent (capacity 2 in one, 1 in the other): publishing the second
+    in a set still gives the agent 2, as the one-file image's full read does."""
+    from routecore.engine.dialer import write_capacities
+    from routecore.state.image_set import open_image
+
+    text = TEXTS["4006001005"]
+    store = open_store(str(tmp_path / "flows.db"))
+    path = str(tmp_path / "routes.img")
+    for did, flow in (("4006001005", text),
+                      ("4006001099", text.replace("4006001005", "4006001099")
+                       .replace("agent_id: 803, capacity: 2", "agent_id: 803"))):  # fmt: skip
+        v = store.draft(did, flow, "ann")
+        store.submit(did, v.version, "ann")
+        store.approve(did, v.version, "bob")
+        store.publish(did, v.version, "carol", image_path=path, compile=compile_texts)
+    state = routecore.State.create(tmp_path / "state", destinations=64, memory=16, numbers=16)
+    state.add_destination("13800138803", capacity=1)
+    write_capacities(state, open_image(path, routecore.Image), ["4006001099"], store.capacities)
+    [agent] = [d for d in state.destinations_now() if d.number == "13800138803"]
+    assert agent.capacity == 2  # not the 1 of the number published last
+    assert store.capacities(["13800138803", "13800138801"]) == {
+        "13800138803": 2, "13800138801": 1,
+    }  # fmt: skip
+    state.close()
+    store.close()
