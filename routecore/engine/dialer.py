@@ -25,7 +25,6 @@ sharing the file), and for a process that hangs, the lease's deadline frees them
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -279,7 +278,9 @@ def write_capacities(
         if numbers is not None
         else [n for n in image.names() if n.endswith("/flow")]
     )
-    flows = (json.loads(image.blob(n)) for n in names if n in image)
+    from routecore.engine import flow_blob
+
+    flows = (flow_blob.decode(image.blob(n)) for n in names if n in image)
     wanted = flow_capacities(flows)
     if largest is not None:
         wanted.update(largest(list(wanted)))

@@ -23,6 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from routecore.engine import flow_blob
 from routecore.engine.actions import Collect, Conference, Dial, Play, Voicemail
 from routecore.engine.dialer import flow_capacities
 from routecore.engine.prompts import SYSTEM_PROMPTS
@@ -224,7 +225,7 @@ def _zone(tz: str | None, did: str) -> str:
 
 def build_plan(image: Any, did: str) -> Plan:
     """The plan of ``did`` in ``image`` (which must hold ``{did}/flow``)."""
-    flow: dict[str, Any] = json.loads(image.blob(f"{did}/flow"))
+    flow: dict[str, Any] = flow_blob.decode(image.blob(f"{did}/flow"))
     slots = _branch_slots(image, did, flow)
     dests: dict[str, Any] = flow.get("destinations", {})
     nodes: dict[str, Node] = {}

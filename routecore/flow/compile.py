@@ -3,8 +3,9 @@
 The image is built by ``routecore.build_image``.
 
 Sections of a number ``did`` (all read in place; a call for one number touches only its own):
-- ``{did}/flow``: the validated flow as JSON in a blob table: the structure the call engine
-  walks (decoded when a call for that number arrives, never when the image is opened);
+- ``{did}/flow``: the validated flow as JSON, compressed (``routecore.engine.flow_blob``), in a
+  blob table: the structure the call engine walks (decoded when a call for that number
+  arrives, never when the image is opened);
 - ``{did}/blacklist``: a digit trie, exact numbers and prefixes (value 1);
 - ``{did}/area/{route}``: a digit trie from area code to the position of its entry in the route's
   ``areas`` (provinces are matched from the JSON by the caller's province);
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from routecore.backend import get_backend
+from routecore.engine import flow_blob
 from routecore.engine.plan import BRANCH_SLOTS, branch_slots
 from routecore.errors import FlowError
 from routecore.flow.issues import FlowIssue
@@ -41,7 +43,7 @@ __all__ = [
     "time_plan",
 ]
 
-COMPILER = "routecore-sections-1"
+COMPILER = "routecore-sections-2"
 """What compiled a number's sections: the cache of compiled sections in the flow store is
 valid only for this compiler (a release that changes the sections changes it)."""
 
@@ -72,7 +74,7 @@ def flow_sections(flow: Flow, core: Any = None) -> dict[str, bytes]:
     core = core or get_backend()
     did = flow.number
     text = flow.model_dump_json()
-    out: dict[str, bytes] = {f"{did}/flow": core.blob_table(text.encode())}
+    out: dict[str, bytes] = {f"{did}/flow": core.blob_table(flow_blob.encode(text.encode()))}
     slots = json.dumps(branch_slots(json.loads(text)), ensure_ascii=False, separators=(",", ":"))
     out[f"{did}/branches"] = core.blob_table(slots.encode())
     if flow.blacklist.numbers or flow.blacklist.prefixes:
@@ -171,7 +173,7 @@ def image_of(sections: Iterable[Mapping[str, bytes]]) -> bytes:
 
 def describe(image: Any, did: str) -> dict[str, Any]:
     """What the image holds for one number, readable: its flow, groups, time and area routes."""
-    flow = json.loads(image.blob(f"{did}/flow"))
+    flow = flow_blob.decode(image.blob(f"{did}/flow"))
     groups = {}
     for name in flow.get("groups", {}):
         g = image.group(f"{did}/group/{name}")

@@ -120,13 +120,12 @@ def _sections_of(
 
 def _capacities(sections: Any, did: str, compiled: Mapping[str, bytes]) -> dict[str, int]:
     """The capacity the flow of ``did`` (its compiled sections) gives each destination."""
-    import json
-
     from routecore.backend import get_backend
+    from routecore.engine import flow_blob
     from routecore.engine.dialer import flow_capacities
 
     one = get_backend().Image.from_buffer(sections.image([compiled]))
-    return flow_capacities([json.loads(one.blob(f"{did}/flow"))])
+    return flow_capacities([flow_blob.decode(one.blob(f"{did}/flow"))])
 
 
 def _previous_files(db: Any, count: int) -> list[str | None] | None:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import routecore
+from routecore.engine import flow_blob
 from routecore.flow import load_flow
 from routecore.flow.compile import OTHERWISE, compile_flows, compile_texts, describe
 
@@ -27,7 +28,7 @@ def image():
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_compiles_and_its_flow_round_trips(image, path):
     flow = load_flow(path)
-    stored = json.loads(image.blob(f"{flow.number}/flow"))
+    stored = flow_blob.decode(image.blob(f"{flow.number}/flow"))
     assert stored == json.loads(flow.model_dump_json())
     for name, group in flow.groups.items():
         g = image.group(f"{flow.number}/group/{name}")
@@ -41,7 +42,7 @@ def test_every_example_compiles_and_its_flow_round_trips(image, path):
 
 def test_area_routes_branch_by_caller_area(image):
     did = "4006001001"
-    flow = json.loads(image.blob(f"{did}/flow"))
+    flow = flow_blob.decode(image.blob(f"{did}/flow"))
     areas = list(flow["routes"]["branches"]["areas"].items())
     trie = image.trie(f"{did}/area/branches")
 
@@ -72,9 +73,11 @@ def test_time_routes_follow_office_hours_and_holidays(image):
 
 
 def test_blacklist_and_extensions_are_tries(image):
-    flows = {json.loads(image.blob(n))["number"]: n for n in image.names() if n.endswith("/flow")}
+    flows = {
+        flow_blob.decode(image.blob(n))["number"]: n for n in image.names() if n.endswith("/flow")
+    }
     for did in flows:
-        flow = json.loads(image.blob(f"{did}/flow"))
+        flow = flow_blob.decode(image.blob(f"{did}/flow"))
         bl = flow["blacklist"]
         if bl["numbers"] or bl["prefixes"]:
             trie = image.trie(f"{did}/blacklist")
@@ -101,3 +104,21 @@ def test_compile_texts_validates_again():
     assert image.names()[0].startswith("4006001001/")
     with pytest.raises(routecore.FlowError):
         compile_texts({"4006001001": text.replace("start: branches", "start: nowhere")})
+
+
+def test_the_flow_is_kept_compressed_and_an_older_plain_image_still_routes():
+    """The flow's JSON is compressed in the image (the largest part of a number's sections);
+    an image compiled before, with the plain JSON, gives the same plan."""
+    import routecore
+    from routecore.engine.plan import build_plan
+
+    flow = load_flow(Path(__file__).resolve().parents[2] / "examples" / "4006001003.yaml")
+    image = routecore.Image.from_buffer(compile_flows([flow]))
+    text = flow.model_dump_json().encode()
+    assert len(image.section(f"{flow.number}/flow")) < len(text) / 2
+    plain = {n: image.section(n) for n in image.names()}
+    plain[f"{flow.number}/flow"] = routecore.blob_table(text)
+    older = routecore.Image.from_buffer(routecore.build_image(plain))
+    assert flow_blob.decode(older.blob(f"{flow.number}/flow")) == json.loads(text)
+    old, new = build_plan(older, flow.number), build_plan(image, flow.number)
+    assert (old.start, sorted(old.nodes), old.flow) == (new.start, sorted(new.nodes), new.flow)

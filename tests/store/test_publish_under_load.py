@@ -4,12 +4,12 @@ mix): the flow section and the group table it reads always come from the same ve
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import time
 from pathlib import Path
 
 import routecore
+from routecore.engine import flow_blob
 from routecore.flow import loads_flow
 from routecore.flow.compile import compile_texts
 from routecore.state.live import LiveImage
@@ -32,7 +32,7 @@ def _router(image_path, state_path, seconds, out):
     while time.monotonic() < end:
         try:
             image = live.current()  # a new image was published: mapped at this call
-            flow = json.loads(image.blob(f"{DID}/flow"))
+            flow = flow_blob.decode(image.blob(f"{DID}/flow"))
             group = image.group(f"{DID}/group/head_office")
             expected = flow["groups"]["head_office"]["ring_timeout"]
             if group.ring_timeout != expected:
