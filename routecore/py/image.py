@@ -65,16 +65,21 @@ def build_image(sections: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> 
     names_off = dir_off + len(items) * _ENTRY.size
     names_len = sum(len(n) for n, _, _ in items)
     at = -(-(names_off + names_len) // 8) * 8
+    # Each distinct table once, in the order of its first section; later copies point at it.
+    placed: dict[bytes, int] = {}
+    for _, data, _ in items:
+        if data not in placed:
+            placed[data] = at
+            at = -(-(at + len(data)) // 8) * 8
     w = TableWriter(MAGIC, VERSION)
     w.pack("4I", len(items), dir_off, names_off, names_len)
     name_at = 0
     for name, data, kind in items:
-        w.raw(_ENTRY.pack(name_at, len(name), kind, 0, at, len(data)))
+        w.raw(_ENTRY.pack(name_at, len(name), kind, 0, placed[data], len(data)))
         name_at += len(name)
-        at = -(-(at + len(data)) // 8) * 8
     for name, _, _ in items:
         w.raw(name)
-    for _, data, _ in items:
+    for data in placed:  # in the order of their first section
         w.align(8)
         w.raw(data)
     return w.finish()

@@ -245,3 +245,21 @@ def test_live_image_refuses_an_image_rewritten_in_place_instead_of_dying(backend
     assert p.exitcode == 0, f"the router died (exit code {p.exitcode}; -7 is SIGBUS)"
     what, message = out.get(timeout=1)
     assert what == "refused" and "rewritten in place" in message, message
+
+
+def test_identical_tables_are_stored_once_alike_in_both_backends():
+    """Numbers of one template share their time plans: a table given under many names is
+    written once (every name reads it), and both backends write the same bytes."""
+    native, ref = routecore.backend.native, routecore.py
+    plan = native.TimePlan.build(
+        {"day": ["mon-fri 09:00-18:00"]}, tz="Asia/Shanghai", default="night"
+    ).to_bytes()
+    other = native.Trie.build({"010": 1}).to_bytes()
+    many = [(f"40000000{i:02d}/time/hours", plan) for i in range(20)] + [("trie", other)]
+    built = native.build_image(many)
+    assert built == ref.build_image(many)
+    assert len(built) < len(plan) * 2 + 2000  # not twenty copies
+    for backend in (native, ref):
+        image = backend.Image.from_buffer(built)
+        image.verify()
+        assert all("day" in image.time_plan(name).slot_names for name, _ in many[:-1])

@@ -7,7 +7,8 @@
 //!  directory: 32 bytes a section, sorted by name (bytewise):
 //!     u32 name offset, u32 name length, [u8; 4] kind (the table's magic), u32 0,
 //!     u64 offset, u64 length (from the start of the image)
-//!  names, then each table 8-aligned
+//!  names, then each table 8-aligned; sections with identical bytes share one copy (two
+//!  directory entries at one offset: numbers of one template share their time plans)
 //! ```
 //! Opening reads the header and checks the directory's bounds: O(1) whatever the image holds.
 //! Finding a section is a binary search of the directory; its entry is checked when found.
@@ -82,22 +83,34 @@ pub fn build(sections: &[(String, &[u8])]) -> Result<Vec<u8>, ImageBuildError> {
     let names_off = dir_off + items.len() * DIR_ENTRY;
     let names_len: usize = items.iter().map(|i| i.0.len()).sum();
     let mut at = (names_off + names_len).next_multiple_of(8);
+    // Each distinct table once, in the order of its first section; later copies point at it.
+    let mut placed: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
+    let mut offsets = Vec::with_capacity(items.len());
+    let mut unique: Vec<&[u8]> = Vec::new();
+    for (_, data, _) in &items {
+        let off = *placed.entry(data).or_insert_with(|| {
+            let here = at;
+            at = (at + data.len()).next_multiple_of(8);
+            unique.push(data);
+            here
+        });
+        offsets.push(off);
+    }
     let mut w = TableWriter::new(MAGIC, VERSION);
     w.u32(items.len() as u32)
         .u32(dir_off as u32)
         .u32(names_off as u32)
         .u32(names_len as u32);
     let mut name_at = 0u32;
-    for (name, data, kind) in &items {
+    for ((name, data, kind), off) in items.iter().zip(&offsets) {
         w.u32(name_at).u32(name.len() as u32).bytes(kind).u32(0);
-        w.u64(at as u64).u64(data.len() as u64);
+        w.u64(*off as u64).u64(data.len() as u64);
         name_at += name.len() as u32;
-        at = (at + data.len()).next_multiple_of(8);
     }
     for (name, _, _) in &items {
         w.bytes(name.as_bytes());
     }
-    for (_, data, _) in &items {
+    for data in unique {
         w.align(8).bytes(data);
     }
     Ok(w.finish())
@@ -316,6 +329,27 @@ mod tests {
             Err(LayoutError::BadMagic { .. })
         ));
         crate::layout::verify_table(v.bytes(), "image").unwrap();
+    }
+
+    #[test]
+    fn identical_tables_are_stored_once_and_read_under_every_name() {
+        let (a, b) = (trie("010", 1), trie("0755", 2));
+        let once = build(&[("one".into(), &a), ("other".into(), &b)]).unwrap();
+        let twice = build(&[
+            ("one".into(), &a),
+            ("other".into(), &b),
+            ("same".into(), &a),
+        ])
+        .unwrap();
+        // one more directory entry and name (and alignment), not a second copy of the table
+        assert!(twice.len() <= once.len() + DIR_ENTRY + 8 + "same".len());
+        assert!(twice.len() < once.len() + a.len());
+        let v = ImageView::open(&twice).unwrap();
+        for name in ["one", "same"] {
+            let t = TrieView::open(v.table(name, trie::MAGIC).unwrap()).unwrap();
+            assert_eq!(t.get(b"010"), Some(1));
+        }
+        v.verify().unwrap();
     }
 
     #[test]
