@@ -14,17 +14,15 @@ process's memory grows with the numbers it routes, not with the platform.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import zlib
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from routecore.errors import LayoutError
 
 __all__ = [
-    "INDEX", "ImageSet", "build_shard", "folder_of", "index_bytes", "open_image", "shard_of",
+    "INDEX", "ImageSet", "folder_of", "index_bytes", "open_image", "read_index", "shard_of",
 ]  # fmt: skip
 
 INDEX = "~shards"
@@ -39,15 +37,6 @@ def shard_of(did: str, count: int) -> int:
 def folder_of(path: str) -> str:
     """The folder of the shard files of the image set at ``path``."""
     return path + ".d"
-
-
-def build_shard(core: Any, sections: Iterable[Mapping[str, bytes]]) -> tuple[str, bytes]:
-    """A shard image of the numbers' ``sections`` and its file name (its SHA-256)."""
-    merged: dict[str, bytes] = {}
-    for one in sections:
-        merged.update(one)
-    data = bytes(core.build_image(merged))
-    return f"{hashlib.sha256(data).hexdigest()}.img", data
 
 
 def index_bytes(core: Any, files: list[str | None]) -> bytes:
