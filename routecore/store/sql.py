@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -216,18 +216,18 @@ class FlowDB:
         rows = self._db.execute("SELECT did, version, compiler, sections FROM compiled")
         return {str(r[0]): (int(r[1]), str(r[2]), bytes(r[3])) for r in rows}
 
+    def _in(self, sql: str, values: list[str]) -> Iterator[Any]:
+        """The rows of ``sql`` (its ``IN ({})`` filled) for ``values``, 500 at a time."""
+        for i in range(0, len(values), 500):
+            part = values[i : i + 500]
+            yield from self._db.execute(sql.format(", ".join("?" for _ in part)), part)
+
     def compiled_of(self, dids: list[str]) -> dict[str, tuple[int, str, bytes]]:
         """:meth:`compiled` of ``dids`` only."""
-        out: dict[str, tuple[int, str, bytes]] = {}
-        for i in range(0, len(dids), 500):
-            part = dids[i : i + 500]
-            rows = self._db.execute(
-                "SELECT did, version, compiler, sections FROM compiled"
-                f" WHERE did IN ({', '.join('?' for _ in part)})",
-                part,
-            )
-            out.update({str(r[0]): (int(r[1]), str(r[2]), bytes(r[3])) for r in rows})
-        return out
+        rows = self._in(
+            "SELECT did, version, compiler, sections FROM compiled WHERE did IN ({})", dids
+        )
+        return {str(r[0]): (int(r[1]), str(r[2]), bytes(r[3])) for r in rows}
 
     def set_destinations(self, did: str, capacities: Mapping[str, int]) -> None:
         """The destinations the live version of ``did`` lists, with their capacities."""
@@ -239,16 +239,11 @@ class FlowDB:
 
     def largest_capacities(self, numbers: list[str]) -> dict[str, int]:
         """The largest capacity any live flow gives each of ``numbers`` (those listed)."""
-        out: dict[str, int] = {}
-        for i in range(0, len(numbers), 500):
-            part = numbers[i : i + 500]
-            rows = self._db.execute(
-                "SELECT number, MAX(capacity) FROM destinations"
-                f" WHERE number IN ({', '.join('?' for _ in part)}) GROUP BY number",
-                part,
-            )
-            out.update({str(r[0]): int(r[1]) for r in rows})
-        return out
+        rows = self._in(
+            "SELECT number, MAX(capacity) FROM destinations WHERE number IN ({}) GROUP BY number",
+            numbers,
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def put_shards(self, shards: Mapping[str, bytes]) -> None:
         """Keep the shard files of an image set (by name: a name is its content's digest)."""
