@@ -163,7 +163,15 @@ _SMS_INSERT = (
     "INSERT INTO sms_outbox (kind, did, to_number, text, call_id, at, not_before, uid)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING"
 )
-_RANGE = "(CAST(:did AS TEXT) IS NULL OR did = :did) AND start >= :since AND start < :until"
+_PERIOD = "start >= :since AND start < :until"
+
+
+def _range(did: str | None) -> str:
+    """The condition of one number's calls of a period (read through the (number, start) key:
+    a platform's statements never walk every number's month), or of every number's."""
+    return _PERIOD if did is None else f"did = :did AND {_PERIOD}"
+
+
 FOREVER = 2.0**62
 
 Row = dict[str, Any]
@@ -411,7 +419,7 @@ class CallStore:
         ``branches``, ``tried``, ``busy``, ``transfers`` and ``talked_with`` as lists."""
         rows = self._select(
             f"SELECT {_COLUMNS}, recording_purged, voicemail_purged FROM calls"
-            f" WHERE {_RANGE} ORDER BY start, call_id",
+            f" WHERE {_range(did)} ORDER BY start, call_id",
             did, since, until,
         )  # fmt: skip
         for r in rows:
@@ -429,7 +437,7 @@ class CallStore:
         return self._select(
             "SELECT did, b.value AS branch, COUNT(DISTINCT call_id) AS calls"
             f" FROM calls, {self._db.each('calls.branches', 'b')}"
-            f" WHERE {_RANGE} GROUP BY did, branch ORDER BY did, branch",
+            f" WHERE {_range(did)} GROUP BY did, branch ORDER BY did, branch",
             did, since, until,
         )  # fmt: skip
 
@@ -444,7 +452,7 @@ class CallStore:
             " COUNT(*) FILTER (WHERE survey = 3) AS average,"
             " COUNT(*) FILTER (WHERE survey = 4) AS dissatisfied,"
             " ROUND(AVG(survey), 2) AS mean_rating"
-            f" FROM calls WHERE survey IS NOT NULL AND {_RANGE}"
+            f" FROM calls WHERE survey IS NOT NULL AND {_range(did)}"
             " GROUP BY did, answered_by ORDER BY did, answered_by",
             did, since, until,
         )  # fmt: skip
@@ -455,7 +463,8 @@ class CallStore:
         """B8: the recordings still kept, per call (not yet purged)."""
         return self._select(
             "SELECT did, call_id, start, caller, answered_by, talk_seconds, recording"
-            f" FROM calls WHERE recording IS NOT NULL AND recording_purged IS NULL AND {_RANGE}"
+            " FROM calls WHERE recording IS NOT NULL AND recording_purged IS NULL"
+            f" AND {_range(did)}"
             " ORDER BY did, start, call_id",
             did, since, until,
         )  # fmt: skip
@@ -466,7 +475,8 @@ class CallStore:
         """B5: the voicemail messages still kept, per call (not yet purged)."""
         return self._select(
             'SELECT did, call_id, start, caller, "end", voicemail'
-            f" FROM calls WHERE voicemail IS NOT NULL AND voicemail_purged IS NULL AND {_RANGE}"
+            " FROM calls WHERE voicemail IS NOT NULL AND voicemail_purged IS NULL"
+            f" AND {_range(did)}"
             " ORDER BY did, start, call_id",
             did, since, until,
         )  # fmt: skip

@@ -222,3 +222,34 @@ def test_a_store_of_a_newer_release_is_refused_with_a_clear_message(located):
         s.db.execute("UPDATE routecore_schema SET version = 99 WHERE store = 'calls'")
     with pytest.raises(StoreError, match="schema version 99, made by a newer routecore"):
         CallStore(path)
+
+
+def test_a_numbers_reports_read_its_own_calls_by_index_never_the_platforms(tmp_path):
+    """A statement or report of one number reads that number's calls of the period through the
+    (number, start) key, not every number's calls of the month (a platform of 100,000 numbers
+    runs one a number); all numbers at once read the period by its start index."""
+    import sqlite3
+
+    path = tmp_path / "calls.db"
+    plans: list[str] = []
+
+    def trace(store: CallStore) -> None:
+        real = store.db.conn
+
+        def explain(sql: str, *args: object) -> object:
+            if sql.lstrip().upper().startswith("SELECT"):
+                rows = sqlite3.connect(path).execute("EXPLAIN QUERY PLAN " + sql, *args)
+                plans.append(" ".join(str(r[-1]) for r in rows))
+            return real.execute(sql, *args)
+
+        store.db.execute = explain
+
+    with CallStore(path) as store:
+        trace(store)
+        for method in ("calls", "branch_stats", "survey_results", "recordings", "voicemails"):
+            plans.clear()
+            getattr(store, method)("4006001003", 0.0, 1e10)
+            assert plans and all("did=?" in p for p in plans), (method, plans)
+            plans.clear()
+            getattr(store, method)(None, 0.0, 1e10)
+            assert all("SCAN calls" not in p or "USING" in p for p in plans), (method, plans)
