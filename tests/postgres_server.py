@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -104,12 +103,6 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
-
-    def query(self, url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            return list(conn.execute(sql, params).fetchall())
 
 
 @contextmanager

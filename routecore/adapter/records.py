@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from routecore.errors import StoreError, StoreUnavailable
+from routecore.errors import StoreUnavailable
 
 __all__ = ["RETRY_MAX", "Records", "Sender"]
 
@@ -133,24 +133,13 @@ class Records:
                 if not waiting:
                     break
                 batch = merged(b for _, b in waiting)
-                try:
-                    self.store.write(journal=batch.journal, records=batch.records, sms=batch.sms)
+                try:  # refused for what it holds: item by item (as any batch), then gone
+                    self._write(batch, _items(batch))
                 except StoreUnavailable as e:
                     self._unreachable(e)
                     break
-                except StoreError as e:  # refused for what it holds: item by item, then gone
-                    log.error("the call store refused spooled batches (%s): item by item", e)
-                    for item in _items(batch):
-                        try:
-                            self._write(_batch([item]), [item])
-                        except StoreUnavailable as e2:
-                            self._unreachable(e2)
-                            return sent
                 self._spool.done([i for i, _ in waiting])
                 sent += len(waiting)
-                self._reached()
-                if self.events is not None:
-                    self.events.publish(batch.journal, {r.call_id for r in batch.records})
         if sent:
             log.info("sent %d spooled batches on to the call store", sent)
         return sent

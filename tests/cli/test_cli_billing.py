@@ -10,24 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from routecore.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
+from routecore.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from routecore.engine import CallRecord
 from routecore.store import CallStore
 
 SH = ZoneInfo("Asia/Shanghai")
 DID = "4006001003"
-
-
-@pytest.fixture
-def run(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _at(*args: int) -> float:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from routecore.cli import EXIT_OK, EXIT_USAGE, main
+from routecore.cli import EXIT_OK, EXIT_USAGE
 from routecore.engine import CallRecord, CallSession
 from routecore.engine.actions import CallStarted, DialResult, Digits, SurveyResult
 from routecore.store import CallStore
@@ -20,20 +20,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MENU = str(EXAMPLES / "4006001003.yaml")
 VISTA = str(EXAMPLES / "8006001007.yaml")
 SH = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def run(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-    def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
-        if stdin is not None:
-            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_simulate_prints_each_action_as_text(run):

@@ -9,25 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from routecore.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+from routecore.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from routecore.flow.compile import compile_texts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture
-def run(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def platform(folder: Path, copies: int) -> list[str]:
