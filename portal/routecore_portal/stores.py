@@ -100,10 +100,10 @@ def after_publish(numbers: list[str] | None = None) -> None:
     image in shards: the flows of ``numbers`` read)."""
     from routecore.backend import get_backend
     from routecore.engine.dialer import write_capacities
-    from routecore.state import is_url, open_state
+    from routecore.state import is_url, open_state, resolve
     from routecore.state.image_set import ImageSet, open_image
 
-    where = paths()["state"] or "/dev/shm/routecore-state"
+    where = paths()["state"] or resolve()  # $ROUTECORE_STATE, else the default file
     if not (paths()["state"] or is_url(where) or os.path.exists(where)):
         return
     state = open_state(where) if is_url(where) else get_backend().State.open(where)

@@ -37,14 +37,16 @@ from routecore.errors import RoutecoreError, StateError
 from routecore.state import views as state_views
 
 HEADER = 128
-LEASES = 100  # lease records per destination: the largest capacity
+LEASES = 100  # lease records a destination holds at most: the largest capacity
 BRANCHES = 256
-DEST = 96 + 64 * LEASES
+DEST = 176  # a slot, its lease record 0 at 112 included
 LEASE = 64
 MEM = 96
-ROW = 24 + 8 * 8 + 4 * BRANCHES * 8
+ROW = 120
+BLOCK = 256  # a counter block: 8 branches × 8 days
 CURSOR = 16  # bytes of a round-robin cursor entry; 16 entries per counter row
 SMALL = {"destinations": 16, "memory": 16, "numbers": 8}
+SMALL_POOLS = (16 + 100, 2 * 8 + 32)  # the pools' defaults: D + 100 records, 2·N + 32 blocks
 CTX = mp.get_context("fork")
 # A value of the wrong type or beyond 64 bits: the twin says StateError; a PyO3 argument
 # conversion may say TypeError or OverflowError before the core sees it.
@@ -80,12 +82,23 @@ def st(be: Backend, path: str) -> Iterator[Any]:
         yield s
 
 
-def file_len(d: int, m: int, n: int) -> int:
-    return HEADER + d * DEST + m * MEM + n * ROW + 16 * n * CURSOR
+def file_len(d: int, m: int, n: int, r: int | None = None, p: int | None = None) -> int:
+    """Bytes of a file of these sizes, the pools at their defaults unless given."""
+    r = d + 100 if r is None else r
+    p = 2 * n + 32 if p is None else p
+    return HEADER + d * DEST + r * LEASE + m * MEM + n * ROW + p * BLOCK + 16 * n * CURSOR
 
 
-def lease_off(slot: int, lease: int) -> int:
-    return HEADER + slot * DEST + 96 + lease * LEASE
+def lease_off(slot: int, lease: int, path: str | None = None, d: int = 16) -> int:
+    """Where record ``lease`` of ``slot`` lies: record 0 in the slot, the others in the pool
+    through the slot's extent starts (read from the file at ``path``, D slots)."""
+    if lease == 0:
+        return HEADER + slot * DEST + 112
+    assert path is not None, "a pooled record is found through the file"
+    e = min(lease.bit_length(), 7)
+    base = 1 << (e - 1)
+    start = peek(path, HEADER + slot * DEST + 80 + 4 * (e - 1), "I")[0]
+    return HEADER + d * DEST + LEASE * (start + lease - base)
 
 
 def peek(path: str, off: int, fmt: str) -> tuple[Any, ...]:
@@ -112,10 +125,11 @@ def dead_pid() -> int:
 
 
 def held_words(path: str, d: int) -> list[list[int]]:
-    """Lease words of every slot, straight from the file."""
+    """Lease words of every record every slot holds, straight from the file."""
     data = Path(path).read_bytes()
+    records = [struct.unpack_from("<I", data, HEADER + s * DEST + 76)[0] for s in range(d)]
     return [
-        [struct.unpack_from("<Q", data, lease_off(s, j))[0] for j in range(LEASES)]
+        [struct.unpack_from("<Q", data, lease_off(s, j, path, d))[0] for j in range(records[s])]
         for s in range(d)
     ]
 
@@ -134,7 +148,7 @@ def test_create_open_round_trip(be, path, monkeypatch):
         assert os.path.getsize(path) == file_len(32, 24, 4)
         assert peek(path, 0, "4sHHIIIIIIQ") == (
             b"RCST",
-            2,
+            3,
             128,
             32,
             100,
@@ -144,7 +158,10 @@ def test_create_open_round_trip(be, path, monkeypatch):
             8,
             file_len(32, 24, 4),
         )
-        assert peek(path, 40, "I")[0] == zlib.crc32(Path(path).read_bytes()[:40])
+        assert peek(path, 80, "IIII") == (32 + 100, 2 * 4 + 32, 8, 0)  # R, P, W
+        assert (s.leases, s.counter_blocks) == (132, 40)
+        head = Path(path).read_bytes()[:128]
+        assert peek(path, 40, "I")[0] == zlib.crc32(head[:40] + head[80:96])
         assert s.generation == 0
         s.set_generation(41)
         assert s.bump_generation() == 42 and s.generation == 42
@@ -157,7 +174,10 @@ def test_create_open_round_trip(be, path, monkeypatch):
     monkeypatch.setenv("ROUTECORE_STATE", path)
     with be.State.open() as s:
         assert s.path == path and s.generation == 42
-    for bad in ({"destinations": 0}, {"memory": -1}, {"numbers": 2**40}):
+    with pytest.raises(StateError, match=error_match(be, r"leases 132 \(asked 64\)")):
+        be.State.create(path, destinations=32, memory=24, numbers=4, leases=64)
+    bads = ({"destinations": 0}, {"memory": -1}, {"numbers": 2**40}, {"leases": 0})
+    for bad in (*bads, {"counter_blocks": 2**27}):
         with pytest.raises(BAD_ARG):
             be.State.create(path + ".x", **{**SMALL, **bad})
     assert not os.path.exists(path + ".x")
@@ -214,7 +234,8 @@ def _good(be: Backend, path: str) -> bytes:
 
 
 def _with_crc(data: bytes) -> bytes:
-    return data[:40] + struct.pack("<I", zlib.crc32(data[:40])) + data[44:]
+    """The header's CRC made right again: over [0, 40) and the pools' sizes [80, 96)."""
+    return data[:40] + struct.pack("<I", zlib.crc32(data[:40] + data[80:96])) + data[44:]
 
 
 def test_missing_and_empty_files(be, path, tmp_path):
@@ -240,8 +261,12 @@ def test_foreign_and_corrupt_headers(be, path):
     for size in (3, 64, 128, 4096):
         _expect_bad(be, path, bytes(rng.randrange(256) for _ in range(size)), "not a routecore")
     _expect_bad(be, path, b"RCTR" + good[4:], "not a routecore")
-    _expect_bad(be, path, good[:4] + struct.pack("<H", 3) + good[6:], "version 3")
-    _expect_bad(be, path, _with_crc(good[:4] + struct.pack("<H", 3) + good[6:]), "version 3")
+    _expect_bad(be, path, good[:4] + struct.pack("<H", 4) + good[6:], "version 4")
+    _expect_bad(be, path, _with_crc(good[:4] + struct.pack("<H", 4) + good[6:]), "version 4")
+    pools = good[:80] + struct.pack("<I", 17) + good[84:]  # the lease pool's size, CRC not
+    _expect_bad(be, path, pools, "CRC")
+    _expect_bad(be, path, _with_crc(pools))  # its CRC right: the length is not
+    _expect_bad(be, path, _with_crc(good[:88] + struct.pack("<I", 16) + good[92:]))  # W = 16
     flipped = good[:8] + struct.pack("<I", 17) + good[12:]  # destinations changed, CRC not
     _expect_bad(be, path, flipped, "CRC")
     _expect_bad(be, path, good[:40] + struct.pack("<I", 0xDEADBEEF) + good[44:], "CRC")
@@ -500,6 +525,8 @@ def test_many_processes_never_exceed_capacity(be, st, tmp_path):
         c = st.claim([number], "probe")
         slots[c.leases[0][0]] = cap
         st.release(c)
+    records = {slot: peek(st.path, HEADER + slot * DEST + 76, "I")[0] for slot in slots}
+    offs = {slot: [lease_off(slot, j, st.path) for j in range(records[slot])] for slot in slots}
     logs = [str(tmp_path / f"log{i}") for i in range(4)]
     procs = [
         CTX.Process(target=_stress_worker, args=(be.name, st.path, 1.5, i, logs[i]))
@@ -511,7 +538,9 @@ def test_many_processes_never_exceed_capacity(be, st, tmp_path):
     with open(st.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         while any(p.is_alive() for p in procs):
             for slot, cap in slots.items():
-                words = [struct.unpack_from("<Q", mm, lease_off(slot, j))[0] for j in range(LEASES)]
+                records = struct.unpack_from("<I", mm, HEADER + slot * DEST + 76)[0]
+                assert records <= max(32, cap), (slot, records)  # what its capacity needs
+                words = [struct.unpack_from("<Q", mm, offs[slot][j])[0] for j in range(records)]
                 held = [w for w in words if w]
                 assert len(held) <= cap, (slot, words)
                 assert not any(words[cap:]), (slot, words)  # only the first `capacity` records
@@ -567,8 +596,9 @@ def test_crashed_processes_leave_nothing_busy(be, st):
     words = held_words(st.path, st.destinations)
     for slot, row in enumerate(words):
         for j, w in enumerate(row):
-            if w and peek(st.path, lease_off(slot, j) + 8, "Q")[0] != w:
-                poke(st.path, lease_off(slot, j), "Q", w - (11 << 32))
+            off = lease_off(slot, j, st.path)
+            if w and peek(st.path, off + 8, "Q")[0] != w:
+                poke(st.path, off, "Q", w - (11 << 32))
     reaped += st.reap()
     assert reaped >= 1  # the workers were killed holding leases (each holds ~95% of the time)
     assert [st.destination(n).busy for n in churn] == [0, 0, 0]
@@ -697,10 +727,12 @@ def test_record_attempt(st):
 
 def test_numpy_views_see_later_writes(st):
     counters = state_views.destination_counters(st)
+    blocks = state_views.counter_blocks(st)  # live, like the others; branch_counts is a copy
     counts = state_views.branch_counts(st)
     days = state_views.counter_days(st)
     assert counters.shape == (16, 4) and counters.dtype == np.uint64
     assert counts.shape == (8, 8, 256) and counts.dtype == np.uint32
+    assert blocks.shape == (SMALL_POOLS[1], 8, 8) and not blocks.flags.owndata
     assert not counters.flags.owndata and not counters.flags.writeable
     assert counters.sum() == 0 and counts.sum() == 0
     st.record_attempt("1001", answered=True, talk_seconds=30)
@@ -716,6 +748,11 @@ def test_numpy_views_see_later_writes(st):
     assert sum(r is not None for r in rows) == 1
     day = (datetime(2025, 3, 10) - datetime(1970, 1, 1)).days
     assert days[row, day % 8] == day
+    assert counts.sum() == 0, "a snapshot taken before the counts"
+    block = state_views.row_blocks(st)[row, 0]  # the pool index of the row's branches 0-7
+    assert block >= 0 and (state_views.row_blocks(st)[row, 1:] == -1).all()
+    assert blocks[block, day % 8, 7] == 2 and blocks.sum() == 2
+    counts = state_views.branch_counts(st)
     assert counts[row, day % 8, 7] == 2 and counts.sum() == 2
 
 
@@ -761,7 +798,7 @@ def test_probing_follows_the_spec(st):
         c = st.claim([number], "c")
         assert c.leases[0][0] == h % 16
         assert peek(st.path, HEADER + (h % 16) * DEST, "QB")[:2] == (h | 1, len(number))
-    mem = HEADER + 16 * DEST
+    mem = HEADER + 16 * DEST + SMALL_POOLS[0] * LEASE  # after the slots and the lease pool
     for caller in ("13800138000", "13800138001", "13800138002"):
         h = fnv1a64(b"4008001234\0" + caller.encode())
         st.remember("4008001234", caller, "1001", at(SH, 2025, 3, 10, 9, 0))
@@ -788,7 +825,7 @@ def test_forked_child_claims_as_itself(st):
     p.start()
     assert ready.get(timeout=10)
     owners = [
-        peek(st.path, lease_off(s, j) + 16, "IIQ")
+        peek(st.path, lease_off(s, j, st.path) + 16, "IIQ")
         for s, row in enumerate(held_words(st.path, st.destinations))
         for j, w in enumerate(row)
         if w
@@ -802,14 +839,14 @@ def test_forked_child_claims_as_itself(st):
     assert st.reap() == 1 and st.release(mine) == 1
 
 
-# -- layout version 2: capacity up to 100, 256 branches, round-robin cursors ------------------
+# -- layout version 3: capacity up to 100 and 256 branches from pools, round-robin cursors -----
 
 
-def test_a_version_1_file_is_refused(be, path):
+def test_a_version_2_file_is_refused(be, path):
     good = _good(be, path)
-    v1 = _with_crc(good[:4] + struct.pack("<H", 1) + good[6:])
-    message = _expect_bad(be, path, v1)
-    assert "layout version 1 is not supported (this build reads 2)" in message
+    v2 = _with_crc(good[:4] + struct.pack("<H", 2) + good[6:])
+    message = _expect_bad(be, path, v2)
+    assert "layout version 2 is not supported (this build reads 3)" in message
     assert "remove the file and create it again" in message
     with pytest.raises(StateError, match="remove the file"):
         be.State.create(path, **SMALL)  # create opens the file that is there: refused too
@@ -822,8 +859,9 @@ def test_the_default_file_is_allocated_at_create_and_quick(be, path):
     with be.State.create(path) as s:
         took = time.perf_counter() - t
         assert (s.destinations, s.memory, s.numbers) == (4096, 65536, 1024)
-        assert os.path.getsize(path) == file_len(4096, 65536, 1024) == 41_640_064
-        assert os.stat(path).st_blocks * 512 >= 41_640_064  # no hole left
+        assert (s.leases, s.counter_blocks) == (4196, 2080)
+        assert os.path.getsize(path) == file_len(4096, 65536, 1024) == 8_198_528
+        assert os.stat(path).st_blocks * 512 >= 8_198_528  # no hole left
         s.add_destination("01065528888", capacity=100)
         assert s.claim(["01065528888"], "c") is not None
     assert took < 1.0
@@ -845,10 +883,31 @@ def test_a_trunk_of_capacity_30(st):
     # Lowering the capacity evicts nobody: the records above it still count, and are reaped.
     st.set_capacity("01065528888", 2)
     assert st.destination("01065528888").busy == 30
-    poke(st.path, lease_off(slot, 29) + 32, "Q", 1)  # record 29's deadline long past
+    poke(st.path, lease_off(slot, 29, st.path) + 32, "Q", 1)  # record 29's deadline long past
     assert st.reap() == 1 and st.destination("01065528888").busy == 29
     st.set_capacity("01065528888", 100)
     assert sum(st.claim(["01065528888"], f"d{i}") is not None for i in range(80)) == 71
+
+
+def test_pools_fill_to_their_last_item_and_refuse_one_more(be, path):
+    sizes = {**SMALL, "leases": 3, "counter_blocks": 4}
+    with be.State.create(path, **sizes) as s:
+        assert (s.leases, s.counter_blocks) == (3, 4)
+        s.add_destination("1001", capacity=4)  # records 1-3: the whole pool
+        assert peek(path, 96, "I")[0] == 3
+        assert [s.claim(["1001"], f"c{i}") is not None for i in range(5)] == [True] * 4 + [False]
+        with pytest.raises(StateError, match=error_match(be, r"lease pool is full \(3 lease")):
+            s.add_destination("1002", capacity=2)
+        assert s.destination("1002").capacity == 1 and peek(path, 96, "I")[0] == 3
+        assert s.claim(["1002", "1003"], "phones", all=True) is not None  # need no pool
+        t = at(SH, 2025, 3, 10, 12, 0)
+        s.count_branch("4008001234", 31, t)  # blocks 0-3: the whole pool
+        assert peek(path, 100, "I")[0] == 4
+        with pytest.raises(StateError, match=error_match(be, "counter pool is full")):
+            s.count_branch("4008005678", 0, t)
+        assert peek(path, 100, "I")[0] == 4
+        s.count_branch("4008001234", 0, t)
+        assert s.branch_counts("4008001234", t)[[0, 31]].tolist() == [1, 1]
 
 
 def test_capacity_101_is_refused(st):
@@ -875,6 +934,7 @@ def test_branch_255_is_counted_and_256_refused(be, st):
     assert st.branch_counts("4008001234", t).sum() == 2
     views = state_views.branch_counts(st)
     assert views.shape == (8, 8, 256) and views.sum() == 2
+    assert peek(st.path, 100, "I")[0] == 32, "branch 255 made the row hold all 32 blocks"
     row = state_views.counter_numbers(st).index("4008001234")
     assert views[row, local_day(t) % 8, 255] == 1
 
@@ -899,7 +959,8 @@ def test_next_cursor_counts_up(st):
 
 
 def test_next_cursor_follows_the_spec(st):
-    base = HEADER + 16 * DEST + 16 * MEM + 8 * ROW  # after the counter rows
+    base = HEADER + 16 * DEST + SMALL_POOLS[0] * LEASE + 16 * MEM + 8 * ROW
+    base += SMALL_POOLS[1] * BLOCK  # after the counter rows and the counter blocks
     for group in ("sales", "support", "组" * 64):
         h = fnv1a64(b"4008001234\0" + group.encode())
         for _ in range(5):
@@ -1047,7 +1108,7 @@ def test_create_on_a_full_tmpfs_is_a_state_error_not_a_sigbus(be, tmp_path):
         pytest.skip(f"a tmpfs cannot be mounted here: {r.stderr.strip()}")
     assert r.returncode == 0, f"the child died (signal {-r.returncode}): {r.stdout} {r.stderr}"
     assert "refused:" in r.stdout and "cannot allocate" in r.stdout, r.stdout
-    assert "41640064 bytes" in r.stdout, r.stdout
+    assert "8198528 bytes" in r.stdout, r.stdout
     assert "left: []" in r.stdout  # no temporary or partial file behind
 
 

@@ -140,7 +140,11 @@ impl State {
 #[pymethods]
 impl State {
     #[classmethod]
-    #[pyo3(signature = (path = None, *, destinations = 4096, memory = 65536, numbers = 1024))]
+    #[pyo3(signature = (
+        path = None, *, destinations = 4096, memory = 65536, numbers = 1024, leases = None,
+        counter_blocks = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
@@ -148,12 +152,15 @@ impl State {
         destinations: u32,
         memory: u32,
         numbers: u32,
+        leases: Option<u32>,
+        counter_blocks: Option<u32>,
     ) -> PyResult<Self> {
         let path = path.unwrap_or_else(state::default_path);
+        let defaults = Sizes::with_defaults(destinations, memory, numbers);
         let sizes = Sizes {
-            destinations,
-            memory,
-            numbers,
+            leases: leases.unwrap_or(defaults.leases),
+            counter_blocks: counter_blocks.unwrap_or(defaults.counter_blocks),
+            ..defaults
         };
         let file = py
             .detach(|| StateFile::create(&path, sizes))
@@ -190,6 +197,14 @@ impl State {
     #[getter]
     fn numbers(&self) -> u32 {
         self.file.sizes.numbers
+    }
+    #[getter]
+    fn leases(&self) -> u32 {
+        self.file.sizes.leases
+    }
+    #[getter]
+    fn counter_blocks(&self) -> u32 {
+        self.file.sizes.counter_blocks
     }
 
     #[getter]

@@ -1,7 +1,7 @@
 """The shared call state, plainly: mirrors ``crates/routecore-core/src/state/mod.rs``, the twin
 of the whole ``state/`` (same file, same API).
 
-One file (``docs/state-format.md``, ``RCST`` layout version 2) mapped read-write by every routing
+One file (``docs/state-format.md``, ``RCST`` layout version 3) mapped read-write by every routing
 process of a host: destination claims with leases, call memory, counters, round-robin cursors and
 the published image generation. The compiled core changes it with atomics; this twin holds an
 exclusive ``flock`` on the file around every operation that reads then writes (the kernel drops
@@ -9,10 +9,11 @@ it when the holder dies), and still writes the fields in the order of the spec, 
 reader could follow.
 Readers (``destination``, ``recall``, ``branch_counts``, ``generation``) do not lock.
 
-Split as the Rust state is: ``header`` (the layout and the header), ``dest`` (destinations and
-their claims), ``memory`` (call memory), ``counters`` (branch counters), ``cursors``
-(round-robin cursors), ``process`` (process identity); here the file is opened, created, checked
-and locked, and :class:`State` gathers the operations of those modules as its methods.
+Split as the Rust state is: ``header`` (the layout, the header, and the pools of lease records
+and counter blocks handed out in extents), ``dest`` (destinations and their claims), ``memory``
+(call memory), ``counters`` (branch counters), ``cursors`` (round-robin cursors), ``process``
+(process identity); here the file is opened, created, checked and locked, and :class:`State`
+gathers the operations of those modules as its methods.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from routecore.py.state import counters as _counters
 from routecore.py.state import cursors as _cursors
 from routecore.py.state import dest as _dest
 from routecore.py.state import memory as _memory
-from routecore.py.state.dest import SLOT_USED, Claim, Destination
+from routecore.py.state.dest import Claim, Destination
 from routecore.py.state.header import _U64, FNV_OFFSET, FNV_PRIME, fnv1a64
 from routecore.py.state.memory import MEM_PROBES
 from routecore.py.state.process import (
@@ -54,6 +55,8 @@ from routecore.state.checks import (
     number_bytes,
 )
 from routecore.state.format import (
+    BLOCK,
+    BLOCK_BRANCHES,
     BRANCHES,
     CURSOR,
     CURSORS_PER_ROW,
@@ -66,25 +69,34 @@ from routecore.state.format import (
     MAGIC,
     MASK32,
     MASK64,
+    MAX_COUNTER_BLOCKS,
     MAX_DESTINATIONS,
+    MAX_LEASES,
     MAX_MEMORY,
     MAX_NUMBERS,
     MEM,
+    OFF_BLOCKS_HANDED,
     OFF_CLAIMS,
     OFF_FILE_ID,
     OFF_FIXED_TAIL,
     OFF_GENERATION,
+    OFF_LEASES_HANDED,
     PATH_ENV,
     ROW,
+    SLOT_USED,
     STATE_BRANCHES,
     UNWRITTEN_GRACE,
     VERSION,
+    Sizes,
+    blocks_offset,
     check_header,
     check_sizes,
     cursors_offset,
+    default_sizes,
     file_length,
     fixed_bytes,
     header_bytes,
+    leases_offset,
     memory_offset,
     rows_offset,
 )
@@ -93,6 +105,8 @@ if TYPE_CHECKING:
     from routecore.state.protocol import StateStore
 
 __all__ = [
+    "BLOCK",
+    "BLOCK_BRANCHES",
     "BRANCHES",
     "CHECK_INTERVAL",
     "CURSOR",
@@ -109,16 +123,20 @@ __all__ = [
     "MAGIC",
     "MASK32",
     "MASK64",
+    "MAX_COUNTER_BLOCKS",
     "MAX_DESTINATIONS",
+    "MAX_LEASES",
     "MAX_MEMORY",
     "MAX_NUMBERS",
     "MAX_TIME",
     "MEM",
     "MEM_PROBES",
+    "OFF_BLOCKS_HANDED",
     "OFF_CLAIMS",
     "OFF_FILE_ID",
     "OFF_FIXED_TAIL",
     "OFF_GENERATION",
+    "OFF_LEASES_HANDED",
     "PATH_ENV",
     "ROW",
     "SLOT_USED",
@@ -127,15 +145,19 @@ __all__ = [
     "VERSION",
     "Claim",
     "Destination",
+    "Sizes",
     "State",
+    "blocks_offset",
     "caller_bytes",
     "check_header",
     "check_sizes",
     "cursors_offset",
+    "default_sizes",
     "did_bytes",
     "file_length",
     "fnv1a64",
     "header_bytes",
+    "leases_offset",
     "local_day",
     "memory_offset",
     "namespace_id",
@@ -176,19 +198,22 @@ class State:
         path: str,
         fd: int,
         mm: mmap.mmap,
-        sizes: tuple[int, int, int],
+        sizes: Sizes,
         identity: tuple[int, int, bytes],
     ) -> None:
         self._path = path
         self._fd = fd
         self._mm: mmap.mmap | None = mm
-        self._d, self._m, self._n = sizes
+        self._sizes = sizes
+        self._d, self._r, self._m, self._n, self._p = sizes
         # (device, inode, fixed header bytes) of the file mapped: see check()
         self._dev, self._ino, self._fixed = identity
         self._next_check = time.time() + CHECK_INTERVAL
-        self._mem_off = memory_offset(self._d)
-        self._rows_off = rows_offset(self._d, self._m)
-        self._cursors_off = cursors_offset(self._d, self._m, self._n)
+        self._leases_off = leases_offset(sizes)
+        self._mem_off = memory_offset(sizes)
+        self._rows_off = rows_offset(sizes)
+        self._blocks_off = blocks_offset(sizes)
+        self._cursors_off = cursors_offset(sizes)
         self._pid = os.getpid()
         self._tlock = threading.Lock()  # flock is per open file: threads sharing it need this
 
@@ -202,22 +227,25 @@ class State:
         destinations: int = 4096,
         memory: int = 65536,
         numbers: int = 1024,
+        leases: int | None = None,
+        counter_blocks: int | None = None,
     ) -> State:
         """Open the state file at ``path``, creating it first if it is missing.
 
+        ``leases`` (lease records in the pool) defaults to 2·destinations + 100 and
+        ``counter_blocks`` (blocks of 8 branches in the pool) to 2·numbers + 32.
         A new file is written whole under a temporary name in the same directory, every block
         allocated (a file system without room for it is a StateError here, never a SIGBUS at a
         later write), then linked to ``path`` (which fails if another process got there first):
-        racing creators end with one valid file. An existing file must have the asked sizes
-        (else StateError).
+        racing creators end with one valid file. An existing file must have the asked sizes,
+        all five (else StateError).
         """
         p = resolve_path(path)
-        check_sizes(destinations, memory, numbers)
+        sizes = default_sizes(destinations, memory, numbers, leases, counter_blocks)
         if not os.path.exists(p):
-            _create_file(p, destinations, memory, numbers)
+            _create_file(p, sizes)
         state = cls.open(p)
-        asked = {"destinations": destinations, "memory": memory, "numbers": numbers}
-        have = {"destinations": state._d, "memory": state._m, "numbers": state._n}
+        asked, have = sizes._asdict(), state._sizes._asdict()
         diffs = [f"{k} {have[k]} (asked {v})" for k, v in asked.items() if have[k] != v]
         if diffs:
             state.close()
@@ -320,8 +348,9 @@ class State:
 
     def __repr__(self) -> str:
         return (
-            f"State({self._path!r}, destinations={self._d}, memory={self._m},"
-            f" numbers={self._n}{'' if self._mm is not None else ', closed'})"
+            f"State({self._path!r}, destinations={self._d}, leases={self._r},"
+            f" memory={self._m}, numbers={self._n}, counter_blocks={self._p}"
+            f"{'' if self._mm is not None else ', closed'})"
         )
 
     @property
@@ -333,12 +362,22 @@ class State:
         return self._d
 
     @property
+    def leases(self) -> int:
+        """Lease records in the pool (R), handed to destinations as their capacities need."""
+        return self._r
+
+    @property
     def memory(self) -> int:
         return self._m
 
     @property
     def numbers(self) -> int:
         return self._n
+
+    @property
+    def counter_blocks(self) -> int:
+        """Counter blocks of 8 branches in the pool (P), handed to 400 numbers as they count."""
+        return self._p
 
     def _map(self) -> mmap.mmap:
         mm = self._mm
@@ -444,7 +483,7 @@ def _allocate(fd: int, path: str, length: int) -> None:
         ) from e
 
 
-def _create_file(path: str, destinations: int, memory: int, numbers: int) -> None:
+def _create_file(path: str, sizes: Sizes) -> None:
     """Write a whole new file under a temporary name, then link it to ``path`` unless one is
     there already (a racing creator won: its file is as good)."""
     directory, name = os.path.split(path)
@@ -455,8 +494,8 @@ def _create_file(path: str, destinations: int, memory: int, numbers: int) -> Non
         raise StateError(f"{path}: cannot create the state file: {e.strerror}") from e
     try:
         try:
-            _allocate(fd, path, file_length(destinations, memory, numbers))
-            head = header_bytes(destinations, memory, numbers, secrets.randbits(64))
+            _allocate(fd, path, file_length(sizes))
+            head = header_bytes(sizes, secrets.randbits(64))
             os.pwrite(fd, head, 0)
             os.fsync(fd)
         finally:

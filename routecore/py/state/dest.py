@@ -1,6 +1,7 @@
 """Mirrors ``crates/routecore-core/src/state/dest.rs``: destinations and their claims, one slot
-per phone number, leases taken on its records and reclaimed when the owner is dead or the lease
-has expired.
+per phone number, leases taken on its records (record 0 in the slot, the others handed from the
+lease pool as its capacity needs them) and reclaimed when the owner is dead or the lease has
+expired.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from routecore.py.state.header import (
     _U64,
     DEST,
     HEADER_LEN,
-    LEASE,
+    LEASE_POOL,
     LEASES,
     MASK32,
     MASK64,
@@ -27,9 +28,12 @@ from routecore.py.state.header import (
     UNWRITTEN_GRACE,
     _probe,
     fnv1a64,
+    hand,
+    item_off,
     number_bytes,
 )
 from routecore.state.checks import check_capacity, check_claim, check_seconds
+from routecore.state.format import SLOT_RECORDS, SLOT_USED
 from routecore.state.process import own_namespace, own_start_time, pid_alive, process_start_time
 
 if TYPE_CHECKING:
@@ -38,7 +42,6 @@ if TYPE_CHECKING:
 _SLOT_NUMBER = struct.Struct("<B23s")  # at 8
 _SLOT_FLAGS = struct.Struct("<II")  # capacity, online at 32
 _SLOT_COUNTERS = struct.Struct("<QQQQ")  # at 40
-SLOT_USED = 72  # u32: the largest capacity the destination ever had
 # at 8: fields id, owner pid, owner's PID namespace id, owner start time, deadline
 _LEASE_FIELDS = struct.Struct("<QIIQQ")
 _LEASE_BODY = struct.Struct("<IIQQB23s")  # at 16: pid, PID namespace, start, deadline, call id
@@ -78,10 +81,10 @@ def _find_slot(self: State, mm: mmap.mmap, raw: bytes, h: int) -> tuple[int, boo
     return _probe(mm, HEADER_LEN, DEST, self._d, raw, h)
 
 
-def _slot_for(
-    self: State, mm: mmap.mmap, raw: bytes, capacity: int = 1, online: bool = True
-) -> int:
-    """The slot of ``raw``, inserted if missing (the caller holds the lock)."""
+def _slot_for(self: State, mm: mmap.mmap, raw: bytes) -> int:
+    """The slot of ``raw``, inserted if missing (the caller holds the lock): ``records`` 1 (its
+    own record 0, in the slot: nothing from the pool), number, capacity 1, online, used 1, and
+    the key last."""
     h = fnv1a64(raw)
     i, found = _find_slot(self, mm, raw, h)
     if found:
@@ -92,21 +95,45 @@ def _slot_for(
             f" cannot add {raw.decode()}"
         )
     off = HEADER_LEN + i * DEST
+    hand(mm, LEASE_POOL, off, 1, self._r, self._path)
     _SLOT_NUMBER.pack_into(mm, off + 8, len(raw), raw)
-    _SLOT_FLAGS.pack_into(mm, off + 32, capacity, 1 if online else 0)
-    _U32.pack_into(mm, off + SLOT_USED, capacity)
+    _SLOT_FLAGS.pack_into(mm, off + 32, 1, 1)
+    _U32.pack_into(mm, off + SLOT_USED, 1)
     _U64.pack_into(mm, off, h | 1)  # the key last: readers match only complete slots
     return i
 
 
+def _lease_off(self: State, mm: mmap.mmap, off: int, j: int) -> int:
+    """File offset of lease record ``j`` of the slot at ``off``: record 0 in the slot, the
+    others in the pool through the slot's extents; -1 for a record the slot does not hold (or
+    one a damaged file puts beyond the pool)."""
+    if not 0 <= j < LEASES:
+        return -1
+    return item_off(mm, LEASE_POOL, off, j, self._leases_off, self._r)
+
+
+def _set_capacity(self: State, mm: mmap.mmap, off: int, capacity: int) -> None:
+    """Hand the slot the records ``capacity`` needs (a full pool is a StateError and changes
+    nothing), raise its ``used`` to it, then store it: no record at or above
+    ``max(used, capacity)`` was ever claimed, and every one below lies in a handed extent."""
+    if _U32.unpack_from(mm, off + SLOT_RECORDS)[0] < capacity:
+        hand(mm, LEASE_POOL, off, capacity, self._r, self._path)
+    _raise_used(mm, off, capacity)
+    _U32.pack_into(mm, off + 32, capacity)
+
+
 def add_destination(self: State, number: str, *, capacity: int = 1, online: bool = True) -> None:
-    """Insert the destination, or update its capacity and online flag."""
+    """Insert the destination, or update its capacity and online flag.
+
+    A new one is inserted first (capacity 1): should the lease pool lack the records of a
+    larger ``capacity``, the StateError leaves it inserted with capacity 1.
+    """
     raw = number_bytes(number)
     cap = check_capacity(capacity)
     with self._locked() as mm:
-        off = HEADER_LEN + _slot_for(self, mm, raw, cap, online) * DEST
-        _raise_used(mm, off, cap)
-        _SLOT_FLAGS.pack_into(mm, off + 32, cap, 1 if online else 0)
+        off = HEADER_LEN + _slot_for(self, mm, raw) * DEST
+        _set_capacity(self, mm, off, cap)
+        _U32.pack_into(mm, off + 36, 1 if online else 0)
 
 
 def set_online(self: State, number: str, online: bool) -> None:
@@ -120,9 +147,7 @@ def set_capacity(self: State, number: str, capacity: int) -> None:
     raw = number_bytes(number)
     cap = check_capacity(capacity)
     with self._locked() as mm:
-        off = _known(self, mm, raw, number)
-        _raise_used(mm, off, cap)
-        _U32.pack_into(mm, off + 32, cap)
+        _set_capacity(self, mm, _known(self, mm, raw, number), cap)
 
 
 def _known(self: State, mm: mmap.mmap, raw: bytes, number: str) -> int:
@@ -136,7 +161,7 @@ def destination(self: State, number: str) -> Destination | None:
     raw = number_bytes(number)
     mm = self._map()
     i, found = _find_slot(self, mm, raw, fnv1a64(raw))
-    return _read_destination(mm, HEADER_LEN + i * DEST) if found else None
+    return _read_destination(self, mm, HEADER_LEN + i * DEST) if found else None
 
 
 def destinations_now(self: State) -> list[Destination]:
@@ -150,7 +175,7 @@ def destinations_now(self: State) -> list[Destination]:
     for i in range(self._d):
         off = HEADER_LEN + i * DEST
         if _U64.unpack_from(mm, off)[0]:
-            out.append(_read_destination(mm, off))
+            out.append(_read_destination(self, mm, off))
     return out
 
 
@@ -172,8 +197,7 @@ def idle(self: State, numbers: Sequence[str]) -> list[bool]:
         off = HEADER_LEN + i * DEST
         capacity, online = _SLOT_FLAGS.unpack_from(mm, off + 32)
         room = False
-        for j in range(min(max(capacity, 1), LEASES)):
-            rec = off + 96 + j * LEASE
+        for rec in _records(self, mm, off, min(max(capacity, 1), LEASES)):
             word = _U64.unpack_from(mm, rec)[0]
             if word == 0 or _stale(mm, rec, word, now_ms, now_s):
                 room = True
@@ -182,15 +206,22 @@ def idle(self: State, numbers: Sequence[str]) -> list[bool]:
     return out
 
 
-def _read_destination(mm: mmap.mmap, off: int) -> Destination:
+def _records(self: State, mm: mmap.mmap, off: int, count: int) -> Iterator[int]:
+    """File offsets of the slot's first ``count`` lease records that it holds."""
+    for j in range(count):
+        rec = _lease_off(self, mm, off, j)
+        if rec >= 0:
+            yield rec
+
+
+def _read_destination(self: State, mm: mmap.mmap, off: int) -> Destination:
     n, digits = _SLOT_NUMBER.unpack_from(mm, off + 8)
     capacity, online = _SLOT_FLAGS.unpack_from(mm, off + 32)
     offered, answered, unanswered, talk = _SLOT_COUNTERS.unpack_from(mm, off + 40)
     now = time.time()
     now_ms, now_s = int(now * 1000), int(now)
     busy = 0
-    for j in range(_held(mm, off)):
-        rec = off + 96 + j * LEASE
+    for rec in _records(self, mm, off, _held(mm, off)):
         word = _U64.unpack_from(mm, rec)[0]
         if word and not _stale(mm, rec, word, now_ms, now_s):
             busy += 1
@@ -282,12 +313,11 @@ def claim(
                 capacity, online = _SLOT_FLAGS.unpack_from(mm, off + 32)
                 if not online:
                     continue
-                j = _room(mm, off, min(max(capacity, 1), LEASES), now_ms, now_s)
+                j, rec = _room(self, mm, off, min(max(capacity, 1), LEASES), now_ms, now_s)
                 if j < 0:
                     continue
                 if not claim_id:
                     claim_id = _next_claim_id(mm, now_s)
-                rec = off + 96 + j * LEASE
                 _U64.pack_into(mm, rec, claim_id)  # the claim itself (a CAS 0 -> id)
                 _LEASE_BODY.pack_into(
                     mm, rec + 16, os.getpid(), own_namespace(), own_start_time(), deadline,
@@ -301,8 +331,8 @@ def claim(
         except BaseException:
             # Part way (a full table): free what was taken before raising, not at expiry.
             for slot, j, cid in leases:
-                rec = HEADER_LEN + slot * DEST + 96 + j * LEASE
-                if _U64.unpack_from(mm, rec)[0] == cid:
+                rec = _lease_off(self, mm, HEADER_LEN + slot * DEST, j)
+                if rec >= 0 and _U64.unpack_from(mm, rec)[0] == cid:
                     _U64.pack_into(mm, rec, 0)  # CAS id -> 0
             raise
     if not leases:
@@ -310,27 +340,45 @@ def claim(
     return Claim(tuple(numbers), call_id, tuple(leases))
 
 
-def _room(mm: mmap.mmap, off: int, capacity: int, now_ms: int, now_s: int) -> int:
-    """Index of the first free record among the first ``capacity``, reclaiming stale ones
-    met before it; -1 if none."""
+def _room(
+    self: State, mm: mmap.mmap, off: int, capacity: int, now_ms: int, now_s: int
+) -> tuple[int, int]:
+    """(index, file offset) of the first free record among the first ``capacity`` the slot
+    holds, reclaiming stale ones met before it; (-1, -1) if none."""
     for j in range(capacity):
-        rec = off + 96 + j * LEASE
+        rec = _lease_off(self, mm, off, j)
+        if rec < 0:
+            continue
         word = _U64.unpack_from(mm, rec)[0]
         if word == 0:
-            return j
+            return j, rec
         if _stale(mm, rec, word, now_ms, now_s):
             _U64.pack_into(mm, rec, 0)  # reclaimed: CAS stale id -> 0
-            return j
-    return -1
+            return j, rec
+    return -1, -1
 
 
 def _claim_leases(
     self: State, claim: Claim, keep: str | None
-) -> Iterator[tuple[str, int, int]]:  # (number, record offset, claim id)
-    """Leases out of this file's range are skipped (they cannot be held here)."""
-    for number, (slot, j, cid) in zip(claim.numbers, claim.leases, strict=False):
-        if number != keep and 0 <= slot < self._d and 0 <= j < LEASES:
-            yield number, HEADER_LEN + slot * DEST + 96 + j * LEASE, cid
+) -> list[tuple[int, int, int]]:  # (slot, lease, claim id)
+    """The leases of ``claim`` but the one on ``keep``; those out of this file's range are
+    skipped (they cannot be held here)."""
+    return [
+        (slot, j, cid)
+        for number, (slot, j, cid) in zip(claim.numbers, claim.leases, strict=False)
+        if number != keep and 0 <= slot < self._d and 0 <= j < LEASES
+    ]
+
+
+def _held_records(
+    self: State, mm: mmap.mmap, leases: list[tuple[int, int, int]]
+) -> Iterator[tuple[int, int]]:  # (record offset, claim id)
+    """Where each lease lies, through its slot's extents; a record the slot does not hold
+    (or beyond the pool) is skipped."""
+    for slot, j, cid in leases:
+        rec = _lease_off(self, mm, HEADER_LEN + slot * DEST, j)
+        if rec >= 0:
+            yield rec, cid
 
 
 def release(self: State, claim: Claim, *, keep: str | None = None) -> int:
@@ -338,10 +386,10 @@ def release(self: State, claim: Claim, *, keep: str | None = None) -> int:
 
     Releasing again frees 0 (harmless, and reported by the 0).
     """
-    leases = list(_claim_leases(self, claim, keep))
+    leases = _claim_leases(self, claim, keep)
     freed = 0
     with self._locked() as mm:
-        for _, rec, cid in leases:
+        for rec, cid in _held_records(self, mm, leases):
             if _U64.unpack_from(mm, rec)[0] == cid:
                 _U64.pack_into(mm, rec, 0)  # CAS id -> 0
                 freed += 1
@@ -350,12 +398,12 @@ def release(self: State, claim: Claim, *, keep: str | None = None) -> int:
 
 def extend(self: State, claim: Claim, seconds: float) -> int:
     """Set the deadline of every lease still held to now + ``seconds``; how many."""
-    leases = list(_claim_leases(self, claim, None))
+    leases = _claim_leases(self, claim, None)
     secs = check_seconds(seconds, "seconds")
     done = 0
     with self._locked() as mm:
         deadline = min(int(time.time() * 1000) + int(secs * 1000), MASK64)
-        for _, rec, cid in leases:
+        for rec, cid in _held_records(self, mm, leases):
             word, fields_id = _LEASE_HEAD.unpack_from(mm, rec)
             if word == cid and fields_id == cid:
                 _U64.pack_into(mm, rec + 32, deadline)
@@ -374,8 +422,7 @@ def reap(self: State) -> int:
             off = HEADER_LEN + i * DEST
             if not _U64.unpack_from(mm, off)[0]:
                 continue
-            for j in range(_held(mm, off)):
-                rec = off + 96 + j * LEASE
+            for rec in _records(self, mm, off, _held(mm, off)):
                 word = _U64.unpack_from(mm, rec)[0]
                 if word and _stale(mm, rec, word, now_ms, now_s):
                     _U64.pack_into(mm, rec, 0)

@@ -3,9 +3,10 @@
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
+use super::extents::LEASE_POOL;
 use super::process;
 use super::{check_number, Probe, StateError, StateFile, StateResult};
-use super::{DEST_LEN, HEADER_LEN, LEASES, LEASE_LEN, UNWRITTEN_GRACE_S};
+use super::{DEST_LEN, HEADER_LEN, LEASES, UNWRITTEN_GRACE_S};
 
 const NUMBER_CAP: usize = 23;
 const CALL_ID_CAP: usize = 23;
@@ -65,18 +66,23 @@ impl StateFile {
         HEADER_LEN + slot * DEST_LEN
     }
 
-    fn lease_off(&self, slot: usize, lease: usize) -> usize {
-        self.slot_off(slot) + 96 + lease * LEASE_LEN
+    /// Where lease record `lease` of `slot` lies: in the pool, through the slot's extents;
+    /// None for a record the slot does not hold.
+    #[inline(always)]
+    fn lease_off(&self, slot: usize, lease: usize) -> Option<usize> {
+        let (pool, size) = (self.leases_off, self.sizes.leases);
+        self.item_off(&LEASE_POOL, self.slot_off(slot), lease, pool, size)
     }
 
     /// The lease records of `slot` that may be held: the first `max(used, capacity)`, where
     /// `used` is the largest capacity the destination ever had (records above it were never
     /// claimed), so a capacity-1 phone costs one record to scan, not `LEASES`.
-    fn held_range(&self, slot: usize) -> std::ops::Range<usize> {
+    fn held_leases(&self, slot: usize) -> impl Iterator<Item = usize> + '_ {
         let off = self.slot_off(slot);
         let used = self.u32_at(off + USED).load(Acquire);
         let capacity = self.u32_at(off + 32).load(Acquire);
-        0..(used.max(capacity) as usize).clamp(1, LEASES)
+        (0..(used.max(capacity) as usize).clamp(1, LEASES))
+            .filter_map(move |l| self.lease_off(slot, l))
     }
 
     /// The slot of a number, if it was ever inserted. Lock-free.
@@ -111,6 +117,9 @@ impl StateFile {
         };
         let off = self.slot_off(slot);
         if let Some(c) = capacity {
+            if self.held(&LEASE_POOL, off) < c {
+                self.locked(|| self.hand(&LEASE_POOL, off, c, self.sizes.leases))??;
+            }
             self.u32_at(off + USED).fetch_max(c, AcqRel); // before any claim can use `c`
             self.u32_at(off + 32).store(c, Release);
         }
@@ -126,6 +135,7 @@ impl StateFile {
             Probe::Found(slot) => Ok(slot),
             Probe::Vacant(slot, key) => {
                 let off = self.slot_off(slot);
+                self.hand(&LEASE_POOL, off, 1, self.sizes.leases)?;
                 self.write_str(off + 8, number.as_bytes(), NUMBER_CAP);
                 self.u32_at(off + 32).store(1, Relaxed);
                 self.u32_at(off + 36).store(1, Relaxed);
@@ -202,7 +212,9 @@ impl StateFile {
         deadline: u64,
         now: u64,
     ) -> bool {
-        let off = self.lease_off(slot, lease);
+        let Some(off) = self.lease_off(slot, lease) else {
+            return false;
+        };
         let word = self.u64_at(off);
         let mut current = word.load(Acquire);
         if current != 0 {
@@ -278,8 +290,11 @@ impl StateFile {
         Ok((!claim.leases.is_empty()).then_some(claim))
     }
 
-    fn lease_in_range(&self, l: &ClaimedLease) -> bool {
-        (l.slot as usize) < self.sizes.destinations as usize && (l.lease as usize) < LEASES
+    /// Where a claimed lease lies, or None for one this file cannot hold.
+    fn claimed_off(&self, l: &ClaimedLease) -> Option<usize> {
+        ((l.slot as usize) < self.sizes.destinations as usize && (l.lease as usize) < LEASES)
+            .then(|| self.lease_off(l.slot as usize, l.lease as usize))
+            .flatten()
     }
 
     /// Free every lease of `claim` except the one on `keep`; how many were still held.
@@ -298,10 +313,13 @@ impl StateFile {
     ) -> usize {
         let mut freed = 0;
         for (number, l) in leases {
-            if Some(number) == keep || !self.lease_in_range(l) {
+            if Some(number) == keep {
                 continue;
             }
-            let word = self.u64_at(self.lease_off(l.slot as usize, l.lease as usize));
+            let Some(off) = self.claimed_off(l) else {
+                continue;
+            };
+            let word = self.u64_at(off);
             if word.compare_exchange(l.id, 0, AcqRel, Acquire).is_ok() {
                 freed += 1;
             }
@@ -313,8 +331,10 @@ impl StateFile {
     pub fn extend(&self, claim: &Claim, lease_ms: u64) -> usize {
         let deadline = process::now_ms().saturating_add(lease_ms);
         let mut held = 0;
-        for l in claim.leases.iter().filter(|l| self.lease_in_range(l)) {
-            let off = self.lease_off(l.slot as usize, l.lease as usize);
+        for l in &claim.leases {
+            let Some(off) = self.claimed_off(l) else {
+                continue;
+            };
             if self.u64_at(off).load(Acquire) == l.id && self.u64_at(off + 8).load(Acquire) == l.id
             {
                 self.u64_at(off + 32).store(deadline, Release);
@@ -335,8 +355,7 @@ impl StateFile {
         let now = process::now_ms();
         let mut reclaimed = 0;
         for slot in self.inserted_slots().collect::<Vec<_>>() {
-            for lease in self.held_range(slot) {
-                let off = self.lease_off(slot, lease);
+            for off in self.held_leases(slot) {
                 let word = self.u64_at(off).load(Acquire);
                 if word != 0
                     && self.stale(off, word, now)
@@ -355,9 +374,8 @@ impl StateFile {
     fn info(&self, slot: usize, now: u64) -> DestinationInfo {
         let off = self.slot_off(slot);
         let busy = self
-            .held_range(slot)
-            .filter(|&l| {
-                let lo = self.lease_off(slot, l);
+            .held_leases(slot)
+            .filter(|&lo| {
                 let w = self.u64_at(lo).load(Acquire);
                 w != 0 && !self.stale(lo, w, now)
             })
@@ -397,8 +415,7 @@ impl StateFile {
                     let off = self.slot_off(slot);
                     let cap = (self.u32_at(off + 32).load(Acquire) as usize).clamp(1, LEASES);
                     self.u32_at(off + 36).load(Acquire) != 0
-                        && (0..cap).any(|l| {
-                            let lo = self.lease_off(slot, l);
+                        && (0..cap).filter_map(|l| self.lease_off(slot, l)).any(|lo| {
                             let w = self.u64_at(lo).load(Acquire);
                             w == 0 || self.stale(lo, w, now)
                         })
@@ -524,7 +541,7 @@ mod tests {
         // Lowering the capacity evicts nobody: the held records still count and are reaped.
         s.set_capacity("01065528888", 1).unwrap();
         assert_eq!(s.destination("01065528888").unwrap().busy, 30);
-        let off = s.lease_off(claims[29].leases[0].slot as usize, 29);
+        let off = s.lease_off(claims[29].leases[0].slot as usize, 29).unwrap();
         s.u64_at(off + 32).store(1, Relaxed); // record 29's deadline long past
         assert_eq!(s.reap().unwrap(), 1);
         for bad in [0, 101] {
@@ -567,7 +584,7 @@ mod tests {
     fn expired_and_unwritten_leases_are_reclaimed() {
         let s = temp_state("stale", SMALL);
         let c = s.claim(&["1001"], "c", 60_000, false).unwrap().unwrap();
-        let off = s.lease_off(c.leases[0].slot as usize, 0);
+        let off = s.lease_off(c.leases[0].slot as usize, 0).unwrap();
         s.u64_at(off + 32).store(1, Relaxed); // deadline long past
         assert_eq!(s.reap().unwrap(), 1);
         assert_eq!(s.release(&c, None), 0);
@@ -577,7 +594,7 @@ mod tests {
         assert!(s.claim(&["1001"], "d", 60_000, false).unwrap().is_some());
         // A dead pid (pid 0 is never alive) with a live deadline.
         let e = s.claim(&["1002"], "e", 60_000, false).unwrap().unwrap();
-        let off = s.lease_off(e.leases[0].slot as usize, 0);
+        let off = s.lease_off(e.leases[0].slot as usize, 0).unwrap();
         s.u32_at(off + 16).store(0, Relaxed);
         assert_eq!(s.reap().unwrap(), 1);
     }
@@ -586,7 +603,7 @@ mod tests {
     fn a_lease_records_its_owners_namespace() {
         let s = temp_state("owner-ns", SMALL);
         let c = s.claim(&["1001"], "c", 60_000, false).unwrap().unwrap();
-        let off = s.lease_off(c.leases[0].slot as usize, 0);
+        let off = s.lease_off(c.leases[0].slot as usize, 0).unwrap();
         assert_eq!(s.u32_at(off + 20).load(Relaxed), process::my_namespace());
         assert_ne!(s.u32_at(off + 20).load(Relaxed), 0);
     }
@@ -595,7 +612,7 @@ mod tests {
     fn a_lease_of_another_namespace_waits_for_its_deadline() {
         let s = temp_state("other-ns", SMALL);
         let c = s.claim(&["1001"], "c", 60_000, false).unwrap().unwrap();
-        let off = s.lease_off(c.leases[0].slot as usize, 0);
+        let off = s.lease_off(c.leases[0].slot as usize, 0).unwrap();
         // Pid 0 is never alive here: in this namespace the lease would be stale at once.
         s.u32_at(off + 16).store(0, Relaxed);
         s.u32_at(off + 20)
@@ -638,5 +655,76 @@ mod tests {
             .0
             .contains("full"));
         assert_eq!(s.destinations().unwrap().len(), 16);
+    }
+
+    #[test]
+    fn records_come_from_the_pool_as_the_capacity_needs_them() {
+        let s = temp_state("pool", SMALL);
+        let handed = |s: &StateFile| s.u32_at(super::super::OFF_LEASES_HANDED).load(Relaxed);
+        let phone = s.add_destination("13800000001", None, None).unwrap();
+        assert_eq!(handed(&s), 0, "a phone's one record is in its slot");
+        assert_eq!(s.lease_off(phone, 0), Some(s.slot_off(phone) + 112));
+        let trunk = s.add_destination("01065528888", Some(30), None).unwrap();
+        assert_eq!(
+            handed(&s),
+            31,
+            "a trunk of 30 holds 32: one in its slot, 31 in the pool"
+        );
+        let off = s.slot_off(trunk);
+        assert_eq!(s.u32_at(off + 76).load(Relaxed), 32);
+        // Its extents follow each other in the pool.
+        let starts: Vec<u32> = (0..5)
+            .map(|e| s.u32_at(off + 80 + 4 * e).load(Relaxed))
+            .collect();
+        assert_eq!(starts, [0, 1, 3, 7, 15]);
+        let leases_off = HEADER_LEN + 16 * DEST_LEN;
+        assert_eq!(s.lease_off(trunk, 0), Some(off + 112));
+        assert_eq!(s.lease_off(trunk, 1), Some(leases_off));
+        assert_eq!(s.lease_off(trunk, 31), Some(leases_off + 64 * 30));
+        assert_eq!(s.lease_off(trunk, 32), None, "a record it does not hold");
+        // Lowering and raising again within what it holds hands nothing.
+        s.set_capacity("01065528888", 2).unwrap();
+        s.set_capacity("01065528888", 32).unwrap();
+        assert_eq!(handed(&s), 31);
+        // 99 more would pass the pool's 116: refused, nothing changed.
+        s.add_destination("01065529999", None, None).unwrap();
+        let e = s.set_capacity("01065529999", 100).unwrap_err().0;
+        assert!(
+            e.contains("the lease pool is full (116 lease records handed out)")
+                && e.contains("more leases"),
+            "{e}"
+        );
+        assert_eq!(handed(&s), 31);
+        assert_eq!(s.destination("01065529999").unwrap().capacity, 1);
+        let claims: Vec<_> = (0..32)
+            .map(|i| {
+                s.claim(&["01065528888"], &format!("c{i}"), 60_000, false)
+                    .unwrap()
+            })
+            .collect();
+        assert!(claims.iter().all(Option::is_some));
+        // A claim naming a record the slot does not hold frees nothing.
+        let mut forged = claims[0].clone().unwrap();
+        forged.leases[0].lease = 40;
+        assert_eq!(s.release(&forged, None), 0);
+        assert_eq!(s.destination("01065528888").unwrap().busy, 32);
+    }
+
+    #[test]
+    fn a_full_pool_refuses_a_larger_capacity_and_changes_nothing() {
+        let sizes = super::super::Sizes { leases: 3, ..SMALL };
+        let s = temp_state("pool-full", sizes);
+        s.add_destination("1001", Some(4), None).unwrap(); // records 1-3 from the pool
+        let e = s.add_destination("1002", Some(2), None).unwrap_err().0;
+        assert!(e.contains("lease pool is full"), "{e}");
+        assert_eq!(
+            s.destination("1002").unwrap().capacity,
+            1,
+            "inserted as a phone"
+        );
+        // Phones need nothing from the pool.
+        for n in ["1003", "1004"] {
+            assert!(s.claim(&[n], "c", 60_000, false).unwrap().is_some());
+        }
     }
 }

@@ -6,6 +6,7 @@
 mod counters;
 mod cursors;
 mod dest;
+mod extents;
 mod header;
 mod memory;
 pub mod process;
@@ -32,33 +33,46 @@ pub fn default_path() -> PathBuf {
 }
 
 pub const MAGIC: &[u8; 4] = b"RCST";
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 pub const HEADER_LEN: usize = 128;
-/// Lease records per destination: the largest capacity.
+/// The largest capacity: a destination holds at most this many lease records.
 pub const LEASES: usize = 100;
-/// Branches per counter row: a branch is 0..BRANCHES.
+/// Branches a 400 number may count: a branch is 0..BRANCHES.
 pub const BRANCHES: usize = 256;
 pub const DAYS: usize = 8;
 pub const LEASE_LEN: usize = 64;
-pub const DEST_LEN: usize = 96 + LEASES * LEASE_LEN;
+/// A destination slot, its first lease record (at 112) included.
+pub const DEST_LEN: usize = 176;
 pub const MEM_LEN: usize = 96;
-pub const ROW_LEN: usize = 24 + 8 * DAYS + 4 * BRANCHES * DAYS;
+pub const ROW_LEN: usize = 120;
+/// Branches per counter block.
+pub const BLOCK_BRANCHES: usize = 8;
+/// A counter block: the counts of 8 branches for each of the K day blocks.
+pub const BLOCK_LEN: usize = 4 * BLOCK_BRANCHES * DAYS;
 /// Round-robin cursor entries per counter row; a cursor is looked for in this many entries.
 pub const CURSORS_PER_ROW: usize = 16;
 pub const CURSOR_LEN: usize = 16;
 pub const MAX_DESTINATIONS: u32 = 1 << 24;
+pub const MAX_LEASES: u32 = 1 << 28;
 pub const MAX_MEMORY: u32 = 1 << 26;
 pub const MAX_NUMBERS: u32 = 1 << 20;
+pub const MAX_COUNTER_BLOCKS: u32 = 1 << 26;
 /// A claim whose fields were never written is taken for dead after this many seconds.
 pub const UNWRITTEN_GRACE_S: u64 = 10;
 /// Header offset of the file id: a random u64 chosen at creation ([64, 72) is reserved, 0).
 pub const OFF_FILE_ID: usize = 72;
-/// Where the header's second run of fixed bytes begins: the reserved u64 at 64, the file id.
+/// Header offsets of the pools' sizes (R, P, W: covered by the CRC with [0, 40)).
+const OFF_POOLS: usize = 80;
+/// Header offsets of the counts of lease records and counter blocks handed out (u32 each).
+pub(crate) const OFF_LEASES_HANDED: usize = 96;
+pub(crate) const OFF_BLOCKS_HANDED: usize = 100;
+/// Where the header's second run of fixed bytes begins: the reserved u64 at 64, the file id,
+/// the pools' sizes.
 const OFF_FIXED_TAIL: usize = 64;
 /// A claim looks at the file (`StateFile::check_file`) at most once in this many milliseconds.
 pub const CHECK_INTERVAL_MS: u64 = 1000;
-/// The header bytes that never change once the file is made: [0, 48) and [64, 80).
-const FIXED_LEN: usize = 64;
+/// The header bytes that never change once the file is made: [0, 48) and [64, 96).
+const FIXED_LEN: usize = 80;
 
 /// The longest short string field (numbers, call ids) of the layout.
 const SHORT_CAP: usize = 31;
@@ -192,8 +206,10 @@ pub struct StateFile {
     file: File,
     path: PathBuf,
     pub sizes: Sizes,
+    leases_off: usize,
     mem_off: usize,
     rows_off: usize,
+    blocks_off: usize,
     cursors_off: usize,
     /// (device, inode) of the file mapped: another file put at `path` later is told from it.
     dev: u64,
@@ -236,17 +252,21 @@ impl StateFile {
             .len(len as usize)
             .map_raw(&file)
             .map_err(|e| err(path, e))?;
-        let mem_off = HEADER_LEN + sizes.destinations as usize * DEST_LEN;
+        let leases_off = HEADER_LEN + sizes.destinations as usize * DEST_LEN;
+        let mem_off = leases_off + sizes.leases as usize * LEASE_LEN;
         let rows_off = mem_off + sizes.memory as usize * MEM_LEN;
-        let cursors_off = rows_off + sizes.numbers as usize * ROW_LEN;
+        let blocks_off = rows_off + sizes.numbers as usize * ROW_LEN;
+        let cursors_off = blocks_off + sizes.counter_blocks as usize * BLOCK_LEN;
         Ok(StateFile {
             guard: crate::fault::Guard::new(map.as_ptr(), map.len()),
             map,
             file,
             path: path.to_path_buf(),
             sizes,
+            leases_off,
             mem_off,
             rows_off,
+            blocks_off,
             cursors_off,
             dev: meta.dev(),
             ino: meta.ino(),
@@ -371,15 +391,7 @@ impl StateFile {
         if state.sizes != sizes {
             return Err(err(
                 path,
-                format!(
-                    "exists with other sizes: destinations={} memory={} numbers={} (asked {} {} {})",
-                    state.sizes.destinations,
-                    state.sizes.memory,
-                    state.sizes.numbers,
-                    sizes.destinations,
-                    sizes.memory,
-                    sizes.numbers
-                ),
+                format!("exists with other sizes: {} (asked {})", state.sizes, sizes),
             ));
         }
         Ok(state)
@@ -546,10 +558,13 @@ pub(crate) mod tests {
         StateFile::create(&dir.join("state"), sizes).unwrap()
     }
 
+    /// Small sizes with the pools' defaults (16 + 100 records, 2·4 + 32 blocks).
     pub const SMALL: Sizes = Sizes {
         destinations: 16,
+        leases: 116,
         memory: 16,
         numbers: 4,
+        counter_blocks: 40,
     };
 
     #[test]
@@ -568,6 +583,12 @@ pub(crate) mod tests {
             .unwrap_err()
             .0
             .contains("other sizes"));
+        let fewer_leases = Sizes {
+            leases: 64,
+            ..SMALL
+        };
+        let e = StateFile::create(s.path(), fewer_leases).unwrap_err().0;
+        assert!(e.contains("leases=116") && e.contains("leases=64"), "{e}");
     }
 
     #[test]
@@ -615,34 +636,47 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn version_2_sizes_in_the_header() {
+    fn version_3_sizes_in_the_header() {
+        assert_eq!(Sizes::with_defaults(16, 16, 4), SMALL);
         let h = header_bytes(&SMALL, 9);
-        assert_eq!(&h[4..6], &2u16.to_le_bytes());
+        assert_eq!(&h[4..6], &3u16.to_le_bytes());
         assert_eq!(&h[12..16], &100u32.to_le_bytes());
         assert_eq!(&h[24..28], &256u32.to_le_bytes());
-        assert_eq!((DEST_LEN, ROW_LEN), (6496, 8280));
-        let rows_end = 128 + 16 * DEST_LEN as u64 + 16 * MEM_LEN as u64 + 4 * ROW_LEN as u64;
+        assert_eq!(&h[80..92], &[116, 0, 0, 0, 40, 0, 0, 0, 8, 0, 0, 0]);
+        assert_eq!((DEST_LEN, ROW_LEN, BLOCK_LEN), (176, 120, 256));
+        let sections = 128 + 16 * 176 + 116 * 64 + 16 * 96 + 4 * 120 + 40 * 256;
         assert_eq!(
             SMALL.file_len(),
-            rows_end + 4 * 16 * 16,
+            sections + 4 * 16 * 16,
             "the cursor section counts"
         );
         assert_eq!(&h[32..40], &SMALL.file_len().to_le_bytes());
+        let default = Sizes::with_defaults(4096, 65536, 1024);
+        assert_eq!(default.file_len(), 8_198_528, "the spec's figure");
+        // The pools' sizes are under the CRC: a damaged one is a damaged header.
+        let mut bad = h;
+        bad[80] ^= 1;
+        assert!(parse_header(&bad, SMALL.file_len())
+            .unwrap_err()
+            .contains("checksum"));
+        let too_big = Sizes {
+            leases: MAX_LEASES + 1,
+            ..SMALL
+        };
+        assert!(too_big.check().unwrap_err().contains("leases must be"));
     }
 
     #[test]
-    fn a_version_1_file_is_refused() {
-        let s = temp_state("v1", SMALL);
+    fn a_version_2_file_is_refused() {
+        let s = temp_state("v2", SMALL);
         let path = s.path().to_path_buf();
         drop(s);
         let mut data = std::fs::read(&path).unwrap();
-        data[4..6].copy_from_slice(&1u16.to_le_bytes());
-        let crc = crc32fast::hash(&data[0..40]);
-        data[40..44].copy_from_slice(&crc.to_le_bytes());
+        data[4..6].copy_from_slice(&2u16.to_le_bytes());
         std::fs::write(&path, &data).unwrap();
         let e = StateFile::open(&path).unwrap_err().0;
         assert!(
-            e.contains("layout version 1 is not supported (this build reads 2)")
+            e.contains("layout version 2 is not supported (this build reads 3)")
                 && e.contains("remove the file and create it again"),
             "{e}"
         );
@@ -661,7 +695,8 @@ pub(crate) mod tests {
             "reserved: no PID namespace in the header"
         );
         assert_ne!(&data[72..80], &[0u8; 8], "a file id");
-        assert!(data[80..128].iter().all(|&b| b == 0));
+        assert_eq!(&data[96..100], &[0u8; 4], "no lease record handed out yet");
+        assert!(data[104..128].iter().all(|&b| b == 0));
     }
 
     #[test]
