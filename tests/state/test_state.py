@@ -1071,7 +1071,7 @@ def test_a_half_failed_claim_of_all_releases_the_leases_it_took(be, path):
 
 
 # A child on a 4 MiB tmpfs of its own (a mount namespace of its own, so nothing outlives it)
-# creates the default 41,640,064-byte file, then writes 2,048 destination slots (a page each).
+# creates the default 8,198,528-byte file, then writes 2,048 destination slots.
 _SMALL_TMPFS = r"""
 import os, sys
 import routecore.backend.native, routecore.py
