@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from routecore.errors import StoreError
 from routecore.store.sqlite import open_db, store_error, write_transaction
@@ -37,15 +38,20 @@ def is_postgres(location: object) -> bool:
 
 
 def redact(location: str) -> str:
-    """``location`` without its password (for messages and logs)."""
+    """``location`` without its password (for messages and logs): the one in the authority is
+    left out (``user@host``), a ``password=`` parameter shows ``***``."""
     if not is_postgres(location):
         return location
+    location, mark, query = location.partition("?")
+    if query:
+        pairs = [(k, "***" if k == "password" else v) for k, v in parse_qsl(query, True)]
+        query = urlencode(pairs, safe="*")
     scheme, _, rest = location.partition("://")
     userinfo, at, host = rest.rpartition("@")
-    if not at:
-        return location
-    user = userinfo.partition(":")[0]
-    return f"{scheme}://{user}@{host}" if user else f"{scheme}://{host}"
+    if at:
+        user = userinfo.partition(":")[0]
+        location = f"{scheme}://{user}@{host}" if user else f"{scheme}://{host}"
+    return location + mark + query
 
 
 class Database:

@@ -32,6 +32,12 @@ def test_a_url_loses_its_password_in_messages():
     assert redact("postgresql://app:s3cret@db:5432/x") == "postgresql://app@db:5432/x"
     assert redact("postgresql://db/x") == "postgresql://db/x"
     assert redact("calls.db") == "calls.db"
+    # libpq takes the password as a parameter too: masked, the others as they were.
+    assert (
+        redact("postgresql://app@db/x?sslmode=require&password=s3cret")
+        == "postgresql://app@db/x?sslmode=require&password=***"
+    )
+    assert "s3cret" not in redact("postgres://db/x?password=s3cret&connect_timeout=5")
 
 
 def test_values_come_back_as_sqlite_gives_them(pg_url):
