@@ -8,7 +8,11 @@ connection to the first command). Read from the host's shared state at each scra
 include the calls of every process on the host (process-per-call scripts write no metric files;
 they count into the state): ``routecore_destinations_busy`` (destinations with a call now),
 ``routecore_destination_calls_busy`` (calls on them), and the totals
-``routecore_destinations_offered_total``, ``…_answered_total``, ``…_talk_seconds_total``. The
+``routecore_destinations_offered_total``, ``…_answered_total``, ``…_talk_seconds_total``, and
+of a state file how full its pools are: ``routecore_state_lease_records_used`` beside
+``routecore_state_lease_records`` (the pool's size), ``routecore_state_counter_blocks_used``
+beside ``routecore_state_counter_blocks`` (a full pool refuses a larger capacity or a number's
+new branches: alert well before). The
 destinations are customers' and agents' phone numbers: per-destination series
 (``routecore_destination_offered_total{destination="…"}`` and the others) are exported only
 when asked for (``--metrics-destinations``), never by default.
@@ -41,6 +45,7 @@ class _StateCollector(Collector):
         calls.add_metric([], sum(d.busy for d in destinations))
         yield busy
         yield calls
+        yield from self._pools()
         for field, doc in (
             ("offered", "calls offered to destinations"),
             ("answered", "calls destinations answered"),
@@ -56,6 +61,24 @@ class _StateCollector(Collector):
             )
             for d in destinations:
                 family.add_metric([d.number], getattr(d, field))
+            yield family
+
+    def _pools(self) -> Iterator[Any]:
+        """How full a state file's pools are (a Redis store has none)."""
+        pool_use = getattr(self.state, "pool_use", None)
+        if pool_use is None:
+            return
+        used = pool_use()
+        sizes = (self.state.leases, self.state.counter_blocks)
+        for name, what, n, size in (
+            ("lease_records", "lease records", used[0], sizes[0]),
+            ("counter_blocks", "counter blocks", used[1], sizes[1]),
+        ):
+            family = GaugeMetricFamily(f"routecore_state_{name}_used", f"{what} handed out")
+            family.add_metric([], n)
+            yield family
+            family = GaugeMetricFamily(f"routecore_state_{name}", f"{what} in the pool")
+            family.add_metric([], size)
             yield family
 
 

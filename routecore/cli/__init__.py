@@ -1,6 +1,7 @@
 """The ``routecore`` command: validate and compile flows, review and publish them, show what a
 published image holds, run scripted calls, export reports, purge old recordings and voicemail,
-bill, deliver the SMS outbox (B2, B3, B5, B8, B11, B12, B15, F1, P1, P2, P3, P4).
+bill, deliver the SMS outbox, make a host's state file and show how full it is (B2, B3, B5, B8,
+B11, B12, B15, F1, P1, P2, P3, P4).
 
 Exit codes an operator can script against:
 0 done; 1 a flow does not validate (or is not the flow of the number it is drafted under);
@@ -20,7 +21,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from routecore.cli import billing, bulk, calls, flows, sms
+from routecore.cli import billing, bulk, calls, flows, sms, state
 from routecore.cli.common import (
     EXIT_ERROR,
     EXIT_INVALID,
@@ -51,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     calls.add_parsers(sub, image_default, calls_default)
     billing.add_parsers(sub, calls_default)
     sms.add_parsers(sub, calls_default)
+    state.add_parsers(sub)
     for command in sub.choices.values():  # --json after the command too
         command.add_argument(
             "--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP

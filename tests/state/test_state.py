@@ -908,6 +908,7 @@ def test_pools_fill_to_their_last_item_and_refuse_one_more(be, path):
         assert peek(path, 100, "I")[0] == 4
         s.count_branch("4008001234", 0, t)
         assert s.branch_counts("4008001234", t)[[0, 31]].tolist() == [1, 1]
+        assert s.pool_use() == (3, 4)  # what the header says was handed out
 
 
 def test_capacity_101_is_refused(st):

@@ -91,7 +91,13 @@ def test_a_publish_on_one_host_reaches_another_within_two_seconds(tmp_path, loca
                 assert time.monotonic() < deadline, "the host's generation was never bumped"
                 time.sleep(0.01)
         assert h2.follower.status()["reachable"] is True
-        assert h2.follower.sha256 == hashlib.sha256(h2.image.read_bytes()).hexdigest()
+        # the follower names the image it wrote just after writing it (and bumping the
+        # generation, which the loop above may see first)
+        written = hashlib.sha256(h2.image.read_bytes()).hexdigest()
+        deadline = time.monotonic() + 2.0
+        while h2.follower.sha256 != written:
+            assert time.monotonic() < deadline, (h2.follower.sha256, written)
+            time.sleep(0.01)
     store.close()
 
 

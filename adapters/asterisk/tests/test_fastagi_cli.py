@@ -142,6 +142,10 @@ def test_serve_listens_routes_a_call_and_stops_on_sigterm(host: Runtime) -> None
     assert "routecore_active_calls 0.0" in scraped
     assert "routecore_setup_seconds_count 1.0" in scraped
     assert "routecore_destinations_busy 0.0" in scraped
+    # how full the state file's pools are: the phones' records lie in their slots
+    assert "routecore_state_lease_records_used 0.0" in scraped
+    assert "routecore_state_lease_records 4196.0" in scraped  # the default pool: 4,096 + 100
+    assert "routecore_state_counter_blocks 2080.0" in scraped
     # no phone number in a label unless asked for (--metrics-destinations): totals only
     assert "routecore_destinations_answered_total 1.0" in scraped
     assert "destination=" not in scraped and "13800138" not in scraped

@@ -206,6 +206,10 @@ impl State {
     fn counter_blocks(&self) -> u32 {
         self.file.sizes.counter_blocks
     }
+    /// (lease records, counter blocks) handed out from the pools so far.
+    fn pool_use(&self) -> PyResult<(u32, u32)> {
+        self.run(|f| Ok(f.pool_use()))
+    }
 
     #[getter]
     fn generation(&self) -> PyResult<u64> {

@@ -23,6 +23,7 @@ import fcntl
 import mmap
 import os
 import secrets
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -171,6 +172,7 @@ __all__ = [
     "rows_offset",
 ]
 
+_HANDED = struct.Struct("<II")  # at OFF_LEASES_HANDED: lease records, counter blocks handed out
 CHECK_INTERVAL = 1.0  # seconds: a claim looks at the file (State.check) at most this often
 
 
@@ -378,6 +380,11 @@ class State:
     def counter_blocks(self) -> int:
         """Counter blocks of 8 branches in the pool (P), handed to 400 numbers as they count."""
         return self._p
+
+    def pool_use(self) -> tuple[int, int]:
+        """(lease records, counter blocks) handed out from the pools so far."""
+        leases, blocks = _HANDED.unpack_from(self._map(), OFF_LEASES_HANDED)
+        return int(leases), int(blocks)
 
     def _map(self) -> mmap.mmap:
         mm = self._mm

@@ -69,6 +69,12 @@ pub(super) fn extent_of(pool: &Pool, i: usize) -> (usize, usize) {
 }
 
 impl StateFile {
+    /// (lease records, counter blocks) handed out from the pools so far.
+    pub fn pool_use(&self) -> (u32, u32) {
+        let handed = |pool: &Pool| self.u32_at(pool.handed).load(Acquire);
+        (handed(&LEASE_POOL), handed(&BLOCK_POOL))
+    }
+
     /// Items `owner` holds now.
     #[inline(always)]
     pub(super) fn held(&self, pool: &Pool, owner: usize) -> u32 {
