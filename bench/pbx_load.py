@@ -58,9 +58,8 @@ def publish(folder: Path) -> Path:
     100 calls at once (the most a destination takes): every call of the load reaches its agent
     (none finds it busy)."""
     sys.path.insert(0, str(ROOT / "adapters"))
-    from conftest import publish_examples  # the tests' own publishing of the examples
-
     import routecore
+    from conftest import publish_examples  # the tests' own publishing of the examples
 
     image = publish_examples(folder)
     with routecore.State.create(folder / "state") as state:
