@@ -279,6 +279,21 @@ local function count(keys, args)
   return 1
 end
 
+-- KEYS: the lead's key. ARGV: this host, milliseconds. The lead taken when nobody holds it,
+-- renewed when this host does (one step: between a GET and a PEXPIRE of the client's the lead
+-- could expire and pass to another host, whose lead the PEXPIRE would then prolong). 1 if this
+-- host holds it now.
+local function lead(keys, args)
+  if redis.call('SET', keys[1], args[1], 'NX', 'PX', args[2]) then
+    return 1
+  end
+  if redis.call('GET', keys[1]) == args[1] then
+    redis.call('PEXPIRE', keys[1], args[2])
+    return 1
+  end
+  return 0
+end
+
 redis.register_function('__F__claim', claim)
 redis.register_function('__F__release', release)
 redis.register_function('__F__extend', extend)
@@ -288,6 +303,7 @@ redis.register_function('__F__forget', forget)
 redis.register_function('__F__set', set)
 redis.register_function('__F__attempt', attempt)
 redis.register_function('__F__count', count)
+redis.register_function('__F__lead', lead)
 redis.register_function{function_name = '__F__destinations', callback = destinations,
   flags = {'no-writes'}}
 redis.register_function{function_name = '__F__idle', callback = idle, flags = {'no-writes'}}

@@ -6,7 +6,7 @@ heartbeat stopped, whose leases another host's reap frees, as a part of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from routecore.state.checks import check_seconds
@@ -35,6 +35,7 @@ class HostKeys:
 
         def _do(self, fn: Callable[[], T], *, force: bool = False) -> T: ...
         def _cmd(self, *args: Any) -> Any: ...
+        def _fcall(self, name: str, keys: Sequence[bytes], args: Sequence[Any]) -> Any: ...
         def _degraded(self, what: str, error: BaseException) -> None: ...
 
     def heartbeat(self) -> None:
@@ -57,15 +58,8 @@ class HostKeys:
         key = self._prefix.encode() + b"lead:" + name.encode()
         ms = max(int(check_seconds(seconds, "seconds") * 1000), 1)
 
-        def take() -> bool:
-            if self._cmd("SET", key, self._host, "NX", "PX", ms):
-                return True
-            if text_of(self._cmd("GET", key)) != self._host:
-                return False
-            return bool(self._cmd("PEXPIRE", key, ms))
-
         try:
-            return self._do(take)
+            return bool(self._fcall("lead", [key], (self._host, ms)))
         except Unusable as e:
             self._degraded("lead", e)
             return False

@@ -244,6 +244,36 @@ def test_the_lead_passes_on_when_its_holder_stops(server, monkeypatch):
         b.close()
 
 
+def test_a_lead_passing_on_during_its_renewal_is_never_held_by_two_hosts(server, monkeypatch):
+    """The renewal is one step on the server: had the holder read the lead and then prolonged
+    it, a lead that expired in between and went to another host would be prolonged for that
+    host while the first one went on as the leader."""
+    prefix = key_prefix()
+    a = _host(monkeypatch, server.url, prefix, "host-a")
+    b = _host(monkeypatch, server.url, prefix, "host-b")
+    admin = redis.Redis.from_url(server.url)
+    key = f"{prefix}lead:job".encode()
+    real = a._cmd
+
+    def expiring(*args: Any) -> Any:
+        reply = real(*args)
+        if args[:2] == ("GET", key):  # a read of its own lead: it expires, b takes it
+            admin.delete(key)
+            assert b.lead("job", 5)
+        return reply
+
+    try:
+        assert a.lead("job", 5)
+        monkeypatch.setattr(a, "_cmd", expiring)
+        renewed = a.lead("job", 5)
+        assert not (renewed and admin.get(key) == b"host-b"), "two hosts hold the lead"
+        assert renewed and not b.lead("job", 5)
+    finally:
+        a.close()
+        b.close()
+        admin.close()
+
+
 def test_the_adapters_server_reaps_a_redis_state(server, monkeypatch):
     """The servers' reaper task: a heartbeat at once, then the reap of what expired."""
     import asyncio
