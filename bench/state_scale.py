@@ -91,12 +91,6 @@ def pair_ns(state: Any, groups: list[list[str]], rounds: int) -> float:
     return best
 
 
-def header_u32(path: str, offset: int) -> int:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return int.from_bytes(f.read(4), "little")
-
-
 def phones_of(count: int) -> list[str]:
     return [f"138{i:08d}" for i in range(count)]
 
@@ -214,7 +208,7 @@ def main() -> int:
                 dids[i % len(dids)], f"139{i:08d}", phones[i % len(phones)], 1_765_000_000.0
             )
         filled = time.perf_counter() - started
-        handed = header_u32(path, 96), header_u32(path, 100)
+        handed = state.pool_use()
         now = claims(native, where, state, phones, args.pairs, args.seed)
         pools = state.leases, state.counter_blocks
         state.close()

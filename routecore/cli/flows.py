@@ -159,10 +159,10 @@ def _bump(args: argparse.Namespace, numbers: list[str] | None = None) -> None:
     numbers just published, whose flows alone are read when the image is a set in shards."""
     from routecore.backend import get_backend
     from routecore.engine.dialer import write_capacities
-    from routecore.state import is_url
+    from routecore.state import is_url, resolve
     from routecore.state.image_set import ImageSet, open_image
 
-    path = args.state or os.environ.get("ROUTECORE_STATE") or "/dev/shm/routecore-state"
+    path = resolve(args.state or None)  # --state, else $ROUTECORE_STATE, else the default file
     if args.state or is_url(path) or os.path.exists(path):
         with open_existing_state(path) as state:
             image = open_image(args.image, get_backend().Image)

@@ -116,7 +116,10 @@ def counter_blocks(state: StateLike) -> npt.NDArray[np.uint32]:
     ``[i, k, j]`` is the count of branch ``8q + j`` on day block ``k`` of the row holding pool
     block ``i`` as its block ``q`` (:func:`row_blocks` says which); blocks not handed out read 0.
     """
-    mm, sizes = _map(state)
+    return _block_pool(*_map(state))
+
+
+def _block_pool(mm: mmap.mmap, sizes: Sizes) -> npt.NDArray[np.uint32]:
     return np.ndarray(
         (sizes.counter_blocks, DAYS, BLOCK_BRANCHES),
         dtype="<u4",
@@ -160,13 +163,7 @@ def row_blocks(state: StateLike) -> npt.NDArray[np.int64]:
 def _branch_counts(mm: mmap.mmap, sizes: Sizes) -> npt.NDArray[np.uint32]:
     """:func:`branch_counts` read from a mapping (the arrays over it are gone on return)."""
     index = _row_blocks(mm, sizes)
-    pool = np.ndarray(
-        (sizes.counter_blocks, DAYS, BLOCK_BRANCHES),
-        dtype="<u4",
-        buffer=mm,
-        offset=blocks_offset(sizes),
-    )
-    gathered = pool[np.maximum(index, 0)]  # (N, 32, K, 8): a copy
+    gathered = _block_pool(mm, sizes)[np.maximum(index, 0)]  # (N, 32, K, 8): a copy
     gathered[index < 0] = 0
     counts = gathered.transpose(0, 2, 1, 3).reshape(sizes.numbers, DAYS, BRANCHES)
     return counts.astype(np.uint32, copy=False)

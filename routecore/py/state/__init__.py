@@ -23,7 +23,6 @@ import fcntl
 import mmap
 import os
 import secrets
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -37,7 +36,15 @@ from routecore.py.state import cursors as _cursors
 from routecore.py.state import dest as _dest
 from routecore.py.state import memory as _memory
 from routecore.py.state.dest import Claim, Destination
-from routecore.py.state.header import _U64, FNV_OFFSET, FNV_PRIME, fnv1a64
+from routecore.py.state.header import (
+    _U64,
+    BLOCK_POOL,
+    FNV_OFFSET,
+    FNV_PRIME,
+    LEASE_POOL,
+    fnv1a64,
+    handed_out,
+)
 from routecore.py.state.memory import MEM_PROBES
 from routecore.py.state.process import (
     namespace_id,
@@ -172,7 +179,6 @@ __all__ = [
     "rows_offset",
 ]
 
-_HANDED = struct.Struct("<II")  # at OFF_LEASES_HANDED: lease records, counter blocks handed out
 CHECK_INTERVAL = 1.0  # seconds: a claim looks at the file (State.check) at most this often
 
 
@@ -383,8 +389,8 @@ class State:
 
     def pool_use(self) -> tuple[int, int]:
         """(lease records, counter blocks) handed out from the pools so far."""
-        leases, blocks = _HANDED.unpack_from(self._map(), OFF_LEASES_HANDED)
-        return int(leases), int(blocks)
+        mm = self._map()
+        return handed_out(mm, LEASE_POOL), handed_out(mm, BLOCK_POOL)
 
     def _map(self) -> mmap.mmap:
         mm = self._mm

@@ -116,6 +116,7 @@ __all__ = [
     "fixed_bytes",
     "fnv1a64",
     "hand",
+    "handed_out",
     "header_bytes",
     "held",
     "item_off",
@@ -202,6 +203,11 @@ def held(mm: mmap.mmap, pool: Pool, owner: int) -> int:
     return int(_U32.unpack_from(mm, owner + pool.held)[0])
 
 
+def handed_out(mm: mmap.mmap, pool: Pool) -> int:
+    """Items handed out from the pool so far (the header's count)."""
+    return int(_U32.unpack_from(mm, pool.handed)[0])
+
+
 def item_off(mm: mmap.mmap, pool: Pool, owner: int, i: int, base: int, size: int) -> int:
     """File offset of the owner's item ``i`` (``base`` is where the pool begins, ``size`` its
     items); -1 when the owner does not hold it (or the file says something impossible: an
@@ -232,7 +238,7 @@ def hand(mm: mmap.mmap, pool: Pool, owner: int, need: int, size: int, path: str)
         extents.append(e)
         total += _extent_size(pool, e)
         wanted += _extent_size(pool, e) if e >= pool.first else 0
-    handed = int(_U32.unpack_from(mm, pool.handed)[0])
+    handed = handed_out(mm, pool)
     if handed + wanted > size:
         raise StateError(
             f"{path}: the {pool.name} pool is full ({size} {pool.items} handed out):"

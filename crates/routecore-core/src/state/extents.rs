@@ -113,28 +113,18 @@ impl StateFile {
     /// needed is an error and nothing is changed.
     pub(super) fn hand(&self, pool: &Pool, owner: usize, need: u32, size: u32) -> StateResult<()> {
         let mut held = self.u32_at(owner + pool.held).load(Relaxed);
-        let mut e = pool
-            .sizes
-            .iter()
-            .scan(0, |sum, s| {
-                *sum += s;
-                Some(*sum)
-            })
-            .take_while(|&sum| sum <= held)
-            .count();
+        // The extents held (their sizes sum to `held`), then those to hand: up to `need`.
+        let (mut sum, mut from) = (0, 0);
+        while from < pool.sizes.len() && sum + pool.sizes[from] <= held {
+            sum += pool.sizes[from];
+            from += 1;
+        }
+        let mut to = from;
+        while held + pool.sizes[from..to].iter().sum::<u32>() < need && to < pool.sizes.len() {
+            to += 1;
+        }
         let first = usize::from(pool.inline.is_some());
-        let wanted: u32 = {
-            let (mut sum, mut k) = (held, e);
-            let mut more = 0;
-            while sum < need && k < pool.sizes.len() {
-                sum += pool.sizes[k];
-                if k >= first {
-                    more += pool.sizes[k];
-                }
-                k += 1;
-            }
-            more
-        };
+        let wanted: u32 = pool.sizes[from.max(first)..to.max(first)].iter().sum();
         let handed = self.u32_at(pool.handed);
         let mut next = handed.load(Relaxed);
         if u64::from(next) + u64::from(wanted) > u64::from(size) {
@@ -147,7 +137,7 @@ impl StateFile {
                 pool.argument
             )));
         }
-        while held < need && e < pool.sizes.len() {
+        for e in from..to {
             if e >= first {
                 self.u32_at(owner + pool.starts + 4 * (e - first))
                     .store(next, Relaxed);
@@ -156,7 +146,6 @@ impl StateFile {
             }
             held += pool.sizes[e];
             self.u32_at(owner + pool.held).store(held, Release);
-            e += 1;
         }
         Ok(())
     }
